@@ -1,0 +1,68 @@
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ExitCode, formatError, isKprovError } from '../errors.js';
+import { packageRoot } from '../paths.js';
+import { processIO, type CliIO } from './io.js';
+import { registerInit } from './init.js';
+
+/** Each command registers itself; a command's action throws KprovError or returns an exit code. */
+export type CommandRegistrar = (program: Command, io: CliIO) => void;
+
+const registrars: CommandRegistrar[] = [registerInit];
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(io: CliIO): Command {
+  const program = new Command('kprov')
+    .description('Provision Kubernetes v1.13 clusters over SSH from Kubespray-style inventories')
+    .version(packageVersion(), '-V, --version', 'print the kprov version')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .exitOverride();
+  for (const register of registrars) register(program, io);
+  // Subcommands inherit output handling and exit behaviour so usage errors exit 2, not 1.
+  for (const cmd of program.commands) applyCommon(cmd, io);
+  return program;
+}
+
+function applyCommon(cmd: Command, io: CliIO): void {
+  cmd.configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) }).exitOverride();
+  cmd.showHelpAfterError('(run with --help for usage)');
+  for (const sub of cmd.commands) applyCommon(sub, io);
+}
+
+/** Runs the CLI and returns the process exit code; never throws. */
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  const program = buildProgram(io);
+  let exitCode: number = ExitCode.ok;
+  program.hook('postAction', (_this, action) => {
+    const code = (action as Command & { _kprovExit?: number })._kprovExit;
+    if (code !== undefined) exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end through here with exit code 0.
+      return err.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
+    }
+    if (isKprovError(err)) {
+      io.err(formatError(err));
+      return err.exitCode;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    io.err(`error: internal: ${message}`);
+    if (io.env['KPROV_DEBUG'] && err instanceof Error && err.stack) io.err(err.stack);
+    return ExitCode.hostFailed;
+  }
+}
+
+/** Lets an action report a non-zero exit code without throwing. */
+export function setExitCode(cmd: Command, code: number): void {
+  (cmd as Command & { _kprovExit?: number })._kprovExit = code;
+}

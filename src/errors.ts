@@ -1,0 +1,83 @@
+/**
+ * Errors kprov reports to users. Library code throws or returns these; only the CLI prints them,
+ * in one or two lines and without a stack trace.
+ */
+
+/** Exit codes shared by every command. */
+export const ExitCode = {
+  ok: 0,
+  /** The run reached hosts and at least one host failed. */
+  hostFailed: 1,
+  /** Bad input or usage: nothing was changed on any host. */
+  badInput: 2,
+} as const;
+
+export type ErrorCode =
+  | 'usage'
+  | 'inventory'
+  | 'config'
+  | 'template'
+  | 'io'
+  | 'lab'
+  | 'ssh'
+  | 'host'
+  | 'artifact'
+  | 'pki'
+  | 'internal';
+
+/** Where in an input file a problem was found. Lines and columns count from 1. */
+export interface SourceLocation {
+  file: string;
+  line?: number;
+  column?: number;
+}
+
+export interface KprovErrorOptions {
+  location?: SourceLocation;
+  host?: string;
+  /** A second line telling the user what to do about it. */
+  hint?: string;
+  exitCode?: number;
+  cause?: unknown;
+}
+
+export class KprovError extends Error {
+  readonly code: ErrorCode;
+  readonly location: SourceLocation | undefined;
+  readonly host: string | undefined;
+  readonly hint: string | undefined;
+  readonly exitCode: number;
+
+  constructor(code: ErrorCode, message: string, options: KprovErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'KprovError';
+    this.code = code;
+    this.location = options.location;
+    this.host = options.host;
+    this.hint = options.hint;
+    this.exitCode =
+      options.exitCode ?? (code === 'host' || code === 'ssh' ? ExitCode.hostFailed : ExitCode.badInput);
+  }
+}
+
+/** `file:line:col` as editors and compilers print it. */
+export function formatLocation(loc: SourceLocation): string {
+  let out = loc.file;
+  if (loc.line !== undefined) {
+    out += `:${loc.line}`;
+    if (loc.column !== undefined) out += `:${loc.column}`;
+  }
+  return out;
+}
+
+/** The one or two lines the CLI prints for an error. */
+export function formatError(err: KprovError): string {
+  const where = err.location ? `${formatLocation(err.location)}: ` : '';
+  const host = err.host ? `[${err.host}] ` : '';
+  const first = `error: ${host}${where}${err.message}`;
+  return err.hint ? `${first}\n  ${err.hint}` : first;
+}
+
+export function isKprovError(value: unknown): value is KprovError {
+  return value instanceof KprovError;
+}
