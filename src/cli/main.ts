@@ -4,12 +4,16 @@ import path from 'node:path';
 import { ExitCode, formatError, isKprovError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import { processIO, type CliIO } from './io.js';
+import { registerApply } from './apply.js';
+import { registerCerts } from './certs.js';
 import { registerInit } from './init.js';
+import { registerInventory } from './inventory.js';
+import { registerLab } from './lab.js';
 
 /** Each command registers itself; a command's action throws KprovError or returns an exit code. */
 export type CommandRegistrar = (program: Command, io: CliIO) => void;
 
-const registrars: CommandRegistrar[] = [registerInit];
+const registrars: CommandRegistrar[] = [registerInit, registerInventory, registerApply, registerCerts, registerLab];
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };

@@ -1,0 +1,6 @@
+import type { Command } from 'commander';
+import type { CliIO } from './io.js';
+
+export function registerLab(_program: Command, _io: CliIO): void {
+  // Not yet implemented.
+}
