@@ -41,9 +41,19 @@ const suites: Suite[] = [
   { name: 'e2e', files: selected(findTests(path.join(testRoot, 'e2e'))), concurrency: 2 },
 ];
 
+/** Builds (or finds) the lab's cached base image once, before e2e files start in parallel. */
+async function prepareLab(): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const started = Date.now();
+  const { ensureBaseImage } = await import('../src/lab/base-image.js');
+  const dir = await ensureBaseImage();
+  console.log(`lab base image ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${dir}`);
+}
+
 let failed = false;
 for (const suite of suites) {
   if (suite.files.length === 0) continue;
+  if (suite.name === 'e2e') await prepareLab();
   console.log(`\n=== ${suite.name}: ${suite.files.length} file(s) ===`);
   const started = Date.now();
   const result = spawnSync(

@@ -1,0 +1,100 @@
+/**
+ * One lab host: systemd-nspawn booting systemd from the host's overlay root, inside the host's
+ * network namespace. nspawn is started from the root namespace (under `ip netns exec` it fails
+ * on the remounted /sys) and detached, so it outlives the `kprov lab up` that started it.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KprovError } from '../errors.js';
+import { inCgroupsArgv } from './cgroups.js';
+import { netnsPath } from './network.js';
+import { childrenOf, innermostPid, processRef, type ProcessRef } from './processes.js';
+
+export interface ContainerSpec {
+  root: string;
+  machine: string;
+  hostName: string;
+  namespace: string;
+  consoleLog: string;
+  /** The host's own cgroups (see cgroups.ts), joined before nspawn starts. */
+  cgroups: readonly string[];
+}
+
+/** The PATH commands run with inside a host (its own, not the caller's). */
+export const CONTAINER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export function nspawnArgs(spec: ContainerSpec): string[] {
+  return [
+    `--directory=${spec.root}`,
+    // This machine's PID 1 is not systemd: no machined to register with, no scope to create.
+    '--register=no',
+    '--keep-unit',
+    '--boot',
+    `--machine=${spec.machine}`,
+    `--hostname=${spec.hostName}`,
+    `--network-namespace-path=${netnsPath(spec.namespace)}`,
+    '--link-journal=no',
+    '--resolv-conf=off',
+    '--timezone=off',
+    '--console=read-only',
+  ];
+}
+
+/** Starts the container and returns nspawn's process (the caller records it at once). */
+export async function startContainer(spec: ContainerSpec): Promise<ProcessRef> {
+  const log = openSync(spec.consoleLog, 'a', 0o600);
+  try {
+    const [command, ...args] = inCgroupsArgv(spec.cgroups, ['systemd-nspawn', ...nspawnArgs(spec)]);
+    const child = spawn(command!, args, {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: { PATH: process.env['PATH'] ?? CONTAINER_PATH, LANG: 'C.UTF-8' },
+    });
+    const pid = child.pid;
+    if (pid === undefined) {
+      const error = await new Promise<Error>((resolve) => child.once('error', resolve));
+      throw new KprovError('lab', `cannot start systemd-nspawn: ${error.message}`);
+    }
+    child.unref();
+    const ref = await processRef(pid);
+    if (!ref) throw new KprovError('lab', `systemd-nspawn for ${spec.machine} exited at once`, { hint: `see ${spec.consoleLog}` });
+    return ref;
+  } finally {
+    closeSync(log);
+  }
+}
+
+/** The container's init: nspawn's child that is PID 1 in its own PID namespace. */
+export async function findLeader(nspawn: ProcessRef, timeoutMs: number): Promise<ProcessRef | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const child of await childrenOf(nspawn.pid)) {
+      if ((await innermostPid(child)) === 1) return processRef(child);
+    }
+    await sleep(50);
+  }
+  return undefined;
+}
+
+/** argv that runs `command` inside a host, entering every namespace of its init. */
+export function containerExecArgv(leaderPid: number, command: readonly string[], env: Readonly<Record<string, string>> = {}): string[] {
+  const vars = { PATH: CONTAINER_PATH, HOME: '/root', LANG: 'C.UTF-8', ...env };
+  return [
+    'nsenter',
+    `--target=${leaderPid}`,
+    '--mount',
+    '--uts',
+    '--ipc',
+    '--net',
+    '--pid',
+    '--cgroup',
+    '--root',
+    '--wd',
+    '--',
+    'env',
+    '-i',
+    ...Object.entries(vars).map(([k, v]) => `${k}=${v}`),
+    ...command,
+  ];
+}

@@ -1,0 +1,16 @@
+/** What lab operations report as they go; only the CLI turns these into lines of text. */
+import type { BaseImageEvent } from './base-image.js';
+
+export type LabEvent =
+  | BaseImageEvent
+  | { type: 'network'; namespace: string }
+  | { type: 'mirror'; url: string; root: string }
+  | { type: 'host-started'; host: string; machine: string; address: string }
+  | { type: 'host-ssh'; host: string; address: string; ms: number }
+  | { type: 'host-ready'; host: string; state: string; ms: number }
+  | { type: 'inventory'; dir: string }
+  | { type: 'cleanup'; reason: string }
+  | { type: 'host-stopped'; host: string; outcome: string }
+  | { type: 'removed'; what: string };
+
+export type LabEventSink = (event: LabEvent) => void;

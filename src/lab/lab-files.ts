@@ -1,0 +1,67 @@
+/**
+ * What `lab up` writes into the inventory beside the files `kprov init --hosts` makes: lab.json
+ * (how to reach the lab), group_vars/all/lab.yml and the bootstrap password.
+ */
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { KprovError } from '../errors.js';
+
+export const LAB_FILE = 'lab.json';
+export const BOOTSTRAP_PASSWORD_FILE = path.join('credentials', 'bootstrap-password');
+
+const labFileSchema = z.object({
+  name: z.string(),
+  namespace: z.string(),
+  bridgeAddress: z.string(),
+  subnet: z.string(),
+  mirrorUrl: z.string(),
+  mirrorRoot: z.string(),
+  hosts: z.array(z.object({ name: z.string(), address: z.string(), machine: z.string() })),
+});
+
+export type LabFile = z.infer<typeof labFileSchema>;
+
+export function labFilePath(inventoryDir: string): string {
+  return path.join(inventoryDir, LAB_FILE);
+}
+
+/** lab.json of an inventory, or undefined when the inventory is not a lab's. */
+export async function readLabFile(inventoryDir: string): Promise<LabFile | undefined> {
+  const file = labFilePath(inventoryDir);
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+    throw err;
+  });
+  if (text === undefined) return undefined;
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    throw new KprovError('config', 'lab.json is not valid JSON', { location: { file } });
+  }
+  const parsed = labFileSchema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new KprovError('config', `lab.json: ${issue?.path.join('.')}: ${issue?.message}`, { location: { file } });
+  }
+  return parsed.data;
+}
+
+export const LAB_GROUP_VARS = `# Written by kprov lab up: the lab's hosts log in as root (first with the bootstrap password in
+# credentials/bootstrap-password, then with the cluster key that key distribution installs).
+ansible_user: root
+# The lab's artifact mirror (see lab.json: mirrorUrl) is added as files_repo by the artifacts feature.
+`;
+
+export async function writeLabFiles(inventoryDir: string, lab: LabFile, bootstrapPassword: string): Promise<void> {
+  await writeFile(labFilePath(inventoryDir), `${JSON.stringify(lab, null, 2)}\n`);
+  await mkdir(path.join(inventoryDir, 'group_vars', 'all'), { recursive: true });
+  await writeFile(path.join(inventoryDir, 'group_vars', 'all', 'lab.yml'), LAB_GROUP_VARS);
+  const credentials = path.join(inventoryDir, 'credentials');
+  await mkdir(credentials, { recursive: true, mode: 0o700 });
+  await chmod(credentials, 0o700);
+  const passwordFile = path.join(inventoryDir, BOOTSTRAP_PASSWORD_FILE);
+  await writeFile(passwordFile, `${bootstrapPassword}\n`, { mode: 0o600 });
+  await chmod(passwordFile, 0o600);
+}

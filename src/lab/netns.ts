@@ -1,0 +1,52 @@
+/**
+ * Lets any kprov command given a lab inventory reach the lab's hosts: their addresses exist only
+ * inside the lab's network namespace, so the command re-executes itself there.
+ */
+import { spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { KprovError } from '../errors.js';
+import { readLabFile } from './lab-files.js';
+import { namespaceExists, netnsPath } from './network.js';
+
+/** True when this process already lives in the named network namespace. */
+export async function inNamespace(namespace: string): Promise<boolean> {
+  const [self, target] = await Promise.all([stat('/proc/self/ns/net'), stat(netnsPath(namespace)).catch(() => undefined)]);
+  return target !== undefined && self.dev === target.dev && self.ino === target.ino;
+}
+
+/**
+ * When `inventoryDir` belongs to a lab and this process is outside the lab's namespace, runs the
+ * same node + script + `argv` under `ip netns exec` with this process's stdio and resolves with
+ * its exit code. Otherwise resolves undefined and the caller carries on itself.
+ * `script` defaults to this process's script; a CLI run in-process (tests) passes bin/kprov.js.
+ */
+export async function runInLabNamespaceIfNeeded(
+  inventoryDir: string,
+  argv: string[],
+  script: string | undefined = process.argv[1],
+): Promise<number | undefined> {
+  const lab = await readLabFile(inventoryDir);
+  if (!lab) return undefined;
+  if (await inNamespace(lab.namespace)) return undefined;
+  if (!(await namespaceExists(lab.namespace))) {
+    throw new KprovError('lab', `the lab "${lab.name}" of this inventory is not running (no namespace ${lab.namespace})`, {
+      location: { file: `${inventoryDir}/lab.json` },
+      hint: `start it with: kprov lab up --name ${lab.name} --inventory ${inventoryDir}`,
+    });
+  }
+  if (script === undefined) throw new KprovError('internal', 'cannot tell which script to re-execute');
+  // Node's own flags belong to this script only (a test runner's must not reach the CLI).
+  const nodeFlags = script === process.argv[1] ? process.execArgv : [];
+  const child = spawn('ip', ['netns', 'exec', lab.namespace, process.execPath, ...nodeFlags, script, ...argv], {
+    stdio: 'inherit',
+  });
+  return new Promise<number>((resolve, reject) => {
+    child.on('error', (err) => reject(new KprovError('lab', `cannot enter the lab namespace: ${err.message}`)));
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return constants.signals[signal] ?? 1;
+}
