@@ -16,9 +16,20 @@ export const GROUP = {
   bastion: 'bastion',
 } as const;
 
+/** What kind of warning, so callers (and `--strict`) can tell them apart. */
+export type InventoryWarningCode =
+  | 'unknown-variable'
+  | 'ignored-file'
+  | 'duplicate-key'
+  | 'unused-vars-file'
+  | 'group-alias'
+  | 'etcd-even'
+  | 'no-nodes';
+
 export interface InventoryWarning {
   message: string;
   location?: SourceLocation;
+  code?: InventoryWarningCode;
 }
 
 export interface InventoryHost {
@@ -31,6 +42,11 @@ export interface InventoryHost {
   accessIp?: string;
   /** Every group the host is in, directly or through :children, canonical names, sorted, incl. all. */
   groups: string[];
-  /** Merged variables after precedence and expression evaluation (unevaluable unknowns stay raw). */
+  /**
+   * The variables the inventory sets for this host, after precedence and expression evaluation:
+   * those kprov understands typed by their schema ("6443" → 6443), others as evaluated, or as
+   * written when they cannot be evaluated. kprov's defaults are not included: read them, with
+   * everything validated, from Inventory.hostVars(name).
+   */
   vars: Record<string, unknown>;
 }
