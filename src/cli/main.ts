@@ -6,6 +6,7 @@ import { packageRoot } from '../paths.js';
 import { processIO, type CliIO } from './io.js';
 import { registerApply } from './apply.js';
 import { registerCerts } from './certs.js';
+import { registerDownload } from './download.js';
 import { registerInit } from './init.js';
 import { registerInventory } from './inventory.js';
 import { registerLab } from './lab.js';
@@ -13,7 +14,7 @@ import { registerLab } from './lab.js';
 /** Each command registers itself; a command's action throws KprovError or returns an exit code. */
 export type CommandRegistrar = (program: Command, io: CliIO) => void;
 
-const registrars: CommandRegistrar[] = [registerInit, registerInventory, registerApply, registerCerts, registerLab];
+const registrars: CommandRegistrar[] = [registerInit, registerInventory, registerApply, registerDownload, registerCerts, registerLab];
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
