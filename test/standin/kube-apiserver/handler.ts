@@ -1,0 +1,195 @@
+/**
+ * The HTTP handler: authenticate, work out the request's verb/resource/namespace/name as the
+ * apiserver's RequestInfoFactory does, authorize, admit, then serve discovery, health, stored
+ * resources and componentstatuses.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { messageOf } from '../common/errors.js';
+import type { Logger } from '../common/klog.js';
+import { INSECURE_USER, authenticate, type AuthnConfig, type UserInfo } from './authn.js';
+import { authorize, nodeNameOf, type RequestAttributes } from './authz.js';
+import { getComponentStatus, listComponentStatuses } from './componentstatus.js';
+import type { EtcdClient } from './etcd.js';
+import { mergePatch, strategicMergePatch } from './patch.js';
+import { Registry, StatusError, selfLink, type Obj } from './registry.js';
+import { findResource, type ResourceDef } from './resources.js';
+import { readBody, send, sendStatus } from './http.js';
+import { serveNonResource } from './nonresource.js';
+import { fieldMatcher, labelMatcher } from './selectors.js';
+import { negotiate, toTable } from './tables.js';
+
+export interface ApiContext {
+  registry: Registry;
+  etcd: EtcdClient;
+  authn: AuthnConfig;
+  authorizationModes: readonly string[];
+  admission: ReadonlySet<string>;
+  advertiseAddress: string;
+  securePort: number;
+  log: Logger;
+}
+
+
+interface ResourceRequest {
+  def: ResourceDef;
+  namespace: string | undefined;
+  name: string | undefined;
+  subresource: string | undefined;
+  verb: string;
+}
+
+/** Splits /api/v1/... into resource request parts (k8s.io/apiserver RequestInfoFactory rules). */
+function parseResourcePath(method: string, parts: string[], query: URLSearchParams): ResourceRequest | StatusError {
+  let namespace: string | undefined;
+  let rest = parts;
+  if (rest[0] === 'namespaces' && rest.length > 1) {
+    namespace = rest[1];
+    if (rest.length > 2 && rest[2] !== 'status' && rest[2] !== 'finalize') rest = rest.slice(2);
+  }
+  const def = findResource(rest[0] ?? '');
+  if (!def) return new StatusError(404, 'NotFound', 'the server could not find the requested resource');
+  const name = rest[1];
+  const subresource = rest[2];
+  if (rest.length > 3 || (subresource !== undefined && !def.subresources.includes(subresource))) {
+    return new StatusError(404, 'NotFound', 'the server could not find the requested resource');
+  }
+  if (!def.namespaced) namespace = undefined;
+  let verb: string;
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      verb = name === undefined ? (query.get('watch') === 'true' || query.get('watch') === '1' ? 'watch' : 'list') : 'get';
+      break;
+    case 'POST':
+      verb = 'create';
+      break;
+    case 'PUT':
+      verb = 'update';
+      break;
+    case 'PATCH':
+      verb = 'patch';
+      break;
+    case 'DELETE':
+      verb = name === undefined ? 'deletecollection' : 'delete';
+      break;
+    default:
+      return new StatusError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
+  }
+  return { def, namespace: def.namespaced ? namespace : undefined, name, subresource, verb };
+}
+
+
+export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
+
+  /** Admission for a write; `target` is the object's name (from the URL, or the body on create). */
+  const admit = async (user: UserInfo, r: ResourceRequest, target: string | undefined): Promise<void> => {
+    if (ctx.admission.has('NodeRestriction') && r.def.name === 'nodes' && ['create', 'update', 'patch', 'delete'].includes(r.verb)) {
+      const own = nodeNameOf(user);
+      if (own !== undefined && target !== own) {
+        throw new StatusError(403, 'Forbidden', `nodes "${target ?? ''}" is forbidden: node "${own}" cannot modify node "${target ?? ''}"`, { name: target ?? '', kind: 'nodes' });
+      }
+    }
+    if (ctx.admission.has('NamespaceLifecycle') && r.def.namespaced && r.verb === 'create' && r.namespace !== undefined) {
+      const nsDef = findResource('namespaces')!;
+      if (!(await ctx.registry.exists(nsDef, undefined, r.namespace))) {
+        throw new StatusError(404, 'NotFound', `namespaces "${r.namespace}" not found`, { name: r.namespace, kind: 'namespaces' });
+      }
+    }
+  };
+
+  const serveResource = async (req: IncomingMessage, res: ServerResponse, user: UserInfo, r: ResourceRequest, query: URLSearchParams): Promise<void> => {
+    const format = negotiate(req.headers.accept);
+    if (format === 'unacceptable' && (r.verb === 'get' || r.verb === 'list')) {
+      throw new StatusError(406, 'NotAcceptable', `only the following media types are accepted: application/json, application/json;as=Table;v=v1beta1;g=meta.k8s.io`);
+    }
+    const include = (query.get('includeObject') ?? 'Metadata') as 'None' | 'Metadata' | 'Object';
+    const { def, namespace, name } = r;
+
+    if (r.verb === 'watch') throw new StatusError(405, 'MethodNotAllowed', 'watch is not served by this stand-in apiserver');
+    if (r.verb === 'list') {
+      let items: Obj[];
+      let resourceVersion = '';
+      if (def.virtual) items = await listComponentStatuses(ctx.etcd);
+      else ({ items, resourceVersion } = await ctx.registry.list(def, namespace));
+      const byLabel = labelMatcher(query.get('labelSelector'));
+      const byField = fieldMatcher(query.get('fieldSelector'));
+      items = items.filter((o) => byLabel(o) && byField(o));
+      const listMeta = { selfLink: selfLink(def, namespace), resourceVersion };
+      if (format === 'table') return send(res, 200, toTable(def.kind, items, listMeta, include));
+      return send(res, 200, { kind: `${def.kind}List`, apiVersion: 'v1', metadata: listMeta, items });
+    }
+    if (r.verb === 'get') {
+      let obj: Obj;
+      if (def.virtual) {
+        const found = await getComponentStatus(ctx.etcd, name!);
+        if (!found) throw new StatusError(404, 'NotFound', `${def.name} "${name}" not found`, { name, kind: def.name });
+        obj = found;
+      } else obj = await ctx.registry.get(def, namespace, name!);
+      if (format === 'table') return send(res, 200, toTable(def.kind, [obj], { selfLink: selfLink(def, namespace, name), resourceVersion: obj.metadata?.resourceVersion ?? '' }, include));
+      return send(res, 200, obj);
+    }
+    if (def.virtual) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+
+    if (r.verb === 'create') {
+      if (name !== undefined) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+      const body = (await readBody(req)) as Obj;
+      await admit(user, r, typeof body.metadata?.name === 'string' ? body.metadata.name : undefined);
+      if (body.kind !== undefined && body.kind !== def.kind) throw new StatusError(400, 'BadRequest', `the kind of the object (${String(body.kind)}) does not match the resource (${def.kind})`);
+      return send(res, 201, await ctx.registry.create(def, namespace, body));
+    }
+    if (name === undefined) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    await admit(user, r, name);
+    if (r.verb === 'update') {
+      const body = (await readBody(req)) as Obj;
+      return send(res, 200, await ctx.registry.update(def, namespace, name, body, r.subresource));
+    }
+    if (r.verb === 'patch') {
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+      if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json') {
+        throw new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json`);
+      }
+      const patch = await readBody(req);
+      const apply = type === 'application/merge-patch+json' ? mergePatch : strategicMergePatch;
+      return send(res, 200, await ctx.registry.patch(def, namespace, name, (current) => apply(current, patch) as Obj, r.subresource));
+    }
+    if (r.verb === 'delete') {
+      await ctx.registry.delete(def, namespace, name);
+      return send(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: def.name } });
+    }
+    throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+  };
+
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? '/', 'https://apiserver');
+    const path = url.pathname;
+    const run = async () => {
+      const who = opts.insecure ? INSECURE_USER : authenticate(ctx.authn, req);
+      if ('unauthorized' in who) {
+        return sendStatus(res, new StatusError(401, 'Unauthorized', 'Unauthorized'));
+      }
+      const parts = path.split('/').filter((p) => p !== '');
+      const isResource = parts[0] === 'api' && parts[1] === 'v1' && parts.length > 2;
+      let attrs: RequestAttributes;
+      let r: ResourceRequest | undefined;
+      if (isResource) {
+        const parsed = parseResourcePath(req.method ?? 'GET', parts.slice(2), url.searchParams);
+        if (parsed instanceof StatusError) return sendStatus(res, parsed);
+        r = parsed;
+        attrs = { user: who, verb: r.verb, path, resourceRequest: true, resource: r.def.name, ...(r.subresource ? { subresource: r.subresource } : {}), ...(r.namespace ? { namespace: r.namespace } : {}), ...(r.name ? { name: r.name } : {}) };
+      } else {
+        attrs = { user: who, verb: (req.method ?? 'GET').toLowerCase() === 'head' ? 'get' : (req.method ?? 'GET').toLowerCase(), path, resourceRequest: false };
+      }
+      const decision = authorize(ctx.authorizationModes, attrs);
+      if (!decision.allowed) {
+        return sendStatus(res, new StatusError(403, 'Forbidden', decision.reason, r ? { ...(r.name ? { name: r.name } : {}), kind: r.def.name } : undefined));
+      }
+      if (!r) return serveNonResource(ctx, res, path, url.searchParams);
+      return serveResource(req, res, who, r, url.searchParams);
+    };
+    run().catch((err: unknown) => {
+      if (err instanceof StatusError) return sendStatus(res, err);
+      ctx.log.error(`${req.method} ${path}: ${messageOf(err)}`);
+      sendStatus(res, new StatusError(500, 'InternalError', `Internal error occurred: ${messageOf(err)}`));
+    });
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * kube-apiserver v1.13 stand-in: checks its flags and files, connects to etcd with mTLS, stores
+ * objects under --etcd-prefix, and serves the API subset kubelets, controllers and kubectl use.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { fatalError, messageOf } from '../common/errors.js';
+import { runComponent, type Component } from '../common/run.js';
+import { closeServer, joinHostPort, listen } from '../common/serve.js';
+import { EtcdClient } from './etcd.js';
+import { createHandler, type ApiContext } from './handler.js';
+import { startMasterLeases } from './masterleases.js';
+import { loadApiserverOptions } from './options.js';
+import { Registry, StatusError } from './registry.js';
+import { findResource } from './resources.js';
+
+const STORAGE_WAIT_MS = 30_000;
+
+/** TLS and certificate failures do not heal by waiting; refused connections might. */
+function isPermanentStorageError(message: string): boolean {
+  return /x509|tls:|certificate|alert|SSL|ssl|self.signed|unable to (get|verify)|ERR_TLS|Hostname\/IP does not match/.test(message);
+}
+
+const apiserver: Component = {
+  name: 'kube-apiserver',
+  source: 'server.go',
+  async start(flags, { log }) {
+    const opts = loadApiserverOptions(flags, log);
+    const etcd = new EtcdClient(opts.etcdServers, opts.etcdTls);
+    const storageConfig = `config (&{ ${opts.etcdPrefix} [${opts.etcdServers.map((u) => u.href.replace(/\/$/, '')).join(' ')}] ${flags.string('etcd-keyfile')} ${flags.string('etcd-certfile')} ${flags.string('etcd-cafile')} })`;
+    const deadline = Date.now() + STORAGE_WAIT_MS;
+    for (;;) {
+      const problem = await etcd.ping(3000);
+      if (problem === undefined) break;
+      if (isPermanentStorageError(problem) || Date.now() >= deadline) {
+        etcd.close();
+        throw fatalError(`Unable to create storage backend: ${storageConfig}, err (${problem})`);
+      }
+      log.warning(`Failed to connect to etcd, retrying: ${problem}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const registry = new Registry(etcd, opts.etcdPrefix);
+    const namespaces = findResource('namespaces')!;
+    for (const ns of ['default', 'kube-system', 'kube-public']) {
+      try {
+        await registry.create(namespaces, undefined, { metadata: { name: ns } });
+      } catch (err) {
+        if (!(err instanceof StatusError && err.reason === 'AlreadyExists')) throw fatalError(`unable to create namespace ${ns}: ${messageOf(err)}`);
+      }
+    }
+
+    const leases = startMasterLeases({
+      etcd,
+      registry,
+      prefix: opts.etcdPrefix,
+      advertiseAddress: opts.advertiseAddress,
+      securePort: opts.securePort,
+      serviceClusterIPRange: opts.serviceClusterIPRange,
+      log,
+    });
+    const ctx: ApiContext = {
+      registry,
+      etcd,
+      authn: opts.authn,
+      authorizationModes: opts.authorizationModes,
+      admission: opts.admission,
+      advertiseAddress: opts.advertiseAddress,
+      securePort: opts.securePort,
+      log,
+    };
+    const secure = https.createServer(
+      {
+        cert: opts.tls.certPem,
+        key: opts.tls.keyPem,
+        ...(opts.clientCA ? { ca: opts.clientCA, requestCert: true } : {}),
+        // Unverified client certificates are answered with 401 by the handler, not a TLS abort.
+        rejectUnauthorized: false,
+      },
+      createHandler(ctx, { insecure: false }),
+    );
+    await listen(secure, opts.bindAddress, opts.securePort);
+    log.info(`Serving securely on ${joinHostPort(opts.bindAddress, opts.securePort)}`);
+    let insecure: http.Server | undefined;
+    if (opts.insecurePort !== 0) {
+      insecure = http.createServer(createHandler(ctx, { insecure: true }));
+      await listen(insecure, opts.insecureBindAddress, opts.insecurePort);
+      log.info(`Serving insecurely on ${joinHostPort(opts.insecureBindAddress, opts.insecurePort)}`);
+    }
+    return {
+      async stop() {
+        leases.stop();
+        await Promise.all([closeServer(secure), insecure ? closeServer(insecure) : Promise.resolve()]);
+        etcd.close();
+      },
+    };
+  },
+};
+
+runComponent(apiserver);

@@ -1,0 +1,202 @@
+/**
+ * Object storage in etcd with the apiserver's semantics: resourceVersion is the etcd mod revision,
+ * updates that carry a stale resourceVersion conflict (409), creates of an existing name fail,
+ * status subresources keep the spec and the main resource keeps the status. Objects are stored as
+ * JSON (as a v1.13 apiserver does with --storage-media-type=application/json).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { kubeTime } from '../common/objects.js';
+import type { EtcdClient, KeyValue } from './etcd.js';
+import type { ResourceDef } from './resources.js';
+
+export type Obj = Record<string, unknown> & { metadata?: Record<string, unknown> };
+
+/** An API error rendered as a metav1.Status. */
+export class StatusError extends Error {
+  override readonly name = 'StatusError';
+  constructor(
+    readonly code: number,
+    readonly reason: string,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+
+  toStatus(): Record<string, unknown> {
+    return {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: this.message,
+      reason: this.reason,
+      ...(this.details ? { details: this.details } : {}),
+      code: this.code,
+    };
+  }
+}
+
+const notFound = (def: ResourceDef, name: string) =>
+  new StatusError(404, 'NotFound', `${def.name} "${name}" not found`, { name, kind: def.name });
+const conflict = (def: ResourceDef, name: string) =>
+  new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${def.name} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: def.name });
+
+const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function invalidName(def: ResourceDef, name: string): StatusError | undefined {
+  if (name === '') {
+    return new StatusError(422, 'Invalid', `${def.kind} "" is invalid: metadata.name: Required value: name or generateName is required`, { kind: def.kind });
+  }
+  if (name.length > 253 || !dns1123Subdomain.test(name)) {
+    return new StatusError(
+      422,
+      'Invalid',
+      `${def.kind} "${name}" is invalid: metadata.name: Invalid value: "${name}": a DNS-1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
+      { name, kind: def.kind },
+    );
+  }
+  return undefined;
+}
+
+export function selfLink(def: ResourceDef, namespace: string | undefined, name?: string): string {
+  const base = def.namespaced && namespace ? `/api/v1/namespaces/${namespace}/${def.name}` : `/api/v1/${def.name}`;
+  return name === undefined ? base : `${base}/${name}`;
+}
+
+export class Registry {
+  constructor(
+    private readonly etcd: EtcdClient,
+    private readonly prefix: string,
+  ) {}
+
+  private key(def: ResourceDef, namespace: string | undefined, name: string): string {
+    return def.namespaced ? `${this.prefix}/${def.storagePath}/${namespace}/${name}` : `${this.prefix}/${def.storagePath}/${name}`;
+  }
+
+  private decode(def: ResourceDef, kv: KeyValue): Obj {
+    const obj = JSON.parse(kv.value) as Obj;
+    const meta = (obj.metadata ??= {});
+    meta.resourceVersion = String(kv.modRevision);
+    meta.selfLink = selfLink(def, meta.namespace as string | undefined, meta.name as string);
+    return { kind: def.kind, apiVersion: 'v1', ...obj };
+  }
+
+  private encode(def: ResourceDef, obj: Obj): string {
+    const { metadata, ...rest } = obj;
+    const meta = { ...(metadata ?? {}) };
+    delete meta.resourceVersion;
+    delete meta.selfLink;
+    return JSON.stringify({ ...rest, kind: def.kind, apiVersion: 'v1', metadata: meta });
+  }
+
+  async get(def: ResourceDef, namespace: string | undefined, name: string): Promise<Obj> {
+    const { kv } = await this.etcd.get(this.key(def, namespace, name));
+    if (!kv) throw notFound(def, name);
+    return this.decode(def, kv);
+  }
+
+  async exists(def: ResourceDef, namespace: string | undefined, name: string): Promise<boolean> {
+    return (await this.etcd.get(this.key(def, namespace, name))).kv !== undefined;
+  }
+
+  async list(def: ResourceDef, namespace: string | undefined): Promise<{ items: Obj[]; resourceVersion: string }> {
+    const prefix = def.namespaced && namespace ? `${this.prefix}/${def.storagePath}/${namespace}/` : `${this.prefix}/${def.storagePath}/`;
+    const { kvs, revision } = await this.etcd.list(prefix);
+    // A namespaced prefix like services/ must not pick up services/endpoints/...: depth must match.
+    const depth = def.namespaced ? 2 : 1;
+    const items = kvs
+      .filter((kv) => kv.key.slice(`${this.prefix}/${def.storagePath}/`.length).split('/').length === depth)
+      .map((kv) => this.decode(def, kv));
+    return { items, resourceVersion: String(revision) };
+  }
+
+  async create(def: ResourceDef, namespace: string | undefined, input: Obj): Promise<Obj> {
+    const meta = { ...(input.metadata ?? {}) };
+    let name = typeof meta.name === 'string' ? meta.name : '';
+    if (name === '' && typeof meta.generateName === 'string' && meta.generateName !== '') {
+      name = `${meta.generateName}${randomBytes(3).toString('hex').slice(0, 5)}`;
+    }
+    const bad = invalidName(def, name);
+    if (bad) throw bad;
+    if (def.namespaced) {
+      if (meta.namespace !== undefined && meta.namespace !== namespace) {
+        throw new StatusError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+      }
+      meta.namespace = namespace;
+    } else {
+      delete meta.namespace;
+    }
+    meta.name = name;
+    meta.uid = randomUUID();
+    meta.creationTimestamp = kubeTime();
+    const obj: Obj = { ...input, metadata: meta };
+    if (def.name === 'namespaces') {
+      obj.spec = { finalizers: ['kubernetes'] };
+      obj.status = { phase: 'Active' };
+    }
+    const key = this.key(def, namespace, name);
+    const revision = await this.etcd.putIf(key, this.encode(def, obj), 0);
+    if (revision === undefined) {
+      throw new StatusError(409, 'AlreadyExists', `${def.name} "${name}" already exists`, { name, kind: def.name });
+    }
+    return this.decode(def, { key, value: this.encode(def, obj), createRevision: revision, modRevision: revision });
+  }
+
+  /**
+   * Replaces the object. `subresource` 'status' keeps the stored spec and metadata; the main
+   * resource keeps the stored status. A resourceVersion in the body must match the stored one.
+   */
+  async update(def: ResourceDef, namespace: string | undefined, name: string, input: Obj, subresource?: string): Promise<Obj> {
+    const meta = input.metadata ?? {};
+    if (meta.name !== undefined && meta.name !== name) {
+      throw new StatusError(400, 'BadRequest', `the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
+    }
+    const key = this.key(def, namespace, name);
+    const { kv } = await this.etcd.get(key);
+    if (!kv) {
+      // Endpoints may be created by an update (AllowCreateOnUpdate), as leader election relies on.
+      if (def.name === 'endpoints' && subresource === undefined) return this.create(def, namespace, { ...input, metadata: { ...meta, name } });
+      throw notFound(def, name);
+    }
+    const current = this.decode(def, kv);
+    const currentMeta = current.metadata ?? {};
+    if (typeof meta.resourceVersion === 'string' && meta.resourceVersion !== '' && meta.resourceVersion !== currentMeta.resourceVersion) {
+      throw conflict(def, name);
+    }
+    let next: Obj;
+    if (subresource === 'status') {
+      next = { ...current, status: input.status };
+    } else {
+      next = { ...input, metadata: { ...meta, name, uid: currentMeta.uid, creationTimestamp: currentMeta.creationTimestamp } };
+      if (def.namespaced) next.metadata!.namespace = namespace;
+      if (def.subresources.includes('status')) next.status = current.status;
+    }
+    const revision = await this.etcd.putIf(key, this.encode(def, next), kv.modRevision);
+    if (revision === undefined) throw conflict(def, name);
+    return this.decode(def, { key, value: this.encode(def, next), createRevision: kv.createRevision, modRevision: revision });
+  }
+
+  /** Read-modify-write with a bounded number of retries on concurrent changes. */
+  async patch(def: ResourceDef, namespace: string | undefined, name: string, apply: (current: Obj) => Obj, subresource?: string): Promise<Obj> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const current = await this.get(def, namespace, name);
+      const patched = apply(current);
+      const meta = { ...(patched.metadata ?? {}), resourceVersion: current.metadata?.resourceVersion };
+      try {
+        return await this.update(def, namespace, name, { ...patched, metadata: meta }, subresource);
+      } catch (err) {
+        if (!(err instanceof StatusError && err.reason === 'Conflict')) throw err;
+      }
+    }
+    throw conflict(def, name);
+  }
+
+  async delete(def: ResourceDef, namespace: string | undefined, name: string): Promise<Obj> {
+    const key = this.key(def, namespace, name);
+    const { kv } = await this.etcd.get(key);
+    if (!kv) throw notFound(def, name);
+    if (!(await this.etcd.deleteIf(key, kv.modRevision))) throw conflict(def, name);
+    return this.decode(def, kv);
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Server-side printing: meta.k8s.io/v1beta1 Table objects, which kubectl asks for with
+ * `Accept: application/json;as=Table;v=v1beta1;g=meta.k8s.io`. Nodes get the v1.13 node columns
+ * (NAME STATUS ROLES AGE VERSION, and the -o wide ones); componentstatuses NAME STATUS MESSAGE ERROR;
+ * services and endpoints their v1.13 columns; anything else the default Name / Created At.
+ */
+import { humanDuration } from '../common/duration.js';
+import type { Obj } from './registry.js';
+
+interface Column {
+  name: string;
+  type: string;
+  format: string;
+  description: string;
+  priority: number;
+}
+
+const col = (name: string, description: string, priority = 0, format = '', type = 'string'): Column => ({ name, type, format, description, priority });
+
+type IncludeObject = 'None' | 'Metadata' | 'Object';
+
+const meta = (o: Obj) => (o.metadata ?? {}) as Record<string, unknown>;
+const record = (v: unknown) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
+const list = (v: unknown) => (Array.isArray(v) ? v.map(record) : []);
+
+function age(o: Obj, now: number): string {
+  const created = meta(o).creationTimestamp;
+  if (typeof created !== 'string') return '<unknown>';
+  return humanDuration(now - Date.parse(created));
+}
+
+function nodeStatus(o: Obj): string {
+  const conditions = list(record(o.status).conditions);
+  const ready = conditions.find((c) => c.type === 'Ready');
+  const parts = [ready === undefined ? 'Unknown' : ready.status === 'True' ? 'Ready' : 'NotReady'];
+  if (record(o.spec).unschedulable === true) parts.push('SchedulingDisabled');
+  return parts.join(',');
+}
+
+function nodeRoles(o: Obj): string {
+  const roles = new Set<string>();
+  for (const [k, v] of Object.entries(record(meta(o).labels))) {
+    if (k.startsWith('node-role.kubernetes.io/')) roles.add(k.slice('node-role.kubernetes.io/'.length));
+    else if (k === 'kubernetes.io/role' && typeof v === 'string') roles.add(v);
+  }
+  return roles.size === 0 ? '<none>' : [...roles].sort().join(',');
+}
+
+function address(o: Obj, type: string): string {
+  const found = list(record(o.status).addresses).find((a) => a.type === type);
+  return typeof found?.address === 'string' ? found.address : '<none>';
+}
+
+const info = (o: Obj, field: string) => {
+  const v = record(record(o.status).nodeInfo)[field];
+  return typeof v === 'string' && v !== '' ? v : '<unknown>';
+};
+
+const nodeColumns = [
+  col('Name', 'Name must be unique within a namespace.', 0, 'name'),
+  col('Status', 'The status of the node'),
+  col('Roles', 'The roles of the node'),
+  col('Age', 'CreationTimestamp is a timestamp representing the server time when this object was created.'),
+  col('Version', 'Kubelet Version reported by the node.'),
+  col('Internal-IP', 'List of addresses reachable to the node. Queried from cloud provider, if available.', 1),
+  col('External-IP', 'List of addresses reachable to the node. Queried from cloud provider, if available.', 1),
+  col('OS-Image', 'OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).', 1),
+  col('Kernel-Version', "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).", 1),
+  col('Container-Runtime', 'ContainerRuntime Version reported by the node through runtime remote API (e.g. docker://1.5.0).', 1),
+];
+
+const componentStatusColumns = [
+  col('Name', 'Name must be unique within a namespace.', 0, 'name'),
+  col('Status', 'Status of the component conditions'),
+  col('Message', 'Message of the component conditions'),
+  col('Error', 'Error of the component conditions'),
+];
+
+const serviceColumns = [
+  col('Name', 'Name must be unique within a namespace.', 0, 'name'),
+  col('Type', 'Type determines how the Service is exposed.'),
+  col('Cluster-IP', 'clusterIP is the IP address of the service.'),
+  col('External-IP', 'externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.'),
+  col('Port(s)', 'The list of ports that are exposed by this service.'),
+  col('Age', 'CreationTimestamp is a timestamp representing the server time when this object was created.'),
+  col('Selector', 'Route service traffic to pods with label keys and values matching this selector.', 1),
+];
+
+const endpointsColumns = [
+  col('Name', 'Name must be unique within a namespace.', 0, 'name'),
+  col('Endpoints', 'Endpoints of the object'),
+  col('Age', 'CreationTimestamp is a timestamp representing the server time when this object was created.'),
+];
+
+function servicePorts(o: Obj): string {
+  const ports = list(record(o.spec).ports).map((p) => `${String(p.port)}${p.nodePort ? `:${String(p.nodePort)}` : ''}/${String(p.protocol ?? 'TCP')}`);
+  return ports.length === 0 ? '<none>' : ports.join(',');
+}
+
+/** `10.0.0.1:6443,10.0.0.2:6443 + 3 more...` as v1.13 prints endpoints. */
+function endpointList(o: Obj): string {
+  const all: string[] = [];
+  for (const subset of list(o.subsets)) {
+    const ports = list(subset.ports);
+    for (const a of list(subset.addresses)) {
+      if (ports.length === 0) all.push(String(a.ip));
+      for (const p of ports) all.push(`${String(a.ip)}:${String(p.port)}`);
+    }
+  }
+  if (all.length === 0) return '<none>';
+  return all.length > 3 ? `${all.slice(0, 3).join(',')} + ${all.length - 3} more...` : all.join(',');
+}
+
+const defaultColumns = [col('Name', 'Name must be unique within a namespace.', 0, 'name'), col('Created At', 'CreationTimestamp is a timestamp representing the server time when this object was created.', 0, '', 'date')];
+
+function cellsFor(kind: string, o: Obj, now: number): unknown[] {
+  const name = meta(o).name;
+  if (kind === 'Node') {
+    return [name, nodeStatus(o), nodeRoles(o), age(o, now), info(o, 'kubeletVersion'), address(o, 'InternalIP'), address(o, 'ExternalIP'), info(o, 'osImage'), info(o, 'kernelVersion'), info(o, 'containerRuntimeVersion')];
+  }
+  if (kind === 'ComponentStatus') {
+    const c = list(o.conditions).find((x) => x.type === 'Healthy');
+    return [name, c?.status === 'True' ? 'Healthy' : 'Unhealthy', c?.message ?? '', c?.error ?? ''];
+  }
+  if (kind === 'Service') {
+    const spec = record(o.spec);
+    const selector = Object.entries(record(spec.selector)).map(([k, v]) => `${k}=${String(v)}`).join(',');
+    return [name, spec.type ?? 'ClusterIP', spec.clusterIP ?? '<none>', '<none>', servicePorts(o), age(o, now), selector === '' ? '<none>' : selector];
+  }
+  if (kind === 'Endpoints') return [name, endpointList(o), age(o, now)];
+  return [name, meta(o).creationTimestamp ?? null];
+}
+
+function rowObject(o: Obj, include: IncludeObject): unknown {
+  if (include === 'None') return undefined;
+  if (include === 'Object') return o;
+  return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1beta1', metadata: o.metadata ?? {} };
+}
+
+export function toTable(kind: string, items: Obj[], listMeta: Record<string, unknown>, include: IncludeObject): unknown {
+  const now = Date.now();
+  const columns: Record<string, Column[]> = { Node: nodeColumns, ComponentStatus: componentStatusColumns, Service: serviceColumns, Endpoints: endpointsColumns };
+  return {
+    kind: 'Table',
+    apiVersion: 'meta.k8s.io/v1beta1',
+    metadata: listMeta,
+    columnDefinitions: columns[kind] ?? defaultColumns,
+    rows: items.map((o) => {
+      const object = rowObject(o, include);
+      return object === undefined ? { cells: cellsFor(kind, o, now) } : { cells: cellsFor(kind, o, now), object };
+    }),
+  };
+}
+
+/** What the Accept header asks for: a v1beta1 Table, plain JSON, or nothing we can give (406). */
+export function negotiate(accept: string | undefined): 'table' | 'json' | 'unacceptable' {
+  if (!accept || accept.trim() === '') return 'json';
+  let json = false;
+  for (const part of accept.split(',')) {
+    const [type, ...params] = part.split(';').map((s) => s.trim());
+    const p = new Map(params.map((kv) => kv.split('=') as [string, string]));
+    if (type === 'application/json' || type === '*/*' || type === 'application/*') {
+      if (p.get('as') === 'Table') {
+        if (p.get('g') === 'meta.k8s.io' && p.get('v') === 'v1beta1') return 'table';
+        continue;
+      }
+      if (p.has('as')) continue;
+      json = true;
+    }
+  }
+  return json ? 'json' : 'unacceptable';
+}
