@@ -48,16 +48,21 @@ export async function readLabFile(inventoryDir: string): Promise<LabFile | undef
   return parsed.data;
 }
 
-export const LAB_GROUP_VARS = `# Written by kprov lab up: the lab's hosts log in as root (first with the bootstrap password in
+/** group_vars/all/lab.yml: how the lab's hosts are reached and where they download from. */
+export function labGroupVars(lab: Pick<LabFile, 'mirrorUrl'>): string {
+  return `# Written by kprov lab up: the lab's hosts log in as root (first with the bootstrap password in
 # credentials/bootstrap-password, then with the cluster key that key distribution installs).
 ansible_user: root
-# The lab's artifact mirror (see lab.json: mirrorUrl) is added as files_repo by the artifacts feature.
+# Every download comes from the lab's artifact mirror, laid out as upstream's trees
+# (https://HOST/PATH is fetched from {files_repo}/HOST/PATH).
+files_repo: ${lab.mirrorUrl.replace(/\/+$/, '')}
 `;
+}
 
 export async function writeLabFiles(inventoryDir: string, lab: LabFile, bootstrapPassword: string): Promise<void> {
   await writeFile(labFilePath(inventoryDir), `${JSON.stringify(lab, null, 2)}\n`);
   await mkdir(path.join(inventoryDir, 'group_vars', 'all'), { recursive: true });
-  await writeFile(path.join(inventoryDir, 'group_vars', 'all', 'lab.yml'), LAB_GROUP_VARS);
+  await writeFile(path.join(inventoryDir, 'group_vars', 'all', 'lab.yml'), labGroupVars(lab));
   const credentials = path.join(inventoryDir, 'credentials');
   await mkdir(credentials, { recursive: true, mode: 0o700 });
   await chmod(credentials, 0o700);
