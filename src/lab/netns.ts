@@ -50,3 +50,16 @@ export async function runInLabNamespaceIfNeeded(
 function signalNumber(signal: NodeJS.Signals): number {
   return constants.signals[signal] ?? 1;
 }
+
+/**
+ * Safety net under the re-execution above: lab addresses outside the lab's namespace would be
+ * routed by the machine's own default route, so connecting from there is refused outright.
+ */
+export async function assertInLabNamespaceIfLab(inventoryDir: string): Promise<void> {
+  const lab = await readLabFile(inventoryDir);
+  if (lab && !(await inNamespace(lab.namespace))) {
+    throw new KprovError('lab', `refusing to reach the hosts of lab "${lab.name}" from outside its network namespace ${lab.namespace}`, {
+      hint: `run the command through kprov (it enters the namespace itself) or under: ip netns exec ${lab.namespace}`,
+    });
+  }
+}

@@ -10,6 +10,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Extra environment, passed inline (`env K=V … cmd`) since sshd drops most SetEnv. */
   env?: Readonly<Record<string, string>>;
+  /** Run as the login user even when the host becomes root (e.g. to edit that user's ~/.ssh). */
+  asLoginUser?: boolean;
 }
 
 export interface ExecResult {

@@ -1,0 +1,248 @@
+/**
+ * Remote files: state read by one exec (sha256sum + stat), content sent over the connection's SFTP
+ * channel into a temp file that is fsynced and renamed into place, ownership and mode set before
+ * the rename so the final path never shows a half-written or wrongly owned file.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import type { SFTPWrapper } from 'ssh2';
+import { z } from 'zod';
+import { KprovError } from '../errors.js';
+import { shScript } from './quote.js';
+import type { RawResult } from './session.js';
+import type { FileSpec } from './types.js';
+
+/** What file operations need from a connected host. */
+export interface FileTransport {
+  readonly name: string;
+  /** Commands run through sudo, while SFTP runs as the login user. */
+  readonly become: boolean;
+  /** Runs argv (through sudo when becoming) and returns raw output. */
+  execRaw(argv: readonly string[], stdin?: Buffer): Promise<RawResult & { command: string }>;
+  sftp(): Promise<SFTPWrapper>;
+  /** The login user's home as SFTP sees it (where become uploads are staged). */
+  sftpHome(): Promise<string>;
+  countUploaded(bytes: number): void;
+}
+
+/** Chunk size per SFTP write call and how many may be in flight: keeps a long pipe busy without buffering a whole binary. */
+const WRITE_CHUNK = 256 * 1024;
+const WRITES_IN_FLIGHT = 8;
+const MISSING = 3;
+
+function fail(t: FileTransport, message: string): KprovError {
+  return new KprovError('host', message, { host: t.name });
+}
+
+function commandError(t: FileTransport, what: string, r: RawResult & { command: string }): KprovError {
+  const detail = r.stderr.toString('utf8').trim() || r.stdout.toString('utf8').trim();
+  return fail(t, `${what} failed (exit code ${r.code}): ${r.command}${detail ? `\n${detail}` : ''}`);
+}
+
+export async function remoteSha256(t: FileTransport, file: string): Promise<string | undefined> {
+  // Reading from stdin keeps odd file names out of sha256sum's output.
+  const r = await t.execRaw(shScript(`[ -e "$1" ] || exit ${MISSING}; sha256sum < "$1"`, [file]));
+  if (r.code === MISSING) return undefined;
+  const hash = /^([0-9a-f]{64})\b/.exec(r.stdout.toString('latin1'))?.[1];
+  if (r.code !== 0 || !hash) throw commandError(t, `sha256 of ${file}`, r);
+  return hash;
+}
+
+export async function remoteRead(t: FileTransport, file: string): Promise<Buffer | undefined> {
+  const r = await t.execRaw(shScript(`[ -e "$1" ] || exit ${MISSING}; exec cat -- "$1"`, [file]));
+  if (r.code === MISSING) return undefined;
+  if (r.code !== 0) throw commandError(t, `reading ${file}`, r);
+  return r.stdout;
+}
+
+/**
+ * One line describing the target: `missing` (its directory now exists), `dir`, or
+ * `file SHA256 MODE UID GID USER GROUP`.
+ */
+const STATE_SCRIPT = `f=$1
+if [ -d "$f" ]; then echo dir; exit 0; fi
+if [ -e "$f" ]; then
+  h=$(sha256sum < "$f") || exit 1
+  exec stat -L -c "file \${h%% *} %a %u %g %U %G" -- "$f"
+fi
+mkdir -p -- "$(dirname -- "$f")" && echo missing`;
+
+const stateSchema = z.union([
+  z.tuple([z.literal('missing')]),
+  z.tuple([z.literal('dir')]),
+  z.tuple([
+    z.literal('file'),
+    z.string().regex(/^[0-9a-f]{64}$/),
+    z.string().regex(/^[0-7]{1,4}$/),
+    z.string(),
+    z.string(),
+    z.string(),
+    z.string(),
+  ]),
+]);
+
+interface RemoteState {
+  exists: boolean;
+  sha256?: string;
+  mode?: number;
+  uid?: string;
+  gid?: string;
+  user?: string;
+  group?: string;
+}
+
+async function remoteState(t: FileTransport, file: string): Promise<RemoteState> {
+  const r = await t.execRaw(shScript(STATE_SCRIPT, [file]));
+  const parsed = stateSchema.safeParse(r.stdout.toString('utf8').trim().split(/\s+/));
+  if (r.code !== 0 || !parsed.success) throw commandError(t, `inspecting ${file}`, r);
+  const s = parsed.data;
+  if (s[0] === 'dir') throw fail(t, `cannot write ${file}: it is a directory`);
+  if (s[0] === 'missing') return { exists: false };
+  return { exists: true, sha256: s[1], mode: parseInt(s[2], 8), uid: s[3], gid: s[4], user: s[5], group: s[6] };
+}
+
+/** `owner:group`, `owner` or `:group` for chown, or '' to leave ownership as created. */
+function chownArg(spec: FileSpec): string {
+  if (spec.owner && spec.group) return `${spec.owner}:${spec.group}`;
+  if (spec.owner) return spec.owner;
+  if (spec.group) return `:${spec.group}`;
+  return '';
+}
+
+function modeArg(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0');
+}
+
+function sameOwner(want: string | undefined, name: string | undefined, id: string | undefined): boolean {
+  return want === undefined || want === name || want === id;
+}
+
+function metadataMatches(state: RemoteState, spec: FileSpec): boolean {
+  return (
+    state.mode === (spec.mode & 0o7777) &&
+    sameOwner(spec.owner, state.user, state.uid) &&
+    sameOwner(spec.group, state.group, state.gid)
+  );
+}
+
+/** Sets owner and mode on the temp file, then renames it over the target; removes the temp on failure. */
+const INSTALL_DIRECT_SCRIPT = `{ [ -z "$4" ] || chown -- "$4" "$1"; } && chmod -- "$3" "$1" && mv -f -- "$1" "$2" && exit 0
+rc=$?; rm -f -- "$1"; exit $rc`;
+
+/**
+ * Become variant: the upload sits in the login user's home; as root, copy it next to the target,
+ * set owner and mode, fsync, rename into place, and remove the upload either way.
+ */
+const INSTALL_STAGED_SCRIPT = `cp -- "$1" "$5" && { [ -z "$4" ] || chown -- "$4" "$5"; } && chmod -- "$3" "$5" && sync -- "$5" && mv -f -- "$5" "$2" && { rm -f -- "$1"; exit 0; }
+rc=$?; rm -f -- "$5" "$1"; exit $rc`;
+
+const METADATA_SCRIPT = `{ [ -z "$3" ] || chown -- "$3" "$1"; } && chmod -- "$2" "$1"`;
+
+/** Content to write: bytes in memory or a local file streamed from disk. */
+export type FileSource = { kind: 'buffer'; data: Buffer } | { kind: 'local'; path: string };
+
+function tempName(file: string): string {
+  const base = path.posix.basename(file).slice(0, 100);
+  return `.${base}.kprov-${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * Makes a remote file hold `source` with `spec`'s mode and owner. Returns false, writing nothing,
+ * when sha256, mode and owner already match; fixes only mode/owner when the content matches.
+ */
+export async function writeRemote(
+  t: FileTransport,
+  file: string,
+  source: FileSource,
+  sha256: string,
+  spec: FileSpec,
+): Promise<boolean> {
+  if (!path.posix.isAbsolute(file)) throw fail(t, `remote paths must be absolute: ${file}`);
+  const state = await remoteState(t, file);
+  if (state.exists && state.sha256 === sha256) {
+    if (metadataMatches(state, spec)) return false;
+    const r = await t.execRaw(shScript(METADATA_SCRIPT, [file, modeArg(spec.mode), chownArg(spec)]));
+    if (r.code !== 0) throw commandError(t, `setting owner and mode of ${file}`, r);
+    return true;
+  }
+  const sftp = await t.sftp();
+  const dir = path.posix.dirname(file);
+  if (t.become) {
+    const staged = path.posix.join(await t.sftpHome(), tempName(file));
+    await sftpUpload(t, sftp, staged, source);
+    const r = await t.execRaw(
+      shScript(INSTALL_STAGED_SCRIPT, [staged, file, modeArg(spec.mode), chownArg(spec), path.posix.join(dir, tempName(file))]),
+    );
+    if (r.code !== 0) throw commandError(t, `installing ${file}`, r);
+  } else {
+    const temp = path.posix.join(dir, tempName(file));
+    await sftpUpload(t, sftp, temp, source);
+    const r = await t.execRaw(shScript(INSTALL_DIRECT_SCRIPT, [temp, file, modeArg(spec.mode), chownArg(spec)]));
+    if (r.code !== 0) throw commandError(t, `installing ${file}`, r);
+  }
+  return true;
+}
+
+/** sha256 (hex) of a local file, streamed. */
+export async function localSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+function sftpCall<T>(t: FileTransport, what: string, run: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => {
+    try {
+      run((err, value) => (err ? reject(fail(t, `${what}: ${err.message}`)) : resolve(value)));
+    } catch (err) {
+      reject(fail(t, `${what}: ${(err as Error).message}`));
+    }
+  });
+}
+
+/**
+ * Writes a new remote file (exclusive create, 0600) with several writes in flight, fsyncs it
+ * (OpenSSH's fsync@openssh.com) and closes it. Removes it again if anything fails.
+ */
+async function sftpUpload(t: FileTransport, sftp: SFTPWrapper, remote: string, source: FileSource): Promise<void> {
+  const handle = await sftpCall<Buffer>(t, `creating ${remote}`, (cb) => sftp.open(remote, 'wx', { mode: 0o600 }, cb));
+  let position = 0;
+  const inFlight = new Set<Promise<void>>();
+  let firstError: unknown;
+  const writeChunk = (chunk: Buffer) => {
+    const at = position;
+    position += chunk.length;
+    const p = sftpCall<unknown>(t, `writing ${remote}`, (cb) => sftp.write(handle, chunk, 0, chunk.length, at, (err) => cb(err, undefined)))
+      .then(() => t.countUploaded(chunk.length))
+      .catch((err: unknown) => {
+        firstError ??= err;
+      })
+      .finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  };
+  try {
+    const chunks: AsyncIterable<Buffer> | Iterable<Buffer> =
+      source.kind === 'buffer'
+        ? splitBuffer(source.data)
+        : (createReadStream(source.path, { highWaterMark: WRITE_CHUNK }) as AsyncIterable<Buffer>);
+    for await (const chunk of chunks) {
+      if (firstError) break;
+      writeChunk(chunk);
+      if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    if (firstError) throw firstError;
+    await sftpCall<unknown>(t, `fsync ${remote}`, (cb) => sftp.ext_openssh_fsync(handle, (err: Error | undefined) => cb(err, undefined)));
+  } catch (err) {
+    await Promise.allSettled(inFlight);
+    await sftpCall<unknown>(t, `closing ${remote}`, (cb) => sftp.close(handle, (err2) => cb(err2, undefined))).catch(() => undefined);
+    await sftpCall<unknown>(t, `removing ${remote}`, (cb) => sftp.unlink(remote, (err2) => cb(err2, undefined))).catch(() => undefined);
+    throw err instanceof KprovError ? err : fail(t, `uploading ${remote}: ${(err as Error).message}`);
+  }
+  await sftpCall<unknown>(t, `closing ${remote}`, (cb) => sftp.close(handle, (err) => cb(err, undefined)));
+}
+
+function* splitBuffer(data: Buffer): Iterable<Buffer> {
+  for (let at = 0; at < data.length; at += WRITE_CHUNK) yield data.subarray(at, at + WRITE_CHUNK);
+}
