@@ -1,6 +1,225 @@
-import type { Command } from 'commander';
+/**
+ * `kprov apply <playbook>` and `kprov plan <playbook>` (= apply --dry-run). Everything the
+ * command touches outside the engine comes in through ApplyDeps, so tests run it with fakes.
+ */
+import { Command } from 'commander';
+import path from 'node:path';
+import { z } from 'zod';
+import { KprovError, formatLocation, type SourceLocation } from '../errors.js';
+import { DEFAULT_CONCURRENCY, executePlan, type Clock } from '../engine/executor.js';
+import { fanOut, type EventSink } from '../engine/events.js';
+import { planRun } from '../engine/plan.js';
+import { loadPlaybook, resolvePlaybookPath } from '../engine/playbook.js';
+import { jsonLinesRenderer } from '../engine/render/json-lines.js';
+import { listrRenderer, type TerminalStreams } from '../engine/render/listr.js';
+import { plainRenderer } from '../engine/render/plain.js';
+import type { Renderer } from '../engine/render/renderer.js';
+import { openRunLog } from '../engine/render/run-log.js';
+import type { RoleRegistry } from '../engine/role-registry.js';
+import { parseTagList } from '../engine/tags.js';
+import type { InventoryHost } from '../inventory/model.js';
+import type { HostFacts, InventoryView } from '../roles/types.js';
+import type { RemoteHost } from '../ssh/types.js';
 import type { CliIO } from './io.js';
+import { setExitCode } from './main.js';
 
-export function registerApply(_program: Command, _io: CliIO): void {
-  // Not yet implemented.
+export interface ApplyCommandOptions {
+  /** A name in playbooks/ (`cluster`) or a path to a .yml file. */
+  playbook: string;
+  /** -i/--inventory as given (resolved by ApplyDeps.resolveInventoryDir). */
+  inventory?: string | undefined;
+  dryRun: boolean;
+  limit?: string | undefined;
+  tags: string[];
+  skipTags: string[];
+  concurrency: number;
+  json: boolean;
+  /** Ask once, before the run, for the SSH password of the first login (like Ansible's -k). */
+  askPass?: boolean;
+}
+
+/** What the command needs of a loaded inventory. */
+export interface LoadedInventory extends InventoryView {
+  readonly warnings: readonly { message: string; location?: SourceLocation }[];
+}
+
+export interface HostConnector {
+  connect(host: InventoryHost): Promise<RemoteHost>;
+  closeAll(): Promise<void>;
+}
+
+export interface ConnectorSetup {
+  concurrency: number;
+  /** The password typed for --ask-pass, offered when no key or stored password logs in. */
+  password?: () => Promise<string | undefined>;
+  /** Something the user should see that is not a failure (a host key pinned on first use…). */
+  notice(message: string, host?: string): void;
+}
+
+export interface ApplyDeps {
+  io: CliIO;
+  playbooksDir: string;
+  roles: RoleRegistry;
+  resolveInventoryDir(option: string | undefined): Promise<string>;
+  loadInventory(dir: string): Promise<LoadedInventory>;
+  createConnector(inventory: LoadedInventory, setup: ConnectorSetup): HostConnector;
+  clock: Clock;
+  /**
+   * Runs the same command where the inventory's hosts are reachable (a lab inventory's hosts
+   * exist only inside the lab's network namespace) and returns its exit code, or undefined when
+   * this process is already the right place.
+   */
+  runElsewhere?(inventoryDir: string, argv: string[]): Promise<number | undefined>;
+  /** Where listr2 draws when io.isTTY (without it, plain lines are printed). */
+  terminal?: TerminalStreams;
+  gatherFacts?: (host: RemoteHost) => Promise<HostFacts>;
+  /** Reads a password without echo from the terminal; undefined when there is no terminal. */
+  askPassword?: () => Promise<string | undefined>;
+}
+
+/** Runs apply/plan and returns the exit code: 0 ok, 1 a host failed or was unreachable. Bad input throws KprovError (exit 2). */
+export async function runApplyCommand(options: ApplyCommandOptions, deps: ApplyDeps): Promise<number> {
+  const { io } = deps;
+  const playbookPath = await resolvePlaybookPath(options.playbook, deps.playbooksDir, io.cwd);
+  const playbook = await loadPlaybook(playbookPath);
+  const inventoryDir = await deps.resolveInventoryDir(options.inventory);
+  const delegated = await deps.runElsewhere?.(inventoryDir, commandArgv(options, playbookPath, inventoryDir));
+  if (delegated !== undefined) return delegated;
+  const inventory = await deps.loadInventory(inventoryDir);
+  const plan = planRun(playbook, inventory, deps.roles, { limit: options.limit, tags: options.tags, skipTags: options.skipTags });
+  // Asked before any progress is drawn: a prompt in the middle of listr2's output would be lost.
+  let password: string | undefined;
+  if (options.askPass) {
+    if (!deps.askPassword) throw new KprovError('usage', '--ask-pass needs a terminal to read the password from');
+    password = await deps.askPassword();
+  }
+
+  const renderer = chooseRenderer(options, deps);
+  let sink: EventSink = renderer.sink;
+  const notice = (message: string, host?: string) =>
+    sink({ type: 'warning', time: new Date(deps.clock.now()).toISOString(), message, ...(host ? { host } : {}) });
+  const connector = deps.createConnector(inventory, {
+    concurrency: options.concurrency,
+    notice,
+    ...(password !== undefined ? { password: async () => password } : {}),
+  });
+  const log = openRunLog(inventory.dir, new Date(deps.clock.now()));
+  sink = fanOut(log.sink, renderer.sink);
+  try {
+    const result = await executePlan(plan, {
+      dryRun: options.dryRun,
+      concurrency: options.concurrency,
+      connector: { connect: (h) => connector.connect(h), closeAll: () => connector.closeAll() },
+      emit: sink,
+      playbookLabel: relativeTo(io.cwd, playbookPath),
+      clock: deps.clock,
+      warnings: inventory.warnings.map((w) => (w.location ? `${formatLocation(w.location)}: ${w.message}` : w.message)),
+      ...(deps.gatherFacts ? { gatherFacts: deps.gatherFacts } : {}),
+    });
+    await renderer.done();
+    if (!options.json) io.out(`run log: ${relativeTo(io.cwd, log.path)}`);
+    return result.status === 'ok' ? 0 : 1;
+  } finally {
+    log.close();
+  }
+}
+
+/** The same command with resolved paths, for re-running it in another place. */
+export function commandArgv(options: ApplyCommandOptions, playbookPath: string, inventoryDir: string): string[] {
+  return [
+    'apply',
+    playbookPath,
+    '-i',
+    inventoryDir,
+    ...(options.dryRun ? ['--dry-run'] : []),
+    ...(options.limit !== undefined ? ['--limit', options.limit] : []),
+    ...options.tags.flatMap((t) => ['--tags', t]),
+    ...options.skipTags.flatMap((t) => ['--skip-tags', t]),
+    '--concurrency',
+    String(options.concurrency),
+    ...(options.json ? ['--json'] : []),
+    ...(options.askPass ? ['--ask-pass'] : []),
+  ];
+}
+
+function chooseRenderer(options: ApplyCommandOptions, deps: ApplyDeps): Renderer {
+  if (options.json) return jsonLinesRenderer((line) => deps.io.out(line));
+  if (deps.io.isTTY && deps.terminal) return listrRenderer(deps.terminal);
+  return plainRenderer((line) => deps.io.out(line));
+}
+
+function relativeTo(cwd: string, p: string): string {
+  const rel = path.relative(cwd, p);
+  return rel === '' ? '.' : rel.startsWith('..') ? p : rel;
+}
+
+const concurrencySchema = z.coerce.number().int().min(1).max(1000);
+
+function parseConcurrency(value: string): number {
+  const parsed = concurrencySchema.safeParse(value);
+  if (!parsed.success) throw new KprovError('usage', `--concurrency "${value}" is not a whole number from 1 to 1000`);
+  return parsed.data;
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+interface RawOptions {
+  inventory?: string;
+  dryRun?: boolean;
+  limit?: string;
+  tags: string[];
+  skipTags: string[];
+  concurrency: number;
+  json?: boolean;
+  askPass?: boolean;
+}
+
+function addRunOptions(cmd: Command): Command {
+  return cmd
+    .argument('<playbook>', 'a playbook name from playbooks/ (e.g. cluster) or a path to a .yml file')
+    .option('-i, --inventory <dir>', 'inventory directory (default: $KPROV_INVENTORY, else the one directory under ./inventory)')
+    .option('-l, --limit <pattern>', 'only these hosts: a host pattern such as node1:node2, kube_node:!kube_control_plane')
+    .option('-t, --tags <tags>', 'only tasks with these tags (comma-separated, repeatable)', collect, [])
+    .option('--skip-tags <tags>', 'skip tasks with these tags (comma-separated, repeatable)', collect, [])
+    .option('--concurrency <n>', 'hosts worked on at once', parseConcurrency, DEFAULT_CONCURRENCY)
+    .option('--json', 'print events as JSON lines instead of progress')
+    .option('-k, --ask-pass', 'ask for the SSH password of the first login (hosts without the cluster key yet)');
+}
+
+export type ApplyDepsFactory = (io: CliIO) => Promise<ApplyDeps>;
+
+async function defaultDeps(io: CliIO): Promise<ApplyDeps> {
+  const { defaultApplyDeps } = await import('./apply-deps.js');
+  return defaultApplyDeps(io);
+}
+
+export function registerApply(program: Command, io: CliIO, makeDeps: ApplyDepsFactory = defaultDeps): void {
+  const run = async (playbook: string, raw: RawOptions, cmd: Command, dryRun: boolean) => {
+    const code = await runApplyCommand(
+      {
+        playbook,
+        inventory: raw.inventory,
+        dryRun,
+        limit: raw.limit,
+        tags: parseTagList(raw.tags),
+        skipTags: parseTagList(raw.skipTags),
+        concurrency: raw.concurrency,
+        json: raw.json === true,
+        askPass: raw.askPass === true,
+      },
+      await makeDeps(io),
+    );
+    setExitCode(cmd, code);
+  };
+
+  addRunOptions(
+    program
+      .command('apply')
+      .description('bring hosts to the state a playbook describes (only what differs is changed)')
+      .option('--dry-run', 'show what would change, with diffs; change nothing (same as kprov plan)'),
+  ).action((playbook: string, raw: RawOptions, cmd: Command) => run(playbook, raw, cmd, raw.dryRun === true));
+
+  addRunOptions(
+    program.command('plan').description('show per host what `apply` would change, with diffs; change nothing'),
+  ).action((playbook: string, raw: RawOptions, cmd: Command) => run(playbook, raw, cmd, true));
 }

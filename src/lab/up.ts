@@ -4,7 +4,7 @@
  * was made is taken down again before the error is reported.
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { initInventory } from '../cli/init.js';
@@ -118,6 +118,23 @@ async function raiseInotifyLimits(): Promise<void> {
   }
 }
 
+/**
+ * A lab's hosts are new machines with new host keys: an earlier lab's pinned keys and cluster
+ * credentials in the same directory would make every connection fail as a changed host key.
+ * A directory that is not a lab inventory is refused rather than overwritten.
+ */
+async function prepareInventoryDir(inventoryDir: string): Promise<void> {
+  const entries = await readdir(inventoryDir).catch(() => [] as string[]);
+  if (entries.length === 0) return;
+  if (!entries.includes('lab.json')) {
+    throw new KprovError('usage', `${inventoryDir} already holds an inventory that is not a lab's`, {
+      hint: 'choose another directory with --inventory DIR',
+    });
+  }
+  await rm(path.join(inventoryDir, 'known_hosts'), { force: true });
+  await rm(path.join(inventoryDir, 'credentials'), { recursive: true, force: true });
+}
+
 export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   const started = Date.now();
   const env = options.env ?? process.env;
@@ -139,6 +156,12 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     await mkdir(dir, { mode: 0o700 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') await assertNameFree(name, env);
+    throw err;
+  }
+  try {
+    await prepareInventoryDir(inventoryDir);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
     throw err;
   }
 

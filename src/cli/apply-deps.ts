@@ -1,0 +1,67 @@
+/**
+ * The real dependencies of `kprov apply`/`plan`: the inventory loader, the SSH connector, the
+ * built-in roles, the system clock and the terminal. Kept apart from apply.ts so the command
+ * itself is tested with fakes.
+ */
+import path from 'node:path';
+import { systemClock } from '../engine/executor.js';
+import { defaultRoleRegistry } from '../engine/role-registry.js';
+import { loadInventory } from '../inventory/load.js';
+import { runInLabNamespaceIfNeeded } from '../lab/netns.js';
+import { packageRoot, playbooksDir } from '../paths.js';
+import { createConnector, createPasswordPrompt } from '../ssh/index.js';
+import type { SshEvent } from '../ssh/events.js';
+import type { ApplyDeps, LoadedInventory } from './apply.js';
+import type { CliIO } from './io.js';
+import { resolveInventoryDir } from './resolve-inventory.js';
+
+/** SSH layer events worth showing the user; connection details stay in the SSH layer. */
+function sshNotice(e: SshEvent): { message: string; host?: string } | undefined {
+  switch (e.type) {
+    case 'ssh.hostkey.pinned':
+      return { host: e.host, message: `trusted ${e.keyType} host key ${e.fingerprint} on first use (pinned in ${e.file})` };
+    case 'ssh.reconnecting':
+      return { host: e.host, message: `connection dropped (${e.reason}); reconnecting once` };
+    case 'ssh.clusterkey.created':
+      return { message: `created the cluster SSH key ${e.path} (${e.keyType} ${e.fingerprint})` };
+    default:
+      return undefined;
+  }
+}
+
+export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps> {
+  return {
+    io,
+    playbooksDir,
+    roles: defaultRoleRegistry(),
+    resolveInventoryDir: (option) => resolveInventoryDir(option, io),
+    async loadInventory(dir): Promise<LoadedInventory> {
+      const inv = await loadInventory(dir, { strict: false });
+      return { dir: inv.dir, hosts: inv.hosts, groups: inv.groups, warnings: inv.warnings };
+    },
+    createConnector(inventory, setup) {
+      const connector = createConnector(
+        {
+          dir: inventory.dir,
+          hosts: [...inventory.hosts],
+          groups: Object.fromEntries(Object.entries(inventory.groups).map(([g, members]) => [g, [...members]])),
+        },
+        {
+          concurrency: setup.concurrency,
+          env: io.env,
+          ...(setup.password ? { password: setup.password } : {}),
+          onEvent: (e) => {
+            const n = sshNotice(e);
+            if (n) setup.notice(n.message, n.host);
+          },
+        },
+      );
+      return { connect: (host) => connector.connect(host.name), closeAll: () => connector.closeAll() };
+    },
+    // A lab inventory's hosts exist only inside the lab's network namespace: run there.
+    runElsewhere: (dir, argv) => runInLabNamespaceIfNeeded(dir, argv, path.join(packageRoot, 'bin', 'kprov.js')),
+    clock: systemClock,
+    ...(process.stdin.isTTY ? { askPassword: createPasswordPrompt(process.stdin, process.stderr) } : {}),
+    ...(io.isTTY ? { terminal: { stdout: process.stdout, stderr: process.stderr } } : {}),
+  };
+}

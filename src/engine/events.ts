@@ -1,0 +1,192 @@
+/**
+ * Everything a run reports, as plain serialisable data. The executor emits these; renderers
+ * (listr2, plain lines, JSON lines) and the run log consume them. Library code never prints.
+ */
+import type { ChangeKind } from '../roles/types.js';
+import type { FailureInfo } from './errors.js';
+
+/** Outcome of a task, a handler run, or a host in a play. */
+export type Status = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable';
+
+/** A change as reported: only these fields leave the task (helpers may keep content privately). */
+export interface ChangeRecord {
+  kind: ChangeKind;
+  summary: string;
+  path?: string;
+  diff?: string;
+}
+
+interface Base {
+  /** ISO 8601 UTC time the event was emitted. */
+  time: string;
+}
+
+export interface RunStartEvent extends Base {
+  type: 'run:start';
+  playbook: string;
+  inventory: string;
+  dryRun: boolean;
+  plays: string[];
+  /** Every host some play targets (after --limit), in inventory order. */
+  hosts: string[];
+  limit?: string;
+  tags: string[];
+  skipTags: string[];
+  concurrency: number;
+}
+
+export interface PlayStartEvent extends Base {
+  type: 'play:start';
+  play: string;
+  index: number;
+  hosts: string[];
+  serial?: number;
+}
+
+export interface PlaySkipEvent extends Base {
+  type: 'play:skip';
+  play: string;
+  index: number;
+  reason: string;
+}
+
+export interface HostStartEvent extends Base {
+  type: 'host:start';
+  play: string;
+  host: string;
+}
+
+/** The tasks a host will run in this play (after tags), known before the first one starts. */
+export interface HostTasksEvent extends Base {
+  type: 'host:tasks';
+  play: string;
+  host: string;
+  tasks: { role: string; name: string }[];
+}
+
+export interface TaskStartEvent extends Base {
+  type: 'task:start';
+  play: string;
+  host: string;
+  role: string;
+  task: string;
+  index: number;
+}
+
+export interface TaskFinishEvent extends Base {
+  type: 'task:finish';
+  play: string;
+  host: string;
+  role: string;
+  task: string;
+  index: number;
+  status: Status;
+  durationMs: number;
+  /** What changed (or, in a dry run, would change). */
+  changes: ChangeRecord[];
+  error?: FailureInfo;
+  /** Why a task was skipped (a failure elsewhere with any_errors_fatal). */
+  reason?: string;
+}
+
+export interface HostFinishEvent extends Base {
+  type: 'host:finish';
+  play: string;
+  host: string;
+  status: Status;
+  durationMs: number;
+  /** The step that failed, e.g. `etcd: write etcd unit`, `connect` or `gather facts`. */
+  step?: string;
+  error?: FailureInfo;
+  reason?: string;
+}
+
+/** Handlers about to run at the end of a play (or of a serial batch). */
+export interface HandlersStartEvent extends Base {
+  type: 'handlers:start';
+  play: string;
+  runs: { handler: string; role: string; hosts: string[]; rolling: boolean }[];
+}
+
+export interface HandlerStartEvent extends Base {
+  type: 'handler:start';
+  play: string;
+  host: string;
+  handler: string;
+}
+
+export interface HandlerFinishEvent extends Base {
+  type: 'handler:finish';
+  play: string;
+  host: string;
+  handler: string;
+  status: Status;
+  durationMs: number;
+  error?: FailureInfo;
+  reason?: string;
+}
+
+export interface PlayFinishEvent extends Base {
+  type: 'play:finish';
+  play: string;
+  index: number;
+  status: Status;
+  durationMs: number;
+  /** A failure of the play as a whole (a role's prepare step). */
+  error?: FailureInfo;
+}
+
+export interface WarningEvent extends Base {
+  type: 'warning';
+  message: string;
+  host?: string;
+  play?: string;
+}
+
+/** Ansible's PLAY RECAP: per host, how many tasks ended how. */
+export interface HostRecap {
+  host: string;
+  ok: number;
+  changed: number;
+  failed: number;
+  unreachable: number;
+  skipped: number;
+}
+
+export interface RunFinishEvent extends Base {
+  type: 'run:finish';
+  status: 'ok' | 'failed';
+  dryRun: boolean;
+  durationMs: number;
+  recap: HostRecap[];
+}
+
+export type RunEvent =
+  | RunStartEvent
+  | PlayStartEvent
+  | PlaySkipEvent
+  | HostStartEvent
+  | HostTasksEvent
+  | TaskStartEvent
+  | TaskFinishEvent
+  | HostFinishEvent
+  | HandlersStartEvent
+  | HandlerStartEvent
+  | HandlerFinishEvent
+  | PlayFinishEvent
+  | WarningEvent
+  | RunFinishEvent;
+
+export type RunEventType = RunEvent['type'];
+
+/** An event without its time stamp, as the executor builds it. */
+export type EventBody = RunEvent extends infer E ? (E extends RunEvent ? Omit<E, 'time'> : never) : never;
+
+export type EventSink = (event: RunEvent) => void;
+
+/** Sends each event to every sink, in order. */
+export function fanOut(...sinks: EventSink[]): EventSink {
+  return (event) => {
+    for (const sink of sinks) sink(event);
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * Runs a RunPlan: plays in order; within a play, hosts in parallel (bounded by `concurrency`),
+ * each host's tasks in order (check, then apply only what check found); handlers at the end of
+ * the play (or of each serial batch). A failing host is out for the rest of the run while the
+ * others go on; after a play with any failed or unreachable host the playbook stops.
+ * Everything is reported through events; nothing is printed.
+ */
+import pLimit from 'p-limit';
+import type { InventoryHost } from '../inventory/model.js';
+import type { HostFacts, SharedValues, TemplateRenderer } from '../roles/types.js';
+import type { RemoteHost } from '../ssh/types.js';
+import { describeFailure, type FailureInfo } from './errors.js';
+import type { EventBody, EventSink, HostRecap, RunEvent, Status } from './events.js';
+import { gatherFacts as defaultGatherFacts } from '../ssh/facts.js';
+import { runHandlers } from './handlers.js';
+import { HostSession } from './host-session.js';
+import { runHostPlay, type HostPlayResult } from './host-play.js';
+import type { PlannedPlay, RunPlan } from './plan.js';
+import { createTemplateRenderer } from './template.js';
+
+export interface Connector {
+  /** Opens the one connection this run uses for the host (called at most once per host). */
+  connect(host: InventoryHost): Promise<RemoteHost>;
+  /** Closes every connection the connector opened; without it the executor closes each host. */
+  closeAll?(): Promise<void>;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export const DEFAULT_CONCURRENCY = 20;
+
+export interface ExecuteOptions {
+  dryRun: boolean;
+  /** Hosts worked on at once (default 20). */
+  concurrency?: number;
+  connector: Connector;
+  emit: EventSink;
+  /** Shown in run:start (a playbook name or path). */
+  playbookLabel?: string;
+  gatherFacts?: (host: RemoteHost) => Promise<HostFacts>;
+  render?: TemplateRenderer;
+  shared?: SharedValues;
+  clock?: Clock;
+  /** Emitted right after run:start (e.g. the inventory loader's warnings). */
+  warnings?: readonly string[];
+}
+
+export interface RunResult {
+  status: 'ok' | 'failed';
+  recap: HostRecap[];
+  durationMs: number;
+}
+
+/** The per-run services every play and host share. */
+export interface RunRuntime {
+  plan: RunPlan;
+  dryRun: boolean;
+  concurrency: number;
+  shared: SharedValues;
+  render: TemplateRenderer;
+  clock: Clock;
+  emit(body: EventBody): void;
+}
+
+export async function executePlan(plan: RunPlan, options: ExecuteOptions): Promise<RunResult> {
+  const clock = options.clock ?? systemClock;
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+  const emit = (body: EventBody): void => options.emit({ ...body, time: new Date(clock.now()).toISOString() } as RunEvent);
+  const rt: RunRuntime = {
+    plan,
+    dryRun: options.dryRun,
+    concurrency,
+    shared: options.shared ?? {},
+    render: options.render ?? lazyDefaultRenderer(),
+    clock,
+    emit,
+  };
+  const gather = options.gatherFacts ?? defaultGatherFacts;
+  const sessions = new Map(plan.hosts.map((h) => [h.name, new HostSession(h, options.connector, gather)]));
+  const started = clock.now();
+
+  emit({
+    type: 'run:start',
+    playbook: options.playbookLabel ?? plan.playbook.file,
+    inventory: plan.inventory.dir,
+    dryRun: options.dryRun,
+    plays: plan.plays.map((p) => p.play.name),
+    hosts: plan.hosts.map((h) => h.name),
+    ...(plan.limit !== undefined ? { limit: plan.limit } : {}),
+    tags: plan.filter.only.filter((t) => t !== 'all'),
+    skipTags: [...plan.filter.skip],
+    concurrency,
+  });
+  for (const message of options.warnings ?? []) emit({ type: 'warning', message });
+
+  try {
+    let stopReason: string | undefined;
+    for (const planned of plan.plays) {
+      if (stopReason !== undefined) {
+        emit({ type: 'play:skip', play: planned.play.name, index: planned.index, reason: stopReason });
+        continue;
+      }
+      const failedHosts = await runPlay(rt, planned, sessions);
+      if (failedHosts.length > 0) {
+        stopReason = `play "${planned.play.name}" failed on ${failedHosts.join(', ')}`;
+      }
+    }
+  } finally {
+    await closeConnections(options.connector, sessions, emit);
+  }
+
+  const recap = plan.hosts.map((h) => ({ ...sessions.get(h.name)!.recap }));
+  const failed = recap.some((r) => r.failed > 0 || r.unreachable > 0);
+  const durationMs = clock.now() - started;
+  emit({ type: 'run:finish', status: failed ? 'failed' : 'ok', dryRun: options.dryRun, durationMs, recap });
+  return { status: failed ? 'failed' : 'ok', recap, durationMs };
+}
+
+/** Runs one play; returns the hosts that failed or were unreachable in it. */
+async function runPlay(rt: RunRuntime, planned: PlannedPlay, sessions: Map<string, HostSession>): Promise<string[]> {
+  const { play } = planned;
+  const active = planned.hosts.filter((h) => sessions.get(h.name)!.usable);
+  if (active.length === 0) {
+    const reason = planned.hosts.length === 0 ? 'no hosts matched' : 'every host of this play failed earlier';
+    rt.emit({ type: 'play:skip', play: play.name, index: planned.index, reason });
+    return [];
+  }
+  const batchSize = serialBatchSize(planned, active.length);
+  const started = rt.clock.now();
+  rt.emit({
+    type: 'play:start',
+    play: play.name,
+    index: planned.index,
+    hosts: active.map((h) => h.name),
+    ...(batchSize < active.length ? { serial: batchSize } : {}),
+  });
+
+  const prepareError = await prepareRoles(rt, planned, active);
+  if (prepareError) {
+    for (const h of active) {
+      const s = sessions.get(h.name)!;
+      s.markFailed();
+      rt.emit({ type: 'host:start', play: play.name, host: h.name });
+      rt.emit({ type: 'host:finish', play: play.name, host: h.name, status: 'failed', durationMs: 0, step: prepareError.step, error: prepareError.error });
+    }
+    rt.emit({ type: 'play:finish', play: play.name, index: planned.index, status: 'failed', durationMs: rt.clock.now() - started, error: prepareError.error });
+    return active.map((h) => h.name);
+  }
+
+  const limit = pLimit(rt.concurrency);
+  const statuses = new Map<string, Status>();
+  for (let i = 0; i < active.length; i += batchSize) {
+    const batch = active.slice(i, i + batchSize);
+    const control = { aborted: false };
+    const results = await Promise.all(
+      batch.map((h) => limit(() => runHostPlay(rt, planned, sessions.get(h.name)!, control))),
+    );
+    batch.forEach((h, j) => statuses.set(h.name, results[j]!.status));
+    const byHost = new Map(batch.map((h, j) => [h.name, results[j]!]));
+    if (control.aborted) {
+      warnPendingHandlers(rt, planned, byHost, 'the play was aborted (any_errors_fatal)');
+    } else {
+      await runHandlers(rt, planned, sessions, byHost, limit, statuses);
+    }
+    const batchFailed = batch.some((h) => !sessions.get(h.name)!.usable);
+    const rest = active.slice(i + batchSize);
+    if (batchFailed && rest.length > 0) {
+      // A rolling play stops at the first bad batch: the remaining hosts keep their old state.
+      for (const h of rest) {
+        rt.emit({ type: 'host:start', play: play.name, host: h.name });
+        rt.emit({ type: 'host:finish', play: play.name, host: h.name, status: 'skipped', durationMs: 0, reason: 'an earlier serial batch failed' });
+        statuses.set(h.name, 'skipped');
+      }
+      break;
+    }
+  }
+
+  const failed = active.filter((h) => !sessions.get(h.name)!.usable).map((h) => h.name);
+  const anyChanged = [...statuses.values()].includes('changed');
+  const status: Status = failed.length > 0 ? 'failed' : anyChanged ? 'changed' : 'ok';
+  rt.emit({ type: 'play:finish', play: play.name, index: planned.index, status, durationMs: rt.clock.now() - started });
+  return failed;
+}
+
+function serialBatchSize(planned: PlannedPlay, hostCount: number): number {
+  const serial = planned.play.serial;
+  if (!serial) return hostCount;
+  const size = 'count' in serial ? serial.count : Math.ceil((serial.percent * hostCount) / 100);
+  return Math.max(1, Math.min(size, hostCount));
+}
+
+async function prepareRoles(
+  rt: RunRuntime,
+  planned: PlannedPlay,
+  hosts: readonly InventoryHost[],
+): Promise<{ step: string; error: FailureInfo } | undefined> {
+  for (const { role } of planned.roles) {
+    if (!role.prepare) continue;
+    try {
+      await role.prepare({
+        play: planned.play.name,
+        hosts,
+        inventory: rt.plan.inventory,
+        shared: rt.shared,
+        dryRun: rt.dryRun,
+        render: rt.render,
+        warn: (message) => rt.emit({ type: 'warning', message, play: planned.play.name }),
+      });
+    } catch (err) {
+      return { step: `${role.name}: prepare`, error: describeFailure(err) };
+    }
+  }
+  return undefined;
+}
+
+/** A notified handler that never ran would not be notified again by an unchanged file: say so. */
+function warnPendingHandlers(
+  rt: RunRuntime,
+  planned: PlannedPlay,
+  results: ReadonlyMap<string, HostPlayResult>,
+  why: string,
+): void {
+  for (const [host, { notified }] of results) {
+    for (const name of notified) {
+      rt.emit({
+        type: 'warning',
+        play: planned.play.name,
+        host,
+        message: `handler "${name}" was notified but did not run because ${why}; run it by hand (the next apply will not notify it again)`,
+      });
+    }
+  }
+}
+
+async function closeConnections(connector: Connector, sessions: Map<string, HostSession>, emit: (b: EventBody) => void): Promise<void> {
+  try {
+    if (connector.closeAll) await connector.closeAll();
+    else await Promise.all([...sessions.values()].map((s) => s.close()));
+  } catch (err) {
+    emit({ type: 'warning', message: `closing connections: ${describeFailure(err).message}` });
+  }
+}
+
+// templates/ is only read when a task renders something.
+function lazyDefaultRenderer(): TemplateRenderer {
+  let renderer: TemplateRenderer | undefined;
+  return (file, vars) => {
+    renderer ??= createTemplateRenderer();
+    return renderer(file, vars);
+  };
+}
+

@@ -1,0 +1,106 @@
+/**
+ * Handlers at the end of a play (or serial batch): each notified handler runs once per host that
+ * notified it, in declaration order. A rolling handler takes one host at a time, waiting for it
+ * to be healthy before the next, and stops at the first host that fails, so a bad restart never
+ * spreads to the rest of the control plane.
+ */
+import type { LimitFunction } from 'p-limit';
+import { describeFailure, UnreachableError } from './errors.js';
+import type { Status } from './events.js';
+import type { RunRuntime } from './executor.js';
+import type { HostPlayResult } from './host-play.js';
+import type { HostSession } from './host-session.js';
+import type { PlannedHandler, PlannedPlay } from './plan.js';
+
+interface HandlerRun {
+  name: string;
+  planned: PlannedHandler;
+  hosts: string[];
+}
+
+export async function runHandlers(
+  rt: RunRuntime,
+  planned: PlannedPlay,
+  sessions: ReadonlyMap<string, HostSession>,
+  results: ReadonlyMap<string, HostPlayResult>,
+  limit: LimitFunction,
+  statuses: Map<string, Status>,
+): Promise<void> {
+  const runs: HandlerRun[] = [];
+  for (const [name, handler] of planned.handlers) {
+    const hosts = [...results.keys()].filter((h) => results.get(h)!.notified.has(name) && sessions.get(h)!.usable);
+    if (hosts.length > 0) runs.push({ name, planned: handler, hosts });
+  }
+  if (runs.length === 0) return;
+  const play = planned.play.name;
+  rt.emit({
+    type: 'handlers:start',
+    play,
+    runs: runs.map((r) => ({ handler: r.name, role: r.planned.role, hosts: r.hosts, rolling: r.planned.handler.rolling === true })),
+  });
+
+  const runOne = async (run: HandlerRun, host: string): Promise<'done' | 'failed' | 'skipped'> => {
+    const session = sessions.get(host)!;
+    const { ctx } = results.get(host)!;
+    const handler = run.planned.handler;
+    if (!session.usable) {
+      rt.emit({ type: 'handler:finish', play, host, handler: run.name, status: 'skipped', durationMs: 0, reason: 'the host failed earlier' });
+      return 'skipped';
+    }
+    const started = rt.clock.now();
+    rt.emit({ type: 'handler:start', play, host, handler: run.name });
+    if (rt.dryRun) {
+      session.recap.changed += 1;
+      statuses.set(host, 'changed');
+      rt.emit({ type: 'handler:finish', play, host, handler: run.name, status: 'changed', durationMs: 0, reason: 'dry run: would run' });
+      return 'done';
+    }
+    try {
+      const remote = await session.connect();
+      await handler.run(remote, ctx);
+      if (handler.waitHealthy) await handler.waitHealthy(remote, ctx);
+      session.recap.changed += 1;
+      statuses.set(host, 'changed');
+      rt.emit({ type: 'handler:finish', play, host, handler: run.name, status: 'changed', durationMs: rt.clock.now() - started });
+      return 'done';
+    } catch (err) {
+      const unreachable = err instanceof UnreachableError;
+      if (unreachable) session.markUnreachable();
+      else session.markFailed();
+      statuses.set(host, unreachable ? 'unreachable' : 'failed');
+      rt.emit({
+        type: 'handler:finish',
+        play,
+        host,
+        handler: run.name,
+        status: unreachable ? 'unreachable' : 'failed',
+        durationMs: rt.clock.now() - started,
+        error: unreachable ? err.info : describeFailure(err),
+      });
+      return 'failed';
+    }
+  };
+
+  for (const run of runs) {
+    if (run.planned.handler.rolling) {
+      let stoppedAt: string | undefined;
+      for (const host of run.hosts) {
+        if (stoppedAt !== undefined) {
+          rt.emit({
+            type: 'handler:finish',
+            play,
+            host,
+            handler: run.name,
+            status: 'skipped',
+            durationMs: 0,
+            reason: `rolling handler stopped after it failed on ${stoppedAt}`,
+          });
+          continue;
+        }
+        if ((await runOne(run, host)) === 'failed') stoppedAt = host;
+      }
+    } else {
+      await Promise.all(run.hosts.map((host) => limit(() => runOne(run, host))));
+    }
+  }
+}

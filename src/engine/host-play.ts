@@ -1,0 +1,171 @@
+/**
+ * One host through one play: list its tasks (after tags), then for each task `check` and, unless
+ * this is a dry run, `apply` exactly the changes found. The first error ends the host's run.
+ */
+import type { Change, Task, TaskContext } from '../roles/types.js';
+import { describeFailure, UnreachableError, type FailureInfo } from './errors.js';
+import type { ChangeRecord, Status } from './events.js';
+import type { RunRuntime } from './executor.js';
+import type { HostSession } from './host-session.js';
+import type { PlannedPlay } from './plan.js';
+import { shouldRun, type TagFilter } from './tags.js';
+
+/** Shared by the hosts of one play (or serial batch): any_errors_fatal sets `aborted`. */
+export interface PlayControl {
+  aborted: boolean;
+}
+
+export interface HostPlayResult {
+  status: Status;
+  /** Handlers notified by tasks that changed something (empty when the host failed). */
+  notified: Set<string>;
+  ctx: TaskContext;
+}
+
+interface TaskEntry {
+  role: string;
+  task: Task;
+}
+
+export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session: HostSession, control: PlayControl): Promise<HostPlayResult> {
+  const play = planned.play.name;
+  const host = session.host.name;
+  const started = rt.clock.now();
+  rt.emit({ type: 'host:start', play, host });
+  const ctx = taskContext(rt, planned, session);
+  const notified = new Set<string>();
+  let anyChanged = false;
+  let step = 'list tasks';
+  let current: { index: number; entry: TaskEntry; started: number } | undefined;
+
+  try {
+    const entries = await selectTasks(planned, rt.plan.filter, ctx, (s) => (step = s));
+    rt.emit({ type: 'host:tasks', play, host, tasks: entries.map((e) => ({ role: e.role, name: e.task.name })) });
+    if (entries.length > 0 && planned.play.gatherFacts) {
+      step = 'gather facts';
+      await session.facts();
+    }
+    for (const [index, entry] of entries.entries()) {
+      const base = { play, host, role: entry.role, task: entry.task.name, index };
+      if (control.aborted) {
+        session.recap.skipped += 1;
+        rt.emit({ type: 'task:finish', ...base, status: 'skipped', durationMs: 0, changes: [], reason: 'another host failed (any_errors_fatal)' });
+        continue;
+      }
+      step = `${entry.role}: ${entry.task.name}`;
+      current = { index, entry, started: rt.clock.now() };
+      rt.emit({ type: 'task:start', ...base });
+      const remote = await session.connect();
+      const changes = await entry.task.check(remote, ctx);
+      if (changes.length > 0 && !rt.dryRun) await entry.task.apply(remote, changes, ctx);
+      session.state.recordChanged(changes.flatMap((c) => (c.path === undefined ? [] : [c.path])));
+      if (changes.length > 0) {
+        anyChanged = true;
+        session.recap.changed += 1;
+        for (const name of entry.task.notify ?? []) notified.add(name);
+      } else {
+        session.recap.ok += 1;
+      }
+      rt.emit({
+        type: 'task:finish',
+        ...base,
+        status: changes.length > 0 ? 'changed' : 'ok',
+        durationMs: rt.clock.now() - current.started,
+        changes: changes.map(toRecord),
+      });
+      current = undefined;
+    }
+    const status: Status = anyChanged ? 'changed' : 'ok';
+    rt.emit({
+      type: 'host:finish',
+      play,
+      host,
+      status,
+      durationMs: rt.clock.now() - started,
+      ...(control.aborted ? { reason: 'stopped early: another host failed (any_errors_fatal)' } : {}),
+    });
+    return { status, notified, ctx };
+  } catch (err) {
+    const unreachable = err instanceof UnreachableError;
+    const error: FailureInfo = unreachable ? err.info : describeFailure(err);
+    const status: Status = unreachable ? 'unreachable' : 'failed';
+    if (unreachable) session.markUnreachable();
+    else session.markFailed();
+    if (planned.play.anyErrorsFatal) control.aborted = true;
+    if (current) {
+      rt.emit({
+        type: 'task:finish',
+        play,
+        host,
+        role: current.entry.role,
+        task: current.entry.task.name,
+        index: current.index,
+        status,
+        durationMs: rt.clock.now() - current.started,
+        changes: [],
+        error,
+      });
+    }
+    rt.emit({ type: 'host:finish', play, host, status, durationMs: rt.clock.now() - started, step: unreachable ? 'connect' : step, error });
+    for (const name of notified) {
+      rt.emit({
+        type: 'warning',
+        play,
+        host,
+        message: `handler "${name}" was notified but did not run because the host failed; run it by hand (the next apply will not notify it again)`,
+      });
+    }
+    return { status, notified: new Set(), ctx };
+  }
+}
+
+/** The host's tasks for this play, in role order, keeping those the tag filter selects. */
+async function selectTasks(
+  planned: PlannedPlay,
+  filter: TagFilter,
+  ctx: TaskContext,
+  setStep: (step: string) => void,
+): Promise<TaskEntry[]> {
+  const out: TaskEntry[] = [];
+  for (const { role, tags } of planned.roles) {
+    setStep(`${role.name}: list tasks`);
+    const tasks = await role.tasks(ctx);
+    for (const task of tasks) {
+      for (const name of task.notify ?? []) {
+        if (!planned.handlers.has(name)) {
+          throw new Error(`task "${task.name}" notifies "${name}", which no role of play "${planned.play.name}" declares as a handler`);
+        }
+      }
+      if (shouldRun([...tags, ...(task.tags ?? [])], filter)) {
+        out.push({ role: role.name, task });
+      }
+    }
+  }
+  return out;
+}
+
+function taskContext(rt: RunRuntime, planned: PlannedPlay, session: HostSession): TaskContext {
+  const play = planned.play.name;
+  return {
+    host: session.host,
+    vars: session.host.vars,
+    inventory: rt.plan.inventory,
+    playHosts: planned.hosts,
+    shared: rt.shared,
+    dryRun: rt.dryRun,
+    state: session.state,
+    render: rt.render,
+    facts: () => session.facts(),
+    warn: (message) => rt.emit({ type: 'warning', message, host: session.host.name, play }),
+  };
+}
+
+// Only the reportable fields: a helper's change may carry file content that must not be logged.
+function toRecord(change: Change): ChangeRecord {
+  return {
+    kind: change.kind,
+    summary: change.summary,
+    ...(change.path !== undefined ? { path: change.path } : {}),
+    ...(change.diff !== undefined ? { diff: change.diff } : {}),
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * One host for the whole run: its single connection (opened on first use, reused by every play,
+ * task and handler), its facts (read once, on first use), what the run changed on it, and its
+ * recap counters.
+ */
+import type { InventoryHost } from '../inventory/model.js';
+import type { HostFacts } from '../roles/types.js';
+import type { RemoteHost } from '../ssh/types.js';
+import { UnreachableError } from './errors.js';
+import type { HostRecap } from './events.js';
+import type { Connector } from './executor.js';
+import { HostState } from './host-state.js';
+
+export class HostSession {
+  readonly host: InventoryHost;
+  readonly state = new HostState();
+  readonly recap: HostRecap;
+  private connection: Promise<RemoteHost> | undefined;
+  private opened: RemoteHost | undefined;
+  private factsPromise: Promise<HostFacts> | undefined;
+  private failed = false;
+  private unreachable = false;
+
+  constructor(
+    host: InventoryHost,
+    private readonly connector: Connector,
+    private readonly gather: (host: RemoteHost) => Promise<HostFacts>,
+  ) {
+    this.host = host;
+    this.recap = { host: host.name, ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0 };
+  }
+
+  /** Neither failed nor unreachable so far in this run. */
+  get usable(): boolean {
+    return !this.failed && !this.unreachable;
+  }
+
+  get connected(): boolean {
+    return this.opened !== undefined;
+  }
+
+  /** The host's connection; a failure to connect rejects with UnreachableError, every time. */
+  connect(): Promise<RemoteHost> {
+    this.connection ??= this.connector.connect(this.host).then(
+      (remote) => {
+        this.opened = remote;
+        return remote;
+      },
+      (err: unknown) => {
+        throw new UnreachableError(this.host.name, err);
+      },
+    );
+    return this.connection;
+  }
+
+  facts(): Promise<HostFacts> {
+    this.factsPromise ??= this.connect().then((remote) => this.gather(remote));
+    return this.factsPromise;
+  }
+
+  markFailed(): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.recap.failed = 1;
+  }
+
+  markUnreachable(): void {
+    if (this.unreachable) return;
+    this.unreachable = true;
+    this.recap.unreachable = 1;
+  }
+
+  async close(): Promise<void> {
+    const remote = this.opened;
+    this.opened = undefined;
+    if (remote) await remote.close();
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * What the current run has changed on one host. Kept in memory only: facts come from hosts,
+ * and this exists so a service helper knows whether a unit file changed *in this run*.
+ */
+import type { HostRunState } from '../roles/types.js';
+
+// Where systemd reads unit files and drop-ins from.
+const UNIT_PATH = /^\/(etc|run|lib|usr\/lib)\/systemd\/system\//;
+
+export function isUnitFilePath(p: string): boolean {
+  return UNIT_PATH.test(p);
+}
+
+export class HostState implements HostRunState {
+  private readonly paths: string[] = [];
+  private reloadedUpTo = 0;
+
+  get changedPaths(): readonly string[] {
+    return this.paths;
+  }
+
+  recordChanged(paths: Iterable<string>): void {
+    for (const p of paths) this.paths.push(p);
+  }
+
+  unitFilesPendingReload(): string[] {
+    return [...new Set(this.paths.slice(this.reloadedUpTo).filter(isUnitFilePath))];
+  }
+
+  markDaemonReloaded(): void {
+    this.reloadedUpTo = this.paths.length;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Resolves a playbook against an inventory before anything runs: host patterns and --limit to
+ * hosts, role names to roles, handler names to handlers. Pure; every problem here is bad input
+ * (exit 2) and no host has been touched.
+ */
+import { KprovError } from '../errors.js';
+import type { InventoryHost } from '../inventory/model.js';
+import type { Handler, InventoryView, Role } from '../roles/types.js';
+import { selectHosts } from './patterns.js';
+import type { Play, Playbook, PlayRole } from './playbook.js';
+import type { RoleRegistry } from './role-registry.js';
+import { tagFilter, type TagFilter } from './tags.js';
+
+export interface PlannedRole {
+  entry: PlayRole;
+  role: Role;
+  /** Tags every task of this role carries in this play: play ∪ role entry ∪ role. */
+  tags: string[];
+}
+
+export interface PlannedHandler {
+  handler: Handler;
+  role: string;
+}
+
+export interface PlannedPlay {
+  index: number;
+  play: Play;
+  hosts: InventoryHost[];
+  roles: PlannedRole[];
+  /** Handlers of the play's roles by name, in declaration order (the order they run in). */
+  handlers: Map<string, PlannedHandler>;
+}
+
+export interface RunPlan {
+  playbook: Playbook;
+  inventory: InventoryView;
+  plays: PlannedPlay[];
+  /** Every host some play targets, in inventory order. */
+  hosts: InventoryHost[];
+  filter: TagFilter;
+  limit: string | undefined;
+}
+
+export interface PlanOptions {
+  limit?: string | undefined;
+  tags?: readonly string[];
+  skipTags?: readonly string[];
+}
+
+export function planRun(playbook: Playbook, inventory: InventoryView, registry: RoleRegistry, options: PlanOptions = {}): RunPlan {
+  const limited =
+    options.limit === undefined ? undefined : new Set(selectHosts(options.limit, inventory, { label: '--limit' }));
+  if (limited && limited.size === 0) {
+    throw new KprovError('usage', `--limit "${options.limit}" matches no host`);
+  }
+  const byName = new Map(inventory.hosts.map((h) => [h.name, h]));
+  const plays = playbook.plays.map((play, index): PlannedPlay => {
+    const names = selectHosts(play.hosts, inventory, { label: 'hosts', location: play.hostsLocation });
+    const hosts = names.filter((n) => !limited || limited.has(n)).map((n) => byName.get(n)!);
+    const roles = play.roles.map((entry): PlannedRole => {
+      const role = registry.get(entry.name);
+      if (!role) {
+        const known = registry.names();
+        throw new KprovError('config', `unknown role "${entry.name}" in play "${play.name}"`, {
+          location: entry.location,
+          hint: known.length > 0 ? `known roles: ${known.join(', ')}` : 'no roles are registered',
+        });
+      }
+      return { entry, role, tags: unique([...play.tags, ...entry.tags, ...(role.tags ?? [])]) };
+    });
+    return { index, play, hosts, roles, handlers: collectHandlers(play, roles) };
+  });
+  const targeted = new Set(plays.flatMap((p) => p.hosts.map((h) => h.name)));
+  if (targeted.size === 0) {
+    throw new KprovError('usage', 'no play of this playbook targets any host', {
+      location: { file: playbook.file },
+      ...(options.limit !== undefined ? { hint: `--limit "${options.limit}" excludes every host the plays name` } : {}),
+    });
+  }
+  return {
+    playbook,
+    inventory,
+    plays,
+    hosts: inventory.hosts.filter((h) => targeted.has(h.name)),
+    filter: tagFilter(options.tags ?? [], options.skipTags ?? []),
+    limit: options.limit,
+  };
+}
+
+// Handler names are global within a play, as in Ansible: two roles must not declare the same one.
+function collectHandlers(play: Play, roles: readonly PlannedRole[]): Map<string, PlannedHandler> {
+  const handlers = new Map<string, PlannedHandler>();
+  for (const { role, entry } of roles) {
+    for (const handler of role.handlers ?? []) {
+      const other = handlers.get(handler.name);
+      if (other && other.role !== role.name) {
+        throw new KprovError('config', `handler "${handler.name}" is declared by roles "${other.role}" and "${role.name}" in play "${play.name}"`, {
+          location: entry.location,
+        });
+      }
+      handlers.set(handler.name, { handler, role: role.name });
+    }
+  }
+  return handlers;
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}

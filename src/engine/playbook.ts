@@ -1,0 +1,155 @@
+/**
+ * Playbook files (`playbooks/*.yml`): an ordered list of plays, each mapping a host pattern to
+ * roles. Validated once here; the rest of the engine trusts the Playbook type.
+ * The format is documented in playbooks/README.md.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { KprovError, type SourceLocation } from '../errors.js';
+import { describePath, locate, parseYamlSource, validateYaml } from './yaml-source.js';
+
+export interface PlayRole {
+  name: string;
+  tags: string[];
+  location: SourceLocation;
+}
+
+/** `serial`: hosts per batch, as a count or a percentage of the play's hosts. */
+export type Serial = { count: number } | { percent: number };
+
+export interface Play {
+  name: string;
+  hosts: string;
+  roles: PlayRole[];
+  tags: string[];
+  serial: Serial | undefined;
+  anyErrorsFatal: boolean;
+  gatherFacts: boolean;
+  location: SourceLocation;
+  hostsLocation: SourceLocation;
+}
+
+export interface Playbook {
+  file: string;
+  plays: Play[];
+}
+
+const tagName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.@-]+$/, 'a tag is letters, digits, "_", ".", "-" or "@"');
+
+// Ansible accepts a list or a comma-separated string.
+const tagsSchema = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((t) => t.trim()).filter((t) => t !== ''))
+  .pipe(z.array(tagName));
+
+const roleName = z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'a role name is lower-case letters, digits, "_" or "-"');
+
+const roleEntrySchema = z.union([roleName, z.strictObject({ role: roleName, tags: tagsSchema.optional() })]);
+
+const hostsSchema = z
+  .union([z.string().trim().min(1), z.array(z.string().trim().min(1)).min(1)])
+  .transform((v) => (Array.isArray(v) ? v.join(':') : v));
+
+const serialSchema = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^(100|[1-9][0-9]?)%$/, 'serial is a host count or a percentage such as "30%"'),
+]);
+
+const playSchema = z.strictObject({
+  name: z.string().trim().min(1),
+  hosts: hostsSchema,
+  roles: z.array(roleEntrySchema).min(1),
+  tags: tagsSchema.optional(),
+  serial: serialSchema.optional(),
+  any_errors_fatal: z.boolean().optional(),
+  gather_facts: z.boolean().optional(),
+});
+
+const playbookSchema = z.array(playSchema).min(1, 'a playbook is a non-empty list of plays');
+
+/** Parses and validates playbook text; `file` is used in error locations. */
+export function parsePlaybook(text: string, file: string): Playbook {
+  const source = parseYamlSource(text, file);
+  if (source.doc.contents === null) {
+    throw new KprovError('config', 'playbook is empty', {
+      location: { file },
+      hint: 'a playbook is a list of plays, each with name, hosts and roles (see playbooks/README.md)',
+    });
+  }
+  const raw = validateYaml(source, playbookSchema, 'playbook', describePlayPath);
+  const plays = raw.map((p, i): Play => {
+    const roles = p.roles.map((r, j): PlayRole => {
+      const location = locate(source, [i, 'roles', j]);
+      return typeof r === 'string' ? { name: r, tags: [], location } : { name: r.role, tags: r.tags ?? [], location };
+    });
+    return {
+      name: p.name,
+      hosts: p.hosts,
+      roles,
+      tags: p.tags ?? [],
+      serial: p.serial === undefined ? undefined : typeof p.serial === 'number' ? { count: p.serial } : { percent: Number.parseInt(p.serial, 10) },
+      anyErrorsFatal: p.any_errors_fatal ?? false,
+      gatherFacts: p.gather_facts ?? false,
+      location: locate(source, [i]),
+      hostsLocation: locate(source, [i, 'hosts']),
+    };
+  });
+  const seen = new Map<string, number>();
+  plays.forEach((p, i) => {
+    const before = seen.get(p.name);
+    if (before !== undefined) {
+      throw new KprovError('config', `playbook: play name "${p.name}" is used twice (plays ${before + 1} and ${i + 1})`, {
+        location: p.location,
+        hint: 'play names identify plays in progress output and run logs; make them unique',
+      });
+    }
+    seen.set(p.name, i);
+  });
+  return { file, plays };
+}
+
+function describePlayPath(p: readonly PropertyKey[]): string {
+  if (typeof p[0] !== 'number') return describePath(p);
+  const rest = describePath(p.slice(1));
+  return `play ${p[0] + 1}${rest ? ` ${rest}` : ''}`;
+}
+
+export async function loadPlaybook(file: string): Promise<Playbook> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new KprovError('io', code === 'ENOENT' ? `playbook ${file} does not exist` : `cannot read playbook ${file}: ${(err as Error).message}`, {
+      location: { file },
+    });
+  }
+  return parsePlaybook(text, file);
+}
+
+/**
+ * `cluster` → `<playbooksDir>/cluster.yml`; anything with a slash or a .yml/.yaml suffix is a path
+ * (relative to `cwd`).
+ */
+export async function resolvePlaybookPath(nameOrPath: string, playbooksDir: string, cwd: string): Promise<string> {
+  if (nameOrPath.includes('/') || /\.ya?ml$/.test(nameOrPath)) return path.resolve(cwd, nameOrPath);
+  const available = await listPlaybooks(playbooksDir);
+  for (const ext of ['.yml', '.yaml']) {
+    if (available.includes(`${nameOrPath}${ext}`)) return path.join(playbooksDir, `${nameOrPath}${ext}`);
+  }
+  const names = available.map((f) => f.replace(/\.ya?ml$/, ''));
+  throw new KprovError('usage', `no playbook named "${nameOrPath}"`, {
+    hint: names.length > 0 ? `available: ${names.join(', ')} (or give a path to a .yml file)` : `no playbooks in ${playbooksDir}`,
+  });
+}
+
+async function listPlaybooks(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * A command that runs only when its guard says the desired state is missing: `creates` (a path
+ * the command makes) or `unless` (a read-only probe that exits 0 when nothing is needed).
+ * A guard is required, so a re-run stays a no-op.
+ */
+import type { Change, Task } from '../../roles/types.js';
+import { shellJoin } from '../errors.js';
+import { meta, requireAbsolute, type TaskMeta } from './file.js';
+
+interface CommandBase extends TaskMeta {
+  name: string;
+  argv: readonly string[];
+  /** Fed to the command's stdin (how secrets reach a command: never in argv). */
+  stdin?: string | Buffer;
+  env?: Readonly<Record<string, string>>;
+  timeoutMs?: number;
+  /** Shown in plans instead of argv (when argv is long or says nothing to a reader). */
+  summary?: string;
+}
+
+export type CommandOptions = CommandBase &
+  ({ creates: string; unless?: readonly string[] } | { creates?: string; unless: readonly string[] });
+
+export interface CommandChange extends Change {
+  kind: 'command';
+}
+
+export function command(options: CommandOptions): Task<CommandChange> {
+  return {
+    name: options.name,
+    ...meta(options),
+    async check(host) {
+      if (options.creates !== undefined) {
+        requireAbsolute(options.creates);
+        if ((await host.exec(['test', '-e', options.creates])).code === 0) return [];
+      }
+      if (options.unless !== undefined && (await host.exec(options.unless)).code === 0) return [];
+      return [{ kind: 'command', summary: options.summary ?? `run ${shellJoin(options.argv)}` }];
+    },
+    async apply(host) {
+      await host.run(options.argv, {
+        ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+        ...(options.env ? { env: options.env } : {}),
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+      });
+    },
+  };
+}

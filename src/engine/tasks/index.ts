@@ -1,0 +1,9 @@
+/** Desired-state helpers, so roles stay a list of one-liners. */
+export { file, checkFile, applyFile, type FileOptions, type FileChange, type Content, type TaskMeta, type Ownership } from './file.js';
+export { directory, type DirectoryOptions, type DirectoryChange } from './directory.js';
+export { binary, type BinaryOptions, type BinaryChange } from './binary.js';
+export { service, restartHandler, waitActive, unitDiagnostics, unitState, unitName, type ServiceOptions, type ServiceChange, type RestartOptions } from './service.js';
+export { command, type CommandOptions, type CommandChange } from './command.js';
+export { sysctl, type SysctlOptions, type SysctlChange } from './sysctl.js';
+export { kernelModule, type KernelModuleOptions, type KernelModuleChange } from './kernel-module.js';
+export { statPath, type PathStat } from './remote-stat.js';

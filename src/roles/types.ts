@@ -1,0 +1,133 @@
+/**
+ * The contract between the engine and roles. A role is a TypeScript module that, for one host,
+ * returns the tasks that describe the desired state; the engine runs `check` on every task and
+ * `apply` only where `check` found something to change. Handlers run at the end of a play on the
+ * hosts where a task that notified them changed something in this run.
+ */
+import type { InventoryHost } from '../inventory/model.js';
+import type { RemoteHost } from '../ssh/types.js';
+
+/** What sort of thing a change touches; renderers pick a marker from it. */
+export type ChangeKind = 'file' | 'directory' | 'binary' | 'service' | 'command' | 'sysctl' | 'module' | 'custom';
+
+/** One difference between a host and its desired state, as `check` found it. */
+export interface Change {
+  kind: ChangeKind;
+  /** One line, e.g. `update /etc/kubernetes/kubelet.conf (mode 0600)`. */
+  summary: string;
+  /** The remote path this change writes: lets the engine know which files changed in this run. */
+  path?: string;
+  /** Unified diff for file content, secrets already masked. */
+  diff?: string;
+}
+
+/** Hardware and OS of a host, read once per run on demand (see TaskContext.facts). */
+export interface HostFacts {
+  hostname: string;
+  /** /etc/os-release ID and VERSION_ID, e.g. `debian` and `12`. */
+  os: { id: string; versionId: string; prettyName: string };
+  /** `uname -m`, e.g. `x86_64`. */
+  arch: string;
+  kernel: string;
+  cpus: number;
+  memoryMb: number;
+  swapMb: number;
+  /** Major version of systemd, undefined when systemctl is missing. */
+  systemdVersion: number | undefined;
+  /** Source address of the default IPv4 route, undefined when there is none. */
+  defaultIPv4: string | undefined;
+}
+
+/**
+ * Values computed once per run and shared by every host's tasks (the PKI, the artifact
+ * catalogue…). Modules that provide such values add typed members through declaration merging:
+ * `declare module '../roles/types.js' { interface SharedValues { pki?: Pki } }`.
+ */
+export interface SharedValues {}
+
+/** The hosts and groups of the inventory, as the engine sees them. */
+export interface InventoryView {
+  /** The inventory directory (run logs, credentials and PKI live under it). */
+  readonly dir: string;
+  readonly hosts: readonly InventoryHost[];
+  /** Canonical group name → host names, `all` included. */
+  readonly groups: Readonly<Record<string, readonly string[]>>;
+}
+
+/** Renders `templates/<relativePath>` strictly (undefined variables are errors). */
+export type TemplateRenderer = (relativePath: string, vars: Record<string, unknown>) => string;
+
+/** What this run has done to one host so far (shared by every task on the host). */
+export interface HostRunState {
+  /** Remote paths changed in this run (in a dry run: that would have changed), in order. */
+  readonly changedPaths: readonly string[];
+  /** Systemd unit files changed since the last daemon-reload of this run. */
+  unitFilesPendingReload(): string[];
+  /** Records that `systemctl daemon-reload` ran (or, in a dry run, would have). */
+  markDaemonReloaded(): void;
+}
+
+/** Everything a role and its tasks may read about the run, for one host. */
+export interface TaskContext {
+  readonly host: InventoryHost;
+  /** The host's merged inventory variables. */
+  readonly vars: Readonly<Record<string, unknown>>;
+  readonly inventory: InventoryView;
+  /** The hosts of the current play (after --limit), in inventory order. */
+  readonly playHosts: readonly InventoryHost[];
+  readonly shared: SharedValues;
+  readonly dryRun: boolean;
+  readonly state: HostRunState;
+  readonly render: TemplateRenderer;
+  /** The host's facts, read over its connection on first use and kept for the run. */
+  facts(): Promise<HostFacts>;
+  /** Reports something the user should know without failing the host. */
+  warn(message: string): void;
+}
+
+/** A unit of desired state on one host. `C` lets a helper carry its own data from check to apply. */
+export interface Task<C extends Change = Change> {
+  name: string;
+  tags?: readonly string[];
+  /** Handlers to run at the end of the play when this task changed something. */
+  notify?: readonly string[];
+  /** Reads the host and returns what differs from the desired state; must not modify anything. */
+  check(host: RemoteHost, ctx: TaskContext): Promise<C[]>;
+  /** Makes exactly the changes `check` returned (never called in a dry run or with none). */
+  apply(host: RemoteHost, changes: readonly C[], ctx: TaskContext): Promise<void>;
+}
+
+/** Runs at the end of a play on hosts where a task notified it and changed something. */
+export interface Handler {
+  name: string;
+  /**
+   * One host at a time across the play's hosts, each followed by `waitHealthy`: how restarts of
+   * control-plane services must run so that never all of them are down at once.
+   */
+  rolling?: boolean;
+  run(host: RemoteHost, ctx: TaskContext): Promise<void>;
+  /** Bounded wait until the host is healthy again; throws when it is not. */
+  waitHealthy?(host: RemoteHost, ctx: TaskContext): Promise<void>;
+}
+
+/** What a role's prepare step sees: the play as a whole, before any host runs. */
+export interface PlayContext {
+  readonly play: string;
+  readonly hosts: readonly InventoryHost[];
+  readonly inventory: InventoryView;
+  readonly shared: SharedValues;
+  readonly dryRun: boolean;
+  readonly render: TemplateRenderer;
+  warn(message: string): void;
+}
+
+export interface Role {
+  name: string;
+  /** Tags every task of the role carries. */
+  tags?: readonly string[];
+  handlers?: readonly Handler[];
+  /** Runs once per play before any host (local work such as issuing certificates). */
+  prepare?(ctx: PlayContext): Promise<void>;
+  /** The tasks for one host, in order. */
+  tasks(ctx: TaskContext): readonly Task[] | Promise<readonly Task[]>;
+}

@@ -1,0 +1,267 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Command } from 'commander';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { registerApply, runApplyCommand, type ApplyCommandOptions, type ApplyDeps } from '../../../src/cli/apply.js';
+import type { CliIO } from '../../../src/cli/io.js';
+import type { RunEvent } from '../../../src/engine/events.js';
+import { RoleRegistry } from '../../../src/engine/role-registry.js';
+import { file, restartHandler, service } from '../../../src/engine/tasks/index.js';
+import { KprovError } from '../../../src/errors.js';
+import type { Role } from '../../../src/roles/types.js';
+import { FakeFleet } from '../../support/fake-host.js';
+import { runCli } from '../../support/cli.js';
+import { clusterInventory, commandTask, fakeFacts, hostNames } from './harness.js';
+
+const PLAYBOOK = `
+- name: Configure
+  hosts: all
+  roles: [app]
+- name: Later
+  hosts: etcd
+  roles: [later]
+`;
+
+function appRoles(): Role[] {
+  return [
+    {
+      name: 'app',
+      handlers: [restartHandler({ unit: 'app', intervalMs: 5, timeoutMs: 500 })],
+      tasks: (ctx) => [
+        file({ path: '/etc/app.conf', content: `name=${ctx.host.name}\n`, notify: ['restart app'], tags: ['config'] }),
+        file({ path: '/etc/app.key', content: '-----BEGIN PRIVATE KEY-----\nTOPSECRETKEYDATA\n-----END PRIVATE KEY-----\n', mode: 0o600, secret: true }),
+        file({ path: '/etc/systemd/system/app.service', content: '[Service]\nExecStart=/bin/app\n' }),
+        service({ unit: 'app' }),
+      ],
+    },
+    { name: 'later', tasks: () => [commandTask('health', ['node2'], ['app-health'])] },
+  ];
+}
+
+interface Harness {
+  deps: ApplyDeps;
+  cwd: string;
+  inventoryDir: string;
+  fleet: FakeFleet;
+  out: string[];
+  err: string[];
+  closed: number;
+}
+
+async function harness(opts: { isTTY?: boolean; terminal?: ApplyDeps['terminal'] } = {}): Promise<Harness> {
+  const cwd = await mkdtemp(path.join(tmpdir(), 'kprov-apply-'));
+  const inventoryDir = path.join(cwd, 'inventory', 'lab');
+  const playbooksDir = path.join(cwd, 'playbooks');
+  await mkdir(inventoryDir, { recursive: true });
+  await mkdir(playbooksDir);
+  await writeFile(path.join(playbooksDir, 'site.yml'), PLAYBOOK);
+  const fleet = new FakeFleet(hostNames(4));
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIO = { out: (t) => out.push(t), err: (t) => err.push(t), env: {}, cwd, isTTY: opts.isTTY ?? false };
+  const h: Harness = { cwd, inventoryDir, fleet, out, err, closed: 0, deps: undefined as unknown as ApplyDeps };
+  h.deps = {
+    io,
+    playbooksDir,
+    roles: new RoleRegistry(appRoles()),
+    resolveInventoryDir: async (option) => path.resolve(cwd, option ?? 'inventory/lab'),
+    loadInventory: async (dir) => ({ ...clusterInventory(1, dir), warnings: [{ message: 'unknown variable "foo"', location: { file: 'group_vars/all.yml', line: 3 } }] }),
+    createConnector: (_inv, setup) => {
+      assert.ok(setup.concurrency >= 1);
+      return {
+        connect: async (host) => {
+          if (!fleet.connects.has(host.name)) setup.notice(`trusted ED25519 host key SHA256:fake on first use`, host.name);
+          return fleet.connect(host);
+        },
+        closeAll: async () => {
+          h.closed += 1;
+          await Promise.all(fleet.opened.map((o) => o.close()));
+        },
+      };
+    },
+    clock: { now: () => Date.now() },
+    gatherFacts: fakeFacts,
+    ...(opts.terminal ? { terminal: opts.terminal } : {}),
+  };
+  return h;
+}
+
+const options = (over: Partial<ApplyCommandOptions> = {}): ApplyCommandOptions => ({
+  playbook: 'site',
+  dryRun: false,
+  tags: [],
+  skipTags: [],
+  concurrency: 20,
+  json: false,
+  ...over,
+});
+
+async function runLogs(inventoryDir: string): Promise<string[]> {
+  return (await readdir(path.join(inventoryDir, 'runs'))).sort();
+}
+
+test('--json prints only JSON-lines events, and the run log gets the same events', async () => {
+  const h = await harness();
+  const code = await runApplyCommand(options({ json: true }), h.deps);
+  assert.equal(code, 1, 'node2 fails in the second play');
+  const events = h.out.map((l) => JSON.parse(l) as RunEvent);
+  assert.equal(events[0]!.type, 'run:start');
+  assert.equal(events.at(-1)!.type, 'run:finish');
+  assert.ok(events.some((e) => e.type === 'warning' && /group_vars\/all\.yml:3: unknown variable "foo"/.test(e.message)), 'inventory warnings are events');
+  assert.ok(events.some((e) => e.type === 'warning' && e.host === 'node1' && /host key/.test(e.message)), 'connector notices are events');
+  const logs = await runLogs(h.inventoryDir);
+  assert.equal(logs.length, 1);
+  assert.match(logs[0]!, /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.jsonl$/);
+  const logged = (await readFile(path.join(h.inventoryDir, 'runs', logs[0]!), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as RunEvent);
+  assert.deepEqual(logged, events);
+  assert.doesNotMatch(h.out.join('\n'), /TOPSECRETKEYDATA/);
+  assert.equal(h.closed, 1, 'connections are closed once at the end');
+});
+
+test('plain output: tasks, handler, failure with command and output, recap; exit 1', async () => {
+  const h = await harness();
+  h.fleet.machine('node2').script = (argv) => (argv[0] === 'app-health' ? { code: 2, stdout: '', stderr: 'checking\nbackend down\n' } : undefined);
+  const code = await runApplyCommand(options(), h.deps);
+  assert.equal(code, 1);
+  const text = h.out.join('\n');
+  assert.match(text, /^APPLY playbooks\/site\.yml on 4 host\(s\)$/m);
+  assert.match(text, /^PLAY \[Configure\] 4 host\(s\)$/m);
+  assert.match(text, /^ {2}node1 +changed +app: file \/etc\/app\.conf +\d+ ms$/m);
+  assert.match(text, /^ +~ create \/etc\/app\.conf \(0644\)$/m);
+  assert.match(text, /HANDLER restart app: node1, node2, node3, node4/);
+  assert.match(text, /^ {2}FAILED node2: later: health: command `app-health` exited with 2$/m);
+  assert.match(text, /^ {2}FAILED {3}\| backend down$/m);
+  assert.match(text, /^PLAY RECAP$/m);
+  assert.match(text, /^node2 : ok=0 {2}changed=5 {2}unreachable=0 {2}failed=1 {2}skipped=0$/m);
+  assert.match(text, /^FAILED on node2 \(/m);
+  assert.match(text, /^run log: inventory\/lab\/runs\/.*\.jsonl$/m);
+});
+
+test('plan: per-host changes with diffs, secrets masked, nothing written; a second apply reports 0 changed', async () => {
+  const h = await harness();
+  const before = hostNames(4).map((n) => h.fleet.machine(n).snapshot());
+  const code = await runApplyCommand(options({ dryRun: true, limit: 'node1:node3' }), h.deps);
+  assert.equal(code, 0, h.out.join('\n'));
+  assert.deepEqual(hostNames(4).map((n) => h.fleet.machine(n).snapshot()), before);
+  assert.deepEqual(h.fleet.allCalls().filter((c) => c.mutating), []);
+  const text = h.out.join('\n');
+  assert.match(text, /^PLAN \(dry run: nothing was changed on any host\)$/m);
+  assert.match(text, /^node1: 6 changes$/m);
+  assert.match(text, /^ {6}\+name=node1$/m);
+  assert.match(text, /^ {6}@@ secret content not shown \(absent → \d+ bytes\) @@$/m);
+  assert.match(text, /^ {2}handler: restart app$/m);
+  assert.doesNotMatch(text, /node2:/, '--limit leaves node2 out');
+  assert.doesNotMatch(text, /TOPSECRETKEYDATA/);
+  assert.match(text, /^plan: 2 host\(s\) would change; nothing was modified/m);
+
+  h.out.length = 0;
+  assert.equal(await runApplyCommand(options({ limit: 'node1' }), h.deps), 0, h.out.join('\n'));
+  assert.match(h.out.join('\n'), /^node1 : ok=1 {2}changed=5 /m);
+  h.out.length = 0;
+  assert.equal(await runApplyCommand(options({ limit: 'node1' }), h.deps), 0);
+  assert.match(h.out.join('\n'), /^node1 : ok=5 {2}changed=0 /m);
+  assert.match(h.out.join('\n'), /^done: no changes/m);
+  h.out.length = 0;
+  assert.equal(await runApplyCommand(options({ limit: 'node1', tags: ['config'] }), h.deps), 0);
+  assert.match(h.out.join('\n'), /^node1 : ok=1 {2}changed=0 /m, 'only the tagged task ran');
+});
+
+test('bad input is a KprovError (exit 2) before any host is touched', async () => {
+  const h = await harness();
+  await assert.rejects(runApplyCommand(options({ playbook: 'nosuch' }), h.deps), (e: KprovError) => e.exitCode === 2 && /no playbook named "nosuch"/.test(e.message));
+  await assert.rejects(runApplyCommand(options({ limit: 'node9' }), h.deps), (e: KprovError) => e.exitCode === 2 && /--limit "node9"/.test(e.message));
+  await writeFile(path.join(h.cwd, 'bad.yml'), '- name: x\n  hosts: etcd\n  roles: [app, nope]\n');
+  await assert.rejects(runApplyCommand(options({ playbook: 'bad.yml' }), h.deps), (e: KprovError) => e.exitCode === 2 && e.location?.line === 3);
+  assert.equal(h.fleet.connects.size, 0);
+  await assert.rejects(readdir(path.join(h.inventoryDir, 'runs')), /ENOENT/, 'no run log for a run that never started');
+});
+
+test('the commander wiring passes every option through; plan is apply --dry-run', async () => {
+  const h = await harness();
+  const program = new Command().exitOverride();
+  registerApply(program, h.deps.io, async () => h.deps);
+  await program.parseAsync(['plan', 'site', '-i', 'inventory/lab', '--tags', 'config,x', '--tags', 'y', '--skip-tags', 'z', '-l', 'node1', '--concurrency', '5', '--json'], { from: 'user' });
+  const start = JSON.parse(h.out[0]!) as Extract<RunEvent, { type: 'run:start' }>;
+  assert.equal(start.dryRun, true);
+  assert.deepEqual(start.tags, ['config', 'x', 'y']);
+  assert.deepEqual(start.skipTags, ['z']);
+  assert.equal(start.limit, 'node1');
+  assert.equal(start.concurrency, 5);
+  h.out.length = 0;
+  await program.parseAsync(['apply', 'site', '--dry-run', '--json', '-l', 'node3'], { from: 'user' });
+  assert.equal((JSON.parse(h.out[0]!) as { dryRun: boolean }).dryRun, true);
+});
+
+test('kprov apply/plan through the real CLI: help, usage errors exit 2', async () => {
+  const help = await runCli(['plan', '--help']);
+  assert.equal(help.code, 0);
+  for (const flag of ['--inventory', '--limit', '--tags', '--skip-tags', '--concurrency', '--json']) assert.match(help.stdout, new RegExp(flag));
+  assert.match((await runCli(['apply', '--help'])).stdout, /--dry-run/);
+  const badConcurrency = await runCli(['apply', 'cluster', '--concurrency', '0']);
+  assert.equal(badConcurrency.code, 2);
+  assert.match(badConcurrency.stderr, /--concurrency "0" is not a whole number from 1 to 1000/);
+  const cwd = await mkdtemp(path.join(tmpdir(), 'kprov-cli-'));
+  const noPlaybook = await runCli(['plan', 'no-such-playbook', '-i', cwd], { cwd });
+  assert.equal(noPlaybook.code, 2);
+  assert.match(noPlaybook.stderr, /^error: no playbook named "no-such-playbook"/);
+});
+
+test('on a terminal, listr2 draws play → host → task with timings, then the recap', async () => {
+  const stdout = Object.assign(new PassThrough(), { columns: 120, rows: 40, isTTY: true }) as unknown as NodeJS.WriteStream;
+  const stderr = Object.assign(new PassThrough(), { columns: 120, rows: 40, isTTY: true }) as unknown as NodeJS.WriteStream;
+  let drawn = '';
+  (stdout as unknown as PassThrough).on('data', (b: Buffer) => (drawn += b.toString()));
+  (stderr as unknown as PassThrough).on('data', () => undefined);
+  const h = await harness({ isTTY: true, terminal: { stdout, stderr } });
+  h.fleet.machine('node2').script = (argv) => (argv[0] === 'app-health' ? { code: 2, stdout: '', stderr: 'backend down\n' } : undefined);
+  // Slow enough that frames are drawn while tasks run.
+  for (const m of h.fleet.machines.values()) m.latencyMs = 40;
+  const code = await runApplyCommand(options(), h.deps);
+  assert.equal(code, 1);
+  // eslint-style strip of ANSI sequences to read what a person sees.
+  const plain = drawn.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
+  assert.match(plain, /PLAY \[Configure\] 4 host\(s\)/);
+  assert.match(plain, /node1 changed [\d.]+ m?s/);
+  assert.match(plain, /app: file \/etc\/app\.conf [\d.]+ m?s changed/);
+  assert.match(plain, /handlers: restart app on node1, node2, node3, node4/);
+  assert.match(plain, /^ {2}✔ node4 changed [\d.]+ m?s$/m, 'a finished play keeps one line per host');
+  assert.match(plain, /node2: later: health: command `app-health` exited with 2/);
+  assert.match(plain, /PLAY RECAP/);
+  assert.match(plain, /node2 : ok=0 {2}changed=5/);
+  assert.deepEqual(h.out.filter((l) => !/^run log:/.test(l)), [], 'everything but the run log path goes to the terminal stream');
+});
+
+test('a lab inventory runs the same command where its hosts are reachable, with every option', async () => {
+  const h = await harness();
+  const seen: { dir: string; argv: string[] }[] = [];
+  let loaded = 0;
+  const loader = h.deps.loadInventory;
+  const deps: ApplyDeps = {
+    ...h.deps,
+    loadInventory: async (dir) => {
+      loaded += 1;
+      return loader(dir);
+    },
+    runElsewhere: async (dir, argv) => {
+      seen.push({ dir, argv });
+      return 7;
+    },
+  };
+  const code = await runApplyCommand(options({ dryRun: true, limit: 'etcd:!node2', tags: ['a', 'b'], skipTags: ['c'], concurrency: 4, json: true }), deps);
+  assert.equal(code, 7, 'the exit code of the command run elsewhere');
+  assert.equal(loaded, 0, 'nothing is loaded or contacted here');
+  assert.equal(h.fleet.connects.size, 0);
+  assert.equal(seen[0]!.dir, h.inventoryDir);
+  const argv = seen[0]!.argv;
+  assert.deepEqual(argv.slice(0, 4), ['apply', path.join(h.cwd, 'playbooks', 'site.yml'), '-i', h.inventoryDir]);
+
+  // The argv, parsed by the real command, asks for exactly the same run.
+  const program = new Command().exitOverride();
+  registerApply(program, h.deps.io, async () => h.deps);
+  await program.parseAsync(argv, { from: 'user' });
+  const start = JSON.parse(h.out[0]!) as Extract<RunEvent, { type: 'run:start' }>;
+  assert.deepEqual([start.dryRun, start.limit, start.tags, start.skipTags, start.concurrency], [true, 'etcd:!node2', ['a', 'b'], ['c'], 4]);
+});

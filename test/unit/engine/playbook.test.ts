@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { planRun } from '../../../src/engine/plan.js';
+import { loadPlaybook, parsePlaybook, resolvePlaybookPath } from '../../../src/engine/playbook.js';
+import { RoleRegistry } from '../../../src/engine/role-registry.js';
+import { KprovError } from '../../../src/errors.js';
+import { clusterInventory, convergingTask, role } from './harness.js';
+
+const valid = `# the cluster
+- name: Distribute SSH keys
+  hosts: all
+  gather_facts: false
+  tags: ssh-keys
+  roles:
+    - ssh-keys
+
+- name: Control plane
+  hosts: kube_control_plane
+  serial: 1
+  any_errors_fatal: true
+  gather_facts: true
+  roles:
+    - role: control-plane
+      tags: [control-plane, master]
+- name: Nodes
+  hosts: [kube_node, "!kube_control_plane"]
+  serial: "50%"
+  roles: [node]
+`;
+
+test('a valid playbook parses into ordered plays with locations', () => {
+  const pb = parsePlaybook(valid, 'cluster.yml');
+  assert.deepEqual(pb.plays.map((p) => p.name), ['Distribute SSH keys', 'Control plane', 'Nodes']);
+  const [keys, cp, nodes] = pb.plays;
+  assert.deepEqual(keys!.tags, ['ssh-keys']);
+  assert.equal(keys!.gatherFacts, false);
+  assert.deepEqual(keys!.location, { file: 'cluster.yml', line: 2, column: 3 });
+  assert.deepEqual(keys!.hostsLocation, { file: 'cluster.yml', line: 3, column: 10 });
+  assert.deepEqual(cp!.serial, { count: 1 });
+  assert.equal(cp!.anyErrorsFatal, true);
+  assert.deepEqual(cp!.roles, [{ name: 'control-plane', tags: ['control-plane', 'master'], location: { file: 'cluster.yml', line: 15, column: 7 } }]);
+  assert.equal(nodes!.hosts, 'kube_node:!kube_control_plane', 'a list of patterns is their union/operators joined');
+  assert.deepEqual(nodes!.serial, { percent: 50 });
+  assert.equal(nodes!.gatherFacts, false);
+});
+
+function expectError(text: string, message: RegExp, line: number | undefined, column?: number): void {
+  assert.throws(
+    () => parsePlaybook(text, 'pb.yml'),
+    (err: unknown) => {
+      assert.ok(err instanceof KprovError, String(err));
+      assert.match(err.message, message);
+      assert.equal(err.location?.file, 'pb.yml');
+      assert.equal(err.location?.line, line, `line for ${message}: ${err.message}`);
+      if (column !== undefined) assert.equal(err.location?.column, column);
+      assert.equal(err.exitCode, 2);
+      return true;
+    },
+  );
+}
+
+test('validation errors name the file, line and column of the offending value', () => {
+  expectError('- name: a\n  hosts: all\n  roles: [x]\n  forks: 5\n', /unknown key "forks" in play 1/, 4, 3);
+  expectError('- name: a\n  hosts: all\n  roles: [x]\n- name: b\n  hosts: 5\n  roles: [y]\n', /play 2 hosts: expected string/, 5, 10);
+  expectError('- name: a\n  hosts: all\n', /play 1.*roles.*expected array/, 1);
+  expectError('- name: a\n  hosts: all\n  roles: []\n', /play 1 roles: .*>=1|too small|at least/i, 3);
+  expectError('- name: a\n  hosts: all\n  roles:\n    - role: etcd\n      tags: 3\n', /roles\[0\]\.tags/, 5);
+  expectError('- name: a\n  hosts: all\n  roles:\n    - Etcd\n', /role name is lower-case/, 4);
+  expectError('- name: a\n  hosts: all\n  serial: "x%"\n  roles: [x]\n', /serial/, 3);
+  expectError('- name: a\n  hosts: all\n  serial: 0\n  roles: [x]\n', /serial/, 3);
+  expectError('- name: a\n  hosts: all\n  tags: "bad tag!"\n  roles: [x]\n', /tag is letters/, 3);
+  expectError('- name: a\n  hosts: all\n  gather_facts: maybe\n  roles: [x]\n', /gather_facts: expected boolean/, 3);
+  expectError('name: a\nhosts: all\n', /expected array/, 1);
+  expectError('- name: a\n  hosts: all\n  roles: [x]\n- name: a\n  hosts: all\n  roles: [y]\n', /play name "a" is used twice/, 4);
+  expectError('', /playbook is empty/, undefined);
+});
+
+test('YAML syntax errors carry their position', () => {
+  expectError('- name: a\n  hosts: [all\n  roles: [x]\n', /YAML syntax error/, 3);
+  expectError('- name: a\n  name: b\n  hosts: all\n  roles: [x]\n', /YAML syntax error.*[Mm]ap keys must be unique/, 2);
+});
+
+test('plan: unknown roles and host patterns are errors at their playbook line', () => {
+  const inv = clusterInventory(1);
+  const roles = new RoleRegistry([role('etcd', () => [convergingTask('t')])]);
+  const pb = parsePlaybook('- name: a\n  hosts: etcd\n  roles:\n    - etcd\n    - etcdd\n', 'pb.yml');
+  assert.throws(
+    () => planRun(pb, inv, roles),
+    (err: KprovError) => /unknown role "etcdd" in play "a"/.test(err.message) && err.location?.line === 5 && /known roles: etcd/.test(err.hint ?? ''),
+  );
+  const badHosts = parsePlaybook('- name: a\n  hosts: etcd:!kube_masterz\n  roles: [etcd]\n', 'pb.yml');
+  assert.throws(
+    () => planRun(badHosts, inv, roles),
+    (err: KprovError) => /no group or host named "kube_masterz"/.test(err.message) && err.location?.line === 2 && err.location.column === 10,
+  );
+});
+
+test('plan: --limit narrows every play and must match something', () => {
+  const inv = clusterInventory(2);
+  const roles = new RoleRegistry([role('x', () => [])]);
+  const pb = parsePlaybook('- name: a\n  hosts: etcd\n  roles: [x]\n- name: b\n  hosts: kube_node:!etcd\n  roles: [x]\n', 'pb.yml');
+  const plan = planRun(pb, inv, roles, { limit: 'node1:node5' });
+  assert.deepEqual(plan.plays.map((p) => p.hosts.map((h) => h.name)), [['node1'], ['node5']]);
+  assert.deepEqual(plan.hosts.map((h) => h.name), ['node1', 'node5']);
+  assert.throws(() => planRun(pb, inv, roles, { limit: 'nosuch' }), /--limit "nosuch": no group or host named "nosuch"/);
+  assert.throws(() => planRun(pb, inv, roles, { limit: 'etcd:&kube_node:!all' }), /--limit .* matches no host/);
+});
+
+test('plan: two roles of a play must not declare the same handler', () => {
+  const h = { name: 'restart x', run: async () => undefined };
+  const roles = new RoleRegistry([role('a', () => [], { handlers: [h] }), role('b', () => [], { handlers: [h] })]);
+  const pb = parsePlaybook('- name: p\n  hosts: all\n  roles: [a, b]\n', 'pb.yml');
+  assert.throws(() => planRun(pb, clusterInventory(0), roles), /handler "restart x" is declared by roles "a" and "b"/);
+});
+
+test('playbook names resolve in playbooks/, paths relative to the working directory', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kprov-pb-'));
+  await writeFile(path.join(dir, 'cluster.yml'), valid);
+  await writeFile(path.join(dir, 'reset.yaml'), valid);
+  assert.equal(await resolvePlaybookPath('cluster', dir, '/'), path.join(dir, 'cluster.yml'));
+  assert.equal(await resolvePlaybookPath('reset', dir, '/'), path.join(dir, 'reset.yaml'));
+  assert.equal(await resolvePlaybookPath('my/own.yml', dir, '/work'), '/work/my/own.yml');
+  await assert.rejects(resolvePlaybookPath('clustr', dir, '/'), (err: KprovError) => /no playbook named "clustr"/.test(err.message) && /available: cluster, reset/.test(err.hint ?? ''));
+  await assert.rejects(loadPlaybook(path.join(dir, 'missing.yml')), /does not exist/);
+  const pb = await loadPlaybook(path.join(dir, 'cluster.yml'));
+  assert.equal(pb.plays.length, 3);
+});
