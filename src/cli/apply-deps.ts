@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { systemClock } from '../engine/executor.js';
 import { defaultRoleRegistry } from '../engine/role-registry.js';
+import '../cluster/shared.js';
 import { loadInventory } from '../inventory/load.js';
 import { runInLabNamespaceIfNeeded } from '../lab/netns.js';
 import { packageRoot, playbooksDir } from '../paths.js';
@@ -37,7 +38,7 @@ export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps> {
     resolveInventoryDir: (option) => resolveInventoryDir(option, io),
     async loadInventory(dir): Promise<LoadedInventory> {
       const inv = await loadInventory(dir, { strict: false });
-      return { dir: inv.dir, hosts: inv.hosts, groups: inv.groups, warnings: inv.warnings };
+      return { dir: inv.dir, hosts: inv.hosts, groups: inv.groups, warnings: inv.warnings, shared: { inventory: inv } };
     },
     createConnector(inventory, setup) {
       const connector = createConnector(

@@ -18,7 +18,7 @@ import { openRunLog } from '../engine/render/run-log.js';
 import type { RoleRegistry } from '../engine/role-registry.js';
 import { parseTagList } from '../engine/tags.js';
 import type { InventoryHost } from '../inventory/model.js';
-import type { HostFacts, InventoryView } from '../roles/types.js';
+import type { HostFacts, InventoryView, SharedValues } from '../roles/types.js';
 import type { RemoteHost } from '../ssh/types.js';
 import type { CliIO } from './io.js';
 import { setExitCode } from './main.js';
@@ -41,6 +41,8 @@ export interface ApplyCommandOptions {
 /** What the command needs of a loaded inventory. */
 export interface LoadedInventory extends InventoryView {
   readonly warnings: readonly { message: string; location?: SourceLocation }[];
+  /** Values every role of the run may read (the full inventory for cluster roles). */
+  readonly shared?: SharedValues;
 }
 
 export interface HostConnector {
@@ -115,6 +117,7 @@ export async function runApplyCommand(options: ApplyCommandOptions, deps: ApplyD
       clock: deps.clock,
       warnings: inventory.warnings.map((w) => (w.location ? `${formatLocation(w.location)}: ${w.message}` : w.message)),
       ...(deps.gatherFacts ? { gatherFacts: deps.gatherFacts } : {}),
+      ...(inventory.shared ? { shared: inventory.shared } : {}),
     });
     await renderer.done();
     if (!options.json) io.out(`run log: ${relativeTo(io.cwd, log.path)}`);

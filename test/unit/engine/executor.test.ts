@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatFailure } from '../../../src/engine/errors.js';
-import type { Handler, Role, Task } from '../../../src/roles/types.js';
+import type { Handler, Role, SharedValues, Task } from '../../../src/roles/types.js';
 import { FakeFleet } from '../../support/fake-host.js';
 import { clusterInventory, commandTask, convergingTask, fakeFacts, hostNames, makeInventory, role, runYaml } from './harness.js';
 
@@ -344,7 +344,7 @@ test('facts are read on first use, once per host for the whole run; gather_facts
 test('a role prepares once per play before any host; a failed prepare fails the play', async () => {
   const inv = makeInventory(hostNames(3));
   let prepared = 0;
-  const shared: { stamp?: string } = {};
+  const shared = {} as SharedValues & { stamp?: string };
   const roles: Role[] = [
     {
       name: 'pki',

@@ -1,0 +1,130 @@
+/**
+ * The cluster as the roles see it, derived once per run from the inventory: who runs what, at
+ * which addresses, with which pod CIDR, and where the API server is reached. Pure: no I/O.
+ */
+import { KprovError } from '../errors.js';
+import type { Inventory } from '../inventory/load.js';
+import { GROUP } from '../inventory/model.js';
+import type { ClusterVars, HostVars } from '../inventory/schema.js';
+import { formatIp, netSize, networkOf, parseAddress, parseIpNet } from '../inventory/ipaddr.js';
+
+export interface ClusterHost {
+  name: string;
+  /** Where kprov reaches it over SSH. */
+  address: string;
+  /** The address its services bind to and advertise (`ip`, else the SSH address when it is an IP). */
+  ip: string;
+  /** The address other hosts use to reach it (`access_ip`, else `ip`). */
+  accessIp: string;
+  isControlPlane: boolean;
+  isEtcd: boolean;
+  /** Runs a kubelet and kube-proxy (member of k8s_cluster). */
+  isNode: boolean;
+  vars: HostVars;
+}
+
+export interface EtcdMember {
+  host: ClusterHost;
+  /** `etcd_member_name`, unique in the cluster. */
+  name: string;
+  peerUrl: string;
+  clientUrl: string;
+}
+
+export interface ClusterNode {
+  host: ClusterHost;
+  /** This node's slice of kube_pods_subnet (kube_network_node_prefix wide). */
+  podCidr: string;
+}
+
+export interface Topology {
+  vars: ClusterVars;
+  hosts: ClusterHost[];
+  controlPlane: ClusterHost[];
+  etcd: EtcdMember[];
+  nodes: ClusterNode[];
+  /** `https://ADDRESS:PORT` the kubelets, kube-proxy and admin.conf use. */
+  apiserverEndpoint: string;
+  /** `https://IP:2379,…` for --etcd-servers and etcdctl. */
+  etcdEndpoints: string;
+  /** `name=https://IP:2380,…` for etcd's --initial-cluster. */
+  etcdInitialCluster: string;
+}
+
+function hostIp(name: string, address: string, vars: HostVars): string {
+  if (vars.ip) return vars.ip;
+  if (parseAddress(address)) return address;
+  throw new KprovError('inventory', `host ${name} has no ip and its address ${address} is not an IP address`, {
+    hint: `set ip=ADDRESS on ${name}'s line in the inventory (the address its services bind to)`,
+  });
+}
+
+/** Splits `subnet` into /prefix slices and returns slice `index`. */
+export function nthSubnet(subnet: string, prefix: number, index: number): string {
+  const parsed = parseIpNet(subnet);
+  if (!parsed) throw new KprovError('inventory', `kube_pods_subnet ${subnet} is not a CIDR`);
+  const net = parsed.net;
+  if (prefix < net.prefix) {
+    throw new KprovError('inventory', `kube_network_node_prefix ${prefix} is shorter than kube_pods_subnet ${subnet}`);
+  }
+  const sliceSize = netSize({ ...net, prefix });
+  const slices = netSize(net) / sliceSize;
+  if (BigInt(index) >= slices) {
+    throw new KprovError('inventory', `kube_pods_subnet ${subnet} has room for ${slices} nodes of /${prefix}; node ${index + 1} does not fit`, {
+      hint: 'widen kube_pods_subnet or raise kube_network_node_prefix',
+    });
+  }
+  return `${formatIp(net.version, networkOf(net) + BigInt(index) * sliceSize)}/${prefix}`;
+}
+
+const urlHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
+
+export function buildTopology(inventory: Inventory): Topology {
+  const vars = inventory.cluster;
+  const inGroup = (group: string, name: string) => (inventory.groups[group] ?? []).includes(name);
+  const hosts: ClusterHost[] = inventory.hosts
+    .filter((h) => inGroup(GROUP.k8sCluster, h.name) || inGroup(GROUP.etcd, h.name))
+    .map((h) => {
+      const hv = inventory.hostVars(h.name);
+      const ip = hostIp(h.name, h.address, hv);
+      return {
+        name: h.name,
+        address: h.address,
+        ip,
+        accessIp: hv.access_ip ?? ip,
+        isControlPlane: inGroup(GROUP.controlPlane, h.name),
+        isEtcd: inGroup(GROUP.etcd, h.name),
+        isNode: inGroup(GROUP.k8sCluster, h.name),
+        vars: hv,
+      };
+    });
+  const controlPlane = hosts.filter((h) => h.isControlPlane);
+  const etcd = hosts
+    .filter((h) => h.isEtcd)
+    .map((host) => ({
+      host,
+      name: host.vars.etcd_member_name,
+      peerUrl: `https://${urlHost(host.accessIp)}:2380`,
+      clientUrl: `https://${urlHost(host.accessIp)}:2379`,
+    }));
+  // Slices follow definition order, so appending hosts to the inventory never moves existing ones.
+  const nodes = hosts
+    .filter((h) => h.isNode)
+    .map((host, i) => ({ host, podCidr: nthSubnet(vars.kube_pods_subnet, vars.kube_network_node_prefix, i) }));
+  const first = controlPlane[0];
+  if (!first) throw new KprovError('inventory', 'the inventory has no kube_control_plane host');
+  const lb = vars.loadbalancer_apiserver;
+  const apiserverEndpoint = lb
+    ? `https://${urlHost(lb.address)}:${lb.port ?? vars.kube_apiserver_port}`
+    : `https://${urlHost(first.accessIp)}:${vars.kube_apiserver_port}`;
+  return {
+    vars,
+    hosts,
+    controlPlane,
+    etcd,
+    nodes,
+    apiserverEndpoint,
+    etcdEndpoints: etcd.map((m) => m.clientUrl).join(','),
+    etcdInitialCluster: etcd.map((m) => `${m.name}=${m.peerUrl}`).join(','),
+  };
+}
