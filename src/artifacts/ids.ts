@@ -15,18 +15,10 @@ export const ARTIFACT_IDS = [
 
 export type ArtifactId = (typeof ARTIFACT_IDS)[number];
 
+type Underscored<S extends string> = S extends `${infer A}-${infer B}` ? `${A}_${Underscored<B>}` : S;
+
 /** `kube-apiserver` → `kube_apiserver`: the prefix of `<name>_download_url` and `<name>_checksum`. */
-export type ArtifactVarName =
-  | 'kube_apiserver'
-  | 'kube_controller_manager'
-  | 'kube_scheduler'
-  | 'kubelet'
-  | 'kube_proxy'
-  | 'kubectl'
-  | 'etcd'
-  | 'containerd'
-  | 'runc'
-  | 'cni';
+export type ArtifactVarName = Underscored<ArtifactId>;
 
 export function artifactVarName(id: ArtifactId): ArtifactVarName {
   return id.replace(/-/g, '_') as ArtifactVarName;

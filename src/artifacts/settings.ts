@@ -6,20 +6,19 @@
 import { z } from 'zod';
 import { KprovError, type SourceLocation } from '../errors.js';
 import { CHECKSUM_PIN_FORMS, parseChecksumPin, type Digest } from './checksum.js';
+import { DEFAULTS } from '../inventory/schema.js';
 import { ARTIFACT_IDS, ARTIFACT_VAR_NAMES, artifactVarName, type ArtifactVarName } from './ids.js';
 
-/**
- * Defaults when the variables name no version: the same as the inventory's defaults
- * (src/inventory/schema.ts), so settings built from bare variables match a loaded inventory.
- */
+/** The inventory's own defaults, so settings built from bare variables match a loaded inventory. */
+const defaultText = (name: keyof typeof DEFAULTS): string => String(DEFAULTS[name]);
 export const ARTIFACT_DEFAULTS = {
-  kube_version: 'v1.13.5',
-  etcd_version: 'v3.2.24',
-  containerd_version: '1.2.6',
-  runc_version: 'v1.0.0-rc6',
-  cni_version: 'v0.7.5',
-  arch: 'amd64',
-  bin_dir: '/usr/local/bin',
+  kube_version: defaultText('kube_version'),
+  etcd_version: defaultText('etcd_version'),
+  containerd_version: defaultText('containerd_version'),
+  runc_version: defaultText('runc_version'),
+  cni_version: defaultText('cni_version'),
+  arch: defaultText('image_arch') as 'amd64',
+  bin_dir: defaultText('bin_dir'),
 } as const;
 
 export const ARCHES = ['amd64', 'arm64'] as const;

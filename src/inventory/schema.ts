@@ -5,6 +5,7 @@
  * says what is expected; the loader adds what was found and where.
  */
 import { z } from 'zod';
+import { ARTIFACT_VAR_NAMES, type ArtifactVarName } from '../artifacts/ids.js';
 import { parseAnsibleBoolean, parseFlowLiteral } from './literal.js';
 import { parseAddress, parseIpNet } from './ipaddr.js';
 
@@ -89,19 +90,8 @@ const release = (expected: string, pattern: RegExp, withV: boolean) =>
     .transform((s) => (withV ? (s.startsWith('v') ? s : `v${s}`) : s.replace(/^v/, '')));
 
 /** The artifacts whose download URL and checksum can be overridden (`<name>_download_url`, `<name>_checksum`). */
-export const ARTIFACT_VAR_PREFIXES = [
-  'kube_apiserver',
-  'kube_controller_manager',
-  'kube_scheduler',
-  'kubelet',
-  'kube_proxy',
-  'kubectl',
-  'etcd',
-  'containerd',
-  'runc',
-  'cni',
-] as const;
-type ArtifactPrefix = (typeof ARTIFACT_VAR_PREFIXES)[number];
+export const ARTIFACT_VAR_PREFIXES = ARTIFACT_VAR_NAMES;
+type ArtifactPrefix = ArtifactVarName;
 
 const downloadUrl = optional(httpUrl);
 const checksumPin = z.preprocess(unsetIfNoChecksum, checksum.optional());
