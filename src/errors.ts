@@ -1,3 +1,5 @@
+import path from 'node:path';
+
 /**
  * Errors kprov reports to users. Library code throws or returns these; only the CLI prints them,
  * in one or two lines and without a stack trace.
@@ -70,12 +72,19 @@ export function formatLocation(loc: SourceLocation): string {
   return out;
 }
 
-/** The one or two lines the CLI prints for an error. */
-export function formatError(err: KprovError): string {
-  const where = err.location ? `${formatLocation(err.location)}: ` : '';
+/** The one or two lines the CLI prints for an error; files under `cwd` are shown relative to it. */
+export function formatError(err: KprovError, cwd?: string): string {
+  const loc = err.location && cwd ? { ...err.location, file: relativeToCwd(err.location.file, cwd) } : err.location;
+  const where = loc ? `${formatLocation(loc)}: ` : '';
   const host = err.host ? `[${err.host}] ` : '';
   const first = `error: ${host}${where}${err.message}`;
   return err.hint ? `${first}\n  ${err.hint}` : first;
+}
+
+function relativeToCwd(file: string, cwd: string): string {
+  if (!path.isAbsolute(file)) return file;
+  const rel = path.relative(cwd, file);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
 
 export function isKprovError(value: unknown): value is KprovError {

@@ -57,7 +57,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       return err.exitCode === 0 ? ExitCode.ok : ExitCode.badInput;
     }
     if (isKprovError(err)) {
-      io.err(formatError(err));
+      io.err(formatError(err, io.cwd));
       return err.exitCode;
     }
     const message = err instanceof Error ? err.message : String(err);
