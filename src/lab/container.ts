@@ -38,6 +38,9 @@ export function nspawnArgs(spec: ContainerSpec): string[] {
     '--resolv-conf=off',
     '--timezone=off',
     '--console=read-only',
+    // Real hosts configure their own network: kprov sets net.ipv4.ip_forward and pod routes.
+    // Each host has a network namespace of its own, so this reaches nothing beyond it.
+    '--capability=CAP_NET_ADMIN',
   ];
 }
 
@@ -49,7 +52,8 @@ export async function startContainer(spec: ContainerSpec): Promise<ProcessRef> {
     const child = spawn(command!, args, {
       detached: true,
       stdio: ['ignore', log, log],
-      env: { PATH: process.env['PATH'] ?? CONTAINER_PATH, LANG: 'C.UTF-8' },
+      // /proc/sys/net writable inside the container (it is the host's own network namespace).
+      env: { PATH: process.env['PATH'] ?? CONTAINER_PATH, LANG: 'C.UTF-8', SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network' },
     });
     const pid = child.pid;
     if (pid === undefined) {
