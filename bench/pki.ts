@@ -1,7 +1,8 @@
 /**
  * Benchmark: the full PKI of a cluster with 3 control-plane/etcd hosts and 100 worker nodes
  * (every host runs a kubelet), from an empty directory, then the no-op re-run.
- * Usage: npm run build && node dist/bench/pki.js [rsa-2048|ecdsa-p256 …] [--nodes N]
+ * Usage: npm run build && node dist/bench/pki.js [ecdsa-p256|rsa-2048 …] [--nodes N]
+ * Without algorithms: ecdsa-p256 (kprov's default, pki_key_algorithm), then rsa-2048.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -34,7 +35,9 @@ function input(keyAlgorithm: KeyAlgorithm) {
   });
 }
 
-for (const alg of algorithms.length > 0 ? algorithms : (['rsa-2048', 'ecdsa-p256'] as KeyAlgorithm[])) {
+const DEFAULT: KeyAlgorithm = parsePkiInput({ ...input('ecdsa-p256'), keyAlgorithm: undefined }).keyAlgorithm;
+
+for (const alg of algorithms.length > 0 ? algorithms : (['ecdsa-p256', 'rsa-2048'] as KeyAlgorithm[])) {
   const dir = await mkdtemp(path.join(tmpdir(), 'kprov-bench-pki-'));
   try {
     const inp = input(alg);
@@ -47,7 +50,7 @@ for (const alg of algorithms.length > 0 ? algorithms : (['rsa-2048', 'ecdsa-p256
     const noopS = (performance.now() - t) / 1000;
     if (again.written.length !== 0) throw new Error(`re-run wrote ${again.written.length} files`);
     console.log(
-      `pki bench: ${alg}, 3 control-plane + ${workers} nodes, ${specs.length} specs, ${first.keysGenerated} keys, ` +
+      `pki bench: ${alg}${alg === DEFAULT ? ' (default)' : ''}, 3 control-plane + ${workers} nodes, ${specs.length} specs, ${first.keysGenerated} keys, ` +
         `${first.written.length} files on ${availableParallelism()} cores: full ${fullS.toFixed(2)} s ` +
         `(${((fullS * 1000) / first.keysGenerated).toFixed(1)} ms/key), no-op re-run ${noopS.toFixed(2)} s ` +
         `(load average ${loadavg()[0]!.toFixed(1)}: other work on the machine slows this)`,

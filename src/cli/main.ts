@@ -9,12 +9,13 @@ import { registerCerts } from './certs.js';
 import { registerDownload } from './download.js';
 import { registerInit } from './init.js';
 import { registerInventory } from './inventory.js';
+import { registerKubeconfig } from './kubeconfig.js';
 import { registerLab } from './lab.js';
 
 /** Each command registers itself; a command's action throws KprovError or returns an exit code. */
 export type CommandRegistrar = (program: Command, io: CliIO) => void;
 
-const registrars: CommandRegistrar[] = [registerInit, registerInventory, registerApply, registerDownload, registerCerts, registerLab];
+const registrars: CommandRegistrar[] = [registerInit, registerInventory, registerApply, registerDownload, registerCerts, registerKubeconfig, registerLab];
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };

@@ -163,6 +163,7 @@ export const hostVarsSchema = z.object({
   kubelet_max_pods: int('a number of pods (1-10000)', 1, 10000),
   preflight_min_memory_mb_control_plane: int('a number of MiB', 0, 1 << 24),
   preflight_min_memory_mb_node: int('a number of MiB', 0, 1 << 24),
+  pki_key_algorithm: oneOf(['ecdsa-p256', 'rsa-2048'] as const),
 
   // Downloads.
   download_localhost: bool,
@@ -249,6 +250,7 @@ export const DEFAULTS: Readonly<Partial<Record<KnownVariable, unknown>>> = {
   kubelet_max_pods: 110,
   preflight_min_memory_mb_control_plane: 1500,
   preflight_min_memory_mb_node: 1024,
+  pki_key_algorithm: 'ecdsa-p256',
   download_localhost: true,
 };
 
@@ -298,6 +300,7 @@ export const CLUSTER_WIDE: Readonly<Partial<Record<KnownVariable, AgreementScope
   loadbalancer_apiserver_localhost: 'k8s_cluster',
   supplementary_addresses_in_ssl_keys: 'k8s_cluster',
   container_manager: 'k8s_cluster',
+  pki_key_algorithm: 'cluster',
   etcd_version: 'etcd',
   etcd_deployment_type: 'etcd',
   control_plane_deployment_type: 'control_plane',

@@ -3,7 +3,7 @@
  * Other modules import from here.
  */
 export { parsePkiInput, pkiInputSchema } from './input.js';
-export type { KeyAlgorithm, PkiEtcdHost, PkiHost, PkiInput, PkiInputDraft } from './input.js';
+export type { KeyAlgorithm, PkiEtcdHost, PkiHost, PkiInput, PkiInputDraft, RemoteDirsInput } from './input.js';
 export { planCertificates, apiserverSans, etcdMemberSans, findSpec } from './plan.js';
 export type { CertSpec, Delivery, ExtKeyUsageName, FilePart, HostRole, KubeconfigSpec, Recipient, SpecKind, SubjectAltNames } from './plan.js';
 export { ensurePki, RENEW_BEFORE_DAYS } from './ensure.js';
@@ -13,6 +13,6 @@ export { checkCertificates } from './check.js';
 export type { CertStatus } from './check.js';
 export { filesForHost, assertMayReceive } from './hosts.js';
 export type { HostFile } from './hosts.js';
-export { renderKubeconfig, kubeconfigSet, kubeconfigsForHost } from './kubeconfig.js';
-export type { ControlPlaneServer, HostKubeconfig, KubeconfigOptions, KubeconfigParams, RenderedKubeconfig } from './kubeconfig.js';
-export { MODE, PKI_DIR_NAME, REMOTE_ETCD_PKI_DIR, REMOTE_KUBECONFIG_DIR, REMOTE_KUBELET_PKI_DIR, REMOTE_PKI_DIR } from './layout.js';
+export { renderKubeconfig, kubeconfigSet, kubeconfigsForHost, dirReader } from './kubeconfig.js';
+export type { ControlPlaneServer, HostKubeconfig, KubeconfigOptions, KubeconfigParams, PkiReader, RenderedKubeconfig } from './kubeconfig.js';
+export { DEFAULT_REMOTE_DIRS, MODE, PKI_DIR_NAME, type RemoteDirs } from './layout.js';

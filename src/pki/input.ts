@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { KprovError } from '../errors.js';
+import { DEFAULT_REMOTE_DIRS } from './layout.js';
 
 /** Host names become file names (etcd/server-<host>.crt), so they must be safe path segments. */
 const hostName = z
@@ -41,6 +42,20 @@ export const pkiEtcdHostSchema = pkiHostSchema.extend({ memberName: z.string().m
 
 export const keyAlgorithms = ['rsa-2048', 'ecdsa-p256'] as const;
 
+const remotePath = z
+  .string()
+  .regex(/^\/[^\0]*$/, 'must be an absolute path')
+  .refine((s) => !s.split('/').includes('..'), 'must not contain ".."')
+  .transform((s) => (s.length > 1 ? s.replace(/\/+$/, '') : s));
+
+/** Remote directories for the files (see layout.ts); omitted ones take Kubespray's defaults. */
+export const remoteDirsSchema = z.strictObject({
+  cert: remotePath.default(DEFAULT_REMOTE_DIRS.cert),
+  etcdCert: remotePath.default(DEFAULT_REMOTE_DIRS.etcdCert),
+  config: remotePath.default(DEFAULT_REMOTE_DIRS.config),
+  kubeletCert: remotePath.default(DEFAULT_REMOTE_DIRS.kubeletCert),
+});
+
 export const pkiInputSchema = z.strictObject({
   clusterName: z.string().min(1),
   dnsDomain: address,
@@ -61,14 +76,17 @@ export const pkiInputSchema = z.strictObject({
   /** Leaf certificate lifetime; more than the 30-day renewal margin, else every run would reissue. */
   validityDays: z.number().int().min(31).max(36500).default(365),
   caValidityDays: z.number().int().min(31).max(36500).default(3650),
-  /** rsa-2048 is what kubeadm v1.13 issues; ecdsa-p256 is accepted by every v1.13 component and
-   *  is ~1000× faster to generate. The service-account key is RSA 2048 either way. */
-  keyAlgorithm: z.enum(keyAlgorithms).default('rsa-2048'),
+  /** ecdsa-p256 (default) is accepted by every v1.13 component and is ~1000× faster to generate
+   *  than rsa-2048, which is what kubeadm v1.13 issues. The service-account key is RSA 2048 either way. */
+  keyAlgorithm: z.enum(keyAlgorithms).default('ecdsa-p256'),
+  /** Where files go on hosts (`prefault`: omitted fields still get their defaults). */
+  remoteDirs: remoteDirsSchema.prefault({}),
 });
 
 export type PkiHost = z.output<typeof pkiHostSchema>;
 export type PkiEtcdHost = z.output<typeof pkiEtcdHostSchema>;
 export type KeyAlgorithm = (typeof keyAlgorithms)[number];
+export type RemoteDirsInput = z.input<typeof remoteDirsSchema>;
 /** What callers write (defaults optional). */
 export type PkiInputDraft = z.input<typeof pkiInputSchema>;
 /** What the library works with (defaults filled in). */

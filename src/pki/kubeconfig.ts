@@ -47,6 +47,15 @@ export type ControlPlaneServer = 'localhost' | 'endpoint' | 'host-address';
 
 export interface KubeconfigOptions {
   controlPlaneServer?: ControlPlaneServer;
+  /** Reads a file of the PKI by its path relative to the PKI directory (default: from `dir`). */
+  read?: PkiReader;
+}
+
+/** A PKI file's bytes by its path relative to the PKI directory, undefined when absent. */
+export type PkiReader = (relativePath: string) => Promise<Buffer | undefined>;
+
+export function dirReader(dir: string): PkiReader {
+  return (rel) => readIfExists(path.join(dir, rel));
 }
 
 export interface RenderedKubeconfig {
@@ -74,8 +83,8 @@ function serverFor(input: PkiInput, k: KubeconfigSpec, mode: ControlPlaneServer,
   return hostUrl(host, input.apiserverPort);
 }
 
-async function readPem(dir: string, rel: string): Promise<string> {
-  const data = await readIfExists(path.join(dir, rel));
+async function readPem(dir: string, rel: string, read: PkiReader): Promise<string> {
+  const data = await read(rel);
   if (data === undefined) {
     throw new KprovError('pki', `${rel} is missing from the PKI`, {
       location: { file: path.join(dir, rel) },
@@ -85,11 +94,11 @@ async function readPem(dir: string, rel: string): Promise<string> {
   return data.toString('utf8');
 }
 
-async function render(dir: string, input: PkiInput, spec: CertSpec, server: string): Promise<string> {
+async function render(dir: string, input: PkiInput, spec: CertSpec, server: string, read: PkiReader = dirReader(dir)): Promise<string> {
   const [caPem, certPem, keyPem] = await Promise.all([
-    readPem(dir, `${spec.issuer}.crt`),
-    readPem(dir, spec.files.cert!),
-    readPem(dir, spec.files.key),
+    readPem(dir, `${spec.issuer}.crt`, read),
+    readPem(dir, spec.files.cert!, read),
+    readPem(dir, spec.files.key, read),
   ]);
   return renderKubeconfig({ clusterName: input.clusterName, server, caPem, user: spec.commonName, certPem, keyPem });
 }
@@ -102,7 +111,7 @@ async function render(dir: string, input: PkiInput, spec: CertSpec, server: stri
 export async function kubeconfigSet(
   dir: string,
   input: PkiInput,
-  options: { controlPlaneServer?: 'localhost' | 'endpoint' } = {},
+  options: { controlPlaneServer?: 'localhost' | 'endpoint'; read?: PkiReader } = {},
 ): Promise<RenderedKubeconfig[]> {
   const mode = options.controlPlaneServer ?? 'localhost';
   const specs = planCertificates(input).filter((s) => s.kubeconfig !== undefined);
@@ -110,7 +119,7 @@ export async function kubeconfigSet(
     specs.map(async (s) => {
       const k = s.kubeconfig!;
       const server = s.name === 'admin' ? input.apiserverEndpoint : serverFor(input, k, mode);
-      return { file: k.file, spec: s.name, content: await render(dir, input, s, server) };
+      return { file: k.file, spec: s.name, content: await render(dir, input, s, server, options.read) };
     }),
   );
 }
@@ -137,7 +146,7 @@ export async function kubeconfigsForHost(
     for (const r of k.recipients) {
       if (!roles.includes(r.role) || (r.host !== undefined && r.host !== hostName)) continue;
       const server = serverFor(input, k, mode, cpHost);
-      out.push({ file: k.file, spec: s.name, path: r.remotePath, mode: MODE.kubeconfig, content: await render(dir, input, s, server) });
+      out.push({ file: k.file, spec: s.name, path: r.remotePath, mode: MODE.kubeconfig, content: await render(dir, input, s, server, options.read) });
     }
   }
   return out.sort((a, b) => a.path.localeCompare(b.path));

@@ -1,11 +1,27 @@
 /**
- * Where PKI files live on cluster hosts (kubeadm v1.13 layout, kubelet files in the kubelet's own
- * cert dir). Templates for units and manifests read these paths from here.
+ * Where PKI files live: locally under `<inventory>/pki/`, and on cluster hosts in the directories
+ * the inventory names (Kubespray's variables and defaults), with kubeadm's file names inside them.
  */
-export const REMOTE_PKI_DIR = '/etc/kubernetes/pki';
-export const REMOTE_ETCD_PKI_DIR = '/etc/kubernetes/pki/etcd';
-export const REMOTE_KUBELET_PKI_DIR = '/var/lib/kubelet/pki';
-export const REMOTE_KUBECONFIG_DIR = '/etc/kubernetes';
+
+/** Remote directories, from the inventory (kube_cert_dir, etcd_cert_dir, kube_config_dir). */
+export interface RemoteDirs {
+  /** `kube_cert_dir`: the Kubernetes CA, apiserver, front-proxy, service-account and kube-proxy files. */
+  cert: string;
+  /** `etcd_cert_dir`: the etcd CA certificate, member server/peer pairs, health-check client. */
+  etcdCert: string;
+  /** `kube_config_dir`: admin.conf, controller-manager.conf, scheduler.conf, kubelet.conf, kube-proxy.conf. */
+  config: string;
+  /** The kubelet's own cert dir (its default --cert-dir): kubelet.crt (serving) and kubelet-client.crt. */
+  kubeletCert: string;
+}
+
+/** Kubespray's defaults. */
+export const DEFAULT_REMOTE_DIRS: Readonly<RemoteDirs> = {
+  cert: '/etc/kubernetes/ssl',
+  etcdCert: '/etc/ssl/etcd/ssl',
+  config: '/etc/kubernetes',
+  kubeletCert: '/var/lib/kubelet/pki',
+};
 
 /** The local PKI directory of an inventory. */
 export const PKI_DIR_NAME = 'pki';

@@ -5,7 +5,7 @@
  */
 import { firstAddressOf, typedSans } from './addresses.js';
 import type { KeyAlgorithm, PkiHost, PkiInput } from './input.js';
-import { MODE, REMOTE_ETCD_PKI_DIR, REMOTE_KUBECONFIG_DIR, REMOTE_KUBELET_PKI_DIR, REMOTE_PKI_DIR } from './layout.js';
+import { MODE } from './layout.js';
 
 export type HostRole = 'control-plane' | 'etcd' | 'node';
 export type ExtKeyUsageName = 'serverAuth' | 'clientAuth';
@@ -114,6 +114,8 @@ export function planCertificates(input: PkiInput): CertSpec[] {
   const leafDays = input.validityDays;
   const caDays = input.caValidityDays;
   const alg = input.keyAlgorithm;
+  // Remote locations follow the inventory (kube_cert_dir, etcd_cert_dir, kube_config_dir).
+  const { cert: certDir, etcdCert: etcdDir, config: configDir, kubeletCert: kubeletDir } = input.remoteDirs;
   const specs: CertSpec[] = [];
 
   const ca = (name: string, commonName: string, description: string, recipients: Recipient[]): CertSpec => ({
@@ -147,15 +149,15 @@ export function planCertificates(input: PkiInput): CertSpec[] {
   // kubelet CSRs with it); the etcd and front-proxy CA keys never leave the inventory.
   specs.push(
     ca('ca', 'kubernetes', 'Kubernetes CA', [
-      { role: 'control-plane', deliveries: certAndKey(REMOTE_PKI_DIR, 'ca') },
-      { role: 'node', deliveries: certOnly(REMOTE_PKI_DIR, 'ca') },
+      { role: 'control-plane', deliveries: certAndKey(certDir, 'ca') },
+      { role: 'node', deliveries: certOnly(certDir, 'ca') },
     ]),
     ca('front-proxy-ca', 'front-proxy-ca', 'front-proxy (aggregation layer) CA', [
-      { role: 'control-plane', deliveries: certOnly(REMOTE_PKI_DIR, 'front-proxy-ca') },
+      { role: 'control-plane', deliveries: certOnly(certDir, 'front-proxy-ca') },
     ]),
     ca('etcd/ca', 'etcd-ca', 'etcd CA', [
-      { role: 'control-plane', deliveries: certOnly(REMOTE_ETCD_PKI_DIR, 'ca') },
-      { role: 'etcd', deliveries: certOnly(REMOTE_ETCD_PKI_DIR, 'ca') },
+      { role: 'control-plane', deliveries: certOnly(etcdDir, 'ca') },
+      { role: 'etcd', deliveries: certOnly(etcdDir, 'ca') },
     ]),
   );
 
@@ -175,15 +177,15 @@ export function planCertificates(input: PkiInput): CertSpec[] {
       {
         role: 'control-plane',
         deliveries: [
-          { part: 'key', remotePath: `${REMOTE_PKI_DIR}/sa.key`, mode: MODE.privateKey },
-          { part: 'pub', remotePath: `${REMOTE_PKI_DIR}/sa.pub`, mode: MODE.publicKey },
+          { part: 'key', remotePath: `${certDir}/sa.key`, mode: MODE.privateKey },
+          { part: 'pub', remotePath: `${certDir}/sa.pub`, mode: MODE.publicKey },
         ],
       },
     ],
   });
 
   // Control plane.
-  const cpFiles = (stem: string): Recipient[] => [{ role: 'control-plane', deliveries: certAndKey(REMOTE_PKI_DIR, stem) }];
+  const cpFiles = (stem: string): Recipient[] => [{ role: 'control-plane', deliveries: certAndKey(certDir, stem) }];
   specs.push(
     leaf({
       name: 'apiserver',
@@ -234,7 +236,7 @@ export function planCertificates(input: PkiInput): CertSpec[] {
           commonName: h.name,
           extKeyUsages: ['serverAuth', 'clientAuth'],
           sans: etcdMemberSans(h),
-          recipients: [{ role: 'etcd', host: h.name, deliveries: certAndKey(REMOTE_ETCD_PKI_DIR, kind) }],
+          recipients: [{ role: 'etcd', host: h.name, deliveries: certAndKey(etcdDir, kind) }],
         }),
       );
     }
@@ -247,7 +249,7 @@ export function planCertificates(input: PkiInput): CertSpec[] {
       commonName: 'kube-etcd-healthcheck-client',
       organizations: ['system:masters'],
       extKeyUsages: ['clientAuth'],
-      recipients: [{ role: 'etcd', deliveries: certAndKey(REMOTE_ETCD_PKI_DIR, 'healthcheck-client') }],
+      recipients: [{ role: 'etcd', deliveries: certAndKey(etcdDir, 'healthcheck-client') }],
     }),
   );
 
@@ -255,7 +257,7 @@ export function planCertificates(input: PkiInput): CertSpec[] {
   const cpKubeconfig = (file: string) => ({
     file,
     server: 'control-plane' as const,
-    recipients: [{ role: 'control-plane' as const, remotePath: `${REMOTE_KUBECONFIG_DIR}/${file}` }],
+    recipients: [{ role: 'control-plane' as const, remotePath: `${configDir}/${file}` }],
   });
   specs.push(
     leaf({
@@ -293,11 +295,11 @@ export function planCertificates(input: PkiInput): CertSpec[] {
       commonName: 'system:kube-proxy',
       organizations: ['system:node-proxier'],
       extKeyUsages: ['clientAuth'],
-      recipients: [{ role: 'node', deliveries: certAndKey(REMOTE_PKI_DIR, 'kube-proxy') }],
+      recipients: [{ role: 'node', deliveries: certAndKey(certDir, 'kube-proxy') }],
       kubeconfig: {
         file: 'kube-proxy.conf',
         server: 'endpoint',
-        recipients: [{ role: 'node', remotePath: `${REMOTE_KUBECONFIG_DIR}/kube-proxy.conf` }],
+        recipients: [{ role: 'node', remotePath: `${configDir}/kube-proxy.conf` }],
       },
     }),
   );
@@ -313,11 +315,11 @@ export function planCertificates(input: PkiInput): CertSpec[] {
         commonName: `system:node:${n.name}`,
         organizations: ['system:nodes'],
         extKeyUsages: ['clientAuth'],
-        recipients: [{ role: 'node', host: n.name, deliveries: certAndKey(REMOTE_KUBELET_PKI_DIR, 'kubelet-client') }],
+        recipients: [{ role: 'node', host: n.name, deliveries: certAndKey(kubeletDir, 'kubelet-client') }],
         kubeconfig: {
           file: `kubelet-${n.name}.conf`,
           server: 'endpoint',
-          recipients: [{ role: 'node', host: n.name, remotePath: `${REMOTE_KUBECONFIG_DIR}/kubelet.conf` }],
+          recipients: [{ role: 'node', host: n.name, remotePath: `${configDir}/kubelet.conf` }],
         },
       }),
       leaf({
@@ -328,7 +330,7 @@ export function planCertificates(input: PkiInput): CertSpec[] {
         commonName: n.name,
         extKeyUsages: ['serverAuth'],
         sans: typedSans(hostNames(n)),
-        recipients: [{ role: 'node', host: n.name, deliveries: certAndKey(REMOTE_KUBELET_PKI_DIR, 'kubelet') }],
+        recipients: [{ role: 'node', host: n.name, deliveries: certAndKey(kubeletDir, 'kubelet') }],
       }),
     );
   }

@@ -16,9 +16,9 @@ test('a worker gets the cluster CA certificate, its own kubelet files and kube-p
   assert.deepEqual(
     files.map((f) => [f.path, f.sourceFile, f.mode.toString(8)]),
     [
-      ['/etc/kubernetes/pki/ca.crt', 'ca.crt', '644'],
-      ['/etc/kubernetes/pki/kube-proxy.crt', 'kube-proxy.crt', '644'],
-      ['/etc/kubernetes/pki/kube-proxy.key', 'kube-proxy.key', '600'],
+      ['/etc/kubernetes/ssl/ca.crt', 'ca.crt', '644'],
+      ['/etc/kubernetes/ssl/kube-proxy.crt', 'kube-proxy.crt', '644'],
+      ['/etc/kubernetes/ssl/kube-proxy.key', 'kube-proxy.key', '600'],
       ['/var/lib/kubelet/pki/kubelet-client.crt', 'kubelet/w1-client.crt', '644'],
       ['/var/lib/kubelet/pki/kubelet-client.key', 'kubelet/w1-client.key', '600'],
       ['/var/lib/kubelet/pki/kubelet.crt', 'kubelet/w1-server.crt', '644'],
@@ -41,7 +41,7 @@ test('a control-plane + etcd + node host gets the cluster CA key but not the etc
   for (const never of ['etcd/ca.key', 'front-proxy-ca.key', 'etcd/server-cp2.key', 'kubelet/w1-client.key', 'admin.key']) {
     assert.ok(!sources.includes(never), never);
   }
-  assert.equal(files.find((f) => f.sourceFile === 'etcd/server-cp1.crt')!.path, '/etc/kubernetes/pki/etcd/server.crt');
+  assert.equal(files.find((f) => f.sourceFile === 'etcd/server-cp1.crt')!.path, '/etc/ssl/etcd/ssl/server.crt');
   assert.equal(files.find((f) => f.sourceFile === 'sa.key')!.mode, 0o600);
   assert.equal(new Set(files.map((f) => f.path)).size, files.length, 'each remote path once');
 });
@@ -86,9 +86,9 @@ test('the rule holds even against a plan that asks for more', () => {
   const plan = planCertificates(smallCluster());
   const tampered = plan.map((s) =>
     s.name === 'etcd/ca'
-      ? { ...s, recipients: [...s.recipients, { role: 'control-plane' as const, deliveries: [{ part: 'key' as const, remotePath: '/etc/kubernetes/pki/etcd/ca.key', mode: 0o600 }] }] }
+      ? { ...s, recipients: [...s.recipients, { role: 'control-plane' as const, deliveries: [{ part: 'key' as const, remotePath: '/etc/ssl/etcd/ssl/ca.key', mode: 0o600 }] }] }
       : s.name === 'ca'
-        ? { ...s, recipients: [...s.recipients, { role: 'node' as const, deliveries: [{ part: 'key' as const, remotePath: '/etc/kubernetes/pki/ca.key', mode: 0o600 }] }] }
+        ? { ...s, recipients: [...s.recipients, { role: 'node' as const, deliveries: [{ part: 'key' as const, remotePath: '/etc/kubernetes/ssl/ca.key', mode: 0o600 }] }] }
         : s,
   );
   const refuses = (host: string, roles: Parameters<typeof filesForHost>[2], what: RegExp) =>

@@ -51,7 +51,7 @@ test('the plan has every CA, key pair, certificate and identity of kubeadm v1.13
     assert.equal(s.kind, issuer === undefined ? 'ca' : 'leaf');
     assert.deepEqual(s.files, { cert: `${name}.crt`, key: `${name}.key` });
     assert.equal(s.validityDays, issuer === undefined ? 3650 : 365);
-    assert.equal(s.keyAlgorithm, 'rsa-2048');
+    assert.equal(s.keyAlgorithm, 'ecdsa-p256');
   }
   const sa = byName(specs, 'sa');
   assert.equal(sa.kind, 'keypair');
@@ -99,11 +99,29 @@ test('IPv6 addresses are canonical in the plan, duplicates dropped', () => {
 });
 
 test('keyAlgorithm and validity come from the input; the SA key stays RSA', () => {
-  const specs = planCertificates(smallCluster({ keyAlgorithm: 'ecdsa-p256', validityDays: 100, caValidityDays: 1000 }));
-  assert.equal(byName(specs, 'apiserver').keyAlgorithm, 'ecdsa-p256');
+  const specs = planCertificates(smallCluster({ keyAlgorithm: 'rsa-2048', validityDays: 100, caValidityDays: 1000 }));
+  assert.equal(byName(specs, 'apiserver').keyAlgorithm, 'rsa-2048');
   assert.equal(byName(specs, 'apiserver').validityDays, 100);
   assert.equal(byName(specs, 'ca').validityDays, 1000);
   assert.equal(byName(specs, 'sa').keyAlgorithm, 'rsa-2048');
+  assert.equal(byName(planCertificates(smallCluster()), 'apiserver').keyAlgorithm, 'ecdsa-p256', 'ECDSA P-256 by default');
+  assert.equal(byName(planCertificates(smallCluster()), 'sa').keyAlgorithm, 'rsa-2048', 'the SA key is RSA by default too');
+});
+
+test('remote paths follow the input\'s directories (kube_cert_dir, etcd_cert_dir, kube_config_dir)', () => {
+  const specs = planCertificates(smallCluster({ remoteDirs: { cert: '/srv/k8s/certs/', etcdCert: '/srv/etcd/tls', config: '/srv/k8s' } }));
+  const paths = specs.flatMap((s) => [
+    ...s.recipients.flatMap((r) => r.deliveries.map((d) => d.remotePath)),
+    ...(s.kubeconfig?.recipients.map((r) => r.remotePath) ?? []),
+  ]);
+  assert.ok(paths.includes('/srv/k8s/certs/apiserver.crt'), 'trailing slash dropped');
+  assert.ok(paths.includes('/srv/etcd/tls/server.key'));
+  assert.ok(paths.includes('/srv/etcd/tls/ca.crt'));
+  assert.ok(paths.includes('/srv/k8s/admin.conf'));
+  assert.ok(paths.includes('/var/lib/kubelet/pki/kubelet.crt'), 'the kubelet dir keeps its default');
+  assert.ok(paths.every((p) => !p.startsWith('/etc/kubernetes')), paths.join(' '));
+  assert.throws(() => smallCluster({ remoteDirs: { cert: 'relative/dir' } }), /remoteDirs\.cert: must be an absolute path/);
+  assert.throws(() => smallCluster({ remoteDirs: { cert: '/etc/../tmp' } }), /must not contain/);
 });
 
 test('bad input is a KprovError naming the field and the source', () => {

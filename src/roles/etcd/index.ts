@@ -1,0 +1,104 @@
+/**
+ * The `etcd` role (hosts: etcd): etcd and etcdctl from the run's artifacts, the member's TLS
+ * files, its data directory, environment file and systemd unit; membership decided from the
+ * hosts (new cluster or join); every member started at once (a new cluster needs quorum before
+ * any member is ready), then each waits, bounded, until it serves quorum reads. A changed binary,
+ * certificate, env file or unit restarts the member, one member at a time.
+ */
+import { renderEtcdEnv, renderUnit } from '../../cluster/flags.js';
+import { ensureClusterPki, pkiFileTasks } from '../../cluster/pki.js';
+import { topologyOf } from '../../cluster/shared.js';
+import type { EtcdMember } from '../../cluster/topology.js';
+import { KprovError } from '../../errors.js';
+import { directory, file, waitActive } from '../../engine/tasks/index.js';
+import type { RemoteHost } from '../../ssh/types.js';
+import type { Role, Task, TaskContext } from '../types.js';
+import { artifactBinaryTasks } from './binaries.js';
+import {
+  ENV_TEMPLATE,
+  ETCD_ENV_FILE,
+  ETCD_UNIT,
+  ETCD_UNIT_FILE,
+  UNIT_TEMPLATE,
+  etcdEnvVars,
+  etcdTlsFiles,
+  etcdUnitVars,
+} from './config.js';
+import { localMemberHealthy, type Etcdctl } from './etcdctl.js';
+import { membershipTask, type MembershipDecision } from './membership.js';
+import { prepareClusterRoles } from './prepare.js';
+import { restartUnit, startUnit } from './systemd.js';
+
+export const RESTART_ETCD = 'restart etcd';
+/** A new cluster elects its first leader within a few election timeouts (5 s each). */
+const HEALTH_TIMEOUT_MS = 120_000;
+
+function memberOf(ctx: TaskContext): EtcdMember {
+  const member = topologyOf(ctx.shared).etcd.find((m) => m.host.name === ctx.host.name);
+  if (!member) throw new KprovError('internal', `${ctx.host.name} runs the etcd role but is not in the etcd group`, { host: ctx.host.name });
+  return member;
+}
+
+async function etcdctlFor(ctx: TaskContext): Promise<Etcdctl> {
+  const pki = await ensureClusterPki(ctx.shared, { dryRun: ctx.dryRun });
+  const bin = `${memberOf(ctx).host.vars.bin_dir}/etcdctl`;
+  return { bin, tls: etcdTlsFiles(pki.plan, ctx.host.name) };
+}
+
+/** Ready = the local member answers `endpoint health` (a quorum read) with the health-check client. */
+const healthy = async (host: RemoteHost, ctx: TaskContext) => localMemberHealthy(host, await etcdctlFor(ctx));
+
+/** Waits (bounded) until the member is active and healthy; never changes anything. */
+function waitHealthyTask(): Task {
+  return {
+    name: 'wait until the etcd member is healthy',
+    async check(host, ctx) {
+      // In a plan the member may not exist yet: nothing to wait for.
+      if (ctx.dryRun) return [];
+      await waitActive(host, ETCD_UNIT, { timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }, () => healthy(host, ctx));
+      return [];
+    },
+    async apply() {
+      // check never reports changes.
+    },
+  };
+}
+
+async function tasks(ctx: TaskContext): Promise<Task[]> {
+  const topology = topologyOf(ctx.shared);
+  const member = memberOf(ctx);
+  const vars = member.host.vars;
+  const etcdctl = await etcdctlFor(ctx);
+  const notify = [RESTART_ETCD];
+  let decision: MembershipDecision | undefined;
+  const bootstrap = () => {
+    if (!decision) throw new KprovError('internal', 'the etcd env file was rendered before the membership was decided', { host: ctx.host.name });
+    return decision;
+  };
+  return [
+    ...(await artifactBinaryTasks(ctx, 'etcd', { notify: (name) => (name === 'etcd' ? notify : []) })),
+    ...(await pkiFileTasks(ctx, ['etcd'], { notify })),
+    directory({ path: vars.etcd_data_dir, mode: 0o700, owner: 'root', group: 'root' }),
+    membershipTask({ self: member, members: topology.etcd, dataDir: vars.etcd_data_dir, etcdctl, onDecision: (d) => (decision = d) }),
+    file({
+      path: ETCD_ENV_FILE,
+      mode: 0o640,
+      owner: 'root',
+      group: 'root',
+      content: (c) => renderEtcdEnv(c, ENV_TEMPLATE, etcdEnvVars(member, etcdctl.tls, bootstrap())),
+      notify,
+    }),
+    file({ path: ETCD_UNIT_FILE, mode: 0o644, owner: 'root', group: 'root', content: (c) => renderUnit(c, UNIT_TEMPLATE, etcdUnitVars(member), 'etcd'), notify }),
+    // No waiting here: a member of a new cluster becomes ready only once a quorum has started.
+    startUnit({ unit: ETCD_UNIT, wait: false }),
+    waitHealthyTask(),
+  ];
+}
+
+export const etcdRole: Role = {
+  name: 'etcd',
+  tags: ['etcd'],
+  handlers: [restartUnit({ name: RESTART_ETCD, unit: ETCD_UNIT, rolling: true, healthy, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 })],
+  prepare: prepareClusterRoles,
+  tasks,
+};

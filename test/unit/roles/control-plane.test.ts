@@ -1,0 +1,217 @@
+/**
+ * The control-plane role: its rendered units for a 3-host control plane, the checks made before
+ * any host is touched, and whole runs through the engine on fake hosts (start order, no-op
+ * re-run, rolling restarts of exactly the components whose inputs changed).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { pkiInputFromTopology } from '../../../src/cluster/pki.js';
+import { buildTopology } from '../../../src/cluster/topology.js';
+import { createTemplateRenderer } from '../../../src/engine/template.js';
+import { loadInventory } from '../../../src/inventory/load.js';
+import { templatesDir } from '../../../src/paths.js';
+import { planCertificates } from '../../../src/pki/index.js';
+import { controlPlaneRole } from '../../../src/roles/control-plane/index.js';
+import { readersOf, renderControlPlaneUnits } from '../../../src/roles/control-plane/units.js';
+import { etcdRole } from '../../../src/roles/etcd/index.js';
+import { splitCommandLine, execStartLines } from '../../../src/cluster/flags.js';
+import { FakeFleet } from '../../support/fake-host.js';
+import { runYaml } from '../engine/harness.js';
+import { clusterScript, fakeArtifacts, loadTestInventory, writeInventory, type FakeClusterState } from '../cluster/support.js';
+
+const PLAYBOOK = `
+- name: etcd
+  hosts: etcd
+  roles: [etcd]
+- name: Control plane
+  hosts: kube_control_plane
+  roles: [control-plane]
+`;
+
+/** `--flag=value` pairs of a unit's ExecStart. */
+function flagsOf(unit: string): Map<string, string> {
+  const argv = splitCommandLine(execStartLines(unit)[0]!);
+  return new Map(argv.slice(1).map((a) => [a.slice(2, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
+}
+
+test('three control-plane hosts: the units carry kubeadm v1.13\'s flags with the inventory\'s values', async (t) => {
+  const inventory = await loadTestInventory(t, { vars: { kube_log_level: 3, kube_apiserver_port: 8443, kube_cert_dir: '/etc/kubernetes/pki' } });
+  const topology = buildTopology(inventory);
+  const plan = planCertificates(pkiInputFromTopology(topology));
+  const units = renderControlPlaneUnits({ render: createTemplateRenderer(), shared: { inventory } }, topology, topology.controlPlane[1]!, plan);
+
+  const api = flagsOf(units['kube-apiserver']);
+  assert.deepEqual(Object.fromEntries(api), {
+    'advertise-address': '10.10.0.2',
+    'allow-privileged': 'true',
+    'apiserver-count': '3',
+    'authorization-mode': 'Node,RBAC',
+    'bind-address': '0.0.0.0',
+    'client-ca-file': '/etc/kubernetes/pki/ca.crt',
+    'enable-admission-plugins': 'NodeRestriction',
+    'enable-bootstrap-token-auth': 'true',
+    'etcd-cafile': '/etc/ssl/etcd/ssl/ca.crt',
+    'etcd-certfile': '/etc/kubernetes/pki/apiserver-etcd-client.crt',
+    'etcd-keyfile': '/etc/kubernetes/pki/apiserver-etcd-client.key',
+    'etcd-servers': 'https://10.10.0.1:2379,https://10.10.0.2:2379,https://10.10.0.3:2379',
+    'insecure-port': '0',
+    'kubelet-client-certificate': '/etc/kubernetes/pki/apiserver-kubelet-client.crt',
+    'kubelet-client-key': '/etc/kubernetes/pki/apiserver-kubelet-client.key',
+    'kubelet-preferred-address-types': 'InternalIP,ExternalIP,Hostname',
+    'proxy-client-cert-file': '/etc/kubernetes/pki/front-proxy-client.crt',
+    'proxy-client-key-file': '/etc/kubernetes/pki/front-proxy-client.key',
+    'requestheader-allowed-names': 'front-proxy-client',
+    'requestheader-client-ca-file': '/etc/kubernetes/pki/front-proxy-ca.crt',
+    'requestheader-extra-headers-prefix': 'X-Remote-Extra-',
+    'requestheader-group-headers': 'X-Remote-Group',
+    'requestheader-username-headers': 'X-Remote-User',
+    'secure-port': '8443',
+    'service-account-key-file': '/etc/kubernetes/pki/sa.pub',
+    'service-cluster-ip-range': '10.233.0.0/18',
+    'tls-cert-file': '/etc/kubernetes/pki/apiserver.crt',
+    'tls-private-key-file': '/etc/kubernetes/pki/apiserver.key',
+    v: '3',
+  });
+  assert.equal(execStartLines(units['kube-apiserver'])[0]!.split(/\s+/)[0], '/usr/local/bin/kube-apiserver');
+
+  const cm = flagsOf(units['kube-controller-manager']);
+  assert.equal(cm.get('address'), '127.0.0.1');
+  assert.equal(cm.get('allocate-node-cidrs'), 'false');
+  assert.equal(cm.get('cluster-cidr'), '10.233.64.0/18');
+  assert.equal(cm.get('cluster-signing-cert-file'), '/etc/kubernetes/pki/ca.crt');
+  assert.equal(cm.get('cluster-signing-key-file'), '/etc/kubernetes/pki/ca.key');
+  assert.equal(cm.get('controllers'), '*,bootstrapsigner,tokencleaner');
+  for (const k of ['kubeconfig', 'authentication-kubeconfig', 'authorization-kubeconfig']) assert.equal(cm.get(k), '/etc/kubernetes/controller-manager.conf');
+  assert.equal(cm.get('leader-elect'), 'true');
+  assert.equal(cm.get('root-ca-file'), '/etc/kubernetes/pki/ca.crt');
+  assert.equal(cm.get('service-account-private-key-file'), '/etc/kubernetes/pki/sa.key');
+  assert.equal(cm.get('use-service-account-credentials'), 'true');
+  assert.equal(cm.get('service-cluster-ip-range'), '10.233.0.0/18');
+
+  assert.deepEqual(Object.fromEntries(flagsOf(units['kube-scheduler'])), {
+    address: '127.0.0.1', kubeconfig: '/etc/kubernetes/scheduler.conf', 'leader-elect': 'true', v: '3',
+  });
+  for (const u of Object.values(units)) assert.match(u, /^Restart=on-failure$/m);
+});
+
+test('which component restarts for which file', () => {
+  assert.deepEqual(readersOf('sa', 'key'), ['kube-controller-manager']);
+  assert.deepEqual(readersOf('sa', 'pub'), ['kube-apiserver']);
+  assert.deepEqual(readersOf('etcd/ca', 'cert'), ['kube-apiserver']);
+  assert.deepEqual(readersOf('scheduler', 'kubeconfig'), ['kube-scheduler']);
+  assert.deepEqual(readersOf('admin', 'kubeconfig'), []);
+  assert.deepEqual(readersOf('something-new', 'cert'), ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']);
+});
+
+async function setup(t: Parameters<typeof loadTestInventory>[0], vars: Record<string, unknown> = {}) {
+  const dir = await writeInventory(t, { vars });
+  const inventory = await loadInventory(dir);
+  const fleet = new FakeFleet(inventory.hosts.map((h) => h.name));
+  const state: FakeClusterState = { added: [], unhealthy: new Set() };
+  for (const m of fleet.machines.values()) m.script = clusterScript(state);
+  const artifacts = Promise.resolve(await fakeArtifacts(t));
+  return { dir, inventory, fleet, artifacts };
+}
+
+test('a broken template fails in prepare, naming template and flag, before any host is contacted', async (t) => {
+  const { inventory, fleet, artifacts } = await setup(t);
+  const broken = await mkdtemp(path.join(tmpdir(), 'kprov-templates-'));
+  t.after(() => rm(broken, { recursive: true, force: true }));
+  await cp(templatesDir, broken, { recursive: true });
+  const unit = path.join(broken, 'systemd', 'kube-scheduler.service.j2');
+  await writeFile(unit, (await readFile(unit, 'utf8')).replace('--leader-elect=true', '--leader-elect=true --leader-elect-magic=x'));
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts }, render: createTemplateRenderer(broken) });
+  assert.equal(run.result.status, 'failed');
+  const failed = run.of('host:finish')[0]!;
+  assert.equal(failed.step, 'etcd: prepare');
+  assert.equal(failed.error!.message, 'templates/systemd/kube-scheduler.service.j2: kube-scheduler does not accept --leader-elect-magic (v1.13)');
+  assert.deepEqual(fleet.allCalls(), [], 'no host was contacted');
+  await assert.rejects(stat(path.join(inventory.dir, 'pki')), /ENOENT/, 'nothing issued either');
+});
+
+test('static-pod modes and host-side downloads are refused up front, naming the variable', async (t) => {
+  for (const [vars, message] of [
+    [{ etcd_deployment_type: 'static_pod' }, /^etcd_deployment_type: static_pod is not supported yet$/],
+    [{ control_plane_deployment_type: 'static_pod' }, /^control_plane_deployment_type: static_pod is not supported yet$/],
+    [{ download_localhost: false }, /^download_localhost: false is not supported by the etcd and control-plane roles yet$/],
+  ] as const) {
+    const { inventory, fleet, artifacts } = await setup(t, vars);
+    const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts } });
+    assert.match(run.of('host:finish')[0]!.error!.message, message);
+    assert.deepEqual(fleet.allCalls(), []);
+  }
+});
+
+test('a run: apiserver healthy before the others start; admin.conf for the user; then a no-op', async (t) => {
+  const { inventory, fleet, artifacts } = await setup(t);
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts } });
+  assert.equal(run.result.status, 'ok', JSON.stringify(run.of('host:finish').map((e) => e.error)));
+  const names = run.of('host:tasks').find((e) => e.play === 'Control plane' && e.host === 'node1')!.tasks.map((x) => x.name);
+  assert.deepEqual(names.slice(0, 4), ['binary /usr/local/bin/kube-apiserver', 'binary /usr/local/bin/kube-controller-manager', 'binary /usr/local/bin/kube-scheduler', 'binary /usr/local/bin/kubectl']);
+  assert.deepEqual(names.slice(-5), [
+    'start kube-apiserver.service', 'start kube-controller-manager.service', 'start kube-scheduler.service',
+    'wait until kube-controller-manager.service is healthy', 'wait until kube-scheduler.service is healthy',
+  ]);
+  for (const m of fleet.machines.values()) {
+    const argv = m.calls.map((c) => c.argv?.join(' ') ?? '');
+    const apiHealthy = argv.findIndex((a) => a.endsWith('get --raw=/healthz'));
+    const cmStart = argv.indexOf('systemctl start --no-block -- kube-controller-manager.service');
+    assert.ok(apiHealthy >= 0 && cmStart > apiHealthy, `${m.name}: the apiserver answered /healthz before the controller manager started`);
+    assert.ok(argv.some((a) => a.endsWith('get --raw=/api/v1/componentstatuses/scheduler')), `${m.name}: scheduler health checked`);
+    assert.equal(m.files.get('/etc/kubernetes/admin.conf')!.mode, 0o600);
+    assert.equal(m.files.get('/etc/kubernetes/ssl/ca.key')!.mode, 0o600);
+    assert.deepEqual(m.restarts, []);
+  }
+  const admin = path.join(inventory.dir, 'artifacts', 'admin.conf');
+  assert.equal((await stat(admin)).mode & 0o777, 0o600);
+  assert.equal((await stat(path.dirname(admin))).mode & 0o777, 0o700);
+  assert.match(await readFile(admin, 'utf8'), /server: https:\/\/10\.10\.0\.1:6443/);
+
+  for (const m of fleet.machines.values()) m.mkdirs('/var/lib/etcd/member');
+  const again = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts } });
+  assert.deepEqual(again.result.recap.map((r) => r.changed), [0, 0, 0]);
+  for (const m of fleet.machines.values()) assert.deepEqual(m.restarts, []);
+});
+
+test('a changed log level restarts only the control plane, one component and host at a time; a new sa.key only the controller manager', async (t) => {
+  const { dir, inventory, fleet, artifacts } = await setup(t);
+  await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts } });
+  for (const m of fleet.machines.values()) m.mkdirs('/var/lib/etcd/member');
+
+  await writeFile(path.join(dir, 'group_vars', 'all', 'all.yml'), stringify({ kube_log_level: 5 }));
+  const relogged = await loadInventory(dir);
+  const run = await runYaml(PLAYBOOK, { inventory: relogged, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory: relogged, artifacts } });
+  assert.equal(run.result.status, 'ok');
+  const changedFiles = run.of('task:finish').filter((e) => e.status === 'changed').flatMap((e) => e.changes.filter((c) => c.kind === 'file').map((c) => `${e.host}:${c.path}`));
+  assert.deepEqual(changedFiles.sort(), ['node1', 'node2', 'node3'].flatMap((h) => ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `${h}:/etc/systemd/system/${c}.service`)).sort());
+  // Every restart, in time order across hosts: handlers one after the other, hosts in turn.
+  const restarts = [...fleet.machines.values()].flatMap((m) => m.restarts.map((r) => ({ ...r, host: m.name }))).sort((a, b) => a.at - b.at);
+  assert.deepEqual(restarts.map((r) => `${r.unit}@${r.host}`), ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].flatMap((c) => ['node1', 'node2', 'node3'].map((h) => `${c}.service@${h}`)));
+  const handlers = run.events.filter((e) => e.type === 'handler:start' || e.type === 'handler:finish');
+  for (let i = 0; i < handlers.length; i += 2) {
+    assert.equal(handlers[i]!.type, 'handler:start');
+    assert.equal(handlers[i + 1]!.type, 'handler:finish', 'each restart finishes before the next starts');
+  }
+
+  for (const m of fleet.machines.values()) {
+    m.restarts.length = 0;
+    m.files.get('/etc/kubernetes/ssl/sa.key')!.content = Buffer.from('replaced\n');
+  }
+  const sa = await runYaml(PLAYBOOK, { inventory: relogged, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory: relogged, artifacts } });
+  assert.equal(sa.result.status, 'ok');
+  for (const m of fleet.machines.values()) assert.deepEqual(m.restarts.map((r) => r.unit), ['kube-controller-manager.service']);
+});
+
+test('a dry run writes nothing: no host change, no PKI, no admin.conf', async (t) => {
+  const { inventory, fleet, artifacts } = await setup(t);
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts }, dryRun: true });
+  assert.equal(run.result.status, 'ok', JSON.stringify(run.of('host:finish').map((e) => e.error)));
+  const readOnly = (argv: readonly string[] = []) => argv[3] === 'kprov-etcd-facts';
+  for (const m of fleet.machines.values()) assert.deepEqual(m.mutatingCalls().filter((c) => !readOnly(c.argv)), []);
+  await assert.rejects(stat(path.join(inventory.dir, 'pki')), /ENOENT/);
+  await assert.rejects(stat(path.join(inventory.dir, 'artifacts')), /ENOENT/);
+});

@@ -1,0 +1,174 @@
+/**
+ * The etcd role: its rendered files for a 3-member cluster, the new/existing bootstrap decision,
+ * and whole runs through the engine on fake hosts (first run, no-op re-run, a joining member).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ensureClusterPki, pkiInputFromTopology } from '../../../src/cluster/pki.js';
+import { buildTopology, type EtcdMember } from '../../../src/cluster/topology.js';
+import { createTemplateRenderer } from '../../../src/engine/template.js';
+import { planCertificates } from '../../../src/pki/index.js';
+import { etcdRole } from '../../../src/roles/etcd/index.js';
+import { etcdTlsFiles, renderEtcdFiles } from '../../../src/roles/etcd/config.js';
+import { decideMembership } from '../../../src/roles/etcd/membership.js';
+import { FakeFleet } from '../../support/fake-host.js';
+import { runYaml } from '../engine/harness.js';
+import { clusterScript, fakeArtifacts, loadTestInventory, type FakeClusterState } from '../cluster/support.js';
+
+const PLAYBOOK = '- name: etcd\n  hosts: etcd\n  roles: [etcd]\n';
+
+test('a 3-member cluster: env file and unit as Kubespray writes them, checked against etcd\'s flags', async (t) => {
+  for (const version of ['v3.2.24', 'v3.4.23']) {
+    const inventory = await loadTestInventory(t, { vars: { etcd_version: version, etcd_cert_dir: '/etc/etcd/pki' } });
+    const topology = buildTopology(inventory);
+    const plan = planCertificates(pkiInputFromTopology(topology));
+    const member = topology.etcd[1]!;
+    const { env, unit } = renderEtcdFiles({ render: createTemplateRenderer(), shared: { inventory } }, member, etcdTlsFiles(plan, 'node2'), {
+      state: 'new',
+      initialCluster: topology.etcdInitialCluster,
+    });
+    const vars = new Map(env.split('\n').filter((l) => /^[A-Z]/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    assert.equal(vars.get('ETCD_NAME'), 'node2');
+    assert.equal(vars.get('ETCD_DATA_DIR'), '/var/lib/etcd');
+    assert.equal(vars.get('ETCD_ADVERTISE_CLIENT_URLS'), 'https://10.10.0.2:2379');
+    assert.equal(vars.get('ETCD_INITIAL_ADVERTISE_PEER_URLS'), 'https://10.10.0.2:2380');
+    assert.equal(vars.get('ETCD_LISTEN_CLIENT_URLS'), 'https://10.10.0.2:2379,https://127.0.0.1:2379');
+    assert.equal(vars.get('ETCD_LISTEN_PEER_URLS'), 'https://10.10.0.2:2380');
+    assert.equal(vars.get('ETCD_INITIAL_CLUSTER'), 'node1=https://10.10.0.1:2380,node2=https://10.10.0.2:2380,node3=https://10.10.0.3:2380');
+    assert.equal(vars.get('ETCD_INITIAL_CLUSTER_STATE'), 'new');
+    assert.equal(vars.get('ETCD_INITIAL_CLUSTER_TOKEN'), 'k8s_etcd');
+    assert.equal(vars.get('ETCD_CLIENT_CERT_AUTH'), 'true');
+    assert.equal(vars.get('ETCD_PEER_CLIENT_CERT_AUTH'), 'true');
+    assert.equal(vars.get('ETCD_TRUSTED_CA_FILE'), '/etc/etcd/pki/ca.crt');
+    assert.equal(vars.get('ETCD_CERT_FILE'), '/etc/etcd/pki/server.crt');
+    assert.equal(vars.get('ETCD_KEY_FILE'), '/etc/etcd/pki/server.key');
+    assert.equal(vars.get('ETCD_PEER_CERT_FILE'), '/etc/etcd/pki/peer.crt');
+    assert.equal(vars.get('ETCD_PEER_KEY_FILE'), '/etc/etcd/pki/peer.key');
+    assert.match(unit, /^Type=notify$/m);
+    assert.match(unit, /^Restart=on-failure$/m);
+    assert.match(unit, /^EnvironmentFile=\/etc\/etcd\.env$/m);
+    assert.match(unit, /^ExecStart=\/usr\/local\/bin\/etcd$/m);
+    assert.match(unit, new RegExp(`^Description=etcd ${version.replace(/\./g, '\\.')} \\(member node2\\)$`, 'm'));
+  }
+});
+
+const member = (n: number): EtcdMember => {
+  const ip = `10.10.0.${n}`;
+  return { name: `node${n}`, peerUrl: `https://${ip}:2380`, clientUrl: `https://${ip}:2379`, host: { name: `node${n}` } as EtcdMember['host'] };
+};
+const members = [member(1), member(2), member(3)];
+const everyone = 'node1=https://10.10.0.1:2380,node2=https://10.10.0.2:2380,node3=https://10.10.0.3:2380';
+
+test('bootstrap decision: new when nobody answers, existing (with member add) when a cluster does', () => {
+  assert.deepEqual(decideMembership(members[0]!, members, { hasData: false, currentState: undefined, listed: undefined }), {
+    state: 'new', initialCluster: everyone, add: false, reason: 'no other member answers: bootstrapping a new cluster',
+  });
+  // A member with data keeps what it was set up with; the file stays stable.
+  assert.equal(decideMembership(members[2]!, members, { hasData: true, currentState: 'existing', listed: undefined }).state, 'existing');
+  assert.equal(decideMembership(members[2]!, members, { hasData: true, currentState: undefined, listed: undefined }).state, 'new');
+  // node3 is missing from a running 2-member cluster: added, then joins.
+  const running = [{ name: 'node1', peerUrls: ['https://10.10.0.1:2380'], clientUrls: [] }, { name: 'node2', peerUrls: ['https://10.10.0.2:2380'], clientUrls: [] }];
+  assert.deepEqual(decideMembership(members[2]!, members, { hasData: false, currentState: undefined, listed: running }), {
+    state: 'existing', initialCluster: everyone, add: true, reason: 'joining the running cluster as a new member',
+  });
+  // Already added (unstarted, no name yet): no second add.
+  const added = [...running, { name: '', peerUrls: ['https://10.10.0.3:2380'], clientUrls: [] }];
+  assert.equal(decideMembership(members[2]!, members, { hasData: false, currentState: undefined, listed: added }).add, false);
+  // A 4th inventory host not in the cluster is left out; a cluster member unknown to the inventory is kept.
+  const four = [...members, member(4)];
+  const withStranger = [...running, { name: 'old', peerUrls: ['https://10.10.0.9:2380'], clientUrls: [] }];
+  assert.equal(
+    decideMembership(four[2]!, four, { hasData: false, currentState: undefined, listed: withStranger }).initialCluster,
+    'node1=https://10.10.0.1:2380,node2=https://10.10.0.2:2380,node3=https://10.10.0.3:2380,old=https://10.10.0.9:2380',
+  );
+});
+
+async function setup(t: Parameters<typeof loadTestInventory>[0]) {
+  const inventory = await loadTestInventory(t);
+  const fleet = new FakeFleet(inventory.hosts.map((h) => h.name));
+  const state: FakeClusterState = { added: [], unhealthy: new Set() };
+  for (const m of fleet.machines.values()) m.script = clusterScript(state);
+  const shared = { inventory, artifacts: Promise.resolve(await fakeArtifacts(t)) };
+  return { inventory, fleet, state, shared };
+}
+
+test('a run: binaries, TLS files, data dir, env file and unit, every member started without waiting; then a no-op', async (t) => {
+  const { inventory, fleet, shared } = await setup(t);
+  const first = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared });
+  assert.equal(first.result.status, 'ok', JSON.stringify(first.of('host:finish').map((e) => e.error)));
+  const tasks = first.of('host:tasks')[0]!.tasks.map((x) => x.name);
+  assert.deepEqual(tasks, [
+    'binary /usr/local/bin/etcd', 'binary /usr/local/bin/etcdctl',
+    'directory /etc/ssl/etcd/ssl',
+    'pki /etc/ssl/etcd/ssl/ca.crt', 'pki /etc/ssl/etcd/ssl/healthcheck-client.crt', 'pki /etc/ssl/etcd/ssl/healthcheck-client.key',
+    'pki /etc/ssl/etcd/ssl/peer.crt', 'pki /etc/ssl/etcd/ssl/peer.key', 'pki /etc/ssl/etcd/ssl/server.crt', 'pki /etc/ssl/etcd/ssl/server.key',
+    'directory /var/lib/etcd', 'etcd membership of node1', 'file /etc/etcd.env', 'file /etc/systemd/system/etcd.service',
+    'start etcd.service', 'wait until the etcd member is healthy',
+  ]);
+  for (const m of fleet.machines.values()) {
+    assert.equal(m.dirs.get('/var/lib/etcd')!.mode, 0o700);
+    assert.match(m.files.get('/etc/etcd.env')!.content.toString(), /^ETCD_INITIAL_CLUSTER_STATE=new$/m);
+    assert.ok(m.calls.some((c) => c.argv?.join(' ') === 'systemctl start --no-block -- etcd.service'), `${m.name}: started without blocking`);
+    assert.deepEqual(m.restarts, [], 'a unit this run started is not restarted again');
+  }
+  // The PKI was issued once, under the inventory.
+  assert.deepEqual((await ensureClusterPki(shared, { dryRun: false })).report.reissued, []);
+
+  for (const m of fleet.machines.values()) m.mkdirs('/var/lib/etcd/member');
+  const again = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared: { inventory, artifacts: shared.artifacts } });
+  assert.deepEqual(again.result.recap.map((r) => r.changed), [0, 0, 0]);
+  assert.deepEqual(again.of('handler:start'), []);
+  for (const m of fleet.machines.values()) assert.equal(m.bytesUploaded > 0, true);
+});
+
+test('a changed certificate restarts the members one at a time, each healthy before the next', async (t) => {
+  const { inventory, fleet, shared } = await setup(t);
+  await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared });
+  for (const m of fleet.machines.values()) {
+    m.mkdirs('/var/lib/etcd/member');
+    m.files.get('/etc/ssl/etcd/ssl/server.crt')!.content = Buffer.from('stale\n');
+  }
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared: { inventory, artifacts: shared.artifacts } });
+  assert.equal(run.result.status, 'ok');
+  const order = run.events.filter((e) => e.type === 'handler:start' || e.type === 'handler:finish').map((e) => `${e.type}:${'host' in e ? e.host : ''}`);
+  assert.deepEqual(order, ['handler:start:node1', 'handler:finish:node1', 'handler:start:node2', 'handler:finish:node2', 'handler:start:node3', 'handler:finish:node3']);
+  for (const m of fleet.machines.values()) assert.deepEqual(m.restarts.map((r) => r.unit), ['etcd.service']);
+});
+
+test('a member without data joins a running cluster: member add, then state existing', async (t) => {
+  const { inventory, fleet, state, shared } = await setup(t);
+  state.members = [
+    { name: 'node1', peerURLs: ['https://10.10.0.1:2380'] },
+    { name: 'node2', peerURLs: ['https://10.10.0.2:2380'] },
+  ];
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared, limit: 'node3' });
+  assert.equal(run.result.status, 'ok', JSON.stringify(run.of('host:finish').map((e) => e.error)));
+  assert.deepEqual(state.added, [['node3', 'node3', 'https://10.10.0.3:2380']]);
+  const env = fleet.machine('node3').files.get('/etc/etcd.env')!.content.toString();
+  assert.match(env, /^ETCD_INITIAL_CLUSTER_STATE=existing$/m);
+  assert.match(env, /^ETCD_INITIAL_CLUSTER=node1=https:\/\/10\.10\.0\.1:2380,node2=https:\/\/10\.10\.0\.2:2380,node3=https:\/\/10\.10\.0\.3:2380$/m);
+  const add = run.of('task:finish').find((e) => e.task === 'etcd membership of node3')!;
+  assert.match(add.changes[0]!.summary, /^etcdctl member add node3 --peer-urls=https:\/\/10\.10\.0\.3:2380 \(joining the running cluster/);
+});
+
+test('a member whose etcd dies fails the play with its unit\'s status and journal, not a retry count', async (t) => {
+  const { inventory, fleet, state, shared } = await setup(t);
+  state.unhealthy.add('node2');
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared, limit: 'node2' });
+  assert.equal(run.result.status, 'failed');
+  const failure = run.of('host:finish').find((e) => e.host === 'node2')!.error!;
+  assert.equal(failure.message, 'etcd.service failed');
+  assert.match(failure.hint ?? '', /journalctl -u etcd\.service/);
+  assert.ok(failure.output?.some((l) => /Active:/.test(l)), JSON.stringify(failure));
+});
+
+test('a dry run writes nothing on hosts or under the inventory', async (t) => {
+  const { inventory, fleet, shared } = await setup(t);
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared, dryRun: true });
+  assert.equal(run.result.status, 'ok', JSON.stringify(run.of('host:finish').map((e) => e.error)));
+  // The fake counts commands it does not know as changes; the membership probe only reads.
+  const readOnly = (argv: readonly string[] = []) => argv[3] === 'kprov-etcd-facts';
+  for (const m of fleet.machines.values()) assert.deepEqual(m.mutatingCalls().filter((c) => !readOnly(c.argv)), []);
+  assert.ok(run.of('task:finish').some((e) => e.task === 'file /etc/etcd.env' && e.status === 'changed'));
+  await assert.rejects(import('node:fs/promises').then((fs) => fs.stat(`${inventory.dir}/pki`)), /ENOENT/);
+});
