@@ -1,0 +1,63 @@
+/**
+ * The `cni` role: the CNI plugins in /opt/cni/bin, one bridge network per node (host-local IPAM
+ * over the node's slice of kube_pods_subnet, the bridge as the pods' gateway, masquerading out of
+ * the cluster, hostPort mappings), bridge netfilter, and a route on each node to every other
+ * node's pod CIDR through that node (pods on different nodes talk without an overlay, so the
+ * nodes must share a layer-2 network). The routes are set directly and restored at boot by a
+ * small oneshot unit, kprov-pod-routes.service.
+ */
+import { CNI_BIN_DIR } from '../../artifacts/catalogue.js';
+import { renderUnit, type UnitRenderContext } from '../../cluster/flags.js';
+import { inventoryOf, topologyOf } from '../../cluster/shared.js';
+import { directory, file, service } from '../../engine/tasks/index.js';
+import { CNI_CONF_DIR } from '../runtime/containerd.js';
+import { artifactBinaries } from '../runtime/artifact-binaries.js';
+import type { Role } from '../types.js';
+import { bridgeNetfilter } from './bridge-netfilter.js';
+import { cniSpecVersion, podNetworkOf } from './network.js';
+import { podRoutes, ROUTE_PROTO } from './pod-routes.js';
+
+export const CNI_CONFLIST = `${CNI_CONF_DIR}/10-kprov-bridge.conflist`;
+export const POD_ROUTES_UNIT = 'kprov-pod-routes.service';
+export const CNI_NETWORK_NAME = 'kprov';
+export const CNI_BRIDGE = 'cni0';
+/** The plugins the network config names; the artifact must provide them. */
+export const CNI_PLUGINS = ['loopback', 'bridge', 'host-local', 'portmap'] as const;
+
+/** The network config and the routes unit of one node, rendered strictly. */
+export function renderCniFiles(ctx: UnitRenderContext, host: string): { conflist: string; routesUnit: string } {
+  const vars = inventoryOf(ctx.shared).hostVars(host);
+  const net = podNetworkOf(topologyOf(ctx.shared), host);
+  const conflist = ctx.render('config/cni-bridge.conflist.j2', {
+    cni_spec_version: cniSpecVersion(vars.cni_version),
+    network_name: CNI_NETWORK_NAME,
+    bridge: CNI_BRIDGE,
+    pod_cidr: net.podCidr,
+    gateway: net.gateway,
+    default_route: net.family === 4 ? '0.0.0.0/0' : '::/0',
+  });
+  const routesUnit = renderUnit(ctx, 'systemd/kprov-pod-routes.service.j2', { routes: net.routes, proto: ROUTE_PROTO, ip_command: '/sbin/ip' }, 'none');
+  return { conflist, routesUnit };
+}
+
+export const cniRole: Role = {
+  name: 'cni',
+  tags: ['cni', 'network'],
+  async prepare(ctx) {
+    for (const h of ctx.hosts) renderCniFiles(ctx, h.name);
+  },
+  tasks(ctx) {
+    const { conflist, routesUnit } = renderCniFiles(ctx, ctx.host.name);
+    const net = podNetworkOf(topologyOf(ctx.shared), ctx.host.name);
+    return [
+      bridgeNetfilter(),
+      artifactBinaries({ name: 'CNI plugins', artifact: 'cni', expect: CNI_PLUGINS.map((p) => `${CNI_BIN_DIR}/${p}`) }),
+      directory({ path: CNI_CONF_DIR, mode: 0o755 }),
+      file({ path: CNI_CONFLIST, content: conflist, mode: 0o644 }),
+      // Live routes first: a refused `ip route` fails here with its own message.
+      podRoutes(net.routes),
+      file({ path: `/etc/systemd/system/${POD_ROUTES_UNIT}`, content: routesUnit, mode: 0o644 }),
+      service({ unit: POD_ROUTES_UNIT }),
+    ];
+  },
+};

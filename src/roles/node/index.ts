@@ -1,0 +1,81 @@
+/**
+ * The `node` role: on every k8s_cluster host, the kubelet (a KubeletConfiguration file, the
+ * node's certificates and kubeconfig, containerd over CRI, the CNI bridge network) and kube-proxy
+ * (a KubeProxyConfiguration file), both as systemd units, enabled, active and healthy. Each
+ * component's files notify only its own restart, so changing kube_proxy_mode restarts kube-proxy
+ * and nothing else.
+ */
+import { renderUnit, type UnitRenderContext } from '../../cluster/flags.js';
+import { pkiFileTasks, type PkiHostFile } from '../../cluster/pki.js';
+import { inventoryOf, topologyOf } from '../../cluster/shared.js';
+import { directory, file } from '../../engine/tasks/index.js';
+import { artifactBinaries } from '../runtime/artifact-binaries.js';
+import { restartUnlessJustStarted, startedService } from '../runtime/started-units.js';
+import type { Role } from '../types.js';
+import { healthyTask, httpOk } from './health.js';
+import { KUBE_PROXY_CONFIG, KUBE_PROXY_DIR, KUBE_PROXY_HEALTHZ_PORT, KUBELET_CONFIG, KUBELET_DIR, KUBELET_HEALTHZ_PORT, nodeTemplateVars } from './settings.js';
+
+export const RESTART_KUBELET = 'restart kubelet';
+export const RESTART_KUBE_PROXY = 'restart kube-proxy';
+export const KUBELET_UNIT_PATH = '/etc/systemd/system/kubelet.service';
+export const KUBE_PROXY_UNIT_PATH = '/etc/systemd/system/kube-proxy.service';
+
+export interface NodeFilesRendered {
+  kubeletConfig: string;
+  kubeletUnit: string;
+  proxyConfig: string;
+  proxyUnit: string;
+  staticPodPath: string;
+}
+
+/** The kubelet's and kube-proxy's configs and units for one host, rendered and flag-checked. */
+export function renderNodeFiles(ctx: UnitRenderContext, host: string): NodeFilesRendered {
+  const t = nodeTemplateVars(topologyOf(ctx.shared), inventoryOf(ctx.shared).hostVars(host), host);
+  return {
+    kubeletConfig: ctx.render('config/kubelet-config.yaml.j2', t.kubeletConfig),
+    kubeletUnit: renderUnit(ctx, 'systemd/kubelet.service.j2', t.kubeletUnit, 'kubelet'),
+    proxyConfig: ctx.render('config/kube-proxy-config.yaml.j2', t.proxyConfig),
+    proxyUnit: renderUnit(ctx, 'systemd/kube-proxy.service.j2', t.proxyUnit, 'kube-proxy'),
+    staticPodPath: t.staticPodPath,
+  };
+}
+
+/** kube-proxy's credentials restart kube-proxy; everything else the node role pushes is the kubelet's. */
+function restartFor(f: PkiHostFile): readonly string[] {
+  return f.spec === 'kube-proxy' ? [RESTART_KUBE_PROXY] : [RESTART_KUBELET];
+}
+
+const kubeletHealth = { unit: 'kubelet.service', port: KUBELET_HEALTHZ_PORT, path: '/healthz' };
+const proxyHealth = { unit: 'kube-proxy.service', port: KUBE_PROXY_HEALTHZ_PORT, path: '/healthz' };
+
+export const nodeRole: Role = {
+  name: 'node',
+  tags: ['node'],
+  handlers: [
+    restartUnlessJustStarted({ name: RESTART_KUBELET, unit: 'kubelet', timeoutMs: 90_000, healthy: (host) => httpOk(host, kubeletHealth.port, kubeletHealth.path) }),
+    restartUnlessJustStarted({ name: RESTART_KUBE_PROXY, unit: 'kube-proxy', timeoutMs: 90_000, healthy: (host) => httpOk(host, proxyHealth.port, proxyHealth.path) }),
+  ],
+  async prepare(ctx) {
+    // Every host's units render and pass the v1.13 flag check before any host of the play is touched.
+    for (const h of ctx.hosts) renderNodeFiles(ctx, h.name);
+  },
+  async tasks(ctx) {
+    const files = renderNodeFiles(ctx, ctx.host.name);
+    return [
+      artifactBinaries({ name: 'kubelet binary', artifact: 'kubelet', notify: [RESTART_KUBELET] }),
+      artifactBinaries({ name: 'kube-proxy binary', artifact: 'kube-proxy', notify: [RESTART_KUBE_PROXY] }),
+      ...(await pkiFileTasks(ctx, ['node'], { notify: restartFor })),
+      directory({ path: files.staticPodPath, mode: 0o755 }),
+      directory({ path: KUBELET_DIR, mode: 0o755 }),
+      file({ path: KUBELET_CONFIG, content: files.kubeletConfig, mode: 0o644, notify: [RESTART_KUBELET] }),
+      file({ path: KUBELET_UNIT_PATH, content: files.kubeletUnit, mode: 0o644, notify: [RESTART_KUBELET] }),
+      directory({ path: KUBE_PROXY_DIR, mode: 0o755 }),
+      file({ path: KUBE_PROXY_CONFIG, content: files.proxyConfig, mode: 0o644, notify: [RESTART_KUBE_PROXY] }),
+      file({ path: KUBE_PROXY_UNIT_PATH, content: files.proxyUnit, mode: 0o644, notify: [RESTART_KUBE_PROXY] }),
+      startedService({ unit: 'kubelet' }),
+      startedService({ unit: 'kube-proxy' }),
+      healthyTask('kubelet healthy (healthz)', kubeletHealth),
+      healthyTask('kube-proxy healthy (healthz)', proxyHealth),
+    ];
+  },
+};

@@ -1,0 +1,110 @@
+/**
+ * What the kubelet and kube-proxy of one node are rendered with: their files, flags and
+ * component configuration values, from the topology, the inventory and the PKI plan (where the
+ * node's certificates and kubeconfigs go). Pure: nothing is issued, read or written here.
+ */
+import { CNI_BIN_DIR } from '../../artifacts/catalogue.js';
+import { pkiInputFromTopology, pkiPaths } from '../../cluster/pki.js';
+import type { Topology } from '../../cluster/topology.js';
+import { KprovError } from '../../errors.js';
+import type { HostVars } from '../../inventory/schema.js';
+import { planCertificates, type CertSpec } from '../../pki/index.js';
+import { CGROUP_DRIVER } from '../runtime/cgroup-driver.js';
+import { CNI_CONF_DIR, CONTAINERD_ENDPOINT } from '../runtime/containerd.js';
+
+export const KUBELET_DIR = '/var/lib/kubelet';
+export const KUBELET_CONFIG = `${KUBELET_DIR}/config.yaml`;
+export const KUBE_PROXY_DIR = '/var/lib/kube-proxy';
+export const KUBE_PROXY_CONFIG = `${KUBE_PROXY_DIR}/config.yaml`;
+export const KUBELET_HEALTHZ_PORT = 10248;
+export const KUBE_PROXY_HEALTHZ_PORT = 10256;
+export const KUBE_PROXY_METRICS_PORT = 10249;
+
+export interface NodeFiles {
+  caCert: string;
+  kubeletCert: string;
+  kubeletKey: string;
+  kubeletKubeconfig: string;
+  kubeProxyKubeconfig: string;
+}
+
+const plans = new WeakMap<Topology, CertSpec[]>();
+
+/** The PKI plan of the cluster (pure; computed once per topology). */
+export function pkiPlanOf(topology: Topology): CertSpec[] {
+  let plan = plans.get(topology);
+  if (!plan) {
+    plan = planCertificates(pkiInputFromTopology(topology));
+    plans.set(topology, plan);
+  }
+  return plan;
+}
+
+/** Where the node's certificates and kubeconfigs are, as the PKI plan delivers them. */
+export function nodeFiles(topology: Topology, host: string): NodeFiles {
+  const paths = pkiPaths(pkiPlanOf(topology), host, ['node']);
+  return {
+    caCert: paths.file('ca', 'cert'),
+    kubeletCert: paths.file(`kubelet/${host}-server`, 'cert'),
+    kubeletKey: paths.file(`kubelet/${host}-server`, 'key'),
+    kubeletKubeconfig: paths.file(`kubelet/${host}-client`, 'kubeconfig'),
+    kubeProxyKubeconfig: paths.file('kube-proxy', 'kubeconfig'),
+  };
+}
+
+export interface NodeTemplateVars {
+  kubeletConfig: Record<string, unknown>;
+  kubeletUnit: Record<string, unknown>;
+  proxyConfig: Record<string, unknown>;
+  proxyUnit: Record<string, unknown>;
+  staticPodPath: string;
+}
+
+/** Every value the four node templates use, for `host`. */
+export function nodeTemplateVars(topology: Topology, vars: HostVars, host: string): NodeTemplateVars {
+  const node = topology.nodes.find((n) => n.host.name === host);
+  if (!node) throw new KprovError('internal', `${host} is not a node of the cluster (k8s_cluster)`, { host });
+  const files = nodeFiles(topology, host);
+  const staticPodPath = `${vars.kube_config_dir}/manifests`;
+  const common = { kube_version: vars.kube_version, log_level: vars.kube_log_level, bin_dir: vars.bin_dir };
+  return {
+    staticPodPath,
+    kubeletConfig: {
+      client_ca_file: files.caCert,
+      cluster_domain: vars.dns_domain,
+      cluster_dns: [vars.kube_dns_server],
+      pod_cidr: node.podCidr,
+      static_pod_path: staticPodPath,
+      tls_cert_file: files.kubeletCert,
+      tls_private_key_file: files.kubeletKey,
+      healthz_port: KUBELET_HEALTHZ_PORT,
+      cgroup_driver: CGROUP_DRIVER,
+      max_pods: vars.kubelet_max_pods,
+    },
+    kubeletUnit: {
+      ...common,
+      kubelet_path: `${vars.bin_dir}/kubelet`,
+      config: KUBELET_CONFIG,
+      kubeconfig: files.kubeletKubeconfig,
+      runtime_endpoint: CONTAINERD_ENDPOINT,
+      cni_bin_dir: CNI_BIN_DIR,
+      cni_conf_dir: CNI_CONF_DIR,
+      node_name: host,
+      node_ip: node.host.ip,
+    },
+    proxyConfig: {
+      kubeconfig: files.kubeProxyKubeconfig,
+      mode: vars.kube_proxy_mode,
+      cluster_cidr: vars.kube_pods_subnet,
+      hostname_override: host,
+      bind_address: "0.0.0.0",
+      healthz_bind_address: `0.0.0.0:${KUBE_PROXY_HEALTHZ_PORT}`,
+      metrics_bind_address: `127.0.0.1:${KUBE_PROXY_METRICS_PORT}`,
+    },
+    proxyUnit: {
+      ...common,
+      kube_proxy_path: `${vars.bin_dir}/kube-proxy`,
+      config: KUBE_PROXY_CONFIG,
+    },
+  };
+}

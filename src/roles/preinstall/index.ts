@@ -1,0 +1,79 @@
+/**
+ * The `preinstall` role: facts and preflight on every host before anything changes. One task per
+ * host runs every check and reports all of that host's failures together in one error; it never
+ * changes anything (settings such as ip_forward belong to the runtime and cni roles). Since the
+ * engine stops the playbook after a play with a failed host, a failed preflight means no host was
+ * changed by the roles that follow.
+ */
+import { topologyOf, inventoryOf } from '../../cluster/shared.js';
+import { KprovError } from '../../errors.js';
+import type { PlayContext, Role, Task, TaskContext } from '../types.js';
+import { formatFailures, preflightFailures, type HostDuties, type PreflightSettings } from './checks.js';
+import { peerHostnames, registerPeer, resetPeers } from './peers.js';
+import { probeHost } from './probe.js';
+
+/** Deployment modes this version implements; the static-pod mode is future work. */
+function refuseStaticPods(ctx: PlayContext): void {
+  const inventory = inventoryOf(ctx.shared);
+  const topology = topologyOf(ctx.shared);
+  for (const h of topology.hosts) {
+    const vars = inventory.hostVars(h.name);
+    if (h.isEtcd && vars.etcd_deployment_type !== 'host') {
+      throw new KprovError('config', `etcd_deployment_type: ${vars.etcd_deployment_type} is not supported yet (host ${h.name})`, {
+        hint: 'set etcd_deployment_type: host — kprov runs etcd as a systemd unit',
+      });
+    }
+    if (h.isControlPlane && vars.control_plane_deployment_type !== 'host') {
+      throw new KprovError('config', `control_plane_deployment_type: ${vars.control_plane_deployment_type} is not supported yet (host ${h.name})`, {
+        hint: 'set control_plane_deployment_type: host — kprov runs the control plane as systemd units',
+      });
+    }
+  }
+}
+
+function dutiesOf(ctx: TaskContext): HostDuties {
+  const me = topologyOf(ctx.shared).hosts.find((h) => h.name === ctx.host.name);
+  return { controlPlane: me?.isControlPlane ?? false, etcd: me?.isEtcd ?? false, node: me?.isNode ?? false };
+}
+
+function settingsOf(ctx: TaskContext): PreflightSettings {
+  const vars = inventoryOf(ctx.shared).hostVars(ctx.host.name);
+  return {
+    minMemoryMbControlPlane: vars.preflight_min_memory_mb_control_plane,
+    minMemoryMbNode: vars.preflight_min_memory_mb_node,
+    apiserverPort: vars.kube_apiserver_port,
+  };
+}
+
+const preflightTask: Task = {
+  name: 'preflight checks',
+  async check(host, ctx) {
+    const facts = await ctx.facts();
+    const probe = await probeHost(host);
+    const otherHostnames = await peerHostnames(ctx.shared, ctx.host.name);
+    const failures = preflightFailures({ facts, probe, duties: dutiesOf(ctx), settings: settingsOf(ctx), otherHostnames });
+    if (failures.length > 0) {
+      throw new KprovError('host', formatFailures(failures), {
+        host: host.name,
+        hint: 'fix every item above and run again; preflight changed nothing on any host',
+      });
+    }
+    return [];
+  },
+  async apply() {
+    // check never reports changes: preflight only reads.
+  },
+};
+
+export const preinstallRole: Role = {
+  name: 'preinstall',
+  tags: ['preinstall', 'preflight'],
+  async prepare(ctx) {
+    refuseStaticPods(ctx);
+    resetPeers(ctx.shared);
+  },
+  tasks(ctx) {
+    registerPeer(ctx.shared, ctx.host.name, ctx.facts);
+    return [preflightTask];
+  },
+};

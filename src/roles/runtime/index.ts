@@ -1,0 +1,58 @@
+/**
+ * The `runtime` role: containerd and runc from the artifacts, containerd's config (CRI plugin on,
+ * runc's cgroup driver the kubelet's), its systemd unit enabled and active, `ctr version`
+ * answering, and net.ipv4.ip_forward on. containerd restarts only when its binary, config or
+ * unit changed in this run.
+ */
+import { renderUnit, type UnitRenderContext } from '../../cluster/flags.js';
+import { inventoryOf } from '../../cluster/shared.js';
+import { directory, file, sysctl } from '../../engine/tasks/index.js';
+import type { Role } from '../types.js';
+import { artifactBinaries } from './artifact-binaries.js';
+import { CONTAINERD_CONFIG, CONTAINERD_SOCKET, CONTAINERD_UNIT_PATH, containerdPaths, containerdTemplateVars } from './containerd.js';
+import { containerdAnswersTask, ctrAnswers } from './ctr-answers.js';
+import { restartUnlessJustStarted, startedService } from './started-units.js';
+
+export const RESTART_CONTAINERD = 'restart containerd';
+export const IP_FORWARD_SYSCTL_FILE = '/etc/sysctl.d/99-kprov-ip-forward.conf';
+
+/** containerd's config and unit for one host, rendered strictly (bad versions and templates fail here). */
+export function renderRuntimeFiles(ctx: UnitRenderContext, host: string): { config: string; unit: string } {
+  const vars = containerdTemplateVars(inventoryOf(ctx.shared).hostVars(host));
+  return {
+    config: ctx.render('config/containerd-config.toml.j2', vars),
+    unit: renderUnit(ctx, 'systemd/containerd.service.j2', vars, 'none'),
+  };
+}
+
+export const runtimeRole: Role = {
+  name: 'runtime',
+  tags: ['runtime', 'containerd'],
+  handlers: [
+    restartUnlessJustStarted({
+      name: RESTART_CONTAINERD,
+      unit: 'containerd',
+      timeoutMs: 30_000,
+      intervalMs: 500,
+      healthy: (host, ctx) => ctrAnswers(host, { ctr: containerdPaths(inventoryOf(ctx.shared).hostVars(host.name)).ctr, socket: CONTAINERD_SOCKET }),
+    }),
+  ],
+  async prepare(ctx) {
+    // Every host's files render before any host of the play is touched.
+    for (const h of ctx.hosts) renderRuntimeFiles(ctx, h.name);
+  },
+  tasks(ctx) {
+    const paths = containerdPaths(inventoryOf(ctx.shared).hostVars(ctx.host.name));
+    const { config, unit } = renderRuntimeFiles(ctx, ctx.host.name);
+    return [
+      sysctl({ name: 'net.ipv4.ip_forward = 1', settings: { 'net.ipv4.ip_forward': 1 }, file: IP_FORWARD_SYSCTL_FILE }),
+      artifactBinaries({ name: 'containerd binaries', artifact: 'containerd', expect: [paths.containerd, paths.ctr], notify: [RESTART_CONTAINERD] }),
+      artifactBinaries({ name: 'runc binary', artifact: 'runc', expect: [paths.runc] }),
+      directory({ path: '/etc/containerd', mode: 0o755 }),
+      file({ path: CONTAINERD_CONFIG, content: config, mode: 0o644, notify: [RESTART_CONTAINERD] }),
+      file({ path: CONTAINERD_UNIT_PATH, content: unit, mode: 0o644, notify: [RESTART_CONTAINERD] }),
+      startedService({ unit: 'containerd' }),
+      containerdAnswersTask({ ctr: paths.ctr, socket: CONTAINERD_SOCKET }),
+    ];
+  },
+};
