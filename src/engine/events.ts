@@ -35,6 +35,17 @@ export interface RunStartEvent extends Base {
   concurrency: number;
 }
 
+/**
+ * A role's `validate` refused the run before any host was contacted (a template with a flag
+ * v1.13 lacks, a mode kprov does not have): nothing follows this event, the run is bad input.
+ */
+export interface RunInvalidEvent extends Base {
+  type: 'run:invalid';
+  play: string;
+  role: string;
+  error: FailureInfo;
+}
+
 export interface PlayStartEvent extends Base {
   type: 'play:start';
   play: string;
@@ -62,6 +73,22 @@ export interface HostTasksEvent extends Base {
   play: string;
   host: string;
   tasks: { role: string; name: string }[];
+}
+
+/**
+ * What the engine read ahead for the host's tasks in this play, with one command: how many
+ * paths, units and probes, and how long it took. `exitCode` other than 0: the read failed and the
+ * tasks read the host themselves.
+ */
+export interface HostReadEvent extends Base {
+  type: 'host:read';
+  play: string;
+  host: string;
+  paths: number;
+  units: number;
+  commands: number;
+  exitCode: number;
+  durationMs: number;
 }
 
 export interface TaskStartEvent extends Base {
@@ -120,6 +147,7 @@ export interface HandlerFinishEvent extends Base {
   play: string;
   host: string;
   handler: string;
+  /** `skipped` with a reason: nothing to do on this host (e.g. the unit already runs with every new file). */
   status: Status;
   durationMs: number;
   error?: FailureInfo;
@@ -163,10 +191,12 @@ export interface RunFinishEvent extends Base {
 
 export type RunEvent =
   | RunStartEvent
+  | RunInvalidEvent
   | PlayStartEvent
   | PlaySkipEvent
   | HostStartEvent
   | HostTasksEvent
+  | HostReadEvent
   | TaskStartEvent
   | TaskFinishEvent
   | HostFinishEvent

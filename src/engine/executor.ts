@@ -1,13 +1,15 @@
 /**
- * Runs a RunPlan: plays in order; within a play, hosts in parallel (bounded by `concurrency`),
+ * Runs a RunPlan: first every role's `validate` for every play (bad input fails here, before any
+ * host is contacted); then plays in order; within a play, hosts in parallel (bounded by `concurrency`),
  * each host's tasks in order (check, then apply only what check found); handlers at the end of
  * the play (or of each serial batch). A failing host is out for the rest of the run while the
  * others go on; after a play with any failed or unreachable host the playbook stops.
  * Everything is reported through events; nothing is printed.
  */
 import pLimit from 'p-limit';
+import { ExitCode, isKprovError, KprovError } from '../errors.js';
 import type { InventoryHost } from '../inventory/model.js';
-import type { HostFacts, SharedValues, TemplateRenderer } from '../roles/types.js';
+import type { HostFacts, PlayContext, SharedValues, TemplateRenderer } from '../roles/types.js';
 import type { RemoteHost } from '../ssh/types.js';
 import { describeFailure, type FailureInfo } from './errors.js';
 import type { EventBody, EventSink, HostRecap, RunEvent, Status } from './events.js';
@@ -98,6 +100,7 @@ export async function executePlan(plan: RunPlan, options: ExecuteOptions): Promi
     concurrency,
   });
   for (const message of options.warnings ?? []) emit({ type: 'warning', message });
+  await validatePlays(rt);
 
   try {
     let stopReason: string | undefined;
@@ -195,6 +198,43 @@ function serialBatchSize(planned: PlannedPlay, hostCount: number): number {
   return Math.max(1, Math.min(size, hostCount));
 }
 
+function playContext(rt: RunRuntime, planned: PlannedPlay, hosts: readonly InventoryHost[]): PlayContext {
+  return {
+    play: planned.play.name,
+    hosts,
+    inventory: rt.plan.inventory,
+    shared: rt.shared,
+    dryRun: rt.dryRun,
+    render: rt.render,
+    warn: (message) => rt.emit({ type: 'warning', message, play: planned.play.name }),
+  };
+}
+
+/**
+ * Every role's `validate`, for every play, before the first play starts: a broken template or a
+ * mode kprov lacks is bad input (exit 2), reported before ssh-keys or preflight touch any host.
+ */
+async function validatePlays(rt: RunRuntime): Promise<void> {
+  for (const planned of rt.plan.plays) {
+    for (const { role } of planned.roles) {
+      if (!role.validate) continue;
+      try {
+        await role.validate(playContext(rt, planned, planned.hosts));
+      } catch (err) {
+        const info = describeFailure(err);
+        rt.emit({ type: 'run:invalid', play: planned.play.name, role: role.name, error: info });
+        if (isKprovError(err) && err.exitCode === ExitCode.badInput) throw err;
+        throw new KprovError(isKprovError(err) ? err.code : 'internal', `${role.name}: ${info.message}`, {
+          ...(info.hint ? { hint: info.hint } : {}),
+          ...(info.location ? { location: info.location } : {}),
+          exitCode: ExitCode.badInput,
+          cause: err,
+        });
+      }
+    }
+  }
+}
+
 async function prepareRoles(
   rt: RunRuntime,
   planned: PlannedPlay,
@@ -203,15 +243,7 @@ async function prepareRoles(
   for (const { role } of planned.roles) {
     if (!role.prepare) continue;
     try {
-      await role.prepare({
-        play: planned.play.name,
-        hosts,
-        inventory: rt.plan.inventory,
-        shared: rt.shared,
-        dryRun: rt.dryRun,
-        render: rt.render,
-        warn: (message) => rt.emit({ type: 'warning', message, play: planned.play.name }),
-      });
+      await role.prepare(playContext(rt, planned, hosts));
     } catch (err) {
       return { step: `${role.name}: prepare`, error: describeFailure(err) };
     }

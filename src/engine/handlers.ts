@@ -2,7 +2,8 @@
  * Handlers at the end of a play (or serial batch): each notified handler runs once per host that
  * notified it, in declaration order. A rolling handler takes one host at a time, waiting for it
  * to be healthy before the next, and stops at the first host that fails, so a bad restart never
- * spreads to the rest of the control plane.
+ * spreads to the rest of the control plane. A handler with nothing to do on a host (its
+ * `skipReason`, or `run` returning `skipped`) is reported as skipped, never as changed.
  */
 import type { LimitFunction } from 'p-limit';
 import { describeFailure, UnreachableError } from './errors.js';
@@ -49,20 +50,24 @@ export async function runHandlers(
     }
     const started = rt.clock.now();
     rt.emit({ type: 'handler:start', play, host, handler: run.name });
-    if (rt.dryRun) {
-      session.recap.changed += 1;
-      statuses.set(host, 'changed');
-      rt.emit({ type: 'handler:finish', play, host, handler: run.name, status: 'changed', durationMs: 0, reason: 'dry run: would run' });
-      return 'done';
-    }
+    const finish = (status: 'changed' | 'skipped', reason?: string): 'done' | 'skipped' => {
+      if (status === 'skipped') session.recap.skipped += 1;
+      else {
+        session.recap.changed += 1;
+        statuses.set(host, 'changed');
+      }
+      rt.emit({ type: 'handler:finish', play, host, handler: run.name, status, durationMs: rt.clock.now() - started, ...(reason !== undefined ? { reason } : {}) });
+      return status === 'skipped' ? 'skipped' : 'done';
+    };
+    // Asked first, and in a plan too: a plan shows what the run would do.
+    const skip = handler.skipReason?.(ctx);
+    if (rt.dryRun) return skip !== undefined ? finish('skipped', `dry run: would skip: ${skip}`) : finish('changed', 'dry run: would run');
     try {
       const remote = await session.connect();
-      await handler.run(remote, ctx);
+      const result = skip !== undefined ? { status: 'skipped' as const, reason: skip } : ((await handler.run(remote, ctx)) ?? { status: 'changed' as const });
+      // Skipped or not, the service must be healthy before the next host's turn.
       if (handler.waitHealthy) await handler.waitHealthy(remote, ctx);
-      session.recap.changed += 1;
-      statuses.set(host, 'changed');
-      rt.emit({ type: 'handler:finish', play, host, handler: run.name, status: 'changed', durationMs: rt.clock.now() - started });
-      return 'done';
+      return result.status === 'skipped' ? finish('skipped', result.reason) : finish('changed');
     } catch (err) {
       const unreachable = err instanceof UnreachableError;
       if (unreachable) session.markUnreachable();

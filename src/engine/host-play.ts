@@ -1,13 +1,16 @@
 /**
- * One host through one play: list its tasks (after tags), then for each task `check` and, unless
- * this is a dry run, `apply` exactly the changes found. The first error ends the host's run.
+ * One host through one play: list its tasks (after tags), read ahead in one command what their
+ * checks will read, then for each task `check` and, unless this is a dry run, `apply` exactly the
+ * changes found. The first error ends the host's run.
  */
-import type { Change, Task, TaskContext } from '../roles/types.js';
+import type { Change, RemoteReads, Task, TaskContext } from '../roles/types.js';
+import type { RemoteHost } from '../ssh/types.js';
 import { describeFailure, UnreachableError, type FailureInfo } from './errors.js';
 import type { ChangeRecord, Status } from './events.js';
 import type { RunRuntime } from './executor.js';
 import type { HostSession } from './host-session.js';
 import type { PlannedPlay } from './plan.js';
+import { ReadCache } from './read-cache.js';
 import { shouldRun, type TagFilter } from './tags.js';
 
 /** Shared by the hosts of one play (or serial batch): any_errors_fatal sets `aborted`. */
@@ -32,7 +35,8 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
   const host = session.host.name;
   const started = rt.clock.now();
   rt.emit({ type: 'host:start', play, host });
-  const ctx = taskContext(rt, planned, session);
+  const cache = new ReadCache();
+  const ctx = taskContext(rt, planned, session, cache);
   const notified = new Set<string>();
   let anyChanged = false;
   let step = 'list tasks';
@@ -44,6 +48,10 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
     if (entries.length > 0 && planned.play.gatherFacts) {
       step = 'gather facts';
       await session.facts();
+    }
+    if (entries.length > 0 && !control.aborted) {
+      step = 'read host state';
+      await readAhead(rt, play, session, entries, ctx, cache);
     }
     for (const [index, entry] of entries.entries()) {
       const base = { play, host, role: entry.role, task: entry.task.name, index };
@@ -57,7 +65,11 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
       rt.emit({ type: 'task:start', ...base });
       const remote = await session.connect();
       const changes = await entry.task.check(remote, ctx);
-      if (changes.length > 0 && !rt.dryRun) await entry.task.apply(remote, changes, ctx);
+      if (changes.length > 0 && !rt.dryRun) {
+        // Dropped before apply: a failing apply may have changed part of it.
+        cache.invalidate(changes);
+        await entry.task.apply(remote, changes, ctx);
+      }
       session.state.recordChanged(changes.flatMap((c) => (c.path === undefined ? [] : [c.path])));
       if (changes.length > 0) {
         anyChanged = true;
@@ -75,6 +87,8 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
       });
       current = undefined;
     }
+    // Handlers restart services: what was read before must not answer for after.
+    cache.close();
     const status: Status = anyChanged ? 'changed' : 'ok';
     rt.emit({
       type: 'host:finish',
@@ -86,6 +100,7 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
     });
     return { status, notified, ctx };
   } catch (err) {
+    cache.close();
     const unreachable = err instanceof UnreachableError;
     const error: FailureInfo = unreachable ? err.info : describeFailure(err);
     const status: Status = unreachable ? 'unreachable' : 'failed';
@@ -144,7 +159,23 @@ async function selectTasks(
   return out;
 }
 
-function taskContext(rt: RunRuntime, planned: PlannedPlay, session: HostSession): TaskContext {
+/**
+ * Reads in one command everything the host's tasks declared (paths, units, probes), so that on a
+ * host where nothing differs each check costs no round trip. A host that cannot run the read
+ * (an odd shell, a fake in a test) is read task by task instead.
+ */
+async function readAhead(rt: RunRuntime, play: string, session: HostSession, entries: readonly TaskEntry[], ctx: TaskContext, cache: ReadCache): Promise<void> {
+  const declared: RemoteReads[] = [];
+  for (const { task } of entries) if (task.reads) declared.push(await task.reads(ctx));
+  const request = ReadCache.request(declared);
+  if (request.paths.length + request.units.length + request.commands.length === 0) return;
+  const remote: RemoteHost = await session.connect();
+  const started = rt.clock.now();
+  const report = await cache.prefetch(remote, request);
+  rt.emit({ type: 'host:read', play, host: session.host.name, ...report, durationMs: rt.clock.now() - started });
+}
+
+function taskContext(rt: RunRuntime, planned: PlannedPlay, session: HostSession, cache: ReadCache): TaskContext {
   const play = planned.play.name;
   return {
     host: session.host,
@@ -155,6 +186,7 @@ function taskContext(rt: RunRuntime, planned: PlannedPlay, session: HostSession)
     dryRun: rt.dryRun,
     state: session.state,
     render: rt.render,
+    cache,
     facts: () => session.facts(),
     warn: (message) => rt.emit({ type: 'warning', message, host: session.host.name, play }),
   };

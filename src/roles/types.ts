@@ -4,8 +4,9 @@
  * `apply` only where `check` found something to change. Handlers run at the end of a play on the
  * hosts where a task that notified them changed something in this run.
  */
+import type { ReadCache } from '../engine/read-cache.js';
 import type { InventoryHost } from '../inventory/model.js';
-import type { RemoteHost } from '../ssh/types.js';
+import type { ExecOptions, RemoteHost } from '../ssh/types.js';
 
 /** What sort of thing a change touches; renderers pick a marker from it. */
 export type ChangeKind = 'file' | 'directory' | 'binary' | 'service' | 'command' | 'sysctl' | 'module' | 'custom';
@@ -65,6 +66,41 @@ export interface HostRunState {
   unitFilesPendingReload(): string[];
   /** Records that `systemctl daemon-reload` ran (or, in a dry run, would have). */
   markDaemonReloaded(): void;
+  /** Records that this run started or restarted `unit` (or, in a dry run, would have), after every path changed so far. */
+  markUnitStarted(unit: string): void;
+  /** This run started `unit` (at any point). */
+  startedInRun(unit: string): boolean;
+  /**
+   * This run started `unit` and no path has changed on the host since: the process already read
+   * every file the run wrote, so a restart notified by those files would only cost time.
+   */
+  startedSinceLastChange(unit: string): boolean;
+}
+
+/**
+ * A read-only command whose result a task's `check` uses (a health probe, `ip route show` …).
+ * Declared in `Task.reads`, it runs once with every other read of the host's play.
+ */
+export interface ProbeCommand extends Pick<ExecOptions, 'env' | 'timeoutMs'> {
+  argv: readonly string[];
+  /**
+   * Run it ahead only while this unit is active: a health probe of a stopped service would only
+   * wait for its own timeout (the task then runs it itself, when it needs to).
+   */
+  whenActive?: string;
+}
+
+/**
+ * What a task's `check` will read on the host. The engine reads everything the tasks of a host's
+ * play declare in one command before the first task, and `check` finds it in `ctx.cache`; a
+ * change made by an `apply` drops what it may have altered, so later checks read afresh.
+ */
+export interface RemoteReads {
+  /** Paths to stat (type, mode, owner, group) and, for regular files, to hash (sha256). */
+  paths?: readonly string[];
+  /** systemd units to `systemctl show`. */
+  units?: readonly string[];
+  commands?: readonly ProbeCommand[];
 }
 
 /** Everything a role and its tasks may read about the run, for one host. */
@@ -79,6 +115,11 @@ export interface TaskContext {
   readonly dryRun: boolean;
   readonly state: HostRunState;
   readonly render: TemplateRenderer;
+  /**
+   * What the engine already read from the host for this play's tasks (see `Task.reads`); absent
+   * outside the engine's task loop, when helpers read the host directly.
+   */
+  readonly cache?: ReadCache;
   /** The host's facts, read over its connection on first use and kept for the run. */
   facts(): Promise<HostFacts>;
   /** Reports something the user should know without failing the host. */
@@ -91,11 +132,16 @@ export interface Task<C extends Change = Change> {
   tags?: readonly string[];
   /** Handlers to run at the end of the play when this task changed something. */
   notify?: readonly string[];
+  /** What `check` reads on the host, so the engine can read it together with the other tasks' reads. */
+  reads?(ctx: TaskContext): RemoteReads | Promise<RemoteReads>;
   /** Reads the host and returns what differs from the desired state; must not modify anything. */
   check(host: RemoteHost, ctx: TaskContext): Promise<C[]>;
   /** Makes exactly the changes `check` returned (never called in a dry run or with none). */
   apply(host: RemoteHost, changes: readonly C[], ctx: TaskContext): Promise<void>;
 }
+
+/** How a handler's run ended on a host: it changed something, or found nothing to do. */
+export type HandlerResult = { status: 'changed' } | { status: 'skipped'; reason: string };
 
 /** Runs at the end of a play on hosts where a task notified it and changed something. */
 export interface Handler {
@@ -105,8 +151,14 @@ export interface Handler {
    * control-plane services must run so that never all of them are down at once.
    */
   rolling?: boolean;
-  run(host: RemoteHost, ctx: TaskContext): Promise<void>;
-  /** Bounded wait until the host is healthy again; throws when it is not. */
+  /**
+   * Why running it on this host would change nothing (e.g. the unit was started after every change
+   * that notified it), or undefined. Asked before `run`, and instead of it in a dry run.
+   */
+  skipReason?(ctx: TaskContext): string | undefined;
+  /** Returns nothing or `{ status: 'changed' }` when it changed something, `skipped` when it found nothing to do. */
+  run(host: RemoteHost, ctx: TaskContext): Promise<HandlerResult | void>;
+  /** Bounded wait until the host is healthy again (also after a skipped run); throws when it is not. */
   waitHealthy?(host: RemoteHost, ctx: TaskContext): Promise<void>;
 }
 
@@ -126,6 +178,12 @@ export interface Role {
   /** Tags every task of the role carries. */
   tags?: readonly string[];
   handlers?: readonly Handler[];
+  /**
+   * Checks the role's input for the play (renders and flag-checks its templates, refuses modes
+   * kprov does not have): run for every play of the playbook before the first play starts, so a
+   * failure is bad input and no host has been contacted. Pure: reads nothing remote, writes nothing.
+   */
+  validate?(ctx: PlayContext): void | Promise<void>;
   /** Runs once per play before any host (local work such as issuing certificates). */
   prepare?(ctx: PlayContext): Promise<void>;
   /** The tasks for one host, in order. */

@@ -16,8 +16,18 @@ export interface RawResult {
   stderr: Buffer;
 }
 
-/** sshd's MaxSessions defaults to 10 channels per connection; keep one for SFTP and a margin. */
-const MAX_CHANNELS = 8;
+/**
+ * Commands running at once on one connection. sshd's MaxSessions (default 10) counts session
+ * channels, the SFTP one included, and sshd frees a closed channel's slot only some time after
+ * it reported the channel closed: a client that opens a new channel as soon as one closes meets
+ * "open failed" with fewer than 10 open on its side (measured against a lab host with a bare ssh2
+ * client, 800 short commands: at most 8 open at once, 108 opens refused; at most 6, 2 refused).
+ * So commands are queued to 6 at a time, and a refused open is tried again (see openChannel).
+ */
+const MAX_CHANNELS = 6;
+/** Bounded retries of a channel sshd refused for lack of a free session slot. */
+const OPEN_ATTEMPTS = 25;
+const OPEN_RETRY_MAX_MS = 100;
 
 /** The connection died before the command could start, so it is safe to run it again elsewhere. */
 export class NotStartedError extends Error {
@@ -27,10 +37,26 @@ export class NotStartedError extends Error {
   }
 }
 
+/** SSH_OPEN_ADMINISTRATIVELY_PROHIBITED: how OpenSSH refuses a session beyond MaxSessions ("open failed"). */
+const OPEN_REFUSED = 1;
+
+function refusedOpen(err: Error & { reason?: unknown }): boolean {
+  return err.reason === OPEN_REFUSED || /open failed/.test(err.message);
+}
+
+/** A promise and the function that settles it. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 export class Session {
   private dead: string | undefined;
   private sftpChannel: Promise<SFTPWrapper> | undefined;
   private readonly channels: LimitFunction = pLimit(MAX_CHANNELS);
+  /** Settled (and replaced) whenever one of this connection's channels closes. */
+  private closedChannel = signal();
 
   constructor(
     readonly host: string,
@@ -57,27 +83,62 @@ export class Session {
     return this.channels(() => this.execNow(command, stdin, timeoutMs, shown));
   }
 
-  private execNow(command: string, stdin: string | Buffer | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
-    return new Promise((resolve, reject) => {
-      if (this.dead) return reject(new NotStartedError(this.dead));
-      const onOpen = (err: Error | undefined, stream: ClientChannel) => {
-        if (err) {
-          // A refused channel on a live connection is a host problem; on a dead one the command never ran.
-          if (this.dead || /No response from server|Not connected/.test(err.message)) {
-            reject(new NotStartedError(err.message));
-          } else {
-            reject(new KprovError('ssh', `cannot start ${shown}: ${err.message}`, { host: this.host }));
-          }
-          return;
-        }
-        this.collect(stream, shown, stdin, timeoutMs).then(resolve, reject);
-      };
+  private async execNow(command: string, stdin: string | Buffer | undefined, timeoutMs: number, shown: string): Promise<RawResult> {
+    try {
+      // collect listens from the moment the channel opens: its output and exit status may arrive
+      // in the same packet batch as the open confirmation.
+      return await this.openChannel<ClientChannel, RawResult>(shown, (done) => this.client.exec(command, done), (stream) => this.collect(stream, shown, stdin, timeoutMs));
+    } finally {
+      this.channelClosed();
+    }
+  }
+
+  private channelClosed(): void {
+    this.closedChannel.resolve();
+    this.closedChannel = signal();
+  }
+
+  /**
+   * Opens a session channel. sshd refuses one while all its session slots are taken (some still
+   * held for channels that just closed): that open is tried again once another channel of this
+   * connection closes, or after a short pause, a bounded number of times. The command has not
+   * started then, so trying again is safe.
+   */
+  private async openChannel<T, R>(
+    what: string,
+    open: (done: (err: Error | undefined, channel: T) => void) => void,
+    use: (channel: T) => Promise<R>,
+  ): Promise<R> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.dead) throw new NotStartedError(this.dead);
+      let opened: { result: Promise<R> };
       try {
-        this.client.exec(command, onOpen);
+        opened = await new Promise<{ result: Promise<R> }>((resolve, reject) => {
+          try {
+            // `use` runs inside the callback, before ssh2 emits anything else for the channel.
+            open((err, channel) => (err ? reject(err) : resolve({ result: use(channel) })));
+          } catch (err) {
+            reject(new NotStartedError((err as Error).message));
+          }
+        });
       } catch (err) {
-        reject(new NotStartedError((err as Error).message));
+        if (err instanceof NotStartedError) throw err;
+        const e = err as Error & { reason?: unknown };
+        // On a dead connection the command never ran.
+        if (this.dead || /No response from server|Not connected/.test(e.message)) throw new NotStartedError(e.message);
+        if (!refusedOpen(e)) throw new KprovError('ssh', `cannot start ${what}: ${e.message}`, { host: this.host });
+        if (attempt >= OPEN_ATTEMPTS) {
+          throw new KprovError('ssh', `cannot start ${what}: sshd refused a new session channel ${attempt} times (${e.message})`, {
+            host: this.host,
+            hint: "is MaxSessions in the host's sshd_config lower than 7?",
+          });
+        }
+        const pause = new Promise<void>((r) => setTimeout(r, Math.min(OPEN_RETRY_MAX_MS, 5 * attempt)).unref());
+        await Promise.race([this.closedChannel.promise, pause]);
+        continue;
       }
-    });
+      return opened.result;
+    }
   }
 
   private collect(
@@ -124,16 +185,19 @@ export class Session {
   /** The connection's one SFTP channel, opened on first use. */
   sftp(): Promise<SFTPWrapper> {
     if (this.dead) return Promise.reject(new NotStartedError(this.dead));
-    this.sftpChannel ??= new Promise<SFTPWrapper>((resolve, reject) => {
-      this.client.sftp((err, sftp) => {
-        if (err) {
+    this.sftpChannel ??= this.openChannel<SFTPWrapper, SFTPWrapper>(
+      'SFTP',
+      (done) => this.client.sftp(done),
+      async (sftp) => {
+        sftp.on('close', () => {
           this.sftpChannel = undefined;
-          reject(new KprovError('ssh', `cannot open SFTP: ${err.message}`, { host: this.host }));
-          return;
-        }
-        sftp.on('close', () => (this.sftpChannel = undefined));
-        resolve(sftp);
-      });
+          this.channelClosed();
+        });
+        return sftp;
+      },
+    ).catch((err: unknown) => {
+      this.sftpChannel = undefined;
+      throw err instanceof KprovError || err instanceof NotStartedError ? err : new KprovError('ssh', `cannot open SFTP: ${(err as Error).message}`, { host: this.host });
     });
     return this.sftpChannel;
   }

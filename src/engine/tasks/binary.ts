@@ -6,7 +6,8 @@
 import { KprovError } from '../../errors.js';
 import type { Change, Task } from '../../roles/types.js';
 import { applyOwnership, meta, ownershipChanges, requireAbsolute, type Ownership, type TaskMeta } from './file.js';
-import { octal, statPath } from './remote-stat.js';
+import { statOf } from '../read-cache.js';
+import { octal } from './remote-stat.js';
 
 export interface BinaryOptions extends TaskMeta, Ownership {
   name?: string;
@@ -31,10 +32,11 @@ export function binary(options: BinaryOptions): Task<BinaryChange> {
   return {
     name: options.name ?? `binary ${options.path}`,
     ...meta(options),
-    async check(host) {
+    reads: () => ({ paths: [options.path] }),
+    async check(host, ctx) {
       requireAbsolute(options.path);
       if (!/^[0-9a-f]{64}$/.test(sha)) throw new KprovError('internal', `binary ${options.path}: "${options.sha256}" is not a sha256`);
-      const current = await statPath(host, options.path);
+      const current = await statOf(host, options.path, ctx);
       const short = sha.slice(0, 12);
       if (!current || current.type === 'symlink') {
         return [{ kind: 'binary', action: 'upload', path: options.path, summary: `upload ${options.path} (sha256 ${short}…, ${octal(mode)})` }];

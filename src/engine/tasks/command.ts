@@ -5,6 +5,7 @@
  */
 import type { Change, Task } from '../../roles/types.js';
 import { shellJoin } from '../errors.js';
+import { probe, statOf } from '../read-cache.js';
 import { meta, requireAbsolute, type TaskMeta } from './file.js';
 
 interface CommandBase extends TaskMeta {
@@ -29,12 +30,18 @@ export function command(options: CommandOptions): Task<CommandChange> {
   return {
     name: options.name,
     ...meta(options),
-    async check(host) {
+    reads: () => ({
+      ...(options.creates !== undefined ? { paths: [options.creates] } : {}),
+      ...(options.unless !== undefined ? { commands: [{ argv: options.unless }] } : {}),
+    }),
+    async check(host, ctx) {
       if (options.creates !== undefined) {
         requireAbsolute(options.creates);
-        if ((await host.exec(['test', '-e', options.creates])).code === 0) return [];
+        const created = await statOf(host, options.creates, ctx);
+        // `test -e` follows a symbolic link: one to nothing does not count.
+        if (created && (created.type !== 'symlink' || (await host.exec(['test', '-e', options.creates])).code === 0)) return [];
       }
-      if (options.unless !== undefined && (await host.exec(options.unless)).code === 0) return [];
+      if (options.unless !== undefined && (await probe(host, { argv: options.unless }, ctx)).code === 0) return [];
       return [{ kind: 'command', summary: options.summary ?? `run ${shellJoin(options.argv)}` }];
     },
     async apply(host) {

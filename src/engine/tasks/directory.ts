@@ -2,7 +2,8 @@
 import { KprovError } from '../../errors.js';
 import type { Change, Task } from '../../roles/types.js';
 import { applyOwnership, meta, ownershipChanges, requireAbsolute, type Ownership, type TaskMeta } from './file.js';
-import { octal, statPath } from './remote-stat.js';
+import { statOf } from '../read-cache.js';
+import { octal } from './remote-stat.js';
 
 export interface DirectoryOptions extends TaskMeta, Ownership {
   name?: string;
@@ -21,9 +22,10 @@ export function directory(options: DirectoryOptions): Task<DirectoryChange> {
   return {
     name: options.name ?? `directory ${options.path}`,
     ...meta(options),
-    async check(host) {
+    reads: () => ({ paths: [options.path] }),
+    async check(host, ctx) {
       requireAbsolute(options.path);
-      const current = await statPath(host, options.path);
+      const current = await statOf(host, options.path, ctx);
       if (!current) {
         const owner = options.owner !== undefined || options.group !== undefined ? ` ${options.owner ?? ''}:${options.group ?? ''}` : '';
         return [{ kind: 'directory', action: 'create', path: options.path, summary: `create directory ${options.path} (${octal(mode)}${owner})` }];

@@ -7,7 +7,8 @@ import { KprovError } from '../../errors.js';
 import type { Change, Task, TaskContext } from '../../roles/types.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import { fileDiff, type MaskOptions } from '../diff.js';
-import { octal, statPath, type PathStat } from './remote-stat.js';
+import { statOf } from '../read-cache.js';
+import { octal, type PathStat } from './remote-stat.js';
 
 /** Content, or a function computing it when the task runs (e.g. rendering a template). */
 export type Content = string | Buffer | ((ctx: TaskContext) => string | Buffer);
@@ -72,11 +73,14 @@ function describeSpec(want: Ownership, defaultMode: number): string {
   return `${octal(want.mode ?? defaultMode)}${owner}`;
 }
 
-/** What differs between the remote file and `desired`; shared by every helper that writes files. */
-export async function checkFile(host: RemoteHost, options: FileOptions, desired: Buffer): Promise<FileChange[]> {
+/**
+ * What differs between the remote file and `desired`; shared by every helper that writes files.
+ * With `ctx`, the file's stat and sha256 may come from the play's read-ahead.
+ */
+export async function checkFile(host: RemoteHost, options: FileOptions, desired: Buffer, ctx?: Pick<TaskContext, 'cache'>): Promise<FileChange[]> {
   requireAbsolute(options.path);
   const { path } = options;
-  const current = await statPath(host, path);
+  const current = await statOf(host, path, ctx);
   if (!current) {
     return [{ kind: 'file', action: 'content', path, summary: `create ${path} (${describeSpec(options, DEFAULT_FILE_MODE)})`, diff: fileDiff(path, undefined, desired, options) }];
   }
@@ -126,9 +130,10 @@ export function file(options: FileOptions): Task<FileChange> {
   return {
     name: options.name ?? `file ${options.path}`,
     ...meta(options),
+    reads: () => ({ paths: [options.path] }),
     async check(host, ctx) {
       desired = resolveContent(options.content, ctx);
-      return checkFile(host, options, desired);
+      return checkFile(host, options, desired, ctx);
     },
     async apply(host, changes, ctx) {
       await applyFile(host, options, desired ?? resolveContent(options.content, ctx), changes);

@@ -1,6 +1,7 @@
 /** A kernel module loaded now and at every boot (/etc/modules-load.d/<name>.conf). */
 import { KprovError } from '../../errors.js';
 import type { Change, Task } from '../../roles/types.js';
+import { probe } from '../read-cache.js';
 import { applyFile, checkFile, meta, type FileChange, type TaskMeta } from './file.js';
 
 export interface KernelModuleOptions extends TaskMeta {
@@ -19,14 +20,16 @@ export function kernelModule(options: KernelModuleOptions): Task<KernelModuleCha
   const path = `/etc/modules-load.d/${mod}.conf`;
   const content = Buffer.from(`${mod}\n`);
   const fileOptions = { path, content, mode: 0o644 };
+  // Loaded (or built-in) modules appear under /sys/module with dashes as underscores.
+  const loadedProbe = { argv: ['test', '-d', `/sys/module/${mod.replace(/-/g, '_')}`] };
   return {
     name: options.name ?? `kernel module ${mod}`,
     ...meta(options),
-    async check(host) {
+    reads: () => ({ ...(options.persist === false ? {} : { paths: [path] }), commands: [loadedProbe] }),
+    async check(host, ctx) {
       if (!/^[A-Za-z0-9_-]+$/.test(mod)) throw new KprovError('internal', `"${mod}" is not a kernel module name`);
-      const changes: KernelModuleChange[] = options.persist === false ? [] : [...(await checkFile(host, fileOptions, content))];
-      // Loaded (or built-in) modules appear under /sys/module with dashes as underscores.
-      const loaded = (await host.exec(['test', '-d', `/sys/module/${mod.replace(/-/g, '_')}`])).code === 0;
+      const changes: KernelModuleChange[] = options.persist === false ? [] : [...(await checkFile(host, fileOptions, content, ctx))];
+      const loaded = (await probe(host, loadedProbe, ctx)).code === 0;
       if (!loaded) changes.push({ kind: 'module', summary: `load kernel module ${mod}` });
       return changes;
     },

@@ -46,12 +46,17 @@ export async function statPath(host: RemoteHost, path: string): Promise<PathStat
   }
   const sha = shaLine?.trim();
   return {
-    type: kind.startsWith('regular') ? 'file' : kind === 'directory' ? 'directory' : kind === 'symbolic link' ? 'symlink' : 'other',
+    type: pathType(kind),
     mode: Number.parseInt(mode, 8),
     owner,
     group,
     ...(sha && /^[0-9a-f]{64}$/.test(sha) ? { sha256: sha } : {}),
   };
+}
+
+/** stat's `%F` (`regular file`, `regular empty file`, `directory`, …) as a PathType. */
+export function pathType(kind: string): PathType {
+  return kind.startsWith('regular') ? 'file' : kind === 'directory' ? 'directory' : kind === 'symbolic link' ? 'symlink' : 'other';
 }
 
 export function octal(mode: number): string {

@@ -1,15 +1,40 @@
 /**
- * Desired state of a systemd unit (enabled and active by default), and the handler that restarts
- * one. `systemctl daemon-reload` runs only when a unit file changed in this run (or systemd
- * itself says it needs one), never on a no-op run.
+ * Desired state of a systemd unit (enabled and active by default), waiting for it after a start,
+ * and the handler that restarts one. `systemctl daemon-reload` runs only when a unit file changed
+ * in this run (or systemd itself says it needs one), never on a no-op run.
+ *
+ * Starting a service and then restarting it at the end of the same play would run it twice: on a
+ * fresh host the files that notify the restart handler are written before the service task
+ * starts the unit, so the process already read them. The run state remembers when each unit was
+ * started; the handler skips the restart (still waiting for health) when no path changed since.
  */
-import type { Change, Handler, Task, TaskContext } from '../../roles/types.js';
-import type { RemoteHost } from '../../ssh/types.js';
+import type { Change, Handler, ProbeCommand, Task, TaskContext } from '../../roles/types.js';
+import type { ExecResult, RemoteHost } from '../../ssh/types.js';
 import { HostStepError, tailLines } from '../errors.js';
+import { probe, unitOf } from '../read-cache.js';
 import { waitUntil, WaitTimeoutError } from '../wait.js';
 import { meta, type TaskMeta } from './file.js';
+import { unitName } from './unit-state.js';
 
-export interface ServiceOptions extends TaskMeta {
+/** A read-only command that says whether a service is ready: exit status 0 and, if given, `accept`. */
+export interface HealthProbe {
+  command(ctx: TaskContext): ProbeCommand | Promise<ProbeCommand>;
+  accept?(result: ExecResult): boolean;
+}
+
+/** Whether the probe passes now (its result may come from the play's read-ahead). */
+export async function probeHealthy(host: RemoteHost, ctx: TaskContext, healthy: HealthProbe): Promise<boolean> {
+  const result = await probe(host, await healthy.command(ctx), ctx);
+  return result.code === 0 && (healthy.accept?.(result) ?? true);
+}
+
+export interface WaitBounds {
+  /** Bound on the wait (default 30 s for a start, 60 s after a restart). */
+  timeoutMs?: number;
+  intervalMs?: number;
+}
+
+export interface ServiceOptions extends TaskMeta, WaitBounds {
   name?: string;
   /** `etcd` or `etcd.service`. */
   unit: string;
@@ -17,6 +42,13 @@ export interface ServiceOptions extends TaskMeta {
   enabled?: boolean;
   /** Default `started`. */
   state?: 'started' | 'stopped';
+  /**
+   * After starting the unit, wait (bounded) until it is active and `healthy` passes. false:
+   * `systemctl start --no-block` and no wait, for units that need each other to become ready
+   * (the members of a new etcd cluster); a `waitStarted` task waits for them later. Default true.
+   */
+  wait?: boolean;
+  healthy?: HealthProbe;
 }
 
 export interface ServiceChange extends Change {
@@ -24,54 +56,27 @@ export interface ServiceChange extends Change {
   action: 'daemon-reload' | 'enable' | 'disable' | 'start' | 'stop';
 }
 
-export function unitName(unit: string): string {
-  return /\.(service|socket|timer|target|mount|path|slice|scope)$/.test(unit) ? unit : `${unit}.service`;
-}
-
 // States in which `systemctl is-enabled` would say the unit starts at boot or needs no enabling.
 const ENABLED_STATES = new Set(['enabled', 'enabled-runtime', 'static', 'generated', 'alias', 'indirect']);
 const RUNNING_STATES = new Set(['active', 'reloading', 'activating']);
 
-export interface UnitState {
-  loadState: string;
-  activeState: string;
-  unitFileState: string;
-  needDaemonReload: boolean;
-}
-
-/** One command for everything the helper needs to know about a unit. */
-export async function unitState(host: RemoteHost, unit: string): Promise<UnitState> {
-  const result = await host.run([
-    'systemctl',
-    'show',
-    '--property=LoadState,ActiveState,UnitFileState,NeedDaemonReload',
-    '--',
-    unit,
-  ]);
-  const props = new Map<string, string>();
-  for (const line of result.stdout.split('\n')) {
-    const eq = line.indexOf('=');
-    if (eq > 0) props.set(line.slice(0, eq), line.slice(eq + 1).trim());
-  }
-  return {
-    loadState: props.get('LoadState') ?? '',
-    activeState: props.get('ActiveState') ?? '',
-    unitFileState: props.get('UnitFileState') ?? '',
-    needDaemonReload: props.get('NeedDaemonReload') === 'yes',
-  };
+function readyProbe(host: RemoteHost, ctx: TaskContext, healthy: HealthProbe | undefined): (() => Promise<boolean>) | undefined {
+  return healthy ? () => probeHealthy(host, ctx, healthy) : undefined;
 }
 
 export function service(options: ServiceOptions): Task<ServiceChange> {
   const unit = unitName(options.unit);
   const wantEnabled = options.enabled ?? true;
   const wantRunning = (options.state ?? 'started') === 'started';
+  const wait = options.wait ?? true;
   return {
     name: options.name ?? `service ${unit}`,
     ...meta(options),
+    reads: () => ({ units: [unit] }),
     async check(host, ctx) {
       const changes: ServiceChange[] = [];
       const pending = ctx.state.unitFilesPendingReload();
-      const state = await unitState(host, unit);
+      const state = await unitOf(host, unit, ctx);
       if (pending.length > 0 || state.needDaemonReload) {
         const why = pending.length > 0 ? `changed: ${pending.join(', ')}` : `systemd reports ${unit} changed on disk`;
         changes.push({ kind: 'service', action: 'daemon-reload', summary: `systemctl daemon-reload (${why})` });
@@ -82,7 +87,11 @@ export function service(options: ServiceOptions): Task<ServiceChange> {
       if (wantEnabled && !enabled) changes.push({ kind: 'service', action: 'enable', summary: `enable ${unit}` });
       if (!wantEnabled && state.unitFileState === 'enabled') changes.push({ kind: 'service', action: 'disable', summary: `disable ${unit}` });
       const running = RUNNING_STATES.has(state.activeState);
-      if (wantRunning && !running) changes.push({ kind: 'service', action: 'start', summary: `start ${unit} (now ${state.activeState || 'unknown'})` });
+      if (wantRunning && !running) {
+        changes.push({ kind: 'service', action: 'start', summary: `start ${unit}${wait ? '' : ' (without waiting)'} (now ${state.activeState || 'unknown'})` });
+        // A plan says what the run would do, handlers included: this start would precede them.
+        if (ctx.dryRun) ctx.state.markUnitStarted(unit);
+      }
       if (!wantRunning && running) changes.push({ kind: 'service', action: 'stop', summary: `stop ${unit}` });
       return changes;
     },
@@ -91,63 +100,127 @@ export function service(options: ServiceOptions): Task<ServiceChange> {
         if (change.action === 'daemon-reload') {
           await host.run(['systemctl', 'daemon-reload']);
           ctx.state.markDaemonReloaded();
+        } else if (change.action === 'start') {
+          await host.run(['systemctl', 'start', ...(wait ? [] : ['--no-block']), '--', unit]);
+          ctx.state.markUnitStarted(unit);
         } else {
           await host.run(['systemctl', change.action, '--', unit]);
         }
       }
-      if (changes.some((c) => c.action === 'start')) await waitActive(host, unit, { timeoutMs: 30_000, intervalMs: 500 });
+      if (wait && changes.some((c) => c.action === 'start')) {
+        await waitActive(host, unit, { timeoutMs: options.timeoutMs ?? 30_000, intervalMs: options.intervalMs ?? 500 }, readyProbe(host, ctx, options.healthy));
+      }
     },
   };
 }
 
-export interface RestartOptions {
+export interface WaitStartedOptions extends WaitBounds {
+  name?: string;
+  unit: string;
+  healthy?: HealthProbe;
+  /**
+   * Wait on every run, not only after this run started the unit (a gate the play passes only with
+   * a healthy service). The unit's state and the probe are read ahead with the play's other reads,
+   * so on a healthy host the gate costs no command of its own. Default false.
+   */
+  always?: boolean;
+}
+
+/**
+ * Waits (bounded) until a unit is active and healthy: one this run started (with `wait: false`),
+ * or with `always`, whatever started it. Never reports a change, except in a plan with `always`,
+ * where one look that finds it unhealthy reports that the run would wait.
+ */
+export function waitStarted(options: WaitStartedOptions): Task {
+  const unit = unitName(options.unit);
+  const bounds = { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: options.intervalMs ?? 500 };
+  return {
+    name: options.name ?? `wait until ${unit} is healthy`,
+    async reads(ctx) {
+      if (!options.always) return {};
+      const command = options.healthy ? await options.healthy.command(ctx) : undefined;
+      return { units: [unit], ...(command ? { commands: [{ ...command, whenActive: unit }] } : {}) };
+    },
+    async check(host, ctx): Promise<Change[]> {
+      if (!options.always && !ctx.state.startedInRun(unit)) return [];
+      if (ctx.dryRun) {
+        if (!options.always) return [];
+        const active = (await unitOf(host, unit, ctx)).activeState === 'active';
+        const ready = active && (!options.healthy || (await probeHealthy(host, ctx, options.healthy)));
+        return ready ? [] : [{ kind: 'custom', summary: `wait for ${unit} to be healthy` }];
+      }
+      await waitActive(host, unit, bounds, readyProbe(host, ctx, options.healthy), ctx);
+      return [];
+    },
+    async apply() {
+      // Only reached in a plan's summary: check already waited.
+    },
+  };
+}
+
+export interface RestartOptions extends WaitBounds {
   /** Handler name tasks notify (default `restart <unit>`). */
   name?: string;
   unit: string;
   /** One host at a time, each healthy before the next (control-plane services). */
   rolling?: boolean;
-  /** Extra readiness probe after the unit is active (e.g. an HTTPS /healthz); true when ready. */
-  healthy?: (host: RemoteHost, ctx: TaskContext) => Promise<boolean>;
-  /** Bound on the health wait (default 60 s). */
-  timeoutMs?: number;
-  intervalMs?: number;
+  /** Readiness after the unit is active (e.g. an HTTPS /healthz). */
+  healthy?: HealthProbe;
 }
 
-/** A handler restarting a unit, reloading systemd first when a unit file changed in this run. */
+/**
+ * A handler restarting a unit, reloading systemd first when a unit file changed in this run, and
+ * skipping the restart where this run started the unit after every change (it still waits for
+ * the unit to be healthy).
+ */
 export function restartHandler(options: RestartOptions): Handler {
   const unit = unitName(options.unit);
-  const wait = { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: options.intervalMs ?? 1_000 };
+  const bounds = { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: options.intervalMs ?? 1_000 };
   return {
     name: options.name ?? `restart ${options.unit}`,
     ...(options.rolling ? { rolling: true } : {}),
+    skipReason(ctx) {
+      return ctx.state.startedSinceLastChange(unit) ? `${unit} was started by this run after every change that notified it` : undefined;
+    },
     async run(host, ctx) {
       if (ctx.state.unitFilesPendingReload().length > 0) {
         await host.run(['systemctl', 'daemon-reload']);
         ctx.state.markDaemonReloaded();
       }
       await host.run(['systemctl', 'restart', '--', unit]);
+      ctx.state.markUnitStarted(unit);
     },
     async waitHealthy(host, ctx) {
-      await waitActive(host, unit, wait, options.healthy ? () => options.healthy!(host, ctx) : undefined);
+      await waitActive(host, unit, bounds, readyProbe(host, ctx, options.healthy));
     },
   };
 }
 
 /**
  * Waits (bounded) until the unit is active and, if given, `ready` says so; on timeout fails with
- * the unit's `systemctl status` and last journal lines rather than a retry count.
+ * the unit's `systemctl status` and last journal lines rather than a retry count. With `ctx`, the
+ * first look at the unit may come from the play's read-ahead.
  */
 export async function waitActive(
   host: RemoteHost,
   unit: string,
   wait: { timeoutMs: number; intervalMs: number },
   ready?: () => Promise<boolean>,
+  ctx?: Pick<TaskContext, 'cache'>,
 ): Promise<void> {
+  let first = true;
+  const activeState = async (): Promise<string> => {
+    if (first && ctx?.cache) {
+      first = false;
+      return (await ctx.cache.unit(host, unit)).activeState;
+    }
+    return (await host.exec(['systemctl', 'is-active', '--', unit])).stdout.trim();
+  };
   let outcome: 'healthy' | 'failed';
   try {
     outcome = await waitUntil(
       async () => {
-        const active = (await host.exec(['systemctl', 'is-active', '--', unit])).stdout.trim();
+        const active = await activeState();
         // A failed unit will not recover by waiting: report it at once.
         if (active === 'failed') return 'failed';
         if (active !== 'active') return undefined;

@@ -4,8 +4,7 @@
  */
 import { KprovError } from '../../errors.js';
 import type { Change, Task } from '../../roles/types.js';
-import { HostCommandError } from '../../ssh/errors.js';
-import { commandLine } from '../../ssh/quote.js';
+import { probeRun } from '../read-cache.js';
 import { applyFile, checkFile, meta, type FileChange, type TaskMeta } from './file.js';
 
 export interface SysctlOptions extends TaskMeta {
@@ -35,12 +34,11 @@ export function sysctl(options: SysctlOptions): Task<SysctlChange> {
   return {
     name: options.name ?? `sysctl ${keys.join(', ')}`,
     ...meta(options),
-    async check(host) {
+    reads: () => ({ paths: [path], commands: [{ argv: ['sysctl', '-n', ...keys] }] }),
+    async check(host, ctx) {
       for (const k of keys) if (!KEY.test(k)) throw new KprovError('internal', `"${k}" is not a sysctl key`);
-      const changes: SysctlChange[] = [...(await checkFile(host, fileOptions, content))];
-      const argv = ['sysctl', '-n', ...keys];
-      const result = await host.exec(argv);
-      if (result.code !== 0) throw new HostCommandError({ host: host.name, command: commandLine(argv), ...result });
+      const changes: SysctlChange[] = [...(await checkFile(host, fileOptions, content, ctx))];
+      const result = await probeRun(host, { argv: ['sysctl', '-n', ...keys] }, ctx);
       const current = result.stdout.split('\n');
       keys.forEach((k, i) => {
         const now = normalise(current[i] ?? '');

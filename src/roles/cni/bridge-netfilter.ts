@@ -6,14 +6,14 @@
  * (or a container whose host loaded it) needs no modprobe; a value that already matches is never
  * written, so hosts with a read-only /proc/sys converge too.
  */
-import { applyFile, checkFile, type FileChange } from '../../engine/tasks/index.js';
-import { HostCommandError } from '../../ssh/errors.js';
-import { commandLine } from '../../ssh/quote.js';
+import { applyFile, checkFile, probeRun, statOf, type FileChange } from '../../engine/tasks/index.js';
 import type { Change, Task } from '../types.js';
 
 export const MODULES_LOAD_FILE = '/etc/modules-load.d/kprov-br_netfilter.conf';
 export const BRIDGE_SYSCTL_FILE = '/etc/sysctl.d/99-kprov-bridge-nf.conf';
 const KEYS = ['net.bridge.bridge-nf-call-ip6tables', 'net.bridge.bridge-nf-call-iptables'] as const;
+const BRIDGE_PROC = '/proc/sys/net/bridge';
+const readKeys = { argv: ['sysctl', '-n', ...KEYS] };
 
 const moduleFile = { path: MODULES_LOAD_FILE, content: Buffer.from('br_netfilter\n'), mode: 0o644 };
 const sysctlFile = {
@@ -30,18 +30,20 @@ export interface BridgeNetfilterChange extends Change {
 export function bridgeNetfilter(): Task<BridgeNetfilterChange> {
   return {
     name: 'bridge netfilter (br_netfilter, bridge-nf-call-iptables = 1)',
-    async check(host) {
-      const changes: BridgeNetfilterChange[] = [...(await checkFile(host, moduleFile, moduleFile.content)), ...(await checkFile(host, sysctlFile, sysctlFile.content))];
-      const present = (await host.exec(['test', '-d', '/proc/sys/net/bridge'])).code === 0;
+    // The keys are read ahead even where bridge netfilter is missing: that answer is simply unused.
+    reads: () => ({ paths: [MODULES_LOAD_FILE, BRIDGE_SYSCTL_FILE, BRIDGE_PROC], commands: [readKeys] }),
+    async check(host, ctx) {
+      const changes: BridgeNetfilterChange[] = [
+        ...(await checkFile(host, moduleFile, moduleFile.content, ctx)),
+        ...(await checkFile(host, sysctlFile, sysctlFile.content, ctx)),
+      ];
+      const present = (await statOf(host, BRIDGE_PROC, ctx))?.type === 'directory';
       if (!present) {
         changes.push({ kind: 'module', summary: 'load kernel module br_netfilter' });
         for (const key of KEYS) changes.push({ kind: 'sysctl', key, summary: `set ${key} = 1 (once br_netfilter is loaded)` });
         return changes;
       }
-      const argv = ['sysctl', '-n', ...KEYS];
-      const r = await host.exec(argv);
-      if (r.code !== 0) throw new HostCommandError({ host: host.name, command: commandLine(argv), ...r });
-      const values = r.stdout.split('\n').map((v) => v.trim());
+      const values = (await probeRun(host, readKeys, ctx)).stdout.split('\n').map((v) => v.trim());
       KEYS.forEach((key, i) => {
         if (values[i] !== '1') changes.push({ kind: 'sysctl', key, summary: `set ${key} = 1 (now ${values[i] || 'unset'})` });
       });

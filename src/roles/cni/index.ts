@@ -7,11 +7,11 @@
  * small oneshot unit, kprov-pod-routes.service.
  */
 import { CNI_BIN_DIR } from '../../artifacts/catalogue.js';
+import { artifactBinaries } from '../../cluster/artifact-binaries.js';
 import { renderUnit, type UnitRenderContext } from '../../cluster/flags.js';
 import { inventoryOf, topologyOf } from '../../cluster/shared.js';
 import { directory, file, service } from '../../engine/tasks/index.js';
 import { CNI_CONF_DIR } from '../runtime/containerd.js';
-import { artifactBinaries } from '../runtime/artifact-binaries.js';
 import type { Role } from '../types.js';
 import { bridgeNetfilter } from './bridge-netfilter.js';
 import { cniSpecVersion, podNetworkOf } from './network.js';
@@ -43,7 +43,7 @@ export function renderCniFiles(ctx: UnitRenderContext, host: string): { conflist
 export const cniRole: Role = {
   name: 'cni',
   tags: ['cni', 'network'],
-  async prepare(ctx) {
+  validate(ctx) {
     for (const h of ctx.hosts) renderCniFiles(ctx, h.name);
   },
   tasks(ctx) {

@@ -4,8 +4,8 @@
  * (`proto 147`), so a stale one is told apart from routes someone else made and removed safely;
  * `ip route replace` makes each one idempotently. One `ip route show` per check.
  */
-import { commandLine, shScript } from '../../ssh/quote.js';
-import { HostCommandError } from '../../ssh/errors.js';
+import { probeRun } from '../../engine/tasks/index.js';
+import { shScript } from '../../ssh/quote.js';
 import type { Change, Task } from '../types.js';
 import type { PodRoute } from './network.js';
 
@@ -82,15 +82,14 @@ export function routeChanges(current: readonly RouteEntry[], wanted: readonly Po
 }
 
 const SHOW_ROUTES = 'ip -o -4 route show table main && echo "--- inet6" && ip -o -6 route show table main';
+const showRoutes = { argv: shScript(SHOW_ROUTES, [], 'kprov-routes') };
 
 export function podRoutes(wanted: readonly PodRoute[]): Task<RouteChange> {
   return {
     name: `routes to the other nodes' pod networks (${wanted.length})`,
-    async check(host) {
-      const argv = shScript(SHOW_ROUTES, [], 'kprov-routes');
-      const r = await host.exec(argv);
-      if (r.code !== 0) throw new HostCommandError({ host: host.name, command: commandLine(argv), ...r });
-      return routeChanges(parseRoutes(r.stdout), wanted);
+    reads: () => ({ commands: [showRoutes] }),
+    async check(host, ctx) {
+      return routeChanges(parseRoutes((await probeRun(host, showRoutes, ctx)).stdout), wanted);
     },
     async apply(host, changes) {
       for (const c of changes) {

@@ -5,7 +5,9 @@
  * 127.0.0.1:10252 and :10251), so no curl is needed on the host.
  */
 import { z } from 'zod';
-import type { RemoteHost } from '../../ssh/types.js';
+import type { HealthProbe } from '../../engine/tasks/index.js';
+import type { ExecResult } from '../../ssh/types.js';
+import type { TaskContext } from '../types.js';
 
 export interface Kubectl {
   bin: string;
@@ -16,23 +18,31 @@ function kubectlArgv(k: Kubectl, path: string): string[] {
   return [k.bin, `--kubeconfig=${k.kubeconfig}`, '--request-timeout=5s', 'get', `--raw=${path}`];
 }
 
-export async function apiserverHealthy(host: RemoteHost, k: Kubectl): Promise<boolean> {
-  const r = await host.exec(kubectlArgv(k, '/healthz'), { timeoutMs: 15_000 });
-  return r.code === 0 && r.stdout.trim() === 'ok';
+/** The API server answers `ok` on /healthz. */
+export function apiserverHealth(kubectl: (ctx: TaskContext) => Promise<Kubectl>): HealthProbe {
+  return {
+    command: async (ctx) => ({ argv: kubectlArgv(await kubectl(ctx), '/healthz'), timeoutMs: 15_000 }),
+    accept: (r) => r.stdout.trim() === 'ok',
+  };
 }
 
 const componentStatusSchema = z.object({
   conditions: z.array(z.object({ type: z.string(), status: z.string() })).default([]),
 });
 
-/** `controller-manager` or `scheduler`, as componentstatuses names them. */
-export async function componentHealthy(host: RemoteHost, k: Kubectl, component: 'controller-manager' | 'scheduler'): Promise<boolean> {
-  const r = await host.exec(kubectlArgv(k, `/api/v1/componentstatuses/${component}`), { timeoutMs: 30_000 });
-  if (r.code !== 0) return false;
+function reportsHealthy(r: ExecResult): boolean {
   try {
     const status = componentStatusSchema.parse(JSON.parse(r.stdout));
     return status.conditions.some((c) => c.type === 'Healthy' && c.status === 'True');
   } catch {
     return false;
   }
+}
+
+/** `controller-manager` or `scheduler`, as componentstatuses names them, reported Healthy by the local API server. */
+export function componentHealth(kubectl: (ctx: TaskContext) => Promise<Kubectl>, component: 'controller-manager' | 'scheduler'): HealthProbe {
+  return {
+    command: async (ctx) => ({ argv: kubectlArgv(await kubectl(ctx), `/api/v1/componentstatuses/${component}`), timeoutMs: 30_000 }),
+    accept: reportsHealthy,
+  };
 }

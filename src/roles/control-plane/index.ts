@@ -5,19 +5,17 @@
  * controller manager and scheduler. A changed input restarts only the components that read it,
  * one control-plane host at a time, each healthy before the next.
  */
+import { artifactBinaries } from '../../cluster/artifact-binaries.js';
 import { ensureClusterPki, pkiFileTasks } from '../../cluster/pki.js';
 import { renderUnit } from '../../cluster/flags.js';
 import { topologyOf } from '../../cluster/shared.js';
 import type { ClusterHost } from '../../cluster/topology.js';
 import { KprovError } from '../../errors.js';
-import { file } from '../../engine/tasks/index.js';
-import type { RemoteHost } from '../../ssh/types.js';
+import { file, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
 import type { PlayContext, Role, Task, TaskContext } from '../types.js';
-import { artifactBinaryTasks } from '../etcd/binaries.js';
-import { prepareClusterRoles } from '../etcd/prepare.js';
-import { restartUnit, startUnit, waitStarted } from '../etcd/systemd.js';
+import { prepareClusterRoles, validateClusterRoles } from '../etcd/prepare.js';
 import { writeAdminKubeconfig } from './admin-kubeconfig.js';
-import { apiserverHealthy, componentHealthy, type Kubectl } from './health.js';
+import { apiserverHealth, componentHealth, type Kubectl } from './health.js';
 import {
   CONTROL_PLANE_COMPONENTS,
   controlPlaneFiles,
@@ -46,11 +44,13 @@ async function kubectlFor(ctx: TaskContext): Promise<Kubectl> {
 }
 
 /** Readiness of each component on its host. */
-const HEALTHY: Record<ControlPlaneComponent, (host: RemoteHost, ctx: TaskContext) => Promise<boolean>> = {
-  'kube-apiserver': async (host, ctx) => apiserverHealthy(host, await kubectlFor(ctx)),
-  'kube-controller-manager': async (host, ctx) => componentHealthy(host, await kubectlFor(ctx), 'controller-manager'),
-  'kube-scheduler': async (host, ctx) => componentHealthy(host, await kubectlFor(ctx), 'scheduler'),
+const HEALTHY: Record<ControlPlaneComponent, HealthProbe> = {
+  'kube-apiserver': apiserverHealth(kubectlFor),
+  'kube-controller-manager': componentHealth(kubectlFor, 'controller-manager'),
+  'kube-scheduler': componentHealth(kubectlFor, 'scheduler'),
 };
+
+const unitOfComponent = (c: ControlPlaneComponent) => `${c}.service`;
 
 async function tasks(ctx: TaskContext): Promise<Task[]> {
   const topology = topologyOf(ctx.shared);
@@ -58,12 +58,9 @@ async function tasks(ctx: TaskContext): Promise<Task[]> {
   const pki = await ensureClusterPki(ctx.shared, { dryRun: ctx.dryRun });
   const vars = controlPlaneUnitVars(topology, host, controlPlaneFiles(pki.plan, host.name));
   const restart = (c: ControlPlaneComponent) => [restartHandlerName(c)];
-  const binaries = await Promise.all([
-    ...CONTROL_PLANE_COMPONENTS.map((c) => artifactBinaryTasks(ctx, c, { notify: restart(c) })),
-    artifactBinaryTasks(ctx, 'kubectl'),
-  ]);
   return [
-    ...binaries.flat(),
+    ...CONTROL_PLANE_COMPONENTS.map((c) => artifactBinaries({ name: `${c} binary`, artifact: c, notify: restart(c) })),
+    artifactBinaries({ name: 'kubectl binary', artifact: 'kubectl' }),
     ...(await pkiFileTasks(ctx, ['control-plane'], { notify: (f) => readersOf(f.spec, f.part).map(restartHandlerName) })),
     ...CONTROL_PLANE_COMPONENTS.map((c) =>
       file({
@@ -77,9 +74,9 @@ async function tasks(ctx: TaskContext): Promise<Task[]> {
     ),
     // The API server first, healthy: the others need it to elect a leader and to report healthy.
     // Then the controller manager and the scheduler together.
-    startUnit({ unit: 'kube-apiserver.service', healthy: HEALTHY['kube-apiserver'], ...HEALTH }),
-    ...FOLLOWERS.map((c) => startUnit({ unit: `${c}.service`, wait: false })),
-    ...FOLLOWERS.map((c) => waitStarted({ unit: `${c}.service`, healthy: HEALTHY[c], ...HEALTH })),
+    service({ name: 'start kube-apiserver.service', unit: unitOfComponent('kube-apiserver'), healthy: HEALTHY['kube-apiserver'], ...HEALTH }),
+    ...FOLLOWERS.map((c) => service({ name: `start ${unitOfComponent(c)}`, unit: unitOfComponent(c), wait: false })),
+    ...FOLLOWERS.map((c) => waitStarted({ unit: unitOfComponent(c), healthy: HEALTHY[c], ...HEALTH })),
   ];
 }
 
@@ -94,7 +91,8 @@ export const controlPlaneRole: Role = {
   name: 'control-plane',
   tags: ['control-plane'],
   // Declaration order is run order: API servers first, each host healthy before the next.
-  handlers: CONTROL_PLANE_COMPONENTS.map((c) => restartUnit({ name: restartHandlerName(c), unit: `${c}.service`, rolling: true, healthy: HEALTHY[c], ...HEALTH })),
+  handlers: CONTROL_PLANE_COMPONENTS.map((c) => restartHandler({ name: restartHandlerName(c), unit: unitOfComponent(c), rolling: true, healthy: HEALTHY[c], ...HEALTH })),
+  validate: validateClusterRoles,
   prepare,
   tasks,
 };

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { RemoteHost } from '../../ssh/types.js';
+import type { ProbeCommand } from '../types.js';
 import type { EtcdTlsFiles } from './config.js';
 
 export interface Etcdctl {
@@ -29,10 +30,9 @@ export function etcdctlArgv(ctl: Etcdctl, endpoints: readonly string[], args: re
   ];
 }
 
-/** Whether the member on this host serves a quorum read (etcdctl endpoint health). */
-export async function localMemberHealthy(host: RemoteHost, ctl: Etcdctl): Promise<boolean> {
-  const r = await host.exec(etcdctlArgv(ctl, ['https://127.0.0.1:2379'], ['endpoint', 'health']), { env: ENV, timeoutMs: 15_000 });
-  return r.code === 0;
+/** Whether the member on this host serves a quorum read: `etcdctl endpoint health` exits 0. */
+export function localMemberHealth(ctl: Etcdctl): ProbeCommand {
+  return { argv: etcdctlArgv(ctl, ['https://127.0.0.1:2379'], ['endpoint', 'health']), env: ENV, timeoutMs: 15_000 };
 }
 
 /** A member as `member list` reports it; an added member that never started has no name yet. */

@@ -5,15 +5,14 @@
  * any member is ready), then each waits, bounded, until it serves quorum reads. A changed binary,
  * certificate, env file or unit restarts the member, one member at a time.
  */
+import { artifactBinaries } from '../../cluster/artifact-binaries.js';
 import { renderEtcdEnv, renderUnit } from '../../cluster/flags.js';
 import { ensureClusterPki, pkiFileTasks } from '../../cluster/pki.js';
 import { topologyOf } from '../../cluster/shared.js';
 import type { EtcdMember } from '../../cluster/topology.js';
 import { KprovError } from '../../errors.js';
-import { directory, file, waitActive } from '../../engine/tasks/index.js';
-import type { RemoteHost } from '../../ssh/types.js';
+import { directory, file, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
 import type { Role, Task, TaskContext } from '../types.js';
-import { artifactBinaryTasks } from './binaries.js';
 import {
   ENV_TEMPLATE,
   ETCD_ENV_FILE,
@@ -24,10 +23,9 @@ import {
   etcdTlsFiles,
   etcdUnitVars,
 } from './config.js';
-import { localMemberHealthy, type Etcdctl } from './etcdctl.js';
+import { localMemberHealth, type Etcdctl } from './etcdctl.js';
 import { membershipTask, type MembershipDecision } from './membership.js';
-import { prepareClusterRoles } from './prepare.js';
-import { restartUnit, startUnit } from './systemd.js';
+import { prepareClusterRoles, validateClusterRoles } from './prepare.js';
 
 export const RESTART_ETCD = 'restart etcd';
 /** A new cluster elects its first leader within a few election timeouts (5 s each). */
@@ -46,23 +44,7 @@ async function etcdctlFor(ctx: TaskContext): Promise<Etcdctl> {
 }
 
 /** Ready = the local member answers `endpoint health` (a quorum read) with the health-check client. */
-const healthy = async (host: RemoteHost, ctx: TaskContext) => localMemberHealthy(host, await etcdctlFor(ctx));
-
-/** Waits (bounded) until the member is active and healthy; never changes anything. */
-function waitHealthyTask(): Task {
-  return {
-    name: 'wait until the etcd member is healthy',
-    async check(host, ctx) {
-      // In a plan the member may not exist yet: nothing to wait for.
-      if (ctx.dryRun) return [];
-      await waitActive(host, ETCD_UNIT, { timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }, () => healthy(host, ctx));
-      return [];
-    },
-    async apply() {
-      // check never reports changes.
-    },
-  };
-}
+const healthy: HealthProbe = { command: async (ctx) => localMemberHealth(await etcdctlFor(ctx)) };
 
 async function tasks(ctx: TaskContext): Promise<Task[]> {
   const topology = topologyOf(ctx.shared);
@@ -76,7 +58,9 @@ async function tasks(ctx: TaskContext): Promise<Task[]> {
     return decision;
   };
   return [
-    ...(await artifactBinaryTasks(ctx, 'etcd', { notify: (name) => (name === 'etcd' ? notify : []) })),
+    // etcdctl is only a client: a new etcdctl restarts nothing.
+    artifactBinaries({ name: 'etcd binary', artifact: 'etcd', files: (name) => name === 'etcd', notify }),
+    artifactBinaries({ name: 'etcdctl binary', artifact: 'etcd', files: (name) => name !== 'etcd' }),
     ...(await pkiFileTasks(ctx, ['etcd'], { notify })),
     directory({ path: vars.etcd_data_dir, mode: 0o700, owner: 'root', group: 'root' }),
     membershipTask({ self: member, members: topology.etcd, dataDir: vars.etcd_data_dir, etcdctl, onDecision: (d) => (decision = d) }),
@@ -90,15 +74,17 @@ async function tasks(ctx: TaskContext): Promise<Task[]> {
     }),
     file({ path: ETCD_UNIT_FILE, mode: 0o644, owner: 'root', group: 'root', content: (c) => renderUnit(c, UNIT_TEMPLATE, etcdUnitVars(member), 'etcd'), notify }),
     // No waiting here: a member of a new cluster becomes ready only once a quorum has started.
-    startUnit({ unit: ETCD_UNIT, wait: false }),
-    waitHealthyTask(),
+    service({ name: `start ${ETCD_UNIT}`, unit: ETCD_UNIT, wait: false }),
+    // The gate every run passes: the member serves quorum reads before the next play starts.
+    waitStarted({ name: 'wait until the etcd member is healthy', unit: ETCD_UNIT, healthy, always: true, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }),
   ];
 }
 
 export const etcdRole: Role = {
   name: 'etcd',
   tags: ['etcd'],
-  handlers: [restartUnit({ name: RESTART_ETCD, unit: ETCD_UNIT, rolling: true, healthy, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 })],
+  handlers: [restartHandler({ name: RESTART_ETCD, unit: ETCD_UNIT, rolling: true, healthy, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 })],
+  validate: validateClusterRoles,
   prepare: prepareClusterRoles,
   tasks,
 };

@@ -6,6 +6,7 @@
  * the cluster does not list it yet.
  */
 import type { EtcdMember } from '../../cluster/topology.js';
+import { probeRun } from '../../engine/tasks/index.js';
 import { shScript } from '../../ssh/quote.js';
 import type { Change, Task } from '../types.js';
 import { ETCD_ENV_FILE, type Bootstrap } from './config.js';
@@ -72,12 +73,14 @@ export function membershipTask(options: {
 }): Task {
   const { self, members, etcdctl } = options;
   const others = members.filter((m) => m.name !== self.name).map((m) => m.clientUrl);
+  const localFacts = { argv: shScript(LOCAL_FACTS, [options.dataDir, ETCD_ENV_FILE, etcdctl.bin], 'kprov-etcd-facts') };
   let decision: MembershipDecision | undefined;
   let answering: string[] = [];
   return {
     name: `etcd membership of ${self.name}`,
-    async check(host) {
-      const local = await host.run(shScript(LOCAL_FACTS, [options.dataDir, ETCD_ENV_FILE, etcdctl.bin], 'kprov-etcd-facts'));
+    reads: () => ({ commands: [localFacts] }),
+    async check(host, ctx) {
+      const local = await probeRun(host, localFacts, ctx);
       const lines = local.stdout.split('\n').map((l) => l.trim());
       const hasData = lines[0] === 'data';
       const stateLine = lines.slice(1).find((l) => l === 'new' || l === 'existing');

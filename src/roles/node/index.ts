@@ -5,14 +5,13 @@
  * component's files notify only its own restart, so changing kube_proxy_mode restarts kube-proxy
  * and nothing else.
  */
+import { artifactBinaries } from '../../cluster/artifact-binaries.js';
 import { renderUnit, type UnitRenderContext } from '../../cluster/flags.js';
 import { pkiFileTasks, type PkiHostFile } from '../../cluster/pki.js';
 import { inventoryOf, topologyOf } from '../../cluster/shared.js';
-import { directory, file } from '../../engine/tasks/index.js';
-import { artifactBinaries } from '../runtime/artifact-binaries.js';
-import { restartUnlessJustStarted, startedService } from '../runtime/started-units.js';
+import { directory, file, restartHandler, service } from '../../engine/tasks/index.js';
 import type { Role } from '../types.js';
-import { healthyTask, httpOk } from './health.js';
+import { healthyTask, httpHealth } from './health.js';
 import { KUBE_PROXY_CONFIG, KUBE_PROXY_DIR, KUBE_PROXY_HEALTHZ_PORT, KUBELET_CONFIG, KUBELET_DIR, KUBELET_HEALTHZ_PORT, nodeTemplateVars } from './settings.js';
 
 export const RESTART_KUBELET = 'restart kubelet';
@@ -52,11 +51,11 @@ export const nodeRole: Role = {
   name: 'node',
   tags: ['node'],
   handlers: [
-    restartUnlessJustStarted({ name: RESTART_KUBELET, unit: 'kubelet', timeoutMs: 90_000, healthy: (host) => httpOk(host, kubeletHealth.port, kubeletHealth.path) }),
-    restartUnlessJustStarted({ name: RESTART_KUBE_PROXY, unit: 'kube-proxy', timeoutMs: 90_000, healthy: (host) => httpOk(host, proxyHealth.port, proxyHealth.path) }),
+    restartHandler({ name: RESTART_KUBELET, unit: kubeletHealth.unit, timeoutMs: 90_000, healthy: httpHealth(kubeletHealth.port, kubeletHealth.path) }),
+    restartHandler({ name: RESTART_KUBE_PROXY, unit: proxyHealth.unit, timeoutMs: 90_000, healthy: httpHealth(proxyHealth.port, proxyHealth.path) }),
   ],
-  async prepare(ctx) {
-    // Every host's units render and pass the v1.13 flag check before any host of the play is touched.
+  validate(ctx) {
+    // Every host's units render and pass the v1.13 flag check before any host of the playbook is touched.
     for (const h of ctx.hosts) renderNodeFiles(ctx, h.name);
   },
   async tasks(ctx) {
@@ -72,8 +71,8 @@ export const nodeRole: Role = {
       directory({ path: KUBE_PROXY_DIR, mode: 0o755 }),
       file({ path: KUBE_PROXY_CONFIG, content: files.proxyConfig, mode: 0o644, notify: [RESTART_KUBE_PROXY] }),
       file({ path: KUBE_PROXY_UNIT_PATH, content: files.proxyUnit, mode: 0o644, notify: [RESTART_KUBE_PROXY] }),
-      startedService({ unit: 'kubelet' }),
-      startedService({ unit: 'kube-proxy' }),
+      service({ unit: kubeletHealth.unit }),
+      service({ unit: proxyHealth.unit }),
       healthyTask('kubelet healthy (healthz)', kubeletHealth),
       healthyTask('kube-proxy healthy (healthz)', proxyHealth),
     ];

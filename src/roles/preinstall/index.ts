@@ -7,29 +7,11 @@
  */
 import { topologyOf, inventoryOf } from '../../cluster/shared.js';
 import { KprovError } from '../../errors.js';
-import type { PlayContext, Role, Task, TaskContext } from '../types.js';
+import type { Role, Task, TaskContext } from '../types.js';
 import { formatFailures, preflightFailures, type HostDuties, type PreflightSettings } from './checks.js';
+import { requireHostMode } from './deployment-mode.js';
 import { peerHostnames, registerPeer, resetPeers } from './peers.js';
 import { probeHost } from './probe.js';
-
-/** Deployment modes this version implements; the static-pod mode is future work. */
-function refuseStaticPods(ctx: PlayContext): void {
-  const inventory = inventoryOf(ctx.shared);
-  const topology = topologyOf(ctx.shared);
-  for (const h of topology.hosts) {
-    const vars = inventory.hostVars(h.name);
-    if (h.isEtcd && vars.etcd_deployment_type !== 'host') {
-      throw new KprovError('config', `etcd_deployment_type: ${vars.etcd_deployment_type} is not supported yet (host ${h.name})`, {
-        hint: 'set etcd_deployment_type: host — kprov runs etcd as a systemd unit',
-      });
-    }
-    if (h.isControlPlane && vars.control_plane_deployment_type !== 'host') {
-      throw new KprovError('config', `control_plane_deployment_type: ${vars.control_plane_deployment_type} is not supported yet (host ${h.name})`, {
-        hint: 'set control_plane_deployment_type: host — kprov runs the control plane as systemd units',
-      });
-    }
-  }
-}
 
 function dutiesOf(ctx: TaskContext): HostDuties {
   const me = topologyOf(ctx.shared).hosts.find((h) => h.name === ctx.host.name);
@@ -68,8 +50,10 @@ const preflightTask: Task = {
 export const preinstallRole: Role = {
   name: 'preinstall',
   tags: ['preinstall', 'preflight'],
+  validate(ctx) {
+    requireHostMode(ctx.shared);
+  },
   async prepare(ctx) {
-    refuseStaticPods(ctx);
     resetPeers(ctx.shared);
   },
   tasks(ctx) {

@@ -3,11 +3,9 @@
  * the runtime is up, not merely that its unit is active. Waited for with a bound; a failure
  * shows containerd's `systemctl status` and last journal lines.
  */
-import { HostStepError } from '../../engine/errors.js';
-import { unitDiagnostics } from '../../engine/tasks/index.js';
-import { waitUntil, WaitTimeoutError } from '../../engine/wait.js';
+import { healthGate, waitForProbe, type HealthProbe } from '../../engine/tasks/index.js';
 import type { RemoteHost } from '../../ssh/types.js';
-import type { Change, Task } from '../types.js';
+import type { ProbeCommand, Task, TaskContext } from '../types.js';
 
 export interface CtrOptions {
   ctr: string;
@@ -16,40 +14,32 @@ export interface CtrOptions {
   intervalMs?: number;
 }
 
-/** One `ctr version` (bounded): true when the daemon answered. */
-export async function ctrAnswers(host: RemoteHost, o: CtrOptions): Promise<boolean> {
-  const r = await host.exec([o.ctr, '--address', o.socket, 'version'], { timeoutMs: 10_000 });
-  return r.code === 0;
+export const CONTAINERD_UNIT = 'containerd.service';
+
+/** `ctr version`, bounded. */
+export function ctrVersion(o: Pick<CtrOptions, 'ctr' | 'socket'>): ProbeCommand {
+  return { argv: [o.ctr, '--address', o.socket, 'version'], timeoutMs: 10_000 };
 }
 
+/** containerd is ready when `ctr version` answers. */
+export function ctrHealth(o: (ctx: TaskContext) => Pick<CtrOptions, 'ctr' | 'socket'>): HealthProbe {
+  return { command: (ctx) => ctrVersion(o(ctx)) };
+}
+
+const waitOptions = (o: CtrOptions) => ({
+  unit: CONTAINERD_UNIT,
+  what: '`ctr version` to answer',
+  failure: `containerd does not answer on ${o.socket}`,
+  ...(o.timeoutMs !== undefined ? { timeoutMs: o.timeoutMs } : {}),
+  ...(o.intervalMs !== undefined ? { intervalMs: o.intervalMs } : {}),
+});
+
 /** Waits (bounded) for `ctr version` to answer; throws with containerd's diagnostics when it does not. */
-export async function waitForContainerd(host: RemoteHost, o: CtrOptions): Promise<void> {
-  try {
-    await waitUntil(async () => ((await ctrAnswers(host, o)) ? true : undefined), {
-      what: '`ctr version` to answer',
-      timeoutMs: o.timeoutMs ?? 30_000,
-      intervalMs: o.intervalMs ?? 500,
-    });
-  } catch (err) {
-    if (!(err instanceof WaitTimeoutError)) throw err;
-    throw new HostStepError(host.name, `containerd does not answer on ${o.socket}: ${err.message}`, await unitDiagnostics(host, 'containerd.service'), 'see: journalctl -u containerd');
-  }
+export function waitForContainerd(host: RemoteHost, o: CtrOptions, ctx?: Pick<TaskContext, 'cache'>): Promise<void> {
+  return waitForProbe(host, ctrVersion(o), waitOptions(o), ctx);
 }
 
 /** A task that changes nothing and fails unless containerd answers (in a plan: reports that it would wait). */
 export function containerdAnswersTask(o: CtrOptions): Task {
-  return {
-    name: 'containerd answers (ctr version)',
-    async check(host, ctx): Promise<Change[]> {
-      if (ctx.dryRun) {
-        // Earlier tasks of a plan did not install or start anything: one look, no waiting.
-        return (await ctrAnswers(host, o)) ? [] : [{ kind: 'custom', summary: 'wait for containerd to answer `ctr version`' }];
-      }
-      await waitForContainerd(host, o);
-      return [];
-    },
-    async apply() {
-      // Only reached in a plan's summary; check already waited.
-    },
-  };
+  return healthGate({ name: 'containerd answers (ctr version)', healthy: ctrHealth(() => o), ...waitOptions(o), what: 'containerd to answer `ctr version`' });
 }

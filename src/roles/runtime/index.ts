@@ -2,16 +2,15 @@
  * The `runtime` role: containerd and runc from the artifacts, containerd's config (CRI plugin on,
  * runc's cgroup driver the kubelet's), its systemd unit enabled and active, `ctr version`
  * answering, and net.ipv4.ip_forward on. containerd restarts only when its binary, config or
- * unit changed in this run.
+ * unit changed in this run (and not when this run started it after they changed).
  */
+import { artifactBinaries } from '../../cluster/artifact-binaries.js';
 import { renderUnit, type UnitRenderContext } from '../../cluster/flags.js';
 import { inventoryOf } from '../../cluster/shared.js';
-import { directory, file, sysctl } from '../../engine/tasks/index.js';
+import { directory, file, restartHandler, service, sysctl } from '../../engine/tasks/index.js';
 import type { Role } from '../types.js';
-import { artifactBinaries } from './artifact-binaries.js';
 import { CONTAINERD_CONFIG, CONTAINERD_SOCKET, CONTAINERD_UNIT_PATH, containerdPaths, containerdTemplateVars } from './containerd.js';
-import { containerdAnswersTask, ctrAnswers } from './ctr-answers.js';
-import { restartUnlessJustStarted, startedService } from './started-units.js';
+import { containerdAnswersTask, CONTAINERD_UNIT, ctrHealth } from './ctr-answers.js';
 
 export const RESTART_CONTAINERD = 'restart containerd';
 export const IP_FORWARD_SYSCTL_FILE = '/etc/sysctl.d/99-kprov-ip-forward.conf';
@@ -29,16 +28,16 @@ export const runtimeRole: Role = {
   name: 'runtime',
   tags: ['runtime', 'containerd'],
   handlers: [
-    restartUnlessJustStarted({
+    restartHandler({
       name: RESTART_CONTAINERD,
-      unit: 'containerd',
+      unit: CONTAINERD_UNIT,
       timeoutMs: 30_000,
       intervalMs: 500,
-      healthy: (host, ctx) => ctrAnswers(host, { ctr: containerdPaths(inventoryOf(ctx.shared).hostVars(host.name)).ctr, socket: CONTAINERD_SOCKET }),
+      healthy: ctrHealth((ctx) => ({ ctr: containerdPaths(inventoryOf(ctx.shared).hostVars(ctx.host.name)).ctr, socket: CONTAINERD_SOCKET })),
     }),
   ],
-  async prepare(ctx) {
-    // Every host's files render before any host of the play is touched.
+  validate(ctx) {
+    // Every host's files render before any host of the playbook is touched.
     for (const h of ctx.hosts) renderRuntimeFiles(ctx, h.name);
   },
   tasks(ctx) {
@@ -51,7 +50,7 @@ export const runtimeRole: Role = {
       directory({ path: '/etc/containerd', mode: 0o755 }),
       file({ path: CONTAINERD_CONFIG, content: config, mode: 0o644, notify: [RESTART_CONTAINERD] }),
       file({ path: CONTAINERD_UNIT_PATH, content: unit, mode: 0o644, notify: [RESTART_CONTAINERD] }),
-      startedService({ unit: 'containerd' }),
+      service({ unit: CONTAINERD_UNIT }),
       containerdAnswersTask({ ctr: paths.ctr, socket: CONTAINERD_SOCKET }),
     ];
   },

@@ -14,6 +14,7 @@ import { KprovError } from '../../../src/errors.js';
 import type { Role } from '../../../src/roles/types.js';
 import { FakeFleet } from '../../support/fake-host.js';
 import { runCli } from '../../support/cli.js';
+import { answerReadAhead } from './fake-reads.js';
 import { clusterInventory, commandTask, fakeFacts, hostNames } from './harness.js';
 
 const PLAYBOOK = `
@@ -30,11 +31,13 @@ function appRoles(): Role[] {
     {
       name: 'app',
       handlers: [restartHandler({ unit: 'app', intervalMs: 5, timeoutMs: 500 })],
+      // The config comes after the start, so its change needs the restart (a unit started after
+      // every change that notified it would not be restarted).
       tasks: (ctx) => [
-        file({ path: '/etc/app.conf', content: `name=${ctx.host.name}\n`, notify: ['restart app'], tags: ['config'] }),
         file({ path: '/etc/app.key', content: '-----BEGIN PRIVATE KEY-----\nTOPSECRETKEYDATA\n-----END PRIVATE KEY-----\n', mode: 0o600, secret: true }),
         file({ path: '/etc/systemd/system/app.service', content: '[Service]\nExecStart=/bin/app\n' }),
         service({ unit: 'app' }),
+        file({ path: '/etc/app.conf', content: `name=${ctx.host.name}\n`, notify: ['restart app'], tags: ['config'] }),
       ],
     },
     { name: 'later', tasks: () => [commandTask('health', ['node2'], ['app-health'])] },
@@ -58,7 +61,7 @@ async function harness(opts: { isTTY?: boolean; terminal?: ApplyDeps['terminal']
   await mkdir(inventoryDir, { recursive: true });
   await mkdir(playbooksDir);
   await writeFile(path.join(playbooksDir, 'site.yml'), PLAYBOOK);
-  const fleet = new FakeFleet(hostNames(4));
+  const fleet = answerReadAhead(new FakeFleet(hostNames(4)));
   const out: string[] = [];
   const err: string[] = [];
   const io: CliIO = { out: (t) => out.push(t), err: (t) => err.push(t), env: {}, cwd, isTTY: opts.isTTY ?? false };
@@ -225,7 +228,7 @@ test('on a terminal, listr2 draws play → host → task with timings, then the 
   const plain = drawn.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '');
   assert.match(plain, /PLAY \[Configure\] 4 host\(s\)/);
   assert.match(plain, /node1 changed [\d.]+ m?s/);
-  assert.match(plain, /app: file \/etc\/app\.conf [\d.]+ m?s changed/);
+  assert.match(plain, /app: file \/etc\/app\.key [\d.]+ m?s changed/);
   assert.match(plain, /handlers: restart app on node1, node2, node3, node4/);
   assert.match(plain, /^ {2}✔ node4 changed [\d.]+ m?s$/m, 'a finished play keeps one line per host');
   assert.match(plain, /node2: later: health: command `app-health` exited with 2/);

@@ -7,10 +7,12 @@ import { executePlan, type Clock, type RunResult } from '../../../src/engine/exe
 import { planRun } from '../../../src/engine/plan.js';
 import { parsePlaybook } from '../../../src/engine/playbook.js';
 import { RoleRegistry } from '../../../src/engine/role-registry.js';
+import { KprovError } from '../../../src/errors.js';
 import type { InventoryHost } from '../../../src/inventory/model.js';
 import type { Change, HostFacts, InventoryView, Role, SharedValues, Task, TemplateRenderer } from '../../../src/roles/types.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';
 import { FakeFleet } from '../../support/fake-host.js';
+import { answerReadAhead } from './fake-reads.js';
 
 /** Hosts node1…nodeN; groups name their members; `all` is added. */
 export function makeInventory(hostNames: readonly string[], groups: Record<string, readonly string[]> = {}, dir = '/nonexistent/inventory'): InventoryView {
@@ -64,14 +66,36 @@ export interface RunSetup {
 }
 
 export async function runYaml(yaml: string, setup: RunSetup): Promise<RunOutcome> {
+  const events: RunEvent[] = [];
+  const result = await execute(yaml, setup, events);
+  return { result, events, of: filterEvents(events) };
+}
+
+/** Runs a playbook the engine must refuse as bad input (a role's validate) before contacting any host. */
+export async function runYamlRefused(yaml: string, setup: RunSetup): Promise<{ error: KprovError; events: RunEvent[]; of: RunOutcome['of'] }> {
+  const events: RunEvent[] = [];
+  try {
+    await execute(yaml, setup, events);
+  } catch (err) {
+    if (!(err instanceof KprovError)) throw err;
+    return { error: err, events, of: filterEvents(events) };
+  }
+  throw new Error('the run was not refused');
+}
+
+function filterEvents(events: RunEvent[]): RunOutcome['of'] {
+  return <T extends RunEventType>(type: T) => events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type);
+}
+
+async function execute(yaml: string, setup: RunSetup, events: RunEvent[]): Promise<RunResult> {
   const playbook = parsePlaybook(yaml, 'test.yml');
   const plan = planRun(playbook, setup.inventory, new RoleRegistry(setup.roles), {
     limit: setup.limit,
     tags: setup.tags ?? [],
     skipTags: setup.skipTags ?? [],
   });
-  const events: RunEvent[] = [];
-  const result = await executePlan(plan, {
+  answerReadAhead(setup.fleet);
+  return executePlan(plan, {
     dryRun: setup.dryRun ?? false,
     ...(setup.concurrency !== undefined ? { concurrency: setup.concurrency } : {}),
     connector: { connect: setup.fleet.connect },
@@ -81,11 +105,6 @@ export async function runYaml(yaml: string, setup: RunSetup): Promise<RunOutcome
     ...(setup.shared ? { shared: setup.shared } : {}),
     ...(setup.clock ? { clock: setup.clock } : {}),
   });
-  return {
-    result,
-    events,
-    of: <T extends RunEventType>(type: T) => events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type),
-  };
 }
 
 export async function fakeFacts(host: RemoteHost): Promise<HostFacts> {

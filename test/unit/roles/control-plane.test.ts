@@ -20,7 +20,7 @@ import { readersOf, renderControlPlaneUnits } from '../../../src/roles/control-p
 import { etcdRole } from '../../../src/roles/etcd/index.js';
 import { splitCommandLine, execStartLines } from '../../../src/cluster/flags.js';
 import { FakeFleet } from '../../support/fake-host.js';
-import { runYaml } from '../engine/harness.js';
+import { runYaml, runYamlRefused } from '../engine/harness.js';
 import { clusterScript, fakeArtifacts, loadTestInventory, writeInventory, type FakeClusterState } from '../cluster/support.js';
 
 const PLAYBOOK = `
@@ -117,31 +117,30 @@ async function setup(t: Parameters<typeof loadTestInventory>[0], vars: Record<st
   return { dir, inventory, fleet, artifacts };
 }
 
-test('a broken template fails in prepare, naming template and flag, before any host is contacted', async (t) => {
+test('a broken template fails before any host is contacted, naming template and flag', async (t) => {
   const { inventory, fleet, artifacts } = await setup(t);
   const broken = await mkdtemp(path.join(tmpdir(), 'kprov-templates-'));
   t.after(() => rm(broken, { recursive: true, force: true }));
   await cp(templatesDir, broken, { recursive: true });
   const unit = path.join(broken, 'systemd', 'kube-scheduler.service.j2');
   await writeFile(unit, (await readFile(unit, 'utf8')).replace('--leader-elect=true', '--leader-elect=true --leader-elect-magic=x'));
-  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts }, render: createTemplateRenderer(broken) });
-  assert.equal(run.result.status, 'failed');
-  const failed = run.of('host:finish')[0]!;
-  assert.equal(failed.step, 'etcd: prepare');
-  assert.equal(failed.error!.message, 'templates/systemd/kube-scheduler.service.j2: kube-scheduler does not accept --leader-elect-magic (v1.13)');
+  const run = await runYamlRefused(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts }, render: createTemplateRenderer(broken) });
+  assert.equal(run.error.exitCode, 2, 'bad input');
+  assert.equal(run.error.message, 'templates/systemd/kube-scheduler.service.j2: kube-scheduler does not accept --leader-elect-magic (v1.13)');
+  assert.deepEqual(run.of('run:invalid').map((e) => [e.play, e.role, e.error.message]), [['etcd', 'etcd', run.error.message]]);
   assert.deepEqual(fleet.allCalls(), [], 'no host was contacted');
   await assert.rejects(stat(path.join(inventory.dir, 'pki')), /ENOENT/, 'nothing issued either');
 });
 
-test('static-pod modes and host-side downloads are refused up front, naming the variable', async (t) => {
+test('static-pod modes are refused up front, naming the variable', async (t) => {
   for (const [vars, message] of [
     [{ etcd_deployment_type: 'static_pod' }, /^etcd_deployment_type: static_pod is not supported yet$/],
     [{ control_plane_deployment_type: 'static_pod' }, /^control_plane_deployment_type: static_pod is not supported yet$/],
-    [{ download_localhost: false }, /^download_localhost: false is not supported by the etcd and control-plane roles yet$/],
   ] as const) {
     const { inventory, fleet, artifacts } = await setup(t, vars);
-    const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts } });
-    assert.match(run.of('host:finish')[0]!.error!.message, message);
+    const run = await runYamlRefused(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts } });
+    assert.match(run.error.message, message);
+    assert.equal(run.error.exitCode, 2);
     assert.deepEqual(fleet.allCalls(), []);
   }
 });
@@ -151,7 +150,7 @@ test('a run: apiserver healthy before the others start; admin.conf for the user;
   const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts } });
   assert.equal(run.result.status, 'ok', JSON.stringify(run.of('host:finish').map((e) => e.error)));
   const names = run.of('host:tasks').find((e) => e.play === 'Control plane' && e.host === 'node1')!.tasks.map((x) => x.name);
-  assert.deepEqual(names.slice(0, 4), ['binary /usr/local/bin/kube-apiserver', 'binary /usr/local/bin/kube-controller-manager', 'binary /usr/local/bin/kube-scheduler', 'binary /usr/local/bin/kubectl']);
+  assert.deepEqual(names.slice(0, 4), ['kube-apiserver binary', 'kube-controller-manager binary', 'kube-scheduler binary', 'kubectl binary']);
   assert.deepEqual(names.slice(-5), [
     'start kube-apiserver.service', 'start kube-controller-manager.service', 'start kube-scheduler.service',
     'wait until kube-controller-manager.service is healthy', 'wait until kube-scheduler.service is healthy',

@@ -98,7 +98,7 @@ test('a run: binaries, TLS files, data dir, env file and unit, every member star
   assert.equal(first.result.status, 'ok', JSON.stringify(first.of('host:finish').map((e) => e.error)));
   const tasks = first.of('host:tasks')[0]!.tasks.map((x) => x.name);
   assert.deepEqual(tasks, [
-    'binary /usr/local/bin/etcd', 'binary /usr/local/bin/etcdctl',
+    'etcd binary', 'etcdctl binary',
     'directory /etc/ssl/etcd/ssl',
     'pki /etc/ssl/etcd/ssl/ca.crt', 'pki /etc/ssl/etcd/ssl/healthcheck-client.crt', 'pki /etc/ssl/etcd/ssl/healthcheck-client.key',
     'pki /etc/ssl/etcd/ssl/peer.crt', 'pki /etc/ssl/etcd/ssl/peer.key', 'pki /etc/ssl/etcd/ssl/server.crt', 'pki /etc/ssl/etcd/ssl/server.key',

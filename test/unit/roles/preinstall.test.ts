@@ -6,7 +6,7 @@ import { parseProbe, unitFromCgroup, type HostProbe } from '../../../src/roles/p
 import type { HostFacts } from '../../../src/roles/types.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';
 import { FakeFleet } from '../../support/fake-host.js';
-import { runYaml } from '../engine/harness.js';
+import { runYaml, runYamlRefused } from '../engine/harness.js';
 import { loadCluster } from './node-roles-support.js';
 
 const SS_HEADER = 'State  Recv-Q Send-Q Local Address:Port  Peer Address:Port Process';
@@ -235,10 +235,9 @@ test('preinstall: static-pod deployment modes are refused up front, naming the v
   ] as const) {
     const c = await loadCluster(undefined, { [variable]: value });
     const { fleet, gatherFacts } = preflightFleet(['node1', 'node2', 'node3'], {}, {});
-    const r = await runYaml(PLAY, { inventory: c.view, roles: [preinstallRole], fleet, shared: c.shared, gatherFacts });
-    assert.equal(r.result.status, 'failed');
-    const err = r.of('play:finish')[0]!.error!;
-    assert.match(err.message, new RegExp(`^${variable}: static_pod is not supported yet`));
+    const r = await runYamlRefused(PLAY, { inventory: c.view, roles: [preinstallRole], fleet, shared: c.shared, gatherFacts });
+    assert.equal(r.error.exitCode, 2, 'bad input');
+    assert.match(r.error.message, new RegExp(`^${variable}: static_pod is not supported yet`));
     assert.equal(fleet.connects.size, 0, 'no host was contacted');
   }
 });
