@@ -209,20 +209,30 @@ export async function waitActive(
   ctx?: Pick<TaskContext, 'cache'>,
 ): Promise<void> {
   let first = true;
-  const activeState = async (): Promise<string> => {
+  // Restart=on-failure keeps a crashing unit "activating" forever: count its restarts instead.
+  let restartsAtStart: number | undefined;
+  const CRASH_LOOP_RESTARTS = 2;
+  const current = async (): Promise<{ active: string; restarts?: number }> => {
     if (first && ctx?.cache) {
       first = false;
-      return (await ctx.cache.unit(host, unit)).activeState;
+      return { active: (await ctx.cache.unit(host, unit)).activeState };
     }
-    return (await host.exec(['systemctl', 'is-active', '--', unit])).stdout.trim();
+    const r = await host.exec(['systemctl', 'show', '--property=ActiveState,NRestarts', '--', unit]);
+    const props = new Map(r.stdout.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()] as const));
+    const restarts = Number(props.get('NRestarts'));
+    return { active: props.get('ActiveState') ?? '', ...(Number.isFinite(restarts) ? { restarts } : {}) };
   };
-  let outcome: 'healthy' | 'failed';
+  let outcome: 'healthy' | 'failed' | 'crash-loop';
   try {
     outcome = await waitUntil(
       async () => {
-        const active = await activeState();
+        const { active, restarts } = await current();
         // A failed unit will not recover by waiting: report it at once.
         if (active === 'failed') return 'failed';
+        if (restarts !== undefined) {
+          restartsAtStart ??= restarts;
+          if (restarts - restartsAtStart >= CRASH_LOOP_RESTARTS) return 'crash-loop';
+        }
         if (active !== 'active') return undefined;
         if (ready && !(await ready())) return undefined;
         return 'healthy';
@@ -232,6 +242,9 @@ export async function waitActive(
   } catch (err) {
     if (!(err instanceof WaitTimeoutError)) throw err;
     throw new HostStepError(host.name, `${unit} did not become healthy: ${err.message}`, await unitDiagnostics(host, unit), `see: journalctl -u ${unit}`);
+  }
+  if (outcome === 'crash-loop') {
+    throw new HostStepError(host.name, `${unit} keeps exiting (systemd restarted it ${CRASH_LOOP_RESTARTS} times while kprov waited)`, await unitDiagnostics(host, unit), `see: journalctl -u ${unit}`);
   }
   if (outcome === 'failed') {
     throw new HostStepError(host.name, `${unit} failed`, await unitDiagnostics(host, unit), `see: journalctl -u ${unit}`);
