@@ -101,6 +101,18 @@ export interface PkiPaths {
   file(spec: string, part: FilePart | 'kubeconfig'): string;
 }
 
+const plans = new WeakMap<Topology, CertSpec[]>();
+
+/** The cluster's certificate plan (pure; computed once per topology): where every file goes. */
+export function pkiPlanOf(topology: Topology): CertSpec[] {
+  let plan = plans.get(topology);
+  if (!plan) {
+    plan = planCertificates(pkiInputFromTopology(topology));
+    plans.set(topology, plan);
+  }
+  return plan;
+}
+
 export function pkiPaths(plan: readonly CertSpec[], host: string, roles: readonly HostRole[]): PkiPaths {
   const byKey = new Map<string, string>();
   for (const f of filesForHost(plan, host, roles)) byKey.set(`${f.spec}:${f.part}`, f.path);

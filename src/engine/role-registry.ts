@@ -3,9 +3,16 @@
  * so a typo in a playbook is a bad-input error, not a failure halfway through a run.
  */
 import { KprovError } from '../errors.js';
+import { cniRole } from '../roles/cni/index.js';
+import { controlPlaneRole } from '../roles/control-plane/index.js';
+import { etcdRole } from '../roles/etcd/index.js';
 import { factsRole } from '../roles/facts/index.js';
+import { nodeRole } from '../roles/node/index.js';
+import { preinstallRole } from '../roles/preinstall/index.js';
+import { runtimeRole } from '../roles/runtime/index.js';
 import { sshKeysRole } from '../roles/ssh-keys/index.js';
 import type { Role } from '../roles/types.js';
+import { verifyRole } from '../roles/verify/index.js';
 
 export class RoleRegistry {
   private readonly roles = new Map<string, Role>();
@@ -43,7 +50,7 @@ export class RoleRegistry {
  * written (preinstall, runtime, etcd, control-plane, node, …); a playbook naming a role that is
  * not here fails before any host is touched, with "unknown role".
  */
-export const builtinRoles: readonly Role[] = [sshKeysRole, factsRole];
+export const builtinRoles: readonly Role[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, controlPlaneRole, nodeRole];
 
 export function defaultRoleRegistry(): RoleRegistry {
   return new RoleRegistry(builtinRoles);

@@ -4,11 +4,10 @@
  * node's certificates and kubeconfigs go). Pure: nothing is issued, read or written here.
  */
 import { CNI_BIN_DIR } from '../../artifacts/catalogue.js';
-import { pkiInputFromTopology, pkiPaths } from '../../cluster/pki.js';
+import { pkiPaths, pkiPlanOf } from '../../cluster/pki.js';
 import type { Topology } from '../../cluster/topology.js';
 import { KprovError } from '../../errors.js';
 import type { HostVars } from '../../inventory/schema.js';
-import { planCertificates, type CertSpec } from '../../pki/index.js';
 import { CGROUP_DRIVER } from '../runtime/cgroup-driver.js';
 import { CNI_CONF_DIR, CONTAINERD_ENDPOINT } from '../runtime/containerd.js';
 
@@ -26,18 +25,6 @@ export interface NodeFiles {
   kubeletKey: string;
   kubeletKubeconfig: string;
   kubeProxyKubeconfig: string;
-}
-
-const plans = new WeakMap<Topology, CertSpec[]>();
-
-/** The PKI plan of the cluster (pure; computed once per topology). */
-export function pkiPlanOf(topology: Topology): CertSpec[] {
-  let plan = plans.get(topology);
-  if (!plan) {
-    plan = planCertificates(pkiInputFromTopology(topology));
-    plans.set(topology, plan);
-  }
-  return plan;
 }
 
 /** Where the node's certificates and kubeconfigs are, as the PKI plan delivers them. */

@@ -1,0 +1,251 @@
+/**
+ * `kprov apply cluster` end to end on a 5-host lab (node1–3 control plane + etcd, node4–5
+ * workers; the lab inventory's layout) serving the stand-in v1.13 release. The tests run in
+ * order on one lab and build on each other:
+ *   1. a fresh apply gives a cluster the real etcdctl and the real kubectl find healthy;
+ *   2. a second apply changes nothing, restarts nothing and uploads nothing;
+ *   3. changing kube_proxy_mode rewrites only kube-proxy's config and restarts only kube-proxy;
+ *   4. a template with a flag value the stand-in rejects fails naming host, unit and the
+ *      stand-in's error line; the original templates then repair the cluster.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { RunEvent } from '../../src/engine/events.js';
+import { packageRoot } from '../../src/paths.js';
+import { pinVariables, RELEASE_DIR, startClusterLab, type ClusterLab } from '../support/cluster-lab.js';
+import { kprovBin, labSkipReason } from '../support/lab.js';
+
+const NAME = 'e2e-cluster';
+const skip = labSkipReason();
+
+const CONTROL_PLANE = ['node1', 'node2', 'node3'];
+const ALL = ['node1', 'node2', 'node3', 'node4', 'node5'];
+const NODE_UNITS = ['containerd', 'kubelet', 'kube-proxy'];
+const CONTROL_PLANE_UNITS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
+const unitsOf = (host: string) => (CONTROL_PLANE.includes(host) ? [...CONTROL_PLANE_UNITS, ...NODE_UNITS] : NODE_UNITS);
+const ETCD_CERTS = '/etc/ssl/etcd/ssl';
+
+interface Applied {
+  code: number;
+  events: RunEvent[];
+  ms: number;
+  stdout: string;
+  stderr: string;
+}
+
+function parseEvents(stdout: string): RunEvent[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as RunEvent);
+}
+
+/** This package, built, in `dir` (its templates can then be edited without touching the repository's). */
+async function packageCopy(dir: string): Promise<string> {
+  await mkdir(path.join(dir, 'dist'), { recursive: true });
+  for (const part of ['package.json', 'bin', 'templates', 'playbooks', 'inventory']) await cp(path.join(packageRoot, part), path.join(dir, part), { recursive: true });
+  await cp(path.join(packageRoot, 'dist', 'src'), path.join(dir, 'dist', 'src'), { recursive: true });
+  await symlink(path.join(packageRoot, 'node_modules'), path.join(dir, 'node_modules'));
+  return dir;
+}
+
+const of = <T extends RunEvent['type']>(events: RunEvent[], type: T) => events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type);
+
+describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, () => {
+  let lab: ClusterLab;
+  let kubectl: string;
+  let work: string;
+
+  before(async () => {
+    lab = await startClusterLab({ name: NAME, hosts: 5 });
+    const artifact = lab.release.artifacts.find((a) => a.name === 'kubectl');
+    assert.ok(artifact, 'the release has kubectl');
+    kubectl = path.join(RELEASE_DIR, artifact.urlPath);
+    work = await mkdtemp(path.join(tmpdir(), 'kprov-e2e-cluster-'));
+  });
+  after(async () => {
+    await lab?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  /** `kprov apply cluster --json`, by default with this package's kprov, inside the lab namespace. */
+  async function apply(extra: string[] = [], kprov = kprovBin): Promise<Applied> {
+    const started = Date.now();
+    const r = await lab.inLab([process.execPath, kprov, 'apply', 'cluster', '-i', lab.inventoryDir, '--json', ...extra], { timeoutMs: 600_000 });
+    return { code: r.code, events: parseEvents(r.stdout), ms: Date.now() - started, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** Every failure of a run, as the plain renderer would show it (for assertion messages). */
+  function failures(run: Applied): string {
+    const lines = of(run.events, 'host:finish')
+      .filter((e) => e.error)
+      .map((e) => `${e.host}: ${e.step}: ${e.error!.message}\n  ${(e.error!.output ?? []).join('\n  ')}`);
+    return `${lines.join('\n')}\n${run.stderr}`;
+  }
+
+  /** The real kubectl from the release, inside the lab namespace, with a kubeconfig. */
+  async function kubectlJson<T>(kubeconfig: string, args: string[]): Promise<T> {
+    const r = await lab.inLab([kubectl, '--kubeconfig', kubeconfig, ...args, '-o', 'json'], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
+    return JSON.parse(r.stdout) as T;
+  }
+
+  /** Each unit's InvocationID per host: a restart gives a new one. */
+  async function invocations(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    await Promise.all(
+      ALL.map(async (host) => {
+        const units = unitsOf(host);
+        const r = await lab.exec(host, ['systemctl', 'show', '--property=Id,InvocationID', '--', ...units]);
+        assert.equal(r.code, 0, r.stderr);
+        for (const block of r.stdout.trim().split(/\n\s*\n/)) {
+          const id = /^Id=(.+)$/m.exec(block)?.[1];
+          const inv = /^InvocationID=(.*)$/m.exec(block)?.[1];
+          assert.ok(id && inv, `${host}: ${block}`);
+          out[`${host} ${id}`] = inv;
+        }
+      }),
+    );
+    return out;
+  }
+
+  /** Inode and mtime of every installed binary: an upload replaces the file (new inode). */
+  async function binaries(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    await Promise.all(
+      ALL.map(async (host) => {
+        const r = await lab.exec(host, ['sh', '-c', 'stat -c "%n %i %Y %s" /usr/local/bin/* /opt/cni/bin/*']);
+        assert.equal(r.code, 0, r.stderr);
+        for (const line of r.stdout.trim().split('\n')) {
+          const [file, ...rest] = line.split(' ');
+          out[`${host} ${file}`] = rest.join(' ');
+        }
+      }),
+    );
+    return out;
+  }
+
+  test('a fresh apply builds a cluster the real etcdctl and kubectl find healthy', async () => {
+    const run = await apply();
+    assert.equal(run.code, 0, failures(run));
+    const finish = of(run.events, 'run:finish')[0]!;
+    assert.equal(finish.status, 'ok');
+    assert.deepEqual(finish.recap.map((r) => r.host), ALL);
+    console.log(`fresh apply: ${(run.ms / 1000).toFixed(1)} s (run ${(finish.durationMs / 1000).toFixed(1)} s)`);
+
+    // The verify play ran on every host and passed.
+    const verified = of(run.events, 'task:finish').filter((e) => e.role === 'verify');
+    assert.ok(verified.length >= 5 && verified.every((e) => e.status === 'ok'), JSON.stringify(verified));
+
+    // Real etcdctl, on an etcd host, with the health-check client certificate: 3 healthy members.
+    const endpoints = CONTROL_PLANE.map((_, i) => `https://10.213.0.${11 + i}:2379`).join(',');
+    const etcdctl = ['/usr/local/bin/etcdctl', `--endpoints=${endpoints}`, `--cacert=${ETCD_CERTS}/ca.crt`, `--cert=${ETCD_CERTS}/healthcheck-client.crt`, `--key=${ETCD_CERTS}/healthcheck-client.key`];
+    const health = await lab.exec('node1', [...etcdctl, 'endpoint', 'health'], { env: { ...process.env, ETCDCTL_API: '3' } });
+    assert.equal(health.code, 0, health.stderr);
+    assert.equal((`${health.stdout}${health.stderr}`.match(/ is healthy: /g) ?? []).length, 3, health.stdout + health.stderr);
+    const members = await lab.exec('node1', [...etcdctl, 'member', 'list', '-w', 'json']);
+    assert.equal(members.code, 0, members.stderr);
+    const memberNames = (JSON.parse(members.stdout) as { members: { name: string }[] }).members.map((m) => m.name).sort();
+    assert.deepEqual(memberNames, CONTROL_PLANE);
+
+    // The admin kubeconfig, kept in the inventory, 0600; the real kubectl sees 5 Ready nodes.
+    const adminConf = path.join(lab.inventoryDir, 'artifacts', 'admin.conf');
+    assert.equal((await stat(adminConf)).mode & 0o777, 0o600);
+    const nodes = await kubectlJson<{ items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[] } }[] }>(adminConf, ['get', 'nodes']);
+    assert.deepEqual(nodes.items.map((n) => n.metadata.name).sort(), ALL);
+    for (const n of nodes.items) {
+      assert.equal(n.status.conditions.find((c) => c.type === 'Ready')?.status, 'True', `${n.metadata.name} Ready`);
+    }
+    const cs = await kubectlJson<{ items: { metadata: { name: string }; conditions: { type: string; status: string }[] }[] }>(adminConf, ['get', 'componentstatuses']);
+    assert.deepEqual(cs.items.map((c) => c.metadata.name).sort(), ['controller-manager', 'etcd-0', 'etcd-1', 'etcd-2', 'scheduler']);
+    for (const c of cs.items) assert.equal(c.conditions.find((x) => x.type === 'Healthy')?.status, 'True', `${c.metadata.name} healthy`);
+
+    // `kprov kubeconfig` prints a kubeconfig the real kubectl works with.
+    const printed = await lab.kprov(['kubeconfig', '-i', lab.inventoryDir]);
+    assert.equal(printed.code, 0, printed.stderr);
+    const copy = path.join(work, 'kubeconfig');
+    await writeFile(copy, printed.stdout, { mode: 0o600 });
+    const viaPrinted = await kubectlJson<{ items: unknown[] }>(copy, ['get', 'nodes']);
+    assert.equal(viaPrinted.items.length, 5);
+  });
+
+  test('a second apply changes nothing, restarts nothing and uploads nothing', async () => {
+    const unitsBefore = await invocations();
+    const binsBefore = await binaries();
+    const run = await apply();
+    assert.equal(run.code, 0, failures(run));
+    const finish = of(run.events, 'run:finish')[0]!;
+    console.log(`no-op re-apply: ${(run.ms / 1000).toFixed(1)} s (run ${(finish.durationMs / 1000).toFixed(1)} s)`);
+    for (const r of finish.recap) assert.equal(r.changed, 0, `${r.host} changed ${r.changed} task(s)`);
+    const changed = of(run.events, 'task:finish').filter((e) => e.status !== 'ok');
+    assert.deepEqual(changed.map((e) => `${e.host} ${e.role}: ${e.task} ${e.status}`), []);
+    assert.deepEqual(of(run.events, 'handler:start'), [], 'no handler ran');
+    assert.deepEqual(await invocations(), unitsBefore, 'no unit was restarted');
+    assert.deepEqual(await binaries(), binsBefore, 'no binary was uploaded');
+  });
+
+  test('changing kube_proxy_mode touches only kube-proxy', async () => {
+    const unitsBefore = await invocations();
+    await pinVariables(lab.inventoryDir, { kube_proxy_mode: 'ipvs' });
+    const run = await apply();
+    assert.equal(run.code, 0, failures(run));
+    const changed = of(run.events, 'task:finish').filter((e) => e.status === 'changed');
+    const paths = changed.flatMap((e) => e.changes.map((c) => `${e.host} ${c.path ?? c.summary}`));
+    assert.ok(changed.length > 0, 'something changed');
+    for (const e of changed) {
+      assert.equal(e.role, 'node', `only the node role changes: ${e.host} ${e.role}: ${e.task}`);
+      for (const c of e.changes) assert.match(c.path ?? '', /kube-proxy/, `only kube-proxy's files change: ${paths.join(', ')}`);
+    }
+    assert.deepEqual([...new Set(changed.map((e) => e.host))].sort(), ALL, 'every node gets the new mode');
+    const handlers = of(run.events, 'handler:start').map((e) => `${e.host} ${e.handler}`);
+    assert.deepEqual(new Set(handlers.map((h) => h.split(' ').slice(1).join(' '))), new Set(['restart kube-proxy']), handlers.join(', '));
+
+    const unitsAfter = await invocations();
+    for (const [key, id] of Object.entries(unitsBefore)) {
+      if (key.endsWith(' kube-proxy.service')) assert.notEqual(unitsAfter[key], id, `${key} restarted`);
+      else assert.equal(unitsAfter[key], id, `${key} not restarted`);
+    }
+    const config = await lab.exec('node4', ['cat', '/var/lib/kube-proxy/config.yaml']);
+    assert.match(config.stdout, /^mode: "?ipvs"?$/m);
+  });
+
+  test('a flag value the stand-in rejects fails naming the host, the unit and the stand-in\'s error', async () => {
+    // kprov as installed, but kube-apiserver's serving certificate is a file that does not exist:
+    // a flag v1.13 accepts (so the flag check passes) with a value the stand-in refuses.
+    const copy = await packageCopy(path.join(work, 'kprov'));
+    const unitFile = path.join(copy, 'templates', 'systemd', 'kube-apiserver.service.j2');
+    const unit = await readFile(unitFile, 'utf8');
+    const missing = '/etc/kubernetes/ssl/kprov-missing.crt';
+    const edited = unit.replace(/--tls-cert-file=[^\n]*?( \\)?$/m, `--tls-cert-file=${missing}$1`);
+    assert.notEqual(edited, unit, 'the unit template sets --tls-cert-file');
+    await writeFile(unitFile, edited);
+    const unitsBefore = await invocations();
+
+    const run = await apply([], path.join(copy, 'bin', 'kprov.js'));
+    assert.equal(run.code, 1, `apply should fail:\n${run.stdout.slice(-3000)}`);
+    const failed = of(run.events, 'handler:finish').filter((e) => e.status === 'failed');
+    const hostFailed = of(run.events, 'host:finish').filter((e) => e.status === 'failed');
+    const reports = [...failed.map((e) => ({ host: e.host, error: e.error })), ...hostFailed.map((e) => ({ host: e.host, error: e.error }))];
+    assert.ok(reports.length > 0, 'a failure is reported');
+    const first = reports[0]!;
+    // Rolling restarts: the first control-plane host fails, and the others are never restarted.
+    assert.equal(first.host, 'node1');
+    const text = `${first.error!.message}\n${(first.error!.output ?? []).join('\n')}`;
+    console.log(`the failure as reported:\n${first.host}: ${text}`);
+    assert.match(text, /kube-apiserver/, 'names the unit');
+    assert.ok(text.includes(missing), `shows the stand-in's error line:\n${text}`);
+    assert.match(text, /Error: /, `the stand-in's own error line:\n${text}`);
+    const unitsAfter = await invocations();
+    for (const host of ['node2', 'node3']) {
+      assert.equal(unitsAfter[`${host} kube-apiserver.service`], unitsBefore[`${host} kube-apiserver.service`], `${host} kube-apiserver untouched`);
+    }
+
+    // The original templates put it right again.
+    const repaired = await apply();
+    assert.equal(repaired.code, 0, failures(repaired));
+  });
+});
+
