@@ -11,7 +11,6 @@
  * (Node start, module loading, inventory, play) as a user of `kprov apply` would wait for it,
  * SSH handshakes per host (must be 1), tasks changed (must be 0) and the process's peak RSS.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,7 +24,7 @@ import { RoleRegistry } from '../src/engine/role-registry.js';
 import { file } from '../src/engine/tasks/index.js';
 import { loadInventory } from '../src/inventory/load.js';
 import { labDown } from '../src/lab/down.js';
-import { labNamespace } from '../src/lab/names.js';
+import { fmtSeconds, median, runLabChild, type ChildSample } from './lab-child.js';
 import { labUp } from '../src/lab/up.js';
 import { sshKeysRole } from '../src/roles/ssh-keys/index.js';
 import type { Role } from '../src/roles/types.js';
@@ -118,29 +117,11 @@ async function child(mode: 'setup' | 'noop', inventoryDir: string, hosts: number
   process.stdout.write(`${JSON.stringify(sample)}\n`);
 }
 
-function runChild(mode: 'setup' | 'noop', inventoryDir: string, hosts: number): Promise<Sample> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const p = spawn('ip', ['netns', 'exec', labNamespace(NAME), process.execPath, self, '--child', mode, inventoryDir, String(hosts)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 120_000);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      const processMs = performance.now() - started;
-      try {
-        resolve({ ...(JSON.parse(out.trim().split('\n').pop() ?? '') as Sample), processMs });
-      } catch {
-        reject(new Error(`benchmark child exited ${code}: ${out}`));
-      }
-    });
-  });
+function runChild(mode: 'setup' | 'noop', inventoryDir: string, hosts: number): Promise<Sample & ChildSample> {
+  return runLabChild<Sample>(NAME, self, [mode, inventoryDir, String(hosts)]);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
+const fmt = fmtSeconds;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -10,7 +10,6 @@
  * including closing, SSH handshakes per host (must be 1), the measuring process's peak RSS, and
  * plain ssh2 doing the same (the floor; runs interleaved with ours).
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -18,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadInventory } from '../src/inventory/load.js';
 import { labDown } from '../src/lab/down.js';
-import { labNamespace } from '../src/lab/names.js';
+import { fmtSeconds, median, runLabChild, type ChildSample } from './lab-child.js';
 import { labUp } from '../src/lab/up.js';
 import ssh2 from 'ssh2';
 import { loadClusterKey } from '../src/ssh/cluster-key.js';
@@ -107,27 +106,11 @@ async function child(mode: 'noop' | 'distribute' | 'bare', inventoryDir: string,
   process.stdout.write(`${JSON.stringify(sample)}\n`);
 }
 
-function runChild(mode: string, inventoryDir: string, hosts: number): Promise<Sample> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('ip', ['netns', 'exec', labNamespace(NAME), process.execPath, self, '--child', mode, inventoryDir, String(hosts)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 120_000);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as Sample);
-      } catch {
-        reject(new Error(`benchmark child exited ${code}: ${out}`));
-      }
-    });
-  });
+function runChild(mode: string, inventoryDir: string, hosts: number): Promise<Sample & ChildSample> {
+  return runLabChild<Sample>(NAME, self, [mode, inventoryDir, String(hosts)]);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const fmt = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
+const fmt = fmtSeconds;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

@@ -2,10 +2,10 @@
  * What `lab up` writes into the inventory beside the files `kprov init --hosts` makes: lab.json
  * (how to reach the lab), group_vars/all/lab.yml and the bootstrap password.
  */
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { KprovError } from '../errors.js';
+import { readJsonFile } from './json-file.js';
 
 export const LAB_FILE = 'lab.json';
 export const BOOTSTRAP_PASSWORD_FILE = path.join('credentials', 'bootstrap-password');
@@ -27,25 +27,8 @@ export function labFilePath(inventoryDir: string): string {
 }
 
 /** lab.json of an inventory, or undefined when the inventory is not a lab's. */
-export async function readLabFile(inventoryDir: string): Promise<LabFile | undefined> {
-  const file = labFilePath(inventoryDir);
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
-    throw err;
-  });
-  if (text === undefined) return undefined;
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    throw new KprovError('config', 'lab.json is not valid JSON', { location: { file } });
-  }
-  const parsed = labFileSchema.safeParse(data);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new KprovError('config', `lab.json: ${issue?.path.join('.')}: ${issue?.message}`, { location: { file } });
-  }
-  return parsed.data;
+export function readLabFile(inventoryDir: string): Promise<LabFile | undefined> {
+  return readJsonFile(labFilePath(inventoryDir), labFileSchema, { code: 'config', what: 'lab.json' });
 }
 
 /** group_vars/all/lab.yml: how the lab's hosts are reached and where they download from. */

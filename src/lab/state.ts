@@ -3,10 +3,11 @@
  * *before* each namespace, link, mount or process is made, so `lab down` can undo a lab that was
  * interrupted half-way.
  */
-import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { KprovError } from '../errors.js';
+import { readJsonFile } from './json-file.js';
 import { labDir, labsDir } from './paths.js';
 
 const processRefSchema = z.object({ pid: z.number().int().positive(), startTime: z.string() });
@@ -52,27 +53,8 @@ export function stateFile(dir: string): string {
   return path.join(dir, 'state.json');
 }
 
-export async function readLabState(name: string, env: NodeJS.ProcessEnv = process.env): Promise<LabState | undefined> {
-  const file = stateFile(labDir(name, env));
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
-  if (text === undefined) return undefined;
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    throw new KprovError('lab', 'lab state is not valid JSON', { location: { file } });
-  }
-  const parsed = labStateSchema.safeParse(data);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new KprovError('lab', `lab state does not match its schema: ${issue?.path.join('.')}: ${issue?.message}`, {
-      location: { file },
-    });
-  }
-  return parsed.data;
+export function readLabState(name: string, env: NodeJS.ProcessEnv = process.env): Promise<LabState | undefined> {
+  return readJsonFile(stateFile(labDir(name, env)), labStateSchema, { code: 'lab', what: 'lab state', mismatch: 'lab state does not match its schema' });
 }
 
 /** Names of every lab that has a directory (complete, half-made or half-removed). */
