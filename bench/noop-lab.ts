@@ -11,11 +11,8 @@
  * (Node start, module loading, inventory, play) as a user of `kprov apply` would wait for it,
  * SSH handshakes per host (must be 1), tasks changed (must be 0) and the process's peak RSS.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import path from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { executePlan } from '../src/engine/executor.js';
 import { planRun } from '../src/engine/plan.js';
 import { parsePlaybook } from '../src/engine/playbook.js';
@@ -23,9 +20,7 @@ import { plainRenderer } from '../src/engine/render/plain.js';
 import { RoleRegistry } from '../src/engine/role-registry.js';
 import { file } from '../src/engine/tasks/index.js';
 import { loadInventory } from '../src/inventory/load.js';
-import { labDown } from '../src/lab/down.js';
-import { fmtSeconds, median, runLabChild, type ChildSample } from './lab-child.js';
-import { labUp } from '../src/lab/up.js';
+import { fmtSeconds, median, runLabChild, sizedBenchOptions, withBenchLab, type ChildSample } from './lab-child.js';
 import { sshKeysRole } from '../src/roles/ssh-keys/index.js';
 import type { Role } from '../src/roles/types.js';
 import { createConnector } from '../src/ssh/connector.js';
@@ -124,18 +119,8 @@ function runChild(mode: 'setup' | 'noop', inventoryDir: string, hosts: number): 
 const fmt = fmtSeconds;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { runs: { type: 'string', default: '7' }, sizes: { type: 'string', default: '1,5,20' } },
-  });
-  const runs = Number(values.runs);
-  const sizes = values.sizes.split(',').map(Number);
-  const largest = Math.max(...sizes);
-  const work = await mkdtemp(path.join(tmpdir(), 'kprov-bench-noop-'));
-  const inventoryDir = path.join(work, 'inventory');
-  try {
-    await labDown(NAME).catch(() => undefined);
-    const up = await labUp({ name: NAME, hosts: largest, inventoryDir });
-    console.log(`lab: ${up.hosts.length} hosts up in ${fmt(up.timings.totalMs)}`);
+  const { runs, sizes, largest } = sizedBenchOptions(7);
+  await withBenchLab(NAME, largest, async (inventoryDir) => {
     const setup = await runChild('setup', inventoryDir, largest);
     if (setup.failed.length > 0) throw new Error(`setup failed: ${setup.failed.join('; ')}`);
     console.log(
@@ -169,10 +154,7 @@ async function main(): Promise<void> {
     if (five !== undefined && twenty !== undefined) {
       console.log(`20-host / 5-host play time: ${(twenty / five).toFixed(2)}× (target ≤ 2×); 20-host play ${fmt(twenty)} (target ≤ 1 s)`);
     }
-  } finally {
-    await labDown(NAME).catch((err: unknown) => console.error(`lab down: ${(err as Error).message}`));
-    await rm(work, { recursive: true, force: true });
-  }
+  });
 }
 
 const childArg = process.argv.indexOf('--child');

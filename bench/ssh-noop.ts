@@ -10,15 +10,9 @@
  * including closing, SSH handshakes per host (must be 1), the measuring process's peak RSS, and
  * plain ssh2 doing the same (the floor; runs interleaved with ours).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { loadInventory } from '../src/inventory/load.js';
-import { labDown } from '../src/lab/down.js';
-import { fmtSeconds, median, runLabChild, type ChildSample } from './lab-child.js';
-import { labUp } from '../src/lab/up.js';
+import { fmtSeconds, median, runLabChild, sizedBenchOptions, withBenchLab, type ChildSample } from './lab-child.js';
 import ssh2 from 'ssh2';
 import { loadClusterKey } from '../src/ssh/cluster-key.js';
 import { createConnector, knownHostsPath } from '../src/ssh/connector.js';
@@ -113,18 +107,8 @@ function runChild(mode: string, inventoryDir: string, hosts: number): Promise<Sa
 const fmt = fmtSeconds;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: { runs: { type: 'string', default: '5' }, sizes: { type: 'string', default: '1,5,20' } },
-  });
-  const runs = Number(values.runs);
-  const sizes = values.sizes.split(',').map(Number);
-  const largest = Math.max(...sizes);
-  const work = await mkdtemp(path.join(tmpdir(), 'kprov-bench-ssh-'));
-  const inventoryDir = path.join(work, 'inventory');
-  try {
-    await labDown(NAME).catch(() => undefined);
-    const up = await labUp({ name: NAME, hosts: largest, inventoryDir });
-    console.log(`lab: ${up.hosts.length} hosts up in ${fmt(up.timings.totalMs)}`);
+  const { runs, sizes, largest } = sizedBenchOptions(5);
+  await withBenchLab(NAME, largest, async (inventoryDir) => {
     const first = await runChild('distribute', inventoryDir, largest);
     if (first.failed.length > 0) throw new Error(`key distribution failed: ${first.failed.join('; ')}`);
     console.log(
@@ -152,10 +136,7 @@ async function main(): Promise<void> {
           `${fmt(median(bareWall))} (${fmt(Math.min(...bareWall))}) |`,
       );
     }
-  } finally {
-    await labDown(NAME).catch((err: unknown) => console.error(`lab down: ${(err as Error).message}`));
-    await rm(work, { recursive: true, force: true });
-  }
+  });
 }
 
 const childArg = process.argv.indexOf('--child');
