@@ -7,12 +7,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli } from '../support/cli.js';
-import { kprovBin, labResources, labSkipReason, runCommand } from '../support/lab.js';
+import { kprovBin, assertResourcesGone, labResources, labSkipReason, runCommand } from '../support/lab.js';
 import { labDown } from '../../src/lab/down.js';
 import { mountsUnder } from '../../src/lab/mounts.js';
-import { namespaceExists, netnsPath } from '../../src/lab/network.js';
 import { labDir } from '../../src/lab/paths.js';
-import { processesInNetns } from '../../src/lab/processes.js';
 
 const NAME = 'e2e-half';
 
@@ -55,17 +53,7 @@ test('a lab up killed half-way is cleaned up completely by lab down', { skip: la
     assert.ok(resources.pids.length >= 2, 'the mirror and at least one container were recorded');
     const down = await runCli(['lab', 'down', '--name', NAME], { env: process.env });
     assert.equal(down.code, 0, down.stderr);
-    for (const pid of resources.pids) {
-      const alive = await readFile(`/proc/${pid}/stat`, 'utf8').then(
-        (s) => !/\) Z /.test(s),
-        () => false,
-      );
-      assert.equal(alive, false, `process ${pid} is gone`);
-    }
-    for (const ns of resources.namespaces) {
-      assert.equal(await namespaceExists(ns), false, `namespace ${ns} is deleted`);
-      assert.deepEqual(await processesInNetns(netnsPath(ns)), []);
-    }
+    await assertResourcesGone(resources);
     assert.deepEqual(await mountsUnder(labDir(NAME)), []);
     await assert.rejects(stat(labDir(NAME)));
     const netns = await runCommand(['ip', 'netns', 'list']);

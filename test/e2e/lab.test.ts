@@ -8,10 +8,8 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCli } from '../support/cli.js';
-import { kprovBin, labResources, labSkipReason, runCommand, startLab, type TestLab } from '../support/lab.js';
+import { kprovBin, assertResourcesGone, labResources, labSkipReason, runCommand, startLab, type TestLab } from '../support/lab.js';
 import { mountsUnder } from '../../src/lab/mounts.js';
-import { namespaceExists, netnsPath } from '../../src/lab/network.js';
-import { processesInNetns } from '../../src/lab/processes.js';
 import { labDir } from '../../src/lab/paths.js';
 import { labDown } from '../../src/lab/down.js';
 import { readLabState } from '../../src/lab/state.js';
@@ -226,17 +224,7 @@ process.exitCode = await runInLabNamespaceIfNeeded(process.argv[2], ['lab', 'sta
     const down = await runCli(['lab', 'down', '--name', NAME], { env: process.env });
     assert.equal(down.code, 0, down.stderr);
     assert.match(down.stdout, /^Lab e2e-lab removed\.$/m);
-    for (const pid of resources.pids) {
-      const alive = await readFile(`/proc/${pid}/stat`, 'utf8').then(
-        (s) => !/\) Z /.test(s),
-        () => false,
-      );
-      assert.equal(alive, false, `process ${pid} is gone`);
-    }
-    for (const ns of resources.namespaces) {
-      assert.equal(await namespaceExists(ns), false, `namespace ${ns} is deleted`);
-      assert.deepEqual(await processesInNetns(netnsPath(ns)), []);
-    }
+    await assertResourcesGone(resources);
     assert.deepEqual(await mountsUnder(dir), []);
     await assert.rejects(stat(dir));
     const links = await runCommand(['ip', '-o', 'link', 'show']);

@@ -6,13 +6,16 @@
  *   const lab = await startLab({ name: 'e2e-keys', hosts: 3 });
  *   try { … await lab.kprov(['apply', 'cluster', '-i', lab.inventoryDir]) … } finally { await lab.stop(); }
  */
+import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { labDown } from '../../src/lab/down.js';
 import { labExecArgv } from '../../src/lab/exec.js';
 import { labNamespace } from '../../src/lab/names.js';
+import { namespaceExists, netnsPath } from '../../src/lab/network.js';
+import { processesInNetns } from '../../src/lab/processes.js';
 import { readLabState } from '../../src/lab/state.js';
 import { labUp, type LabUpResult } from '../../src/lab/up.js';
 import { packageRoot } from '../../src/paths.js';
@@ -215,6 +218,21 @@ export async function startLab(options: StartLabOptions): Promise<TestLab> {
 }
 
 /** Everything a lab's state records, for tests that check nothing is left behind. */
+/** Every process recorded for a lab has exited and every namespace is deleted, with nothing left in it. */
+export async function assertResourcesGone(resources: { pids: number[]; namespaces: string[] }): Promise<void> {
+  for (const pid of resources.pids) {
+    const alive = await readFile(`/proc/${pid}/stat`, 'utf8').then(
+      (s) => !/\) Z /.test(s),
+      () => false,
+    );
+    assert.equal(alive, false, `process ${pid} is gone`);
+  }
+  for (const ns of resources.namespaces) {
+    assert.equal(await namespaceExists(ns), false, `namespace ${ns} is deleted`);
+    assert.deepEqual(await processesInNetns(netnsPath(ns)), []);
+  }
+}
+
 export async function labResources(name: string): Promise<{ pids: number[]; namespaces: string[]; mounts: string[] }> {
   const state = await readLabState(name);
   if (!state) return { pids: [], namespaces: [], mounts: [] };

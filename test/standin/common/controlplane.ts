@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ApiClient } from './client.js';
 import { configError } from './errors.js';
+import type { Flags } from './flags.js';
 import type { Logger } from './klog.js';
 import { loadKubeconfig } from './kubeconfig.js';
 import { LeaderElector } from './leaderelection.js';
@@ -24,6 +25,19 @@ export interface LeaderElectionSettings {
   resourceLock: string;
   namespace: string;
   name: string;
+}
+
+/** The --leader-elect* flags both components take, with v1.13's defaults. */
+export function electionFromFlags(flags: Flags, lock: { namespace: string; name: string }): LeaderElectionSettings {
+  return {
+    leaderElect: flags.bool('leader-elect', true),
+    leaseDurationMs: flags.durationMs('leader-elect-lease-duration', 15_000),
+    renewDeadlineMs: flags.durationMs('leader-elect-renew-deadline', 10_000),
+    retryPeriodMs: flags.durationMs('leader-elect-retry-period', 2_000),
+    resourceLock: flags.string('leader-elect-resource-lock', 'endpoints'),
+    namespace: lock.namespace,
+    name: lock.name,
+  };
 }
 
 export interface ControlPlaneSettings {

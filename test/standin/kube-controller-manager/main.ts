@@ -6,7 +6,7 @@
  */
 import type { ApiClient } from '../common/client.js';
 import { parseCidr, intToIpv4, networkOf } from '../common/cidr.js';
-import { runControlPlane, type Controllers } from '../common/controlplane.js';
+import { electionFromFlags, runControlPlane, type Controllers } from '../common/controlplane.js';
 import { configError, messageOf } from '../common/errors.js';
 import type { Flags } from '../common/flags.js';
 import { loadCertificates, loadKeyPair, loadPrivateKey, readFileFor } from '../common/files.js';
@@ -150,15 +150,7 @@ const controllerManager: Component = {
         ...(flags.string('master') ? { master: flags.string('master') } : {}),
         healthzAddress: flags.string('address', '0.0.0.0'),
         healthzPort: flags.int('port', 10252),
-        election: {
-          leaderElect: flags.bool('leader-elect', true),
-          leaseDurationMs: flags.durationMs('leader-elect-lease-duration', 15_000),
-          renewDeadlineMs: flags.durationMs('leader-elect-renew-deadline', 10_000),
-          retryPeriodMs: flags.durationMs('leader-elect-retry-period', 2_000),
-          resourceLock: flags.string('leader-elect-resource-lock', 'endpoints'),
-          namespace: 'kube-system',
-          name: 'kube-controller-manager',
-        },
+        election: electionFromFlags(flags, { namespace: 'kube-system', name: 'kube-controller-manager' }),
       },
       controllers(opts),
       ctx,

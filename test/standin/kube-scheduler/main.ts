@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { loadComponentConfig } from '../common/componentconfig.js';
-import { runControlPlane, type ControlPlaneSettings } from '../common/controlplane.js';
+import { electionFromFlags, runControlPlane, type ControlPlaneSettings } from '../common/controlplane.js';
 import { parseGoDuration } from '../common/duration.js';
 import { configError } from '../common/errors.js';
 import type { Flags } from '../common/flags.js';
@@ -65,15 +65,10 @@ function settingsFrom(flags: Flags): ControlPlaneSettings {
       ...(flags.string('master') ? { master: flags.string('master') } : {}),
       healthzAddress,
       healthzPort,
-      election: {
-        leaderElect: flags.bool('leader-elect', true),
-        leaseDurationMs: flags.durationMs('leader-elect-lease-duration', 15_000),
-        renewDeadlineMs: flags.durationMs('leader-elect-renew-deadline', 10_000),
-        retryPeriodMs: flags.durationMs('leader-elect-retry-period', 2_000),
-        resourceLock: flags.string('leader-elect-resource-lock', 'endpoints'),
+      election: electionFromFlags(flags, {
         namespace: flags.string('lock-object-namespace', 'kube-system'),
         name: flags.string('lock-object-name', 'kube-scheduler'),
-      },
+      }),
     };
   }
   // With --config the file decides; --address/--port still override its healthz address (v1.13).
