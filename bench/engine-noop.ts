@@ -10,12 +10,12 @@
  */
 import { parseArgs } from 'node:util';
 import { executePlan } from '../src/engine/executor.js';
-import { planRun } from '../src/engine/plan.js';
+import { planRun } from '../src/engine/run-plan.js';
 import { parsePlaybook } from '../src/engine/playbook.js';
 import { plainRenderer } from '../src/engine/render/plain.js';
 import { RoleRegistry } from '../src/engine/role-registry.js';
 import type { InventoryHost } from '../src/inventory/model.js';
-import type { InventoryView, Role, Task } from '../src/roles/types.js';
+import type { InventoryView, Role, Task } from '../src/engine/contract.js';
 import { FakeFleet } from '../test/support/fake-host.js';
 
 const { values } = parseArgs({
@@ -61,6 +61,7 @@ async function once(hostCount: number, taskCount: number) {
   const started = performance.now();
   const result = await executePlan(plan, {
     dryRun: false,
+    run: undefined,
     connector: { connect: fleet.connect },
     emit: (e) => {
       events += 1;

@@ -14,7 +14,7 @@
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { executePlan } from '../src/engine/executor.js';
-import { planRun } from '../src/engine/plan.js';
+import { planRun } from '../src/engine/run-plan.js';
 import { parsePlaybook } from '../src/engine/playbook.js';
 import { plainRenderer } from '../src/engine/render/plain.js';
 import { RoleRegistry } from '../src/engine/role-registry.js';
@@ -22,7 +22,8 @@ import { file } from '../src/engine/tasks/index.js';
 import { loadInventory } from '../src/inventory/load.js';
 import { fmtSeconds, median, runLabChild, sizedBenchOptions, withBenchLab, type ChildSample } from './lab-child.js';
 import { sshKeysRole } from '../src/roles/ssh-keys/index.js';
-import type { Role } from '../src/roles/types.js';
+import type { Role } from '../src/engine/contract.js';
+import { assertInLabNamespaceIfLab } from '../src/lab/netns.js';
 import { createConnector } from '../src/ssh/connector.js';
 import { busyCores, machineCpu, machineDescription } from './machine.js';
 
@@ -73,7 +74,7 @@ async function child(mode: 'setup' | 'noop', inventoryDir: string, hosts: number
   const view = { dir: inventory.dir, hosts: chosen, groups: { all: names } };
   const playbook = parsePlaybook(mode === 'setup' ? SETUP_PLAYBOOK : NOOP_PLAYBOOK, 'bench-noop.yml');
   const plan = planRun(playbook, view, new RoleRegistry([sshKeysRole, noopRole]));
-  const connector = createConnector(view, { env: {} });
+  const connector = createConnector(view, { env: {}, networkGuard: assertInLabNamespaceIfLab });
   // What a real run does with every event: serialise it (run log) and render it (plain lines).
   let events = 0;
   let bytes = 0;
@@ -84,6 +85,7 @@ async function child(mode: 'setup' | 'noop', inventoryDir: string, hosts: number
   const busy0 = await machineCpu();
   const result = await executePlan(plan, {
     dryRun: false,
+    run: undefined,
     connector: { connect: (h) => connector.connect(h.name), closeAll: () => connector.closeAll() },
     emit: (e) => {
       events += 1;

@@ -15,6 +15,7 @@ import { loadInventory } from '../src/inventory/load.js';
 import { fmtSeconds, median, runLabChild, sizedBenchOptions, withBenchLab, type ChildSample } from './lab-child.js';
 import ssh2 from 'ssh2';
 import { loadClusterKey } from '../src/ssh/cluster-key.js';
+import { assertInLabNamespaceIfLab } from '../src/lab/netns.js';
 import { createConnector, knownHostsPath } from '../src/ssh/connector.js';
 import { KnownHostsFile, knownHostsName, verdictFor } from '../src/ssh/known-hosts.js';
 import { distributeClusterKeys } from '../src/ssh/key-distribution.js';
@@ -74,7 +75,7 @@ async function child(mode: 'noop' | 'distribute' | 'bare', inventoryDir: string,
   const inventory = await loadInventory(inventoryDir);
   const chosen = inventory.hosts.slice(0, hosts);
   const names = chosen.map((h) => h.name);
-  const connector = createConnector({ dir: inventory.dir, hosts: chosen, groups: { all: names } }, { env: {} });
+  const connector = createConnector({ dir: inventory.dir, hosts: chosen, groups: { all: names } }, { env: {}, networkGuard: assertInLabNamespaceIfLab });
   const failed: string[] = [];
   const t0 = performance.now();
   if (mode === 'bare') {

@@ -5,10 +5,10 @@
  */
 import path from 'node:path';
 import { systemClock } from '../engine/executor.js';
-import { defaultRoleRegistry } from '../engine/role-registry.js';
-import '../cluster/shared.js';
+import { createClusterRun, type ClusterRun } from '../cluster/run.js';
+import { builtinRoleRegistry } from '../roles/index.js';
 import { loadInventory } from '../inventory/load.js';
-import { runInLabNamespaceIfNeeded } from '../lab/netns.js';
+import { assertInLabNamespaceIfLab, runInLabNamespaceIfNeeded } from '../lab/netns.js';
 import { packageRoot, playbooksDir } from '../paths.js';
 import { createConnector, createPasswordPrompt } from '../ssh/index.js';
 import type { SshEvent } from '../ssh/events.js';
@@ -30,15 +30,21 @@ function sshNotice(e: SshEvent): { message: string; host?: string } | undefined 
   }
 }
 
-export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps> {
+export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>> {
   return {
     io,
     playbooksDir,
-    roles: defaultRoleRegistry(),
+    roles: builtinRoleRegistry(),
     resolveInventoryDir: (option) => resolveInventoryDir(option, io),
-    async loadInventory(dir): Promise<LoadedInventory> {
+    async loadInventory(dir): Promise<LoadedInventory<ClusterRun>> {
       const inv = await loadInventory(dir, { strict: false });
-      return { dir: inv.dir, hosts: inv.hosts, groups: inv.groups, warnings: inv.warnings, shared: { inventory: inv } };
+      return {
+        dir: inv.dir,
+        hosts: inv.hosts,
+        groups: inv.groups,
+        warnings: inv.warnings,
+        createRun: ({ dryRun }) => createClusterRun(inv, { dryRun, env: io.env }),
+      };
     },
     createConnector(inventory, setup) {
       const connector = createConnector(
@@ -48,6 +54,7 @@ export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps> {
           groups: Object.fromEntries(Object.entries(inventory.groups).map(([g, members]) => [g, [...members]])),
         },
         {
+          networkGuard: assertInLabNamespaceIfLab,
           concurrency: setup.concurrency,
           env: io.env,
           ...(setup.password ? { password: setup.password } : {}),

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { KprovError, formatLocation, type SourceLocation } from '../errors.js';
 import { DEFAULT_CONCURRENCY, executePlan, type Clock } from '../engine/executor.js';
 import { fanOut, type EventSink } from '../engine/events.js';
-import { planRun } from '../engine/plan.js';
+import { planRun } from '../engine/run-plan.js';
 import { loadPlaybook, resolvePlaybookPath } from '../engine/playbook.js';
 import { jsonLinesRenderer } from '../engine/render/json-lines.js';
 import { listrRenderer, type TerminalStreams } from '../engine/render/listr.js';
@@ -18,10 +18,11 @@ import { openRunLog } from '../engine/render/run-log.js';
 import type { RoleRegistry } from '../engine/role-registry.js';
 import { parseTagList } from '../engine/tags.js';
 import type { InventoryHost } from '../inventory/model.js';
-import type { HostFacts, InventoryView, SharedValues } from '../roles/types.js';
+import type { ClusterRun } from '../cluster/run.js';
+import type { HostFacts, InventoryView } from '../engine/contract.js';
 import type { RemoteHost } from '../ssh/types.js';
 import type { CliIO } from './io.js';
-import { setExitCode } from './main.js';
+import { setExitCode } from './exit-code.js';
 
 export interface ApplyCommandOptions {
   /** A name in playbooks/ (`cluster`) or a path to a .yml file. */
@@ -39,10 +40,10 @@ export interface ApplyCommandOptions {
 }
 
 /** What the command needs of a loaded inventory. */
-export interface LoadedInventory extends InventoryView {
+export interface LoadedInventory<R = unknown> extends InventoryView {
   readonly warnings: readonly { message: string; location?: SourceLocation }[];
-  /** Values every role of the run may read (the full inventory for cluster roles). */
-  readonly shared?: SharedValues;
+  /** Builds the run context the roles see (a ClusterRun for the built-in roles), once per run. */
+  createRun(options: { dryRun: boolean }): R;
 }
 
 export interface HostConnector {
@@ -58,13 +59,13 @@ export interface ConnectorSetup {
   notice(message: string, host?: string): void;
 }
 
-export interface ApplyDeps {
+export interface ApplyDeps<R = unknown> {
   io: CliIO;
   playbooksDir: string;
-  roles: RoleRegistry;
+  roles: RoleRegistry<R>;
   resolveInventoryDir(option: string | undefined): Promise<string>;
-  loadInventory(dir: string): Promise<LoadedInventory>;
-  createConnector(inventory: LoadedInventory, setup: ConnectorSetup): HostConnector;
+  loadInventory(dir: string): Promise<LoadedInventory<R>>;
+  createConnector(inventory: LoadedInventory<R>, setup: ConnectorSetup): HostConnector;
   clock: Clock;
   /**
    * Runs the same command where the inventory's hosts are reachable (a lab inventory's hosts
@@ -80,7 +81,7 @@ export interface ApplyDeps {
 }
 
 /** Runs apply/plan and returns the exit code: 0 ok, 1 a host failed or was unreachable. Bad input throws KprovError (exit 2). */
-export async function runApplyCommand(options: ApplyCommandOptions, deps: ApplyDeps): Promise<number> {
+export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>): Promise<number> {
   const { io } = deps;
   const playbookPath = await resolvePlaybookPath(options.playbook, deps.playbooksDir, io.cwd);
   const playbook = await loadPlaybook(playbookPath);
@@ -117,7 +118,7 @@ export async function runApplyCommand(options: ApplyCommandOptions, deps: ApplyD
       clock: deps.clock,
       warnings: inventory.warnings.map((w) => (w.location ? `${formatLocation(w.location)}: ${w.message}` : w.message)),
       ...(deps.gatherFacts ? { gatherFacts: deps.gatherFacts } : {}),
-      ...(inventory.shared ? { shared: inventory.shared } : {}),
+      run: inventory.createRun({ dryRun: options.dryRun }),
     });
     await renderer.done();
     if (!options.json) io.out(`run log: ${relativeTo(io.cwd, log.path)}`);
@@ -145,7 +146,7 @@ export function commandArgv(options: ApplyCommandOptions, playbookPath: string, 
   ];
 }
 
-function chooseRenderer(options: ApplyCommandOptions, deps: ApplyDeps): Renderer {
+function chooseRenderer<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>): Renderer {
   if (options.json) return jsonLinesRenderer((line) => deps.io.out(line));
   if (deps.io.isTTY && deps.terminal) return listrRenderer(deps.terminal);
   return plainRenderer((line) => deps.io.out(line));
@@ -189,14 +190,14 @@ function addRunOptions(cmd: Command): Command {
     .option('-k, --ask-pass', 'ask for the SSH password of the first login (hosts without the cluster key yet)');
 }
 
-export type ApplyDepsFactory = (io: CliIO) => Promise<ApplyDeps>;
+export type ApplyDepsFactory<R> = (io: CliIO) => Promise<ApplyDeps<R>>;
 
-async function defaultDeps(io: CliIO): Promise<ApplyDeps> {
+async function defaultDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>> {
   const { defaultApplyDeps } = await import('./apply-deps.js');
   return defaultApplyDeps(io);
 }
 
-export function registerApply(program: Command, io: CliIO, makeDeps: ApplyDepsFactory = defaultDeps): void {
+export function registerApply(program: Command, io: CliIO, makeDeps: ApplyDepsFactory<unknown> = defaultDeps): void {
   const run = async (playbook: string, raw: RawOptions, cmd: Command, dryRun: boolean) => {
     const code = await runApplyCommand(
       {

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { defaultCacheDir } from '../artifacts/cache.js';
 import { downloadArtifacts, label, type ArtifactEvent, type CachedArtifact } from '../artifacts/download.js';
-import { planArtifacts, type ArtifactHost, type PlannedArtifact } from '../artifacts/plan.js';
+import { planArtifacts, type ArtifactHost, type PlannedArtifact } from '../artifacts/needs.js';
 import { formatError, KprovError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import type { CliIO } from './io.js';

@@ -12,7 +12,7 @@ import { DEFAULT_HOSTS, DEFAULT_LAB_NAME, MAX_HOSTS, MIN_HOSTS, validateLabName 
 import { allLabStatuses, labStatus, type LabStatus } from '../lab/status.js';
 import { labUp } from '../lab/up.js';
 import type { CliIO } from './io.js';
-import { setExitCode } from './main.js';
+import { setExitCode } from './exit-code.js';
 
 const upOptionsSchema = z.object({
   hosts: z

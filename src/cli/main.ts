@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ExitCode, formatError, isKprovError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import { processIO, type CliIO } from './io.js';
+import { exitCodeOf } from './exit-code.js';
 import { registerApply } from './apply.js';
 import { registerCerts } from './certs.js';
 import { registerDownload } from './download.js';
@@ -46,7 +47,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   const program = buildProgram(io);
   let exitCode: number = ExitCode.ok;
   program.hook('postAction', (_this, action) => {
-    const code = (action as Command & { _kprovExit?: number })._kprovExit;
+    const code = exitCodeOf(action);
     if (code !== undefined) exitCode = code;
   });
   try {
@@ -68,7 +69,3 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   }
 }
 
-/** Lets an action report a non-zero exit code without throwing. */
-export function setExitCode(cmd: Command, code: number): void {
-  (cmd as Command & { _kprovExit?: number })._kprovExit = code;
-}

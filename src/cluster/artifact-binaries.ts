@@ -20,14 +20,19 @@ import path from 'node:path/posix';
 import type { ArtifactFile } from '../artifacts/download.js';
 import { label } from '../artifacts/download.js';
 import type { ArtifactId } from '../artifacts/ids.js';
-import { artifactKey } from '../artifacts/plan.js';
+import { artifactKey } from '../artifacts/needs.js';
 import { remoteFetchCommand } from '../artifacts/remote-fetch.js';
 import type { ResolvedArtifact } from '../artifacts/resolve.js';
 import { binary, probeRun, type BinaryChange } from '../engine/tasks/index.js';
 import { KprovError } from '../errors.js';
-import type { Change, HostRunState, ProbeCommand, RemoteReads, Task, TaskContext } from '../roles/types.js';
+import type { Change, HostRunState, ProbeCommand, RemoteReads, Task, TaskContext } from '../engine/contract.js';
 import { shScript } from '../ssh/quote.js';
-import { ensureArtifacts } from './artifacts.js';
+import type { ArtifactIndex } from './artifact-index.js';
+
+/** What the task needs of the run: its artifact index (a ClusterRun has one). */
+export interface ArtifactSource {
+  artifacts(): Promise<ArtifactIndex>;
+}
 
 export interface ArtifactBinariesOptions {
   name?: string;
@@ -114,15 +119,15 @@ function warnOnce(ctx: TaskContext, messages: readonly string[]): void {
 
 type Source = { kind: 'push'; files: ArtifactFile[] } | { kind: 'fetch'; artifact: ResolvedArtifact };
 
-export function artifactBinaries(options: ArtifactBinariesOptions): Task<ArtifactBinaryChange> {
+export function artifactBinaries(options: ArtifactBinariesOptions): Task<ArtifactBinaryChange, ArtifactSource> {
   const id = options.artifact;
   const selected = (name: string) => options.files?.(name) ?? true;
   let source: Source | undefined;
   let uploads: Task<BinaryChange>[] = [];
 
-  const sourceOf = async (ctx: TaskContext): Promise<Source> => {
+  const sourceOf = async (ctx: TaskContext<ArtifactSource>): Promise<Source> => {
     if (source) return source;
-    const index = await ensureArtifacts(ctx.shared);
+    const index = await ctx.run.artifacts();
     // Only this artifact's warnings, so no host sees one twice.
     warnOnce(ctx, index.warningsFor(ctx.host.name).filter((w) => w.startsWith(`${id} `)));
     const artifact = index.fetchedBy?.(ctx.host.name, id);
@@ -170,7 +175,7 @@ export function artifactBinaries(options: ArtifactBinariesOptions): Task<Artifac
   };
 
   /** Whether the host's files are still what its last fetch of this very artifact installed. */
-  async function checkFetched(host: Parameters<Task['check']>[0], ctx: TaskContext, artifact: ResolvedArtifact): Promise<ArtifactBinaryChange[]> {
+  async function checkFetched(host: Parameters<Task['check']>[0], ctx: TaskContext<ArtifactSource>, artifact: ResolvedArtifact): Promise<ArtifactBinaryChange[]> {
     const { identity, recorded, current } = parseInstalled((await probeRun(host, installedProbe(id), ctx)).stdout);
     const mine = recorded.filter((f) => selected(path.basename(f.path)));
     const differs = mine.find((f) => {

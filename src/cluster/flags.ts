@@ -7,10 +7,8 @@
 import { z } from 'zod';
 import flagsJson from '../k8s/flags-v1.13.json' with { type: 'json' };
 import { KprovError } from '../errors.js';
-import { DEFAULTS } from '../inventory/schema.js';
-import type { SharedValues, TemplateRenderer } from '../roles/types.js';
-// SharedValues.inventory is declared there.
-import type {} from './shared.js';
+import { DEFAULTS, type ClusterVars } from '../inventory/schema.js';
+import type { TemplateRenderer } from '../engine/contract.js';
 
 export const KUBE_COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy'] as const;
 export type KubeComponent = (typeof KUBE_COMPONENTS)[number];
@@ -250,25 +248,16 @@ export function validateEtcdEnv(envFileText: string, etcdVersion: string, source
   }
 }
 
-/** What renderUnit needs of a task's or play's context. */
+/** What renderUnit needs of a task's or play's context: the renderer and the cluster's versions. */
 export interface UnitRenderContext {
   readonly render: TemplateRenderer;
-  readonly shared: SharedValues;
-  /** The host's inventory variables (used for versions when the run carries no inventory). */
-  readonly vars?: Readonly<Record<string, unknown>>;
+  readonly run: { readonly inventory: { readonly cluster: Readonly<Pick<ClusterVars, 'kube_version' | 'etcd_version'>> } };
 }
 
 /** kube_version and etcd_version as the cluster sees them. */
-export function flagVersions(ctx: Pick<UnitRenderContext, 'shared' | 'vars'>): { kubeVersion: string; etcdVersion: string } {
-  const cluster = ctx.shared.inventory?.cluster;
-  const pick = (name: 'kube_version' | 'etcd_version'): string => {
-    const fromCluster = cluster?.[name];
-    if (fromCluster) return fromCluster;
-    const own = ctx.vars?.[name];
-    if (typeof own === 'string' && own !== '') return own;
-    return String(DEFAULTS[name]);
-  };
-  return { kubeVersion: pick('kube_version'), etcdVersion: pick('etcd_version') };
+export function flagVersions(ctx: Pick<UnitRenderContext, 'run'>): { kubeVersion: string; etcdVersion: string } {
+  const { kube_version, etcd_version } = ctx.run.inventory.cluster;
+  return { kubeVersion: kube_version, etcdVersion: etcd_version };
 }
 
 /**

@@ -26,8 +26,8 @@ import {
   type PkiReport,
 } from '../pki/index.js';
 import { readIfExists } from '../pki/store.js';
-import type { SharedValues, Task, TaskContext } from '../roles/types.js';
-import { inventoryOf } from './shared.js';
+import type { Task } from '../engine/contract.js';
+import type { ClusterTaskContext } from './run.js';
 import { buildTopology, type ClusterHost, type Topology } from './topology.js';
 
 /** One PKI file a host receives, with its bytes. */
@@ -57,12 +57,6 @@ export interface ClusterPki {
   kubeconfigsForHost(host: string, roles: readonly HostRole[]): Promise<PkiHostFile[]>;
   /** admin.conf for the user, pointing at the cluster's API endpoint. */
   adminKubeconfig(): Promise<string>;
-}
-
-declare module '../roles/types.js' {
-  interface SharedValues {
-    clusterPki?: Promise<ClusterPki>;
-  }
 }
 
 const pkiHost = (h: ClusterHost) => ({ name: h.name, ip: h.ip, accessIp: h.accessIp, address: h.address });
@@ -225,12 +219,6 @@ export async function loadClusterPki(inventory: Inventory, options: { dryRun: bo
   };
 }
 
-/** The run's PKI, issued (or checked) once per run however many roles and hosts ask. */
-export function ensureClusterPki(shared: SharedValues, options: { dryRun: boolean }): Promise<ClusterPki> {
-  shared.clusterPki ??= loadClusterPki(inventoryOf(shared), options);
-  return shared.clusterPki;
-}
-
 const reported = new WeakSet<ClusterPki>();
 
 /** Passes the PKI's warnings to `warn` once per run (the first role to call it reports them). */
@@ -277,8 +265,8 @@ function alsoWhenChangedEarlier(task: Task, remotePath: string): Task {
  * Engine tasks that put `roles`' certificates, keys and kubeconfigs on the task's host: their
  * directories, then each file (mode from the plan, owner root, secrets never diffed).
  */
-export async function pkiFileTasks(ctx: TaskContext, roles: readonly HostRole[], options: PkiFileTaskOptions = {}): Promise<Task[]> {
-  const pki = await ensureClusterPki(ctx.shared, { dryRun: ctx.dryRun });
+export async function pkiFileTasks(ctx: ClusterTaskContext, roles: readonly HostRole[], options: PkiFileTaskOptions = {}): Promise<Task[]> {
+  const pki = await ctx.run.pki();
   reportPkiWarnings(pki, (m) => ctx.warn(m));
   const host = ctx.host.name;
   const files = [

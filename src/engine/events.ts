@@ -2,7 +2,7 @@
  * Everything a run reports, as plain serialisable data. The executor emits these; renderers
  * (listr2, plain lines, JSON lines) and the run log consume them. Library code never prints.
  */
-import type { ChangeKind } from '../roles/types.js';
+import type { ChangeKind } from './contract.js';
 import type { FailureInfo } from './errors.js';
 
 /** Outcome of a task, a handler run, or a host in a play. */

@@ -9,7 +9,7 @@
 import pLimit from 'p-limit';
 import { ExitCode, isKprovError, KprovError } from '../errors.js';
 import type { InventoryHost } from '../inventory/model.js';
-import type { HostFacts, PlayContext, SharedValues, TemplateRenderer } from '../roles/types.js';
+import type { HostFacts, PlayContext, TemplateRenderer } from './contract.js';
 import type { RemoteHost } from '../ssh/types.js';
 import { describeFailure, type FailureInfo } from './errors.js';
 import type { EventBody, EventSink, HostRecap, RunEvent, Status } from './events.js';
@@ -17,7 +17,7 @@ import { gatherFacts as defaultGatherFacts } from '../ssh/facts.js';
 import { runHandlers } from './handlers.js';
 import { HostSession } from './host-session.js';
 import { runHostPlay, type HostPlayResult } from './host-play.js';
-import type { PlannedPlay, RunPlan } from './plan.js';
+import type { PlannedPlay, RunPlan } from './run-plan.js';
 import { createTemplateRenderer } from './template.js';
 
 export interface Connector {
@@ -36,7 +36,7 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 export const DEFAULT_CONCURRENCY = 20;
 
-export interface ExecuteOptions {
+export interface ExecuteOptions<R> {
   dryRun: boolean;
   /** Hosts worked on at once (default 20). */
   concurrency?: number;
@@ -46,7 +46,8 @@ export interface ExecuteOptions {
   playbookLabel?: string;
   gatherFacts?: (host: RemoteHost) => Promise<HostFacts>;
   render?: TemplateRenderer;
-  shared?: SharedValues;
+  /** The run context every role's tasks see as `ctx.run` (built once by the caller). */
+  run: R;
   clock?: Clock;
   /** Emitted right after run:start (e.g. the inventory loader's warnings). */
   warnings?: readonly string[];
@@ -63,13 +64,14 @@ export interface RunRuntime {
   plan: RunPlan;
   dryRun: boolean;
   concurrency: number;
-  shared: SharedValues;
+  /** The caller's run context, handed through to roles untouched. */
+  run: unknown;
   render: TemplateRenderer;
   clock: Clock;
   emit(body: EventBody): void;
 }
 
-export async function executePlan(plan: RunPlan, options: ExecuteOptions): Promise<RunResult> {
+export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R>): Promise<RunResult> {
   const clock = options.clock ?? systemClock;
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
@@ -78,7 +80,7 @@ export async function executePlan(plan: RunPlan, options: ExecuteOptions): Promi
     plan,
     dryRun: options.dryRun,
     concurrency,
-    shared: options.shared ?? {},
+    run: options.run,
     render: options.render ?? lazyDefaultRenderer(),
     clock,
     emit,
@@ -203,7 +205,7 @@ function playContext(rt: RunRuntime, planned: PlannedPlay, hosts: readonly Inven
     play: planned.play.name,
     hosts,
     inventory: rt.plan.inventory,
-    shared: rt.shared,
+    run: rt.run,
     dryRun: rt.dryRun,
     render: rt.render,
     warn: (message) => rt.emit({ type: 'warning', message, play: planned.play.name }),

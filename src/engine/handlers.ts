@@ -11,7 +11,7 @@ import type { Status } from './events.js';
 import type { RunRuntime } from './executor.js';
 import type { HostPlayResult } from './host-play.js';
 import type { HostSession } from './host-session.js';
-import type { PlannedHandler, PlannedPlay } from './plan.js';
+import type { PlannedHandler, PlannedPlay } from './run-plan.js';
 
 interface HandlerRun {
   name: string;

@@ -3,13 +3,13 @@
  * checks will read, then for each task `check` and, unless this is a dry run, `apply` exactly the
  * changes found. The first error ends the host's run.
  */
-import type { Change, RemoteReads, Task, TaskContext } from '../roles/types.js';
+import type { Change, RemoteReads, Task, TaskContext } from './contract.js';
 import type { RemoteHost } from '../ssh/types.js';
 import { describeFailure, UnreachableError, type FailureInfo } from './errors.js';
 import type { ChangeRecord, Status } from './events.js';
 import type { RunRuntime } from './executor.js';
 import type { HostSession } from './host-session.js';
-import type { PlannedPlay } from './plan.js';
+import type { PlannedPlay } from './run-plan.js';
 import { ReadCache } from './read-cache.js';
 import { shouldRun, type TagFilter } from './tags.js';
 
@@ -182,7 +182,7 @@ function taskContext(rt: RunRuntime, planned: PlannedPlay, session: HostSession,
     vars: session.host.vars,
     inventory: rt.plan.inventory,
     playHosts: planned.hosts,
-    shared: rt.shared,
+    run: rt.run,
     dryRun: rt.dryRun,
     state: session.state,
     render: rt.render,

@@ -4,7 +4,7 @@
  * recap counters.
  */
 import type { InventoryHost } from '../inventory/model.js';
-import type { HostFacts } from '../roles/types.js';
+import type { HostFacts } from './contract.js';
 import type { RemoteHost } from '../ssh/types.js';
 import { UnreachableError } from './errors.js';
 import type { HostRecap } from './events.js';

@@ -3,7 +3,7 @@
  * and this exists so a service helper knows whether a unit file changed *in this run*, and a
  * restart handler whether the unit already started after the last change.
  */
-import type { HostRunState } from '../roles/types.js';
+import type { HostRunState } from './contract.js';
 
 // Where systemd reads unit files and drop-ins from.
 const UNIT_PATH = /^\/(etc|run|lib|usr\/lib)\/systemd\/system\//;

@@ -15,7 +15,7 @@
  *   @TOKEN C i STATUS \n stdout \n@TOKEN E i \n stderr \n@TOKEN Z i
  */
 import { randomBytes } from 'node:crypto';
-import type { ProbeCommand } from '../roles/types.js';
+import type { ProbeCommand } from './contract.js';
 import { commandLine, shScript, withEnv } from '../ssh/quote.js';
 import type { ExecResult } from '../ssh/types.js';
 import { pathType, type PathStat } from './tasks/remote-stat.js';

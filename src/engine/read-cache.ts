@@ -5,7 +5,7 @@
  * `apply` to what that apply cannot have altered. Closed when the play's tasks are done: handlers
  * and anything later read the host directly.
  */
-import type { Change, ProbeCommand, RemoteReads } from '../roles/types.js';
+import type { Change, ProbeCommand, RemoteReads } from './contract.js';
 import { HostCommandError } from '../ssh/errors.js';
 import { commandLine } from '../ssh/quote.js';
 import type { ExecResult, RemoteHost } from '../ssh/types.js';

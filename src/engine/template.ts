@@ -8,7 +8,7 @@ import path from 'node:path';
 import nunjucks from 'nunjucks';
 import { KprovError } from '../errors.js';
 import { templatesDir } from '../paths.js';
-import type { TemplateRenderer } from '../roles/types.js';
+import type { TemplateRenderer } from './contract.js';
 
 /** Loads only files inside `root` (after resolving symlinks); names are relative to it. */
 class ContainedLoader implements nunjucks.ILoader {

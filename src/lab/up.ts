@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pLimit from 'p-limit';
-import { initInventory } from '../cli/init.js';
+import { initInventory } from '../inventory/scaffold.js';
 import { KprovError } from '../errors.js';
 import { ensureBaseImage } from './base-image.js';
 import { hostCgroupDirs } from './cgroups.js';

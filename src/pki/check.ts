@@ -6,7 +6,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { KprovError } from '../errors.js';
 import { certFacts, dayCount, daysLeft, parseCertificate, RENEW_BEFORE_DAYS, signedBy } from './inspect.js';
-import type { SubjectAltNames } from './plan.js';
+import type { SubjectAltNames } from './cert-table.js';
 import { readIfExists } from './store.js';
 import type { x509 } from './x509.js';
 

@@ -11,7 +11,7 @@ import { createCaCertificate, createLeafCertificate, type SigningCa } from './is
 import { judgeCa, judgeKeypair, judgeLeaf, leafKey, load, type Action, type Loaded } from './judge.js';
 import { generateKeys, privateKeyPem, publicKeyPem } from './keys.js';
 import { MODE } from './layout.js';
-import { planCertificates } from './plan.js';
+import { planCertificates } from './cert-table.js';
 import { ensureMode, ensurePrivateDir, readIfExists, writeFileAtomic } from './store.js';
 import type { x509 } from './x509.js';
 

@@ -5,7 +5,7 @@
  * hosts never receive any CA key, whatever the plan says.
  */
 import { KprovError } from '../errors.js';
-import type { CertSpec, FilePart, HostRole } from './plan.js';
+import type { CertSpec, FilePart, HostRole } from './cert-table.js';
 
 export interface HostFile {
   /** Absolute path on the host. */

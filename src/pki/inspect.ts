@@ -4,7 +4,7 @@
 import type { KeyObject } from 'node:crypto';
 import { canonicalIp } from './addresses.js';
 import { spkiDer } from './keys.js';
-import type { CertSpec, ExtKeyUsageName, SubjectAltNames } from './plan.js';
+import type { CertSpec, ExtKeyUsageName, SubjectAltNames } from './cert-table.js';
 import { x509 } from './x509.js';
 
 export interface CertFacts {

@@ -5,7 +5,7 @@
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { toCryptoKeyPair } from './keys.js';
-import type { CertSpec, ExtKeyUsageName } from './plan.js';
+import type { CertSpec, ExtKeyUsageName } from './cert-table.js';
 import { x509 } from './x509.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;

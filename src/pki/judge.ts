@@ -16,7 +16,7 @@ import {
   signedBy,
 } from './inspect.js';
 import { describeKey, parsePrivateKey, spkiDer } from './keys.js';
-import type { CertSpec } from './plan.js';
+import type { CertSpec } from './cert-table.js';
 import { readIfExists } from './store.js';
 import type { x509 } from './x509.js';
 

@@ -6,8 +6,8 @@ import { stringify } from 'yaml';
 import { KprovError } from '../errors.js';
 import type { PkiHost, PkiInput } from './input.js';
 import { MODE } from './layout.js';
-import type { CertSpec, HostRole, KubeconfigSpec } from './plan.js';
-import { planCertificates } from './plan.js';
+import type { CertSpec, HostRole, KubeconfigSpec } from './cert-table.js';
+import { planCertificates } from './cert-table.js';
 import { readIfExists } from './store.js';
 
 export interface KubeconfigParams {

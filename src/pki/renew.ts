@@ -5,7 +5,7 @@
 import { KprovError } from '../errors.js';
 import { reconcile, type EnsureOptions, type PkiReport } from './ensure.js';
 import type { PkiInput } from './input.js';
-import { planCertificates } from './plan.js';
+import { planCertificates } from './cert-table.js';
 
 /** `names` are spec names (`apiserver`, `etcd/server-node1`, `kubelet/node1-client` …). */
 export async function renewCertificates(

@@ -2,7 +2,6 @@
  * The engine's entry to the SSH layer: one connection per host for the whole run, opened on first
  * use with bounded concurrency, through the bastion when the inventory has one.
  */
-import { assertInLabNamespaceIfLab } from '../lab/netns.js';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import pLimit from 'p-limit';
@@ -23,7 +22,16 @@ export interface ConnectorInventory {
   groups: Record<string, string[]>;
 }
 
+/**
+ * Checked once before the first connection of a run; throws to refuse every connection. The CLI
+ * passes the lab's guard (a lab inventory's hosts are reachable only inside the lab's network
+ * namespace, so connecting from anywhere else must fail before a packet leaves).
+ */
+export type NetworkGuard = (inventoryDir: string) => Promise<void>;
+
 export interface ConnectorOptions {
+  /** Required so no caller can forget it; `noNetworkGuard` where nothing needs guarding. */
+  networkGuard: NetworkGuard;
   /** How many logins may be in progress at once (default 20). */
   concurrency?: number;
   /** Bound on TCP connect + handshake + login (default 10 s). */
@@ -63,7 +71,9 @@ export function knownHostsPath(inventoryDir: string): string {
   return path.join(inventoryDir, 'known_hosts');
 }
 
-export function createConnector(inventory: ConnectorInventory, options: ConnectorOptions = {}): Connector {
+export const noNetworkGuard: NetworkGuard = async () => {};
+
+export function createConnector(inventory: ConnectorInventory, options: ConnectorOptions): Connector {
   const dir = path.resolve(inventory.dir);
   const configs = new Map<string, SshHostConfig>();
   for (const host of inventory.hosts) configs.set(host.name, sshHostConfig(host, dir));
@@ -122,7 +132,7 @@ export function createConnector(inventory: ConnectorInventory, options: Connecto
 
   let namespaceChecked: Promise<void> | undefined;
   const openSession = async (config: SshHostConfig, mode: 'any' | 'cluster-key-only'): Promise<Session> => {
-    await (namespaceChecked ??= assertInLabNamespaceIfLab(dir));
+    await (namespaceChecked ??= options.networkGuard(dir));
     const via = bastionName !== undefined && bastionName !== config.name ? bastionName : undefined;
     // The bastion is connected outside the login slots, so a target never holds a slot waiting for it.
     const bastion =

@@ -3,8 +3,24 @@ import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { KprovError } from '../errors.js';
 import { shScript } from './quote.js';
-import type { HostFacts } from '../roles/types.js';
 import type { RemoteHost } from './types.js';
+
+/** Hardware and OS of a host, read once per run on demand. */
+export interface HostFacts {
+  hostname: string;
+  /** /etc/os-release ID and VERSION_ID, e.g. `debian` and `12`. */
+  os: { id: string; versionId: string; prettyName: string };
+  /** `uname -m`, e.g. `x86_64`. */
+  arch: string;
+  kernel: string;
+  cpus: number;
+  memoryMb: number;
+  swapMb: number;
+  /** Major version of systemd, undefined when systemctl is missing. */
+  systemdVersion: number | undefined;
+  /** Source address of the default IPv4 route, undefined when there is none. */
+  defaultIPv4: string | undefined;
+}
 
 /**
  * Only coreutils, /proc and (when present) iproute2 and systemctl. The default IPv4 is the `src`

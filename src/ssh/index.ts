@@ -1,5 +1,5 @@
 /** The SSH layer's public surface: what the engine, roles and CLI import. */
-export { createConnector, knownHostsPath, BASTION_GROUP } from './connector.js';
+export { createConnector, knownHostsPath, noNetworkGuard, BASTION_GROUP, type NetworkGuard } from './connector.js';
 export type { Connector, ConnectorInventory, ConnectorOptions } from './connector.js';
 export type { SshEvent, SshEventSink, LoginMethod } from './events.js';
 export { HostCommandError } from './errors.js';

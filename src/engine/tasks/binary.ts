@@ -4,7 +4,7 @@
  * fixed in place without sending any bytes.
  */
 import { KprovError } from '../../errors.js';
-import type { Change, Task } from '../../roles/types.js';
+import type { Change, Task } from '../contract.js';
 import { applyOwnership, meta, ownershipChanges, requireAbsolute, type Ownership, type TaskMeta } from './file.js';
 import { statOf } from '../read-cache.js';
 import { octal } from './remote-stat.js';

@@ -3,7 +3,7 @@
  * the command makes) or `unless` (a read-only probe that exits 0 when nothing is needed).
  * A guard is required, so a re-run stays a no-op.
  */
-import type { Change, Task } from '../../roles/types.js';
+import type { Change, Task } from '../contract.js';
 import { shellJoin } from '../errors.js';
 import { probe, statOf } from '../read-cache.js';
 import { meta, requireAbsolute, type TaskMeta } from './file.js';

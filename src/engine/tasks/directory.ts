@@ -1,6 +1,6 @@
 /** Desired state: a remote directory with this mode and owner (parents created as needed). */
 import { KprovError } from '../../errors.js';
-import type { Change, Task } from '../../roles/types.js';
+import type { Change, Task } from '../contract.js';
 import { applyOwnership, meta, ownershipChanges, requireAbsolute, type Ownership, type TaskMeta } from './file.js';
 import { statOf } from '../read-cache.js';
 import { octal } from './remote-stat.js';

@@ -4,14 +4,14 @@
  */
 import { createHash } from 'node:crypto';
 import { KprovError } from '../../errors.js';
-import type { Change, Task, TaskContext } from '../../roles/types.js';
+import type { Change, Task, TaskContext } from '../contract.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import { fileDiff, type MaskOptions } from '../diff.js';
 import { statOf } from '../read-cache.js';
 import { octal, type PathStat } from './remote-stat.js';
 
 /** Content, or a function computing it when the task runs (e.g. rendering a template). */
-export type Content = string | Buffer | ((ctx: TaskContext) => string | Buffer);
+export type Content<R = unknown> = string | Buffer | ((ctx: TaskContext<R>) => string | Buffer);
 
 export interface TaskMeta {
   tags?: readonly string[];
@@ -25,11 +25,11 @@ export interface Ownership {
   group?: string;
 }
 
-export interface FileOptions extends TaskMeta, Ownership, MaskOptions {
+export interface FileOptions<R = unknown> extends TaskMeta, Ownership, MaskOptions {
   /** Task name (default `file <path>`). */
   name?: string;
   path: string;
-  content: Content;
+  content: Content<R>;
 }
 
 export interface FileChange extends Change {
@@ -39,7 +39,7 @@ export interface FileChange extends Change {
 
 export const DEFAULT_FILE_MODE = 0o644;
 
-export function resolveContent(content: Content, ctx: TaskContext): Buffer {
+export function resolveContent<R>(content: Content<R>, ctx: TaskContext<R>): Buffer {
   const value = typeof content === 'function' ? content(ctx) : content;
   return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
 }
@@ -77,7 +77,7 @@ function describeSpec(want: Ownership, defaultMode: number): string {
  * What differs between the remote file and `desired`; shared by every helper that writes files.
  * With `ctx`, the file's stat and sha256 may come from the play's read-ahead.
  */
-export async function checkFile(host: RemoteHost, options: FileOptions, desired: Buffer, ctx?: Pick<TaskContext, 'cache'>): Promise<FileChange[]> {
+export async function checkFile<R>(host: RemoteHost, options: FileOptions<R>, desired: Buffer, ctx?: Pick<TaskContext, 'cache'>): Promise<FileChange[]> {
   requireAbsolute(options.path);
   const { path } = options;
   const current = await statOf(host, path, ctx);
@@ -101,7 +101,7 @@ export async function checkFile(host: RemoteHost, options: FileOptions, desired:
 }
 
 /** Makes the changes checkFile found: content through an atomic write, else chmod/chown only. */
-export async function applyFile(host: RemoteHost, options: FileOptions, desired: Buffer, changes: readonly FileChange[]): Promise<void> {
+export async function applyFile<R>(host: RemoteHost, options: FileOptions<R>, desired: Buffer, changes: readonly FileChange[]): Promise<void> {
   const spec = { mode: options.mode ?? DEFAULT_FILE_MODE, ...owned(options) };
   if (changes.some((c) => c.action === 'content')) {
     await host.writeFile(options.path, desired, spec);
@@ -125,7 +125,7 @@ function owned(o: Ownership): { owner?: string; group?: string } {
 }
 
 /** A file with this content, mode and owner. */
-export function file(options: FileOptions): Task<FileChange> {
+export function file<R = unknown>(options: FileOptions<R>): Task<FileChange, R> {
   let desired: Buffer | undefined;
   return {
     name: options.name ?? `file ${options.path}`,

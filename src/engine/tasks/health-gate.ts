@@ -4,7 +4,7 @@
  * status` and last journal lines. On a healthy host the probe's answer comes from the play's
  * read-ahead (taken only while the unit is active), so the gate costs no command of its own.
  */
-import type { Change, ProbeCommand, Task, TaskContext } from '../../roles/types.js';
+import type { Change, ProbeCommand, Task, TaskContext } from '../contract.js';
 import type { ExecResult, RemoteHost } from '../../ssh/types.js';
 import { HostStepError } from '../errors.js';
 import { probe } from '../read-cache.js';

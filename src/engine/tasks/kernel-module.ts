@@ -1,6 +1,6 @@
 /** A kernel module loaded now and at every boot (/etc/modules-load.d/<name>.conf). */
 import { KprovError } from '../../errors.js';
-import type { Change, Task } from '../../roles/types.js';
+import type { Change, Task } from '../contract.js';
 import { probe } from '../read-cache.js';
 import { applyFile, checkFile, meta, type FileChange, type TaskMeta } from './file.js';
 

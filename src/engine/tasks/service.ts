@@ -8,7 +8,7 @@
  * starts the unit, so the process already read them. The run state remembers when each unit was
  * started; the handler skips the restart (still waiting for health) when no path changed since.
  */
-import type { Change, Handler, ProbeCommand, Task, TaskContext } from '../../roles/types.js';
+import type { Change, Handler, ProbeCommand, Task, TaskContext } from '../contract.js';
 import type { ExecResult, RemoteHost } from '../../ssh/types.js';
 import { HostStepError, tailLines } from '../errors.js';
 import { probe, unitOf } from '../read-cache.js';
@@ -17,13 +17,13 @@ import { meta, type TaskMeta } from './file.js';
 import { unitName } from './unit-state.js';
 
 /** A read-only command that says whether a service is ready: exit status 0 and, if given, `accept`. */
-export interface HealthProbe {
-  command(ctx: TaskContext): ProbeCommand | Promise<ProbeCommand>;
+export interface HealthProbe<R = unknown> {
+  command(ctx: TaskContext<R>): ProbeCommand | Promise<ProbeCommand>;
   accept?(result: ExecResult): boolean;
 }
 
 /** Whether the probe passes now (its result may come from the play's read-ahead). */
-export async function probeHealthy(host: RemoteHost, ctx: TaskContext, healthy: HealthProbe): Promise<boolean> {
+export async function probeHealthy<R>(host: RemoteHost, ctx: TaskContext<R>, healthy: HealthProbe<R>): Promise<boolean> {
   const result = await probe(host, await healthy.command(ctx), ctx);
   return result.code === 0 && (healthy.accept?.(result) ?? true);
 }
@@ -34,7 +34,7 @@ export interface WaitBounds {
   intervalMs?: number;
 }
 
-export interface ServiceOptions extends TaskMeta, WaitBounds {
+export interface ServiceOptions<R = unknown> extends TaskMeta, WaitBounds {
   name?: string;
   /** `etcd` or `etcd.service`. */
   unit: string;
@@ -48,7 +48,7 @@ export interface ServiceOptions extends TaskMeta, WaitBounds {
    * (the members of a new etcd cluster); a `waitStarted` task waits for them later. Default true.
    */
   wait?: boolean;
-  healthy?: HealthProbe;
+  healthy?: HealthProbe<R>;
 }
 
 export interface ServiceChange extends Change {
@@ -60,11 +60,11 @@ export interface ServiceChange extends Change {
 const ENABLED_STATES = new Set(['enabled', 'enabled-runtime', 'static', 'generated', 'alias', 'indirect']);
 const RUNNING_STATES = new Set(['active', 'reloading', 'activating']);
 
-function readyProbe(host: RemoteHost, ctx: TaskContext, healthy: HealthProbe | undefined): (() => Promise<boolean>) | undefined {
+function readyProbe<R>(host: RemoteHost, ctx: TaskContext<R>, healthy: HealthProbe<R> | undefined): (() => Promise<boolean>) | undefined {
   return healthy ? () => probeHealthy(host, ctx, healthy) : undefined;
 }
 
-export function service(options: ServiceOptions): Task<ServiceChange> {
+export function service<R = unknown>(options: ServiceOptions<R>): Task<ServiceChange, R> {
   const unit = unitName(options.unit);
   const wantEnabled = options.enabled ?? true;
   const wantRunning = (options.state ?? 'started') === 'started';
@@ -114,10 +114,10 @@ export function service(options: ServiceOptions): Task<ServiceChange> {
   };
 }
 
-export interface WaitStartedOptions extends WaitBounds {
+export interface WaitStartedOptions<R = unknown> extends WaitBounds {
   name?: string;
   unit: string;
-  healthy?: HealthProbe;
+  healthy?: HealthProbe<R>;
   /**
    * Wait on every run, not only after this run started the unit (a gate the play passes only with
    * a healthy service). The unit's state and the probe are read ahead with the play's other reads,
@@ -131,7 +131,7 @@ export interface WaitStartedOptions extends WaitBounds {
  * or with `always`, whatever started it. Never reports a change, except in a plan with `always`,
  * where one look that finds it unhealthy reports that the run would wait.
  */
-export function waitStarted(options: WaitStartedOptions): Task {
+export function waitStarted<R = unknown>(options: WaitStartedOptions<R>): Task<Change, R> {
   const unit = unitName(options.unit);
   const bounds = { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: options.intervalMs ?? 500 };
   return {
@@ -158,14 +158,14 @@ export function waitStarted(options: WaitStartedOptions): Task {
   };
 }
 
-export interface RestartOptions extends WaitBounds {
+export interface RestartOptions<R = unknown> extends WaitBounds {
   /** Handler name tasks notify (default `restart <unit>`). */
   name?: string;
   unit: string;
   /** One host at a time, each healthy before the next (control-plane services). */
   rolling?: boolean;
   /** Readiness after the unit is active (e.g. an HTTPS /healthz). */
-  healthy?: HealthProbe;
+  healthy?: HealthProbe<R>;
 }
 
 /**
@@ -173,7 +173,7 @@ export interface RestartOptions extends WaitBounds {
  * skipping the restart where this run started the unit after every change (it still waits for
  * the unit to be healthy).
  */
-export function restartHandler(options: RestartOptions): Handler {
+export function restartHandler<R = unknown>(options: RestartOptions<R>): Handler<R> {
   const unit = unitName(options.unit);
   const bounds = { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: options.intervalMs ?? 1_000 };
   return {

@@ -3,7 +3,7 @@
  * /etc/sysctl.d/), checked together with two commands.
  */
 import { KprovError } from '../../errors.js';
-import type { Change, Task } from '../../roles/types.js';
+import type { Change, Task } from '../contract.js';
 import { probeRun } from '../read-cache.js';
 import { applyFile, checkFile, meta, type FileChange, type TaskMeta } from './file.js';
 

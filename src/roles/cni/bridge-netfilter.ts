@@ -7,7 +7,8 @@
  * written, so hosts with a read-only /proc/sys converge too.
  */
 import { applyFile, checkFile, probeRun, statOf, type FileChange } from '../../engine/tasks/index.js';
-import type { Change, Task } from '../types.js';
+import type { Change } from '../../engine/contract.js';
+import type { ClusterTask } from '../../cluster/run.js';
 
 export const MODULES_LOAD_FILE = '/etc/modules-load.d/kprov-br_netfilter.conf';
 export const BRIDGE_SYSCTL_FILE = '/etc/sysctl.d/99-kprov-bridge-nf.conf';
@@ -27,7 +28,7 @@ export interface BridgeNetfilterChange extends Change {
   key?: string;
 }
 
-export function bridgeNetfilter(): Task<BridgeNetfilterChange> {
+export function bridgeNetfilter(): ClusterTask<BridgeNetfilterChange> {
   return {
     name: 'bridge netfilter (br_netfilter, bridge-nf-call-iptables = 1)',
     // The keys are read ahead even where bridge netfilter is missing: that answer is simply unused.

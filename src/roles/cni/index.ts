@@ -8,11 +8,10 @@
  */
 import { CNI_BIN_DIR } from '../../artifacts/catalogue.js';
 import { artifactBinaries } from '../../cluster/artifact-binaries.js';
-import { renderUnit, type UnitRenderContext } from '../../cluster/flags.js';
-import { inventoryOf, topologyOf } from '../../cluster/shared.js';
+import { renderUnit } from '../../cluster/flags.js';
 import { directory, file, service } from '../../engine/tasks/index.js';
 import { CNI_CONF_DIR } from '../runtime/containerd.js';
-import type { Role } from '../types.js';
+import type { ClusterRenderContext, ClusterRole } from '../../cluster/run.js';
 import { bridgeNetfilter } from './bridge-netfilter.js';
 import { cniSpecVersion, podNetworkOf } from './network.js';
 import { podRoutes, ROUTE_PROTO } from './pod-routes.js';
@@ -25,9 +24,9 @@ export const CNI_BRIDGE = 'cni0';
 export const CNI_PLUGINS = ['loopback', 'bridge', 'host-local', 'portmap'] as const;
 
 /** The network config and the routes unit of one node, rendered strictly. */
-export function renderCniFiles(ctx: UnitRenderContext, host: string): { conflist: string; routesUnit: string } {
-  const vars = inventoryOf(ctx.shared).hostVars(host);
-  const net = podNetworkOf(topologyOf(ctx.shared), host);
+export function renderCniFiles(ctx: ClusterRenderContext, host: string): { conflist: string; routesUnit: string } {
+  const vars = ctx.run.inventory.hostVars(host);
+  const net = podNetworkOf(ctx.run.topology, host);
   const conflist = ctx.render('config/cni-bridge.conflist.j2', {
     cni_spec_version: cniSpecVersion(vars.cni_version),
     network_name: CNI_NETWORK_NAME,
@@ -40,7 +39,7 @@ export function renderCniFiles(ctx: UnitRenderContext, host: string): { conflist
   return { conflist, routesUnit };
 }
 
-export const cniRole: Role = {
+export const cniRole: ClusterRole = {
   name: 'cni',
   tags: ['cni', 'network'],
   validate(ctx) {
@@ -48,7 +47,7 @@ export const cniRole: Role = {
   },
   tasks(ctx) {
     const { conflist, routesUnit } = renderCniFiles(ctx, ctx.host.name);
-    const net = podNetworkOf(topologyOf(ctx.shared), ctx.host.name);
+    const net = podNetworkOf(ctx.run.topology, ctx.host.name);
     return [
       bridgeNetfilter(),
       artifactBinaries({ name: 'CNI plugins', artifact: 'cni', expect: CNI_PLUGINS.map((p) => `${CNI_BIN_DIR}/${p}`) }),

@@ -6,7 +6,8 @@
  */
 import { probeRun } from '../../engine/tasks/index.js';
 import { shScript } from '../../ssh/quote.js';
-import type { Change, Task } from '../types.js';
+import type { Change } from '../../engine/contract.js';
+import type { ClusterTask } from '../../cluster/run.js';
 import type { PodRoute } from './network.js';
 
 /** rtnetlink protocol number marking kprov's pod routes (unassigned in iproute2's rt_protos). */
@@ -84,7 +85,7 @@ export function routeChanges(current: readonly RouteEntry[], wanted: readonly Po
 const SHOW_ROUTES = 'ip -o -4 route show table main && echo "--- inet6" && ip -o -6 route show table main';
 const showRoutes = { argv: shScript(SHOW_ROUTES, [], 'kprov-routes') };
 
-export function podRoutes(wanted: readonly PodRoute[]): Task<RouteChange> {
+export function podRoutes(wanted: readonly PodRoute[]): ClusterTask<RouteChange> {
   return {
     name: `routes to the other nodes' pod networks (${wanted.length})`,
     reads: () => ({ commands: [showRoutes] }),

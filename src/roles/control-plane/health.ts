@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import type { HealthProbe } from '../../engine/tasks/index.js';
 import type { ExecResult } from '../../ssh/types.js';
-import type { TaskContext } from '../types.js';
+import type { ClusterRun, ClusterTaskContext } from '../../cluster/run.js';
 
 export interface Kubectl {
   bin: string;
@@ -19,7 +19,7 @@ function kubectlArgv(k: Kubectl, path: string): string[] {
 }
 
 /** The API server answers `ok` on /healthz. */
-export function apiserverHealth(kubectl: (ctx: TaskContext) => Promise<Kubectl>): HealthProbe {
+export function apiserverHealth(kubectl: (ctx: ClusterTaskContext) => Promise<Kubectl>): HealthProbe<ClusterRun> {
   return {
     command: async (ctx) => ({ argv: kubectlArgv(await kubectl(ctx), '/healthz'), timeoutMs: 15_000 }),
     accept: (r) => r.stdout.trim() === 'ok',
@@ -40,7 +40,7 @@ function reportsHealthy(r: ExecResult): boolean {
 }
 
 /** `controller-manager` or `scheduler`, as componentstatuses names them, reported Healthy by the local API server. */
-export function componentHealth(kubectl: (ctx: TaskContext) => Promise<Kubectl>, component: 'controller-manager' | 'scheduler'): HealthProbe {
+export function componentHealth(kubectl: (ctx: ClusterTaskContext) => Promise<Kubectl>, component: 'controller-manager' | 'scheduler'): HealthProbe<ClusterRun> {
   return {
     command: async (ctx) => ({ argv: kubectlArgv(await kubectl(ctx), `/api/v1/componentstatuses/${component}`), timeoutMs: 30_000 }),
     accept: reportsHealthy,

@@ -6,14 +6,14 @@
  * one control-plane host at a time, each healthy before the next.
  */
 import { artifactBinaries } from '../../cluster/artifact-binaries.js';
-import { ensureClusterPki, pkiFileTasks } from '../../cluster/pki.js';
+import { pkiFileTasks } from '../../cluster/pki.js';
+import { prepareCluster } from '../../cluster/prepare.js';
 import { renderUnit } from '../../cluster/flags.js';
-import { topologyOf } from '../../cluster/shared.js';
 import type { ClusterHost } from '../../cluster/topology.js';
 import { KprovError } from '../../errors.js';
 import { file, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
-import type { PlayContext, Role, Task, TaskContext } from '../types.js';
-import { prepareClusterRoles, validateClusterRoles } from '../etcd/prepare.js';
+import type { ClusterPlayContext, ClusterRole, ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
+import { validateClusterUnits } from '../cluster-units.js';
 import { writeAdminKubeconfig } from './admin-kubeconfig.js';
 import { apiserverHealth, componentHealth, type Kubectl } from './health.js';
 import {
@@ -32,19 +32,19 @@ const FOLLOWERS = ['kube-controller-manager', 'kube-scheduler'] as const;
 
 const HEALTH = { timeoutMs: 90_000, intervalMs: 500 };
 
-function hostOf(ctx: TaskContext): ClusterHost {
-  const host = topologyOf(ctx.shared).controlPlane.find((h) => h.name === ctx.host.name);
+function hostOf(ctx: ClusterTaskContext): ClusterHost {
+  const host = ctx.run.topology.controlPlane.find((h) => h.name === ctx.host.name);
   if (!host) throw new KprovError('internal', `${ctx.host.name} runs the control-plane role but is not in kube_control_plane`, { host: ctx.host.name });
   return host;
 }
 
-async function kubectlFor(ctx: TaskContext): Promise<Kubectl> {
-  const pki = await ensureClusterPki(ctx.shared, { dryRun: ctx.dryRun });
+async function kubectlFor(ctx: ClusterTaskContext): Promise<Kubectl> {
+  const pki = await ctx.run.pki();
   return { bin: `${hostOf(ctx).vars.bin_dir}/kubectl`, kubeconfig: controlPlaneFiles(pki.plan, ctx.host.name).adminConf };
 }
 
 /** Readiness of each component on its host. */
-const HEALTHY: Record<ControlPlaneComponent, HealthProbe> = {
+const HEALTHY: Record<ControlPlaneComponent, HealthProbe<ClusterRun>> = {
   'kube-apiserver': apiserverHealth(kubectlFor),
   'kube-controller-manager': componentHealth(kubectlFor, 'controller-manager'),
   'kube-scheduler': componentHealth(kubectlFor, 'scheduler'),
@@ -52,10 +52,10 @@ const HEALTHY: Record<ControlPlaneComponent, HealthProbe> = {
 
 const unitOfComponent = (c: ControlPlaneComponent) => `${c}.service`;
 
-async function tasks(ctx: TaskContext): Promise<Task[]> {
-  const topology = topologyOf(ctx.shared);
+async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
+  const topology = ctx.run.topology;
   const host = hostOf(ctx);
-  const pki = await ensureClusterPki(ctx.shared, { dryRun: ctx.dryRun });
+  const pki = await ctx.run.pki();
   const vars = controlPlaneUnitVars(topology, host, controlPlaneFiles(pki.plan, host.name));
   const restart = (c: ControlPlaneComponent) => [restartHandlerName(c)];
   return [
@@ -63,7 +63,7 @@ async function tasks(ctx: TaskContext): Promise<Task[]> {
     artifactBinaries({ name: 'kubectl binary', artifact: 'kubectl' }),
     ...(await pkiFileTasks(ctx, ['control-plane'], { notify: (f) => readersOf(f.spec, f.part).map(restartHandlerName) })),
     ...CONTROL_PLANE_COMPONENTS.map((c) =>
-      file({
+      file<ClusterRun>({
         path: unitFile(c),
         mode: 0o644,
         owner: 'root',
@@ -80,19 +80,19 @@ async function tasks(ctx: TaskContext): Promise<Task[]> {
   ];
 }
 
-async function prepare(ctx: PlayContext): Promise<void> {
-  await prepareClusterRoles(ctx);
+async function prepare(ctx: ClusterPlayContext): Promise<void> {
+  await prepareCluster(ctx);
   if (ctx.dryRun) return;
-  const pki = await ensureClusterPki(ctx.shared, { dryRun: false });
+  const pki = await ctx.run.pki();
   await writeAdminKubeconfig(ctx.inventory.dir, pki);
 }
 
-export const controlPlaneRole: Role = {
+export const controlPlaneRole: ClusterRole = {
   name: 'control-plane',
   tags: ['control-plane'],
   // Declaration order is run order: API servers first, each host healthy before the next.
   handlers: CONTROL_PLANE_COMPONENTS.map((c) => restartHandler({ name: restartHandlerName(c), unit: unitOfComponent(c), rolling: true, healthy: HEALTHY[c], ...HEALTH })),
-  validate: validateClusterRoles,
+  validate: validateClusterUnits,
   prepare,
   tasks,
 };

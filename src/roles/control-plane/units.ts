@@ -3,10 +3,11 @@
  * with kubeadm v1.13's flags (plus Kubespray's where kubeadm has none), rendered from templates/
  * and checked against the v1.13 flag list. Pure: everything comes from the topology and the PKI plan.
  */
-import { renderUnit, type UnitRenderContext } from '../../cluster/flags.js';
+import { renderUnit } from '../../cluster/flags.js';
 import { pkiPaths } from '../../cluster/pki.js';
 import type { ClusterHost, Topology } from '../../cluster/topology.js';
 import type { CertSpec, FilePart } from '../../pki/index.js';
+import type { ClusterRenderContext } from '../../cluster/run.js';
 
 export const CONTROL_PLANE_COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
 export type ControlPlaneComponent = (typeof CONTROL_PLANE_COMPONENTS)[number];
@@ -111,7 +112,7 @@ export function controlPlaneUnitVars(topology: Topology, host: ClusterHost, file
 
 /** The three rendered, checked units of a control-plane host. */
 export function renderControlPlaneUnits(
-  ctx: UnitRenderContext,
+  ctx: ClusterRenderContext,
   topology: Topology,
   host: ClusterHost,
   plan: readonly CertSpec[],

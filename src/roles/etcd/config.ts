@@ -3,10 +3,11 @@
  * variables) and the systemd unit, rendered from templates/ and checked against etcd's flags.
  * Pure: everything comes from the member's topology entry and the PKI plan.
  */
-import { renderEtcdEnv, renderUnit, type UnitRenderContext } from '../../cluster/flags.js';
+import { renderEtcdEnv, renderUnit } from '../../cluster/flags.js';
 import { pkiPaths } from '../../cluster/pki.js';
 import type { EtcdMember } from '../../cluster/topology.js';
 import type { CertSpec } from '../../pki/index.js';
+import type { ClusterRenderContext } from '../../cluster/run.js';
 
 export const ETCD_ENV_FILE = '/etc/etcd.env';
 export const ETCD_UNIT = 'etcd.service';
@@ -73,7 +74,7 @@ export function etcdUnitVars(member: EtcdMember): Record<string, unknown> {
 
 /** The rendered, checked environment file and unit of one member. */
 export function renderEtcdFiles(
-  ctx: UnitRenderContext,
+  ctx: ClusterRenderContext,
   member: EtcdMember,
   tls: EtcdTlsFiles,
   bootstrap: Bootstrap,

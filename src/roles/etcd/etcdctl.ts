@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { RemoteHost } from '../../ssh/types.js';
-import type { ProbeCommand } from '../types.js';
+import type { ProbeCommand } from '../../engine/contract.js';
 import type { EtcdTlsFiles } from './config.js';
 
 export interface Etcdctl {

@@ -7,12 +7,12 @@
  */
 import { artifactBinaries } from '../../cluster/artifact-binaries.js';
 import { renderEtcdEnv, renderUnit } from '../../cluster/flags.js';
-import { ensureClusterPki, pkiFileTasks } from '../../cluster/pki.js';
-import { topologyOf } from '../../cluster/shared.js';
+import { pkiFileTasks } from '../../cluster/pki.js';
+import { prepareCluster } from '../../cluster/prepare.js';
 import type { EtcdMember } from '../../cluster/topology.js';
 import { KprovError } from '../../errors.js';
 import { directory, file, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
-import type { Role, Task, TaskContext } from '../types.js';
+import type { ClusterRole, ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 import {
   ENV_TEMPLATE,
   ETCD_ENV_FILE,
@@ -25,29 +25,29 @@ import {
 } from './config.js';
 import { localMemberHealth, type Etcdctl } from './etcdctl.js';
 import { membershipTask, type MembershipDecision } from './membership.js';
-import { prepareClusterRoles, validateClusterRoles } from './prepare.js';
+import { validateClusterUnits } from '../cluster-units.js';
 
 export const RESTART_ETCD = 'restart etcd';
 /** A new cluster elects its first leader within a few election timeouts (5 s each). */
 const HEALTH_TIMEOUT_MS = 120_000;
 
-function memberOf(ctx: TaskContext): EtcdMember {
-  const member = topologyOf(ctx.shared).etcd.find((m) => m.host.name === ctx.host.name);
+function memberOf(ctx: ClusterTaskContext): EtcdMember {
+  const member = ctx.run.topology.etcd.find((m) => m.host.name === ctx.host.name);
   if (!member) throw new KprovError('internal', `${ctx.host.name} runs the etcd role but is not in the etcd group`, { host: ctx.host.name });
   return member;
 }
 
-async function etcdctlFor(ctx: TaskContext): Promise<Etcdctl> {
-  const pki = await ensureClusterPki(ctx.shared, { dryRun: ctx.dryRun });
+async function etcdctlFor(ctx: ClusterTaskContext): Promise<Etcdctl> {
+  const pki = await ctx.run.pki();
   const bin = `${memberOf(ctx).host.vars.bin_dir}/etcdctl`;
   return { bin, tls: etcdTlsFiles(pki.plan, ctx.host.name) };
 }
 
 /** Ready = the local member answers `endpoint health` (a quorum read) with the health-check client. */
-const healthy: HealthProbe = { command: async (ctx) => localMemberHealth(await etcdctlFor(ctx)) };
+const healthy: HealthProbe<ClusterRun> = { command: async (ctx) => localMemberHealth(await etcdctlFor(ctx)) };
 
-async function tasks(ctx: TaskContext): Promise<Task[]> {
-  const topology = topologyOf(ctx.shared);
+async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
+  const topology = ctx.run.topology;
   const member = memberOf(ctx);
   const vars = member.host.vars;
   const etcdctl = await etcdctlFor(ctx);
@@ -80,11 +80,11 @@ async function tasks(ctx: TaskContext): Promise<Task[]> {
   ];
 }
 
-export const etcdRole: Role = {
+export const etcdRole: ClusterRole = {
   name: 'etcd',
   tags: ['etcd'],
   handlers: [restartHandler({ name: RESTART_ETCD, unit: ETCD_UNIT, rolling: true, healthy, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 })],
-  validate: validateClusterRoles,
-  prepare: prepareClusterRoles,
+  validate: validateClusterUnits,
+  prepare: prepareCluster,
   tasks,
 };

@@ -8,7 +8,8 @@
 import type { EtcdMember } from '../../cluster/topology.js';
 import { probeRun } from '../../engine/tasks/index.js';
 import { shScript } from '../../ssh/quote.js';
-import type { Change, Task } from '../types.js';
+import type { Change } from '../../engine/contract.js';
+import type { ClusterTask } from '../../cluster/run.js';
 import { ETCD_ENV_FILE, type Bootstrap } from './config.js';
 import { addMember, listMembers, type Etcdctl, type ListedMember } from './etcdctl.js';
 
@@ -70,7 +71,7 @@ export function membershipTask(options: {
   dataDir: string;
   etcdctl: Etcdctl;
   onDecision(decision: MembershipDecision): void;
-}): Task {
+}): ClusterTask {
   const { self, members, etcdctl } = options;
   const others = members.filter((m) => m.name !== self.name).map((m) => m.clientUrl);
   const localFacts = { argv: shScript(LOCAL_FACTS, [options.dataDir, ETCD_ENV_FILE, etcdctl.bin], 'kprov-etcd-facts') };

@@ -3,9 +3,9 @@
  * kprov cannot work with fails here, with a clear reason, before anything is changed.
  */
 import { KprovError } from '../../errors.js';
-import type { Role, Task } from '../types.js';
+import type { ClusterRole, ClusterTask } from '../../cluster/run.js';
 
-const readFacts: Task = {
+const readFacts: ClusterTask = {
   name: 'read host facts',
   async check(host, ctx) {
     const facts = await ctx.facts();
@@ -25,7 +25,7 @@ const readFacts: Task = {
   },
 };
 
-export const factsRole: Role = {
+export const factsRole: ClusterRole = {
   name: 'facts',
   tags: ['facts', 'always'],
   tasks: () => [readFacts],

@@ -6,7 +6,8 @@
  */
 import { healthGate, type HealthProbe } from '../../engine/tasks/index.js';
 import { shScript } from '../../ssh/quote.js';
-import type { ProbeCommand, Task } from '../types.js';
+import type { ProbeCommand } from '../../engine/contract.js';
+import type { ClusterRun, ClusterTask } from '../../cluster/run.js';
 
 const HTTP_GET = `if command -v curl >/dev/null 2>&1; then exec curl -fsS --max-time 3 -o /dev/null "$1"
 elif command -v wget >/dev/null 2>&1; then exec wget -q -T 3 -O /dev/null "$1"
@@ -18,7 +19,7 @@ export function httpGet(port: number, path: string): ProbeCommand {
 }
 
 /** Healthy when GET `http://127.0.0.1:<port><path>` answers 2xx. */
-export function httpHealth(port: number, path: string): HealthProbe {
+export function httpHealth(port: number, path: string): HealthProbe<ClusterRun> {
   return { command: () => httpGet(port, path) };
 }
 
@@ -34,7 +35,7 @@ export interface HealthCheck {
 export const DEFAULT_HEALTH_TIMEOUT_MS = 90_000;
 
 /** A task that changes nothing and fails unless the component is healthy (a plan only looks once). */
-export function healthyTask(name: string, check: HealthCheck): Task {
+export function healthyTask(name: string, check: HealthCheck): ClusterTask {
   const url = `http://127.0.0.1:${check.port}${check.path}`;
   return healthGate({
     name,

@@ -6,11 +6,10 @@
  * and nothing else.
  */
 import { artifactBinaries } from '../../cluster/artifact-binaries.js';
-import { renderUnit, type UnitRenderContext } from '../../cluster/flags.js';
+import { renderUnit } from '../../cluster/flags.js';
 import { pkiFileTasks, type PkiHostFile } from '../../cluster/pki.js';
-import { inventoryOf, topologyOf } from '../../cluster/shared.js';
 import { directory, file, restartHandler, service } from '../../engine/tasks/index.js';
-import type { Role } from '../types.js';
+import type { ClusterRenderContext, ClusterRole } from '../../cluster/run.js';
 import { healthyTask, httpHealth } from './health.js';
 import { KUBE_PROXY_CONFIG, KUBE_PROXY_DIR, KUBE_PROXY_HEALTHZ_PORT, KUBELET_CONFIG, KUBELET_DIR, KUBELET_HEALTHZ_PORT, nodeTemplateVars } from './settings.js';
 
@@ -28,8 +27,8 @@ export interface NodeFilesRendered {
 }
 
 /** The kubelet's and kube-proxy's configs and units for one host, rendered and flag-checked. */
-export function renderNodeFiles(ctx: UnitRenderContext, host: string): NodeFilesRendered {
-  const t = nodeTemplateVars(topologyOf(ctx.shared), inventoryOf(ctx.shared).hostVars(host), host);
+export function renderNodeFiles(ctx: ClusterRenderContext, host: string): NodeFilesRendered {
+  const t = nodeTemplateVars(ctx.run.topology, ctx.run.inventory.hostVars(host), host);
   return {
     kubeletConfig: ctx.render('config/kubelet-config.yaml.j2', t.kubeletConfig),
     kubeletUnit: renderUnit(ctx, 'systemd/kubelet.service.j2', t.kubeletUnit, 'kubelet'),
@@ -47,7 +46,7 @@ function restartFor(f: PkiHostFile): readonly string[] {
 const kubeletHealth = { unit: 'kubelet.service', port: KUBELET_HEALTHZ_PORT, path: '/healthz' };
 const proxyHealth = { unit: 'kube-proxy.service', port: KUBE_PROXY_HEALTHZ_PORT, path: '/healthz' };
 
-export const nodeRole: Role = {
+export const nodeRole: ClusterRole = {
   name: 'node',
   tags: ['node'],
   handlers: [

@@ -3,7 +3,7 @@
  * hosts' hostnames in; every failed check out, each saying what was found and what is expected.
  * Nothing here talks to a host, so every failure kind is tested on plain data.
  */
-import type { HostFacts } from '../types.js';
+import type { HostFacts } from '../../engine/contract.js';
 import type { HostProbe, Listener } from './probe.js';
 
 /** What the host will run, which decides its ports and its memory minimum. */

@@ -5,21 +5,20 @@
  * engine stops the playbook after a play with a failed host, a failed preflight means no host was
  * changed by the roles that follow.
  */
-import { topologyOf, inventoryOf } from '../../cluster/shared.js';
 import { KprovError } from '../../errors.js';
-import type { Role, Task, TaskContext } from '../types.js';
+import type { ClusterRole, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 import { formatFailures, preflightFailures, type HostDuties, type PreflightSettings } from './checks.js';
-import { requireHostMode } from './deployment-mode.js';
+import { requireHostMode } from '../../cluster/deployment-mode.js';
 import { peerHostnames, registerPeer, resetPeers } from './peers.js';
 import { probeHost } from './probe.js';
 
-function dutiesOf(ctx: TaskContext): HostDuties {
-  const me = topologyOf(ctx.shared).hosts.find((h) => h.name === ctx.host.name);
+function dutiesOf(ctx: ClusterTaskContext): HostDuties {
+  const me = ctx.run.topology.hosts.find((h) => h.name === ctx.host.name);
   return { controlPlane: me?.isControlPlane ?? false, etcd: me?.isEtcd ?? false, node: me?.isNode ?? false };
 }
 
-function settingsOf(ctx: TaskContext): PreflightSettings {
-  const vars = inventoryOf(ctx.shared).hostVars(ctx.host.name);
+function settingsOf(ctx: ClusterTaskContext): PreflightSettings {
+  const vars = ctx.run.inventory.hostVars(ctx.host.name);
   return {
     minMemoryMbControlPlane: vars.preflight_min_memory_mb_control_plane,
     minMemoryMbNode: vars.preflight_min_memory_mb_node,
@@ -27,12 +26,12 @@ function settingsOf(ctx: TaskContext): PreflightSettings {
   };
 }
 
-const preflightTask: Task = {
+const preflightTask: ClusterTask = {
   name: 'preflight checks',
   async check(host, ctx) {
     const facts = await ctx.facts();
     const probe = await probeHost(host);
-    const otherHostnames = await peerHostnames(ctx.shared, ctx.host.name);
+    const otherHostnames = await peerHostnames(ctx.run, ctx.host.name);
     const failures = preflightFailures({ facts, probe, duties: dutiesOf(ctx), settings: settingsOf(ctx), otherHostnames });
     if (failures.length > 0) {
       throw new KprovError('host', formatFailures(failures), {
@@ -47,17 +46,17 @@ const preflightTask: Task = {
   },
 };
 
-export const preinstallRole: Role = {
+export const preinstallRole: ClusterRole = {
   name: 'preinstall',
   tags: ['preinstall', 'preflight'],
   validate(ctx) {
-    requireHostMode(ctx.shared);
+    requireHostMode(ctx.run);
   },
   async prepare(ctx) {
-    resetPeers(ctx.shared);
+    resetPeers(ctx.run);
   },
   tasks(ctx) {
-    registerPeer(ctx.shared, ctx.host.name, ctx.facts);
+    registerPeer(ctx.run, ctx.host.name, ctx.facts);
     return [preflightTask];
   },
 };

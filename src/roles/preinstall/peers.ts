@@ -9,25 +9,21 @@
  * starts later (lower concurrency, serial batches) sees every host registered before it, so of
  * two hosts with the same hostname at least the later one always fails, and the play with it.
  */
-import type { HostFacts, SharedValues } from '../types.js';
+import { perRun, type ClusterRun } from '../../cluster/run.js';
+import type { HostFacts } from '../../ssh/facts.js';
 
 export type FactsReader = () => Promise<HostFacts>;
 
-declare module '../types.js' {
-  interface SharedValues {
-    /** Host name → facts reader, for the hosts of the current preflight play. */
-    preflightPeers?: Map<string, FactsReader>;
-  }
-}
+/** Host name → facts reader, for the hosts of the run's current preflight play. */
+const peersOf = perRun(() => new Map<string, FactsReader>());
 
 /** A fresh registry for a new play (called from the role's prepare). */
-export function resetPeers(shared: SharedValues): void {
-  shared.preflightPeers = new Map();
+export function resetPeers(run: ClusterRun): void {
+  peersOf(run).clear();
 }
 
-export function registerPeer(shared: SharedValues, host: string, facts: FactsReader): void {
-  shared.preflightPeers ??= new Map();
-  shared.preflightPeers.set(host, facts);
+export function registerPeer(run: ClusterRun, host: string, facts: FactsReader): void {
+  peersOf(run).set(host, facts);
 }
 
 /** Bound on reading the peers' facts (each read is itself bounded by the SSH timeouts). */
@@ -37,8 +33,8 @@ export const PEER_FACTS_TIMEOUT_MS = 60_000;
  * The other registered hosts' hostnames. Peers whose facts cannot be read (unreachable: they fail
  * on their own) or not within `timeoutMs` are left out.
  */
-export async function peerHostnames(shared: SharedValues, self: string, timeoutMs = PEER_FACTS_TIMEOUT_MS): Promise<Map<string, string>> {
-  const peers = [...(shared.preflightPeers ?? new Map<string, FactsReader>())].filter(([name]) => name !== self);
+export async function peerHostnames(run: ClusterRun, self: string, timeoutMs = PEER_FACTS_TIMEOUT_MS): Promise<Map<string, string>> {
+  const peers = [...peersOf(run)].filter(([name]) => name !== self);
   const out = new Map<string, string>();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => {

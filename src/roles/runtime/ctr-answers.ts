@@ -5,7 +5,8 @@
  */
 import { healthGate, waitForProbe, type HealthProbe } from '../../engine/tasks/index.js';
 import type { RemoteHost } from '../../ssh/types.js';
-import type { ProbeCommand, Task, TaskContext } from '../types.js';
+import type { ProbeCommand } from '../../engine/contract.js';
+import type { ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 
 export interface CtrOptions {
   ctr: string;
@@ -22,7 +23,7 @@ export function ctrVersion(o: Pick<CtrOptions, 'ctr' | 'socket'>): ProbeCommand 
 }
 
 /** containerd is ready when `ctr version` answers. */
-export function ctrHealth(o: (ctx: TaskContext) => Pick<CtrOptions, 'ctr' | 'socket'>): HealthProbe {
+export function ctrHealth(o: (ctx: ClusterTaskContext) => Pick<CtrOptions, 'ctr' | 'socket'>): HealthProbe<ClusterRun> {
   return { command: (ctx) => ctrVersion(o(ctx)) };
 }
 
@@ -35,11 +36,11 @@ const waitOptions = (o: CtrOptions) => ({
 });
 
 /** Waits (bounded) for `ctr version` to answer; throws with containerd's diagnostics when it does not. */
-export function waitForContainerd(host: RemoteHost, o: CtrOptions, ctx?: Pick<TaskContext, 'cache'>): Promise<void> {
+export function waitForContainerd(host: RemoteHost, o: CtrOptions, ctx?: Pick<ClusterTaskContext, 'cache'>): Promise<void> {
   return waitForProbe(host, ctrVersion(o), waitOptions(o), ctx);
 }
 
 /** A task that changes nothing and fails unless containerd answers (in a plan: reports that it would wait). */
-export function containerdAnswersTask(o: CtrOptions): Task {
+export function containerdAnswersTask(o: CtrOptions): ClusterTask {
   return healthGate({ name: 'containerd answers (ctr version)', healthy: ctrHealth(() => o), ...waitOptions(o), what: 'containerd to answer `ctr version`' });
 }

@@ -5,10 +5,9 @@
  * unit changed in this run (and not when this run started it after they changed).
  */
 import { artifactBinaries } from '../../cluster/artifact-binaries.js';
-import { renderUnit, type UnitRenderContext } from '../../cluster/flags.js';
-import { inventoryOf } from '../../cluster/shared.js';
+import { renderUnit } from '../../cluster/flags.js';
 import { directory, file, restartHandler, service, sysctl } from '../../engine/tasks/index.js';
-import type { Role } from '../types.js';
+import type { ClusterRenderContext, ClusterRole } from '../../cluster/run.js';
 import { CONTAINERD_CONFIG, CONTAINERD_SOCKET, CONTAINERD_UNIT_PATH, containerdPaths, containerdTemplateVars } from './containerd.js';
 import { containerdAnswersTask, CONTAINERD_UNIT, ctrHealth } from './ctr-answers.js';
 
@@ -16,15 +15,15 @@ export const RESTART_CONTAINERD = 'restart containerd';
 export const IP_FORWARD_SYSCTL_FILE = '/etc/sysctl.d/99-kprov-ip-forward.conf';
 
 /** containerd's config and unit for one host, rendered strictly (bad versions and templates fail here). */
-export function renderRuntimeFiles(ctx: UnitRenderContext, host: string): { config: string; unit: string } {
-  const vars = containerdTemplateVars(inventoryOf(ctx.shared).hostVars(host));
+export function renderRuntimeFiles(ctx: ClusterRenderContext, host: string): { config: string; unit: string } {
+  const vars = containerdTemplateVars(ctx.run.inventory.hostVars(host));
   return {
     config: ctx.render('config/containerd-config.toml.j2', vars),
     unit: renderUnit(ctx, 'systemd/containerd.service.j2', vars, 'none'),
   };
 }
 
-export const runtimeRole: Role = {
+export const runtimeRole: ClusterRole = {
   name: 'runtime',
   tags: ['runtime', 'containerd'],
   handlers: [
@@ -33,7 +32,7 @@ export const runtimeRole: Role = {
       unit: CONTAINERD_UNIT,
       timeoutMs: 30_000,
       intervalMs: 500,
-      healthy: ctrHealth((ctx) => ({ ctr: containerdPaths(inventoryOf(ctx.shared).hostVars(ctx.host.name)).ctr, socket: CONTAINERD_SOCKET })),
+      healthy: ctrHealth((ctx) => ({ ctr: containerdPaths(ctx.run.inventory.hostVars(ctx.host.name)).ctr, socket: CONTAINERD_SOCKET })),
     }),
   ],
   validate(ctx) {
@@ -41,7 +40,7 @@ export const runtimeRole: Role = {
     for (const h of ctx.hosts) renderRuntimeFiles(ctx, h.name);
   },
   tasks(ctx) {
-    const paths = containerdPaths(inventoryOf(ctx.shared).hostVars(ctx.host.name));
+    const paths = containerdPaths(ctx.run.inventory.hostVars(ctx.host.name));
     const { config, unit } = renderRuntimeFiles(ctx, ctx.host.name);
     return [
       sysctl({ name: 'net.ipv4.ip_forward = 1', settings: { 'net.ipv4.ip_forward': 1 }, file: IP_FORWARD_SYSCTL_FILE }),

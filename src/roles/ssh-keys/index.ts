@@ -8,9 +8,10 @@ import { KprovError } from '../../errors.js';
 import { clusterKeyPath, ensureClusterKey, loadClusterKey } from '../../ssh/cluster-key.js';
 import { distributeClusterKey } from '../../ssh/key-distribution.js';
 import { SshRemoteHost } from '../../ssh/remote-host.js';
-import type { Change, Role, Task } from '../types.js';
+import type { Change } from '../../engine/contract.js';
+import type { ClusterRole, ClusterTask } from '../../cluster/run.js';
 
-const authorizeClusterKey: Task = {
+const authorizeClusterKey: ClusterTask = {
   name: 'authorize the cluster SSH key',
   async check(host, ctx) {
     if (!(host instanceof SshRemoteHost)) {
@@ -39,7 +40,7 @@ const authorizeClusterKey: Task = {
   },
 };
 
-export const sshKeysRole: Role = {
+export const sshKeysRole: ClusterRole = {
   name: 'ssh-keys',
   tags: ['ssh-keys'],
   tasks: () => [authorizeClusterKey],

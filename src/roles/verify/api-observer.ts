@@ -11,7 +11,7 @@
  */
 import { KprovError } from '../../errors.js';
 import type { ExecResult, RemoteHost } from '../../ssh/types.js';
-import type { SharedValues } from '../types.js';
+import { perRun, type ClusterRun } from '../../cluster/run.js';
 import { parseNodes, type NodeState } from './api-objects.js';
 import { kubectlArgv, outcome, type VerifyPaths } from './tools.js';
 
@@ -26,24 +26,15 @@ interface Slot {
   current: ApiObserver | undefined;
 }
 
-// One slot per run: SharedValues is created once per run and shared by every host.
-const slots = new WeakMap<SharedValues, Slot>();
-
-function slotOf(shared: SharedValues): Slot {
-  let slot = slots.get(shared);
-  if (!slot) {
-    slot = { current: undefined };
-    slots.set(shared, slot);
-  }
-  return slot;
-}
+// One slot per run, shared by every host of the run.
+const slotOf = perRun((): Slot => ({ current: undefined }));
 
 /**
  * Offers `host`'s connection as the run's observer (the first offer wins), seeded with a node
  * list the host already read (`kubectl get nodes -o json`, read ahead with the play's reads).
  */
-export function offerObserver(shared: SharedValues, host: RemoteHost, paths: VerifyPaths, seed?: ExecResult): void {
-  const slot = slotOf(shared);
+export function offerObserver(run: ClusterRun, host: RemoteHost, paths: VerifyPaths, seed?: ExecResult): void {
+  const slot = slotOf(run);
   if (slot.current) return;
   let last: { at: number; nodes: NodeState[] } | undefined;
   if (seed?.code === 0) {
@@ -72,17 +63,17 @@ export function offerObserver(shared: SharedValues, host: RemoteHost, paths: Ver
 }
 
 /** The run's observer once a control-plane host has offered it. */
-export function currentObserver(shared: SharedValues): ApiObserver | undefined {
-  return slots.get(shared)?.current;
+export function currentObserver(run: ClusterRun): ApiObserver | undefined {
+  return slotOf(run).current;
 }
 
 /** The observer, waiting for its offer at most `timeoutMs` (looking every 50 ms). */
-export async function awaitObserver(shared: SharedValues, timeoutMs: number): Promise<ApiObserver | undefined> {
+export async function awaitObserver(run: ClusterRun, timeoutMs: number): Promise<ApiObserver | undefined> {
   const until = Date.now() + timeoutMs;
   for (let i = 0; i <= timeoutMs / 50; i++) {
-    const observer = currentObserver(shared);
+    const observer = currentObserver(run);
     if (observer || Date.now() >= until) return observer;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return currentObserver(shared);
+  return currentObserver(run);
 }

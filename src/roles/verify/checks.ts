@@ -5,7 +5,7 @@
  * of the unit on this host that explains it.
  */
 import type { ClusterHost, EtcdMember, Topology } from '../../cluster/topology.js';
-import type { Task } from '../types.js';
+import type { ClusterTask } from '../../cluster/run.js';
 import { notReadyReason, parseComponentStatuses, parseNodes } from './api-objects.js';
 import { awaitObserver, currentObserver, offerObserver } from './api-observer.js';
 import { probe } from '../../engine/read-cache.js';
@@ -22,7 +22,7 @@ export const VERIFY_TIMEOUTS = {
 };
 
 /** The first control-plane host of the play lends its kubectl to every node's readiness check. */
-export function offerApiView(paths: VerifyPaths): Task {
+export function offerApiView(paths: VerifyPaths): ClusterTask {
   const nodeList = kubectlProbe(paths, ['get', 'nodes', '-o', 'json']);
   return {
     name: 'read the API through this host for every node\'s check',
@@ -30,7 +30,7 @@ export function offerApiView(paths: VerifyPaths): Task {
     async check(host, ctx) {
       // The node list read ahead, if any, answers the nodes' first looks without a round trip.
       const seed = ctx.cache ? await ctx.cache.exec(host, nodeList) : undefined;
-      offerObserver(ctx.shared, host, paths, seed);
+      offerObserver(ctx.run, host, paths, seed);
       return [];
     },
     async apply() {
@@ -39,7 +39,7 @@ export function offerApiView(paths: VerifyPaths): Task {
   };
 }
 
-export function etcdMemberHealthy(paths: VerifyPaths, member: EtcdMember): Task {
+export function etcdMemberHealthy(paths: VerifyPaths, member: EtcdMember): ClusterTask {
   const command = etcdHealthProbe(paths, member);
   return verification({
     name: `etcd member ${member.name} healthy`,
@@ -55,7 +55,7 @@ export function etcdMemberHealthy(paths: VerifyPaths, member: EtcdMember): Task 
   });
 }
 
-export function apiserverHealthy(self: ClusterHost, paths: VerifyPaths): Task {
+export function apiserverHealthy(self: ClusterHost, paths: VerifyPaths): ClusterTask {
   const url = `${apiserverUrl(self)}/healthz`;
   const command = apiserverHealthzProbe(paths, self);
   return verification({
@@ -78,7 +78,7 @@ export function expectedComponents(topology: Topology): string[] {
   return ['scheduler', 'controller-manager', ...topology.etcd.map((_, i) => `etcd-${i}`)];
 }
 
-export function componentsHealthy(self: ClusterHost, paths: VerifyPaths, topology: Topology): Task {
+export function componentsHealthy(self: ClusterHost, paths: VerifyPaths, topology: Topology): ClusterTask {
   const expected = expectedComponents(topology);
   const command = kubectlProbe(paths, ['get', 'componentstatuses', '-o', 'json']);
   return verification({
@@ -108,7 +108,7 @@ export function componentsHealthy(self: ClusterHost, paths: VerifyPaths, topolog
 }
 
 /** This node registered under its inventory name and Ready, read through the run's observer. */
-export function nodeReady(self: ClusterHost, observerName: string): Task {
+export function nodeReady(self: ClusterHost, observerName: string): ClusterTask {
   return verification({
     name: `node ${self.name} Ready`,
     timeoutMs: VERIFY_TIMEOUTS.nodeReadyMs,
@@ -117,7 +117,7 @@ export function nodeReady(self: ClusterHost, observerName: string): Task {
     async probe(_host, ctx) {
       // The first control-plane host offers it after its own read-ahead: wait for that briefly
       // rather than a whole poll interval (a plan looks only once, so it waits longer).
-      const observer = await awaitObserver(ctx.shared, ctx.dryRun ? 10_000 : VERIFY_TIMEOUTS.intervalMs);
+      const observer = await awaitObserver(ctx.run, ctx.dryRun ? 10_000 : VERIFY_TIMEOUTS.intervalMs);
       if (!observer) return unhealthy(`the node list could not be read: ${observerName} has not offered its kubectl (see its own result)`, []);
       const node = (await observer.nodes(VERIFY_TIMEOUTS.intervalMs / 2)).find((n) => n.name === self.name);
       if (!node) return unhealthy(`node ${self.name} has not registered with the API server`, ['kubelet']);
@@ -127,7 +127,7 @@ export function nodeReady(self: ClusterHost, observerName: string): Task {
 }
 
 /** Every registered node is one the inventory names (a stale one shows up here). */
-export function nodesMatchInventory(paths: VerifyPaths, topology: Topology): Task {
+export function nodesMatchInventory(paths: VerifyPaths, topology: Topology): ClusterTask {
   const known = new Set(topology.nodes.map((n) => n.host.name));
   return verification({
     name: 'registered nodes are the inventory\'s',
@@ -137,7 +137,7 @@ export function nodesMatchInventory(paths: VerifyPaths, topology: Topology): Tas
     hint: 'a host removed from the inventory stays registered: kubectl delete node NAME',
     async probe(host, ctx) {
       // The node list the nodes' own checks just read is fresh enough; else ask once.
-      const observer = currentObserver(ctx.shared);
+      const observer = currentObserver(ctx.run);
       let names: string[];
       if (observer) {
         names = (await observer.nodes(5_000)).map((n) => n.name);

@@ -10,12 +10,11 @@
  * journal. In a plan, hosts that earlier plays would change are not probed (there is nothing to
  * verify yet); otherwise the plan looks once and warns about what is unhealthy.
  */
-import { topologyOf } from '../../cluster/shared.js';
-import type { Role, Task, TaskContext } from '../types.js';
+import type { ClusterRole, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 import { apiserverHealthy, componentsHealthy, etcdMemberHealthy, nodeReady, nodesMatchInventory, offerApiView } from './checks.js';
 import { verifyPaths } from './tools.js';
 
-function notice(name: string, message: string): Task {
+function notice(name: string, message: string): ClusterTask {
   return {
     name,
     async check(_host, ctx) {
@@ -28,8 +27,8 @@ function notice(name: string, message: string): Task {
   };
 }
 
-export function verifyTasks(ctx: TaskContext): Task[] {
-  const topology = topologyOf(ctx.shared);
+export function verifyTasks(ctx: ClusterTaskContext): ClusterTask[] {
+  const topology = ctx.run.topology;
   const self = topology.hosts.find((h) => h.name === ctx.host.name);
   if (!self) return [];
   if (ctx.dryRun && ctx.state.changedPaths.length > 0) {
@@ -42,7 +41,7 @@ export function verifyTasks(ctx: TaskContext): Task[] {
   const isNode = topology.nodes.some((n) => n.host.name === self.name);
 
   const paths = verifyPaths(topology, self);
-  const tasks: Task[] = [];
+  const tasks: ClusterTask[] = [];
   if (isObserver) tasks.push(offerApiView(paths));
   if (member) tasks.push(etcdMemberHealthy(paths, member));
   if (self.isControlPlane) tasks.push(apiserverHealthy(self, paths));
@@ -58,7 +57,7 @@ export function verifyTasks(ctx: TaskContext): Task[] {
   return tasks;
 }
 
-export const verifyRole: Role = {
+export const verifyRole: ClusterRole = {
   name: 'verify',
   tags: ['verify'],
   tasks: verifyTasks,

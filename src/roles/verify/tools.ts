@@ -9,7 +9,7 @@ import { pkiPaths, pkiPlanOf } from '../../cluster/pki.js';
 import type { ClusterHost, EtcdMember, Topology } from '../../cluster/topology.js';
 import { KprovError } from '../../errors.js';
 import type { ExecResult } from '../../ssh/types.js';
-import type { ProbeCommand } from '../types.js';
+import type { ProbeCommand } from '../../engine/contract.js';
 
 /** Where one host keeps what verification uses. */
 export interface VerifyPaths {

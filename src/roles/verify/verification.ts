@@ -8,7 +8,8 @@ import { HostStepError } from '../../engine/errors.js';
 import { unitDiagnostics } from '../../engine/tasks/index.js';
 import { waitUntil, WaitTimeoutError } from '../../engine/wait.js';
 import type { RemoteHost } from '../../ssh/types.js';
-import type { ProbeCommand, Task, TaskContext } from '../types.js';
+import type { ProbeCommand } from '../../engine/contract.js';
+import type { ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 
 /** What a probe saw: nothing wrong, or what is wrong and which units on this host explain it. */
 export type ProbeResult = { healthy: true } | { healthy: false; problem: string; units: readonly string[]; detail?: readonly string[] };
@@ -26,7 +27,7 @@ export interface VerificationOptions {
   /** Pause between looks. */
   intervalMs: number;
   /** One look at the host; a thrown error counts as unhealthy, explained by `units`. */
-  probe(host: RemoteHost, ctx: TaskContext): Promise<ProbeResult>;
+  probe(host: RemoteHost, ctx: ClusterTaskContext): Promise<ProbeResult>;
   /** Units to show when the probe itself throws (e.g. the tool it runs is missing). */
   units: readonly string[];
   /** Second line of the error: what to look at next. */
@@ -35,7 +36,7 @@ export interface VerificationOptions {
   reads?: readonly ProbeCommand[];
 }
 
-async function look(options: VerificationOptions, host: RemoteHost, ctx: TaskContext): Promise<ProbeResult> {
+async function look(options: VerificationOptions, host: RemoteHost, ctx: ClusterTaskContext): Promise<ProbeResult> {
   try {
     return await options.probe(host, ctx);
   } catch (err) {
@@ -54,7 +55,7 @@ async function stoppedUnit(host: RemoteHost, units: readonly string[]): Promise<
   return undefined;
 }
 
-export function verification(options: VerificationOptions): Task {
+export function verification(options: VerificationOptions): ClusterTask {
   return {
     name: options.name,
     ...(options.reads ? { reads: () => ({ commands: options.reads }) } : {}),

@@ -8,6 +8,7 @@ import path from 'node:path';
 // ssh2 is CommonJS: Node's ESM loader sees only its default export.
 import ssh2 from 'ssh2';
 import { loadInventory } from '../../../src/inventory/load.js';
+import { assertInLabNamespaceIfLab } from '../../../src/lab/netns.js';
 import { createConnector } from '../../../src/ssh/connector.js';
 
 interface Input {
@@ -38,7 +39,7 @@ const rawResults = await Promise.all(
 raw.end();
 
 // The same through kprov's connection: queued, and a refused open tried again.
-const connector = createConnector({ dir: inventory.dir, hosts: inventory.hosts, groups: inventory.groups });
+const connector = createConnector({ dir: inventory.dir, hosts: inventory.hosts, groups: inventory.groups }, { networkGuard: assertInLabNamespaceIfLab });
 const host = await connector.connect(input.host);
 const failures: string[] = [];
 let commands = 0;

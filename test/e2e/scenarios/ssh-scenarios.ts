@@ -9,12 +9,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RunEvent } from '../../../src/engine/events.js';
 import { executePlan } from '../../../src/engine/executor.js';
-import { planRun } from '../../../src/engine/plan.js';
+import { planRun } from '../../../src/engine/run-plan.js';
 import { parsePlaybook } from '../../../src/engine/playbook.js';
-import { defaultRoleRegistry } from '../../../src/engine/role-registry.js';
+import { builtinRoleRegistry } from '../../../src/roles/index.js';
 import { KprovError } from '../../../src/errors.js';
 import { loadInventory } from '../../../src/inventory/load.js';
 import type { InventoryHost } from '../../../src/inventory/model.js';
+import { assertInLabNamespaceIfLab } from '../../../src/lab/netns.js';
 import { createConnector, type Connector, type ConnectorOptions } from '../../../src/ssh/connector.js';
 import type { SshEvent } from '../../../src/ssh/events.js';
 import { gatherFacts } from '../../../src/ssh/facts.js';
@@ -55,6 +56,7 @@ async function setup(input: ScenarioInput): Promise<Setup> {
   const inventory = await loadInventory(input.inventoryDir);
   const events: SshEvent[] = [];
   const options: ConnectorOptions = {
+    networkGuard: assertInLabNamespaceIfLab,
     onEvent: (e) => events.push(e),
     env: {},
     ...(input.connectTimeoutMs !== undefined ? { connectTimeoutMs: input.connectTimeoutMs } : {}),
@@ -269,10 +271,11 @@ async function roles(input: ScenarioInput) {
   const { connector, events, hosts: inventoryHosts } = await setup(input);
   const inventory = await loadInventory(input.inventoryDir);
   const playbook = parsePlaybook('- name: take over hosts\n  hosts: all\n  roles: [ssh-keys, facts]\n', 'scenario.yml');
-  const plan = planRun(playbook, inventory, defaultRoleRegistry());
+  const plan = planRun(playbook, inventory, builtinRoleRegistry());
   const engineEvents: RunEvent[] = [];
   const result = await executePlan(plan, {
     dryRun: input.dryRun === true,
+    run: undefined,
     connector: { connect: (h) => connector.connect(h), closeAll: () => connector.closeAll() },
     emit: (e) => engineEvents.push(e),
   });

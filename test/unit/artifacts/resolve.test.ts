@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { planArtifacts } from '../../../src/artifacts/plan.js';
+import { planArtifacts } from '../../../src/artifacts/needs.js';
 import { rebase, resolveArtifacts, type ResolvedArtifact } from '../../../src/artifacts/resolve.js';
 import { settingsFromVars } from '../../../src/artifacts/settings.js';
 import { KprovError } from '../../../src/errors.js';

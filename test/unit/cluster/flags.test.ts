@@ -135,7 +135,7 @@ test('renderUnit and renderEtcdEnv render, then check with the cluster\'s versio
     'systemd/containerd.service.j2': '[Service]\nExecStart=/bin/containerd --anything\n',
   };
   const render = (p: string) => templates[p]!;
-  const at = (kube: string, etcd: string) => ({ render, shared: {}, vars: { kube_version: kube, etcd_version: etcd } });
+  const at = (kube: string, etcd: string) => ({ render, run: { inventory: { cluster: { kube_version: kube, etcd_version: etcd } } } });
   assert.match(renderUnit(at('v1.13.5', 'v3.4.23'), 'systemd/kube-proxy.service.j2', {}, 'kube-proxy'), /metrics-port/);
   assert.match(templateError(() => renderUnit(at('v1.13.2', 'v3.4.23'), 'systemd/kube-proxy.service.j2', {}, 'kube-proxy')).message, /^templates\/systemd\/kube-proxy\.service\.j2: /);
   renderEtcdEnv(at('v1.13.5', 'v3.3.10'), 'systemd/etcd.env.j2', {});

@@ -6,9 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { clusterPkiInput, ensureClusterPki, loadClusterPki, pkiFileTasks } from '../../../src/cluster/pki.js';
+import { clusterPkiInput, loadClusterPki, pkiFileTasks } from '../../../src/cluster/pki.js';
 import { HostState } from '../../../src/engine/host-state.js';
-import type { Task, TaskContext } from '../../../src/roles/types.js';
+import type { Task, TaskContext } from '../../../src/engine/contract.js';
+import { createClusterRun } from '../../../src/cluster/run.js';
 import { FakeFleet, FakeHost } from '../../support/fake-host.js';
 import { loadTestInventory, taskContext } from './support.js';
 
@@ -67,9 +68,9 @@ test('a dry run issues into a scratch copy and writes nothing under the inventor
 
 test('a real run issues under <inventory>/pki once, then reuses it; reissues become warnings', async (t) => {
   const inventory = await loadTestInventory(t);
-  const shared = { inventory };
-  const first = ensureClusterPki(shared, { dryRun: false });
-  assert.equal(ensureClusterPki(shared, { dryRun: false }), first, 'one PKI per run');
+  const run = createClusterRun(inventory);
+  const first = run.pki();
+  assert.equal(run.pki(), first, 'one PKI per run');
   const pki = await first;
   assert.equal((await stat(path.join(inventory.dir, 'pki'))).mode & 0o777, 0o700);
   assert.deepEqual(pki.warnings, []);
@@ -104,11 +105,10 @@ async function converge(tasks: readonly Task[], host: FakeHost, ctx: TaskContext
 
 test('pkiFileTasks: directories and files with the plan\'s modes, root-owned, secrets never diffed; a no-op second time', async (t) => {
   const inventory = await loadTestInventory(t);
-  const shared = { inventory };
   const fleet = new FakeFleet(['node1']);
   const machine = fleet.machine('node1');
   const host = new FakeHost(machine);
-  const ctx = taskContext(inventory, 'node1', { shared });
+  const ctx = taskContext(inventory, 'node1');
   const tasks = await pkiFileTasks(ctx, ['control-plane'], { notify: ['restart kube-apiserver'] });
   assert.deepEqual(tasks.slice(0, 3).map((x) => x.name), ['directory /etc/kubernetes', 'directory /etc/kubernetes/ssl', 'directory /etc/ssl/etcd/ssl']);
   assert.ok(tasks.slice(3).every((x) => x.notify?.includes('restart kube-apiserver')));
@@ -135,9 +135,8 @@ test('pkiFileTasks: directories and files with the plan\'s modes, root-owned, se
 
 test('a file another play already changed in this run still notifies this role\'s service', async (t) => {
   const inventory = await loadTestInventory(t);
-  const shared = { inventory };
   const host = new FakeHost(new FakeFleet(['node1']).machine('node1'));
-  const ctx = taskContext(inventory, 'node1', { shared });
+  const ctx = taskContext(inventory, 'node1');
   // The etcd role puts the etcd CA certificate first…
   await converge(await pkiFileTasks(ctx, ['etcd'], { notify: ['restart etcd'] }), host, ctx);
   assert.ok(ctx.state.changedPaths.includes('/etc/ssl/etcd/ssl/ca.crt'));

@@ -10,11 +10,11 @@ import type { TestContext } from 'node:test';
 import { stringify } from 'yaml';
 import type { ArtifactFile } from '../../../src/artifacts/download.js';
 import type { ArtifactId } from '../../../src/artifacts/ids.js';
-import type { ArtifactIndex } from '../../../src/cluster/artifacts.js';
+import type { ArtifactIndex } from '../../../src/cluster/artifact-index.js';
 import { HostState } from '../../../src/engine/host-state.js';
 import { createTemplateRenderer } from '../../../src/engine/template.js';
 import { loadInventory, type Inventory } from '../../../src/inventory/load.js';
-import type { SharedValues, TaskContext } from '../../../src/roles/types.js';
+import { createClusterRun, type ClusterRun, type ClusterTaskContext } from '../../../src/cluster/run.js';
 import type { ExecScript } from '../../support/fake-host.js';
 
 export interface ClusterSpec {
@@ -62,7 +62,7 @@ export async function loadTestInventory(t: TestContext, spec: ClusterSpec = {}):
 }
 
 /** A task context for `host` of a loaded inventory, with the real template renderer. */
-export function taskContext(inventory: Inventory, host: string, options: { dryRun?: boolean; shared?: SharedValues; warnings?: string[] } = {}): TaskContext {
+export function taskContext(inventory: Inventory, host: string, options: { dryRun?: boolean; run?: ClusterRun; warnings?: string[] } = {}): ClusterTaskContext {
   const h = inventory.hosts.find((x) => x.name === host)!;
   const render = createTemplateRenderer();
   return {
@@ -70,13 +70,20 @@ export function taskContext(inventory: Inventory, host: string, options: { dryRu
     vars: h.vars,
     inventory,
     playHosts: inventory.hosts,
-    shared: options.shared ?? { inventory },
+    run: options.run ?? createClusterRun(inventory, { dryRun: options.dryRun ?? false }),
     dryRun: options.dryRun ?? false,
     state: new HostState(),
     render,
     facts: () => Promise.reject(new Error('no facts in this test')),
     warn: (m) => options.warnings?.push(m),
   };
+}
+
+/** A run context over a loaded inventory whose artifacts are `artifacts` (no downloads). */
+export function testRun(inventory: Inventory, artifacts?: Promise<ArtifactIndex>, options: { dryRun?: boolean } = {}): ClusterRun {
+  return createClusterRun(inventory, { dryRun: options.dryRun ?? false }, {
+    artifacts: () => artifacts ?? Promise.reject(new Error('this test gave the run no artifacts')),
+  });
 }
 
 /**

@@ -11,7 +11,7 @@ import type { RunEvent } from '../../../src/engine/events.js';
 import { RoleRegistry } from '../../../src/engine/role-registry.js';
 import { file, restartHandler, service } from '../../../src/engine/tasks/index.js';
 import { KprovError } from '../../../src/errors.js';
-import type { Role } from '../../../src/roles/types.js';
+import type { Role } from '../../../src/engine/contract.js';
 import { FakeFleet } from '../../support/fake-host.js';
 import { runCli } from '../../support/cli.js';
 import { answerReadAhead } from './fake-reads.js';
@@ -71,7 +71,7 @@ async function harness(opts: { isTTY?: boolean; terminal?: ApplyDeps['terminal']
     playbooksDir,
     roles: new RoleRegistry(appRoles()),
     resolveInventoryDir: async (option) => path.resolve(cwd, option ?? 'inventory/lab'),
-    loadInventory: async (dir) => ({ ...clusterInventory(1, dir), warnings: [{ message: 'unknown variable "foo"', location: { file: 'group_vars/all.yml', line: 3 } }] }),
+    loadInventory: async (dir) => ({ ...clusterInventory(1, dir), createRun: () => undefined, warnings: [{ message: 'unknown variable "foo"', location: { file: 'group_vars/all.yml', line: 3 } }] }),
     createConnector: (_inv, setup) => {
       assert.ok(setup.concurrency >= 1);
       return {

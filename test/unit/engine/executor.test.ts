@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatFailure } from '../../../src/engine/errors.js';
-import type { Handler, Role, SharedValues, Task } from '../../../src/roles/types.js';
+import type { Handler, Role, Task } from '../../../src/engine/contract.js';
 import { FakeFleet } from '../../support/fake-host.js';
 import { clusterInventory, commandTask, convergingTask, fakeFacts, hostNames, makeInventory, role, runYaml } from './harness.js';
 
@@ -344,20 +344,20 @@ test('facts are read on first use, once per host for the whole run; gather_facts
 test('a role prepares once per play before any host; a failed prepare fails the play', async () => {
   const inv = makeInventory(hostNames(3));
   let prepared = 0;
-  const shared = {} as SharedValues & { stamp?: string };
-  const roles: Role[] = [
+  const run: { stamp?: string } = {};
+  const roles: Role<{ stamp?: string }>[] = [
     {
       name: 'pki',
       async prepare(ctx) {
         prepared += 1;
         assert.equal(ctx.hosts.length, 3);
-        (ctx.shared as { stamp?: string }).stamp = 'issued';
+        ctx.run.stamp = 'issued';
       },
       tasks: (ctx) => [
         {
-          name: 'read shared',
+          name: 'read the run context',
           async check() {
-            assert.equal((ctx.shared as { stamp?: string }).stamp, 'issued');
+            assert.equal(ctx.run.stamp, 'issued');
             return [];
           },
           async apply() {},
@@ -365,7 +365,7 @@ test('a role prepares once per play before any host; a failed prepare fails the 
       ],
     },
   ];
-  const ok = await runYaml('- name: p\n  hosts: all\n  roles: [pki]\n', { inventory: inv, roles, fleet: new FakeFleet(hostNames(3)), shared });
+  const ok = await runYaml('- name: p\n  hosts: all\n  roles: [pki]\n', { inventory: inv, roles, fleet: new FakeFleet(hostNames(3)), run });
   assert.equal(ok.result.status, 'ok');
   assert.equal(prepared, 1);
 

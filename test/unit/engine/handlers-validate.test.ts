@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { plainRenderer } from '../../../src/engine/render/plain.js';
 import { file, restartHandler, service } from '../../../src/engine/tasks/index.js';
 import { KprovError } from '../../../src/errors.js';
-import type { Handler, Role } from '../../../src/roles/types.js';
+import type { Handler, Role } from '../../../src/engine/contract.js';
 import { FakeFleet } from '../../support/fake-host.js';
 import { clusterInventory, convergingTask, hostNames, makeInventory, role, runYaml, runYamlRefused } from './harness.js';
 

@@ -4,12 +4,12 @@
  */
 import type { RunEvent, RunEventType } from '../../../src/engine/events.js';
 import { executePlan, type Clock, type RunResult } from '../../../src/engine/executor.js';
-import { planRun } from '../../../src/engine/plan.js';
+import { planRun } from '../../../src/engine/run-plan.js';
 import { parsePlaybook } from '../../../src/engine/playbook.js';
 import { RoleRegistry } from '../../../src/engine/role-registry.js';
 import { KprovError } from '../../../src/errors.js';
 import type { InventoryHost } from '../../../src/inventory/model.js';
-import type { Change, HostFacts, InventoryView, Role, SharedValues, Task, TemplateRenderer } from '../../../src/roles/types.js';
+import type { Change, HostFacts, InventoryView, Role, Task, TemplateRenderer } from '../../../src/engine/contract.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';
 import { FakeFleet } from '../../support/fake-host.js';
 import { answerReadAhead } from './fake-reads.js';
@@ -61,7 +61,8 @@ export interface RunSetup {
   concurrency?: number;
   gatherFacts?: (host: RemoteHost) => Promise<HostFacts>;
   render?: TemplateRenderer;
-  shared?: SharedValues;
+  /** The run context roles see as ctx.run (a ClusterRun for cluster roles). */
+  run?: unknown;
   clock?: Clock;
 }
 
@@ -102,7 +103,7 @@ async function execute(yaml: string, setup: RunSetup, events: RunEvent[]): Promi
     emit: (e) => events.push(e),
     gatherFacts: setup.gatherFacts ?? fakeFacts,
     ...(setup.render ? { render: setup.render } : {}),
-    ...(setup.shared ? { shared: setup.shared } : {}),
+    run: setup.run,
     ...(setup.clock ? { clock: setup.clock } : {}),
   });
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { planRun } from '../../../src/engine/plan.js';
+import { planRun } from '../../../src/engine/run-plan.js';
 import { loadPlaybook, parsePlaybook, resolvePlaybookPath } from '../../../src/engine/playbook.js';
 import { RoleRegistry } from '../../../src/engine/role-registry.js';
 import { KprovError } from '../../../src/errors.js';

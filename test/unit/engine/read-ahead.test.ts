@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { newToken, parsePrefetch, prefetchArgv, probeKey, type PrefetchRequest } from '../../../src/engine/prefetch.js';
 import { ReadCache } from '../../../src/engine/read-cache.js';
 import { file, service, sysctl } from '../../../src/engine/tasks/index.js';
-import type { Role } from '../../../src/roles/types.js';
+import type { Role } from '../../../src/engine/contract.js';
 import { FakeFleet, FakeHost } from '../../support/fake-host.js';
 import { answerReadAhead, isReadAhead } from './fake-reads.js';
 import { hostNames, makeInventory, runYaml } from './harness.js';

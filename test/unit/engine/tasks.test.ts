@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { HostState } from '../../../src/engine/host-state.js';
 import { binary, command, directory, file, kernelModule, restartHandler, service, sysctl } from '../../../src/engine/tasks/index.js';
-import type { Role, Task, TaskContext } from '../../../src/roles/types.js';
+import type { Role, Task, TaskContext } from '../../../src/engine/contract.js';
 import { FakeFleet, FakeHost } from '../../support/fake-host.js';
 import { isReadAhead } from './fake-reads.js';
 import { fakeFacts, hostNames, makeInventory, runYaml } from './harness.js';
@@ -20,7 +20,7 @@ function ctxFor(host: string, dryRun = false): TaskContext {
     vars: {},
     inventory: inv,
     playHosts: inv.hosts,
-    shared: {},
+    run: undefined,
     dryRun,
     state: new HostState(),
     render: () => '',

@@ -10,8 +10,8 @@ import { createHash } from 'node:crypto';
 import { resolveArtifacts, type ResolvedArtifact } from '../../../src/artifacts/resolve.js';
 import { settingsFromVars } from '../../../src/artifacts/settings.js';
 import { artifactBinaries } from '../../../src/cluster/artifact-binaries.js';
-import type { ArtifactIndex } from '../../../src/cluster/artifacts.js';
-import type { Handler, Role } from '../../../src/roles/types.js';
+import type { ArtifactIndex } from '../../../src/cluster/artifact-index.js';
+import type { Handler, Role } from '../../../src/engine/contract.js';
 import type { ExecResult } from '../../../src/ssh/types.js';
 import { FakeFleet, type FakeMachine } from '../../support/fake-host.js';
 import { isReadAhead } from '../engine/fake-reads.js';
@@ -90,8 +90,8 @@ test('download_localhost: false: fetched once, a no-op after, a changed file fet
   const m = fleet.machine('node1');
   const fetched: string[] = [];
   m.script = hostScripts(m, mirror, fetched);
-  const shared = { artifacts: Promise.resolve(index(() => resolved(version))) };
-  const play = async () => runYaml('- name: p\n  hosts: all\n  roles: [bins]\n', { inventory: makeInventory(['node1']), roles: [role], fleet, shared });
+  const run = { artifacts: () => Promise.resolve(index(() => resolved(version))) };
+  const play = async () => runYaml('- name: p\n  hosts: all\n  roles: [bins]\n', { inventory: makeInventory(['node1']), roles: [role], fleet, run });
   const changed = (r: Awaited<ReturnType<typeof play>>) => r.of('task:finish').filter((e) => e.status === 'changed').map((e) => e.task);
 
   const first = await play();
@@ -137,7 +137,7 @@ test('download_localhost: false: a download without a file the roles need fails,
     inventory: makeInventory(['node1']),
     roles: [role],
     fleet,
-    shared: { artifacts: Promise.resolve(index(() => [runc!])) },
+    run: { artifacts: () => Promise.resolve(index(() => [runc!])) },
   });
   assert.equal(run.result.status, 'failed');
   assert.match(run.of('host:finish')[0]!.error!.message, /installs no \/usr\/local\/bin\/runc \(it installed \/usr\/local\/bin\/runc-renamed\)$/);

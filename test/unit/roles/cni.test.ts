@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { topologyOf } from '../../../src/cluster/shared.js';
 import { createTemplateRenderer } from '../../../src/engine/template.js';
 import { isKprovError } from '../../../src/errors.js';
 import { BRIDGE_SYSCTL_FILE, MODULES_LOAD_FILE } from '../../../src/roles/cni/bridge-netfilter.js';
@@ -19,7 +18,7 @@ const render = createTemplateRenderer();
 
 test('each node gets its slice of kube_pods_subnet, the slice gateway, and routes to every other slice via that node', async () => {
   const c = await loadCluster();
-  const t = topologyOf(c.shared);
+  const t = c.run().topology;
   const n1 = podNetworkOf(t, 'node1');
   assert.equal(n1.podCidr, '10.233.64.0/24');
   assert.equal(n1.gateway, '10.233.64.1');
@@ -32,7 +31,7 @@ test('each node gets its slice of kube_pods_subnet, the slice gateway, and route
   assert.deepEqual(n3.routes.map((r) => r.dst), ['10.233.64.0/24', '10.233.65.0/24']);
 
   const wide = await loadCluster(undefined, { kube_pods_subnet: '10.10.0.0/16', kube_network_node_prefix: 26 });
-  const w = topologyOf(wide.shared);
+  const w = wide.run().topology;
   assert.deepEqual(w.nodes.map((n) => n.podCidr), ['10.10.0.0/26', '10.10.0.64/26', '10.10.0.128/26']);
   assert.equal(podNetworkOf(w, 'node2').gateway, '10.10.0.65');
   assert.equal(gatewayOf('fd00:10::/64'), 'fd00:10::1');
@@ -40,7 +39,7 @@ test('each node gets its slice of kube_pods_subnet, the slice gateway, and route
 
 test('the conflist is valid JSON: loopback, bridge with host-local over the node CIDR, portmap; spec 0.3.1', async () => {
   const c = await loadCluster(undefined, { cni_version: 'v1.1.1' });
-  const { conflist, routesUnit } = renderCniFiles({ render, shared: c.shared }, 'node2');
+  const { conflist, routesUnit } = renderCniFiles({ render, run: c.run() }, 'node2');
   const conf = JSON.parse(conflist) as {
     cniVersion: string;
     name: string;
@@ -69,7 +68,7 @@ test('the conflist is valid JSON: loopback, bridge with host-local over the node
 
 test('a single node has no routes to keep, and its routes unit does nothing', async () => {
   const c = await loadCluster(`[all]\nsolo ansible_host=10.0.0.5\n[kube_control_plane]\nsolo\n[etcd]\nsolo\n[kube_node]\nsolo\n`);
-  const { routesUnit } = renderCniFiles({ render, shared: c.shared }, 'solo');
+  const { routesUnit } = renderCniFiles({ render, run: c.run() }, 'solo');
   assert.deepEqual(routesUnit.split('\n').filter((l) => l.startsWith('ExecStart=')), ['ExecStart=/bin/true']);
 });
 
@@ -114,9 +113,9 @@ test('routes: parsed from `ip -o route`, missing or wrong ones replaced, stale k
 
 test('cni: apply sets files, binaries and routes; re-apply is a no-op; a removed node loses its routes', async () => {
   const c = await loadCluster();
-  c.shared.artifacts = fakeArtifacts();
+  c.artifacts = fakeArtifacts();
   const { fleet, routes } = nodeFleet(['node1', 'node2', 'node3']);
-  const first = await runYaml(PLAYBOOK, { inventory: c.view, roles: [cniRole], fleet, shared: c.shared });
+  const first = await runYaml(PLAYBOOK, { inventory: c.view, roles: [cniRole], fleet, run: c.run() });
   assert.equal(first.result.status, 'ok', JSON.stringify(first.of('host:finish')));
   const m2 = fleet.machine('node2');
   assert.equal(JSON.parse(m2.files.get(CNI_CONFLIST)!.content.toString()).plugins[1].ipam.subnet, '10.233.65.0/24');
@@ -131,13 +130,13 @@ test('cni: apply sets files, binaries and routes; re-apply is a no-op; a removed
   );
 
   const snaps = new Map([...fleet.machines].map(([n, m]) => [n, m.snapshot()]));
-  const again = await runYaml(PLAYBOOK, { inventory: c.view, roles: [cniRole], fleet, shared: c.shared });
+  const again = await runYaml(PLAYBOOK, { inventory: c.view, roles: [cniRole], fleet, run: c.run() });
   assert.deepEqual(again.result.recap.map((r) => r.changed), [0, 0, 0]);
   for (const [n, m] of fleet.machines) assert.equal(m.snapshot(), snaps.get(n));
 
   const two = await loadCluster(THREE_NODES.replace('node3 ansible_host=10.0.0.13 ip=10.0.0.13\n', '').replace(/^node3\n/m, ''));
-  two.shared.artifacts = fakeArtifacts();
-  const shrunk = await runYaml(PLAYBOOK, { inventory: two.view, roles: [cniRole], fleet, shared: two.shared });
+  two.artifacts = fakeArtifacts();
+  const shrunk = await runYaml(PLAYBOOK, { inventory: two.view, roles: [cniRole], fleet, run: two.run() });
   assert.equal(shrunk.result.status, 'ok');
   assert.deepEqual(routes.get('node1')!.lines.filter((l) => l.includes(`proto ${ROUTE_PROTO}`)), [`10.233.65.0/24 via 10.0.0.12 dev eth0 proto ${ROUTE_PROTO}`]);
   assert.doesNotMatch(fleet.machine('node1').files.get(`/etc/systemd/system/${POD_ROUTES_UNIT}`)!.content.toString(), /10\.233\.66/);
@@ -145,12 +144,12 @@ test('cni: apply sets files, binaries and routes; re-apply is a no-op; a removed
 
 test('cni: without bridge netfilter the module is loaded and its sysctls set', async () => {
   const c = await loadCluster();
-  c.shared.artifacts = fakeArtifacts();
+  c.artifacts = fakeArtifacts();
   const { fleet } = nodeFleet(['node1', 'node2', 'node3']);
   const m = fleet.machine('node3');
   m.dirs.delete('/proc/sys/net/bridge');
   m.sysctls.set('net.bridge.bridge-nf-call-iptables', '0');
-  const r = await runYaml(PLAYBOOK, { inventory: c.view, roles: [cniRole], fleet, shared: c.shared });
+  const r = await runYaml(PLAYBOOK, { inventory: c.view, roles: [cniRole], fleet, run: c.run() });
   assert.equal(r.result.status, 'ok', JSON.stringify(r.of('host:finish')));
   assert.ok(m.modules.has('br_netfilter'));
   assert.equal(m.sysctls.get('net.bridge.bridge-nf-call-iptables'), '1');

@@ -21,7 +21,7 @@ import { etcdRole } from '../../../src/roles/etcd/index.js';
 import { splitCommandLine, execStartLines } from '../../../src/cluster/flags.js';
 import { FakeFleet } from '../../support/fake-host.js';
 import { runYaml, runYamlRefused } from '../engine/harness.js';
-import { clusterScript, fakeArtifacts, loadTestInventory, writeInventory, type FakeClusterState } from '../cluster/support.js';
+import { clusterScript, fakeArtifacts, loadTestInventory, testRun, writeInventory, type FakeClusterState } from '../cluster/support.js';
 
 const PLAYBOOK = `
 - name: etcd
@@ -42,7 +42,7 @@ test('three control-plane hosts: the units carry kubeadm v1.13\'s flags with the
   const inventory = await loadTestInventory(t, { vars: { kube_log_level: 3, kube_apiserver_port: 8443, kube_cert_dir: '/etc/kubernetes/pki' } });
   const topology = buildTopology(inventory);
   const plan = planCertificates(pkiInputFromTopology(topology));
-  const units = renderControlPlaneUnits({ render: createTemplateRenderer(), shared: { inventory } }, topology, topology.controlPlane[1]!, plan);
+  const units = renderControlPlaneUnits({ render: createTemplateRenderer(), run: testRun(inventory) }, topology, topology.controlPlane[1]!, plan);
 
   const api = flagsOf(units['kube-apiserver']);
   assert.deepEqual(Object.fromEntries(api), {
@@ -124,7 +124,7 @@ test('a broken template fails before any host is contacted, naming template and 
   await cp(templatesDir, broken, { recursive: true });
   const unit = path.join(broken, 'systemd', 'kube-scheduler.service.j2');
   await writeFile(unit, (await readFile(unit, 'utf8')).replace('--leader-elect=true', '--leader-elect=true --leader-elect-magic=x'));
-  const run = await runYamlRefused(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts }, render: createTemplateRenderer(broken) });
+  const run = await runYamlRefused(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(inventory, artifacts), render: createTemplateRenderer(broken) });
   assert.equal(run.error.exitCode, 2, 'bad input');
   assert.equal(run.error.message, 'templates/systemd/kube-scheduler.service.j2: kube-scheduler does not accept --leader-elect-magic (v1.13)');
   assert.deepEqual(run.of('run:invalid').map((e) => [e.play, e.role, e.error.message]), [['etcd', 'etcd', run.error.message]]);
@@ -138,7 +138,7 @@ test('static-pod modes are refused up front, naming the variable', async (t) => 
     [{ control_plane_deployment_type: 'static_pod' }, /^control_plane_deployment_type: static_pod is not supported yet$/],
   ] as const) {
     const { inventory, fleet, artifacts } = await setup(t, vars);
-    const run = await runYamlRefused(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts } });
+    const run = await runYamlRefused(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(inventory, artifacts) });
     assert.match(run.error.message, message);
     assert.equal(run.error.exitCode, 2);
     assert.deepEqual(fleet.allCalls(), []);
@@ -147,7 +147,7 @@ test('static-pod modes are refused up front, naming the variable', async (t) => 
 
 test('a run: apiserver healthy before the others start; admin.conf for the user; then a no-op', async (t) => {
   const { inventory, fleet, artifacts } = await setup(t);
-  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts } });
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(inventory, artifacts) });
   assert.equal(run.result.status, 'ok', JSON.stringify(run.of('host:finish').map((e) => e.error)));
   const names = run.of('host:tasks').find((e) => e.play === 'Control plane' && e.host === 'node1')!.tasks.map((x) => x.name);
   assert.deepEqual(names.slice(0, 4), ['kube-apiserver binary', 'kube-controller-manager binary', 'kube-scheduler binary', 'kubectl binary']);
@@ -171,19 +171,19 @@ test('a run: apiserver healthy before the others start; admin.conf for the user;
   assert.match(await readFile(admin, 'utf8'), /server: https:\/\/10\.10\.0\.1:6443/);
 
   for (const m of fleet.machines.values()) m.mkdirs('/var/lib/etcd/member');
-  const again = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts } });
+  const again = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(inventory, artifacts) });
   assert.deepEqual(again.result.recap.map((r) => r.changed), [0, 0, 0]);
   for (const m of fleet.machines.values()) assert.deepEqual(m.restarts, []);
 });
 
 test('a changed log level restarts only the control plane, one component and host at a time; a new sa.key only the controller manager', async (t) => {
   const { dir, inventory, fleet, artifacts } = await setup(t);
-  await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts } });
+  await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(inventory, artifacts) });
   for (const m of fleet.machines.values()) m.mkdirs('/var/lib/etcd/member');
 
   await writeFile(path.join(dir, 'group_vars', 'all', 'all.yml'), stringify({ kube_log_level: 5 }));
   const relogged = await loadInventory(dir);
-  const run = await runYaml(PLAYBOOK, { inventory: relogged, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory: relogged, artifacts } });
+  const run = await runYaml(PLAYBOOK, { inventory: relogged, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(relogged, artifacts) });
   assert.equal(run.result.status, 'ok');
   const changedFiles = run.of('task:finish').filter((e) => e.status === 'changed').flatMap((e) => e.changes.filter((c) => c.kind === 'file').map((c) => `${e.host}:${c.path}`));
   assert.deepEqual(changedFiles.sort(), ['node1', 'node2', 'node3'].flatMap((h) => ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `${h}:/etc/systemd/system/${c}.service`)).sort());
@@ -200,14 +200,14 @@ test('a changed log level restarts only the control plane, one component and hos
     m.restarts.length = 0;
     m.files.get('/etc/kubernetes/ssl/sa.key')!.content = Buffer.from('replaced\n');
   }
-  const sa = await runYaml(PLAYBOOK, { inventory: relogged, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory: relogged, artifacts } });
+  const sa = await runYaml(PLAYBOOK, { inventory: relogged, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(relogged, artifacts) });
   assert.equal(sa.result.status, 'ok');
   for (const m of fleet.machines.values()) assert.deepEqual(m.restarts.map((r) => r.unit), ['kube-controller-manager.service']);
 });
 
 test('a dry run writes nothing: no host change, no PKI, no admin.conf', async (t) => {
   const { inventory, fleet, artifacts } = await setup(t);
-  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, shared: { inventory, artifacts }, dryRun: true });
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(inventory, artifacts, { dryRun: true }), dryRun: true });
   assert.equal(run.result.status, 'ok', JSON.stringify(run.of('host:finish').map((e) => e.error)));
   const readOnly = (argv: readonly string[] = []) => argv[3] === 'kprov-etcd-facts';
   for (const m of fleet.machines.values()) assert.deepEqual(m.mutatingCalls().filter((c) => !readOnly(c.argv)), []);

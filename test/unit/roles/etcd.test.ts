@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ensureClusterPki, pkiInputFromTopology } from '../../../src/cluster/pki.js';
+import { pkiInputFromTopology } from '../../../src/cluster/pki.js';
 import { buildTopology, type EtcdMember } from '../../../src/cluster/topology.js';
 import { createTemplateRenderer } from '../../../src/engine/template.js';
 import { planCertificates } from '../../../src/pki/index.js';
@@ -13,7 +13,7 @@ import { etcdTlsFiles, renderEtcdFiles } from '../../../src/roles/etcd/config.js
 import { decideMembership } from '../../../src/roles/etcd/membership.js';
 import { FakeFleet } from '../../support/fake-host.js';
 import { runYaml } from '../engine/harness.js';
-import { clusterScript, fakeArtifacts, loadTestInventory, type FakeClusterState } from '../cluster/support.js';
+import { clusterScript, fakeArtifacts, loadTestInventory, testRun, type FakeClusterState } from '../cluster/support.js';
 
 const PLAYBOOK = '- name: etcd\n  hosts: etcd\n  roles: [etcd]\n';
 
@@ -23,7 +23,7 @@ test('a 3-member cluster: env file and unit as Kubespray writes them, checked ag
     const topology = buildTopology(inventory);
     const plan = planCertificates(pkiInputFromTopology(topology));
     const member = topology.etcd[1]!;
-    const { env, unit } = renderEtcdFiles({ render: createTemplateRenderer(), shared: { inventory } }, member, etcdTlsFiles(plan, 'node2'), {
+    const { env, unit } = renderEtcdFiles({ render: createTemplateRenderer(), run: testRun(inventory) }, member, etcdTlsFiles(plan, 'node2'), {
       state: 'new',
       initialCluster: topology.etcdInitialCluster,
     });
@@ -88,13 +88,14 @@ async function setup(t: Parameters<typeof loadTestInventory>[0]) {
   const fleet = new FakeFleet(inventory.hosts.map((h) => h.name));
   const state: FakeClusterState = { added: [], unhealthy: new Set() };
   for (const m of fleet.machines.values()) m.script = clusterScript(state);
-  const shared = { inventory, artifacts: Promise.resolve(await fakeArtifacts(t)) };
-  return { inventory, fleet, state, shared };
+  const artifacts = Promise.resolve(await fakeArtifacts(t));
+  const newRun = (options: { dryRun?: boolean } = {}) => testRun(inventory, artifacts, options);
+  return { inventory, fleet, state, newRun };
 }
 
 test('a run: binaries, TLS files, data dir, env file and unit, every member started without waiting; then a no-op', async (t) => {
-  const { inventory, fleet, shared } = await setup(t);
-  const first = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared });
+  const { inventory, fleet, newRun } = await setup(t);
+  const first = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, run: newRun() });
   assert.equal(first.result.status, 'ok', JSON.stringify(first.of('host:finish').map((e) => e.error)));
   const tasks = first.of('host:tasks')[0]!.tasks.map((x) => x.name);
   assert.deepEqual(tasks, [
@@ -112,23 +113,23 @@ test('a run: binaries, TLS files, data dir, env file and unit, every member star
     assert.deepEqual(m.restarts, [], 'a unit this run started is not restarted again');
   }
   // The PKI was issued once, under the inventory.
-  assert.deepEqual((await ensureClusterPki(shared, { dryRun: false })).report.reissued, []);
+  assert.deepEqual((await newRun().pki()).report.reissued, []);
 
   for (const m of fleet.machines.values()) m.mkdirs('/var/lib/etcd/member');
-  const again = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared: { inventory, artifacts: shared.artifacts } });
+  const again = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, run: newRun() });
   assert.deepEqual(again.result.recap.map((r) => r.changed), [0, 0, 0]);
   assert.deepEqual(again.of('handler:start'), []);
   for (const m of fleet.machines.values()) assert.equal(m.bytesUploaded > 0, true);
 });
 
 test('a changed certificate restarts the members one at a time, each healthy before the next', async (t) => {
-  const { inventory, fleet, shared } = await setup(t);
-  await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared });
+  const { inventory, fleet, newRun } = await setup(t);
+  await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, run: newRun() });
   for (const m of fleet.machines.values()) {
     m.mkdirs('/var/lib/etcd/member');
     m.files.get('/etc/ssl/etcd/ssl/server.crt')!.content = Buffer.from('stale\n');
   }
-  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared: { inventory, artifacts: shared.artifacts } });
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, run: newRun() });
   assert.equal(run.result.status, 'ok');
   const order = run.events.filter((e) => e.type === 'handler:start' || e.type === 'handler:finish').map((e) => `${e.type}:${'host' in e ? e.host : ''}`);
   assert.deepEqual(order, ['handler:start:node1', 'handler:finish:node1', 'handler:start:node2', 'handler:finish:node2', 'handler:start:node3', 'handler:finish:node3']);
@@ -136,12 +137,12 @@ test('a changed certificate restarts the members one at a time, each healthy bef
 });
 
 test('a member without data joins a running cluster: member add, then state existing', async (t) => {
-  const { inventory, fleet, state, shared } = await setup(t);
+  const { inventory, fleet, state, newRun } = await setup(t);
   state.members = [
     { name: 'node1', peerURLs: ['https://10.10.0.1:2380'] },
     { name: 'node2', peerURLs: ['https://10.10.0.2:2380'] },
   ];
-  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared, limit: 'node3' });
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, run: newRun(), limit: 'node3' });
   assert.equal(run.result.status, 'ok', JSON.stringify(run.of('host:finish').map((e) => e.error)));
   assert.deepEqual(state.added, [['node3', 'node3', 'https://10.10.0.3:2380']]);
   const env = fleet.machine('node3').files.get('/etc/etcd.env')!.content.toString();
@@ -152,9 +153,9 @@ test('a member without data joins a running cluster: member add, then state exis
 });
 
 test('a member whose etcd dies fails the play with its unit\'s status and journal, not a retry count', async (t) => {
-  const { inventory, fleet, state, shared } = await setup(t);
+  const { inventory, fleet, state, newRun } = await setup(t);
   state.unhealthy.add('node2');
-  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared, limit: 'node2' });
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, run: newRun(), limit: 'node2' });
   assert.equal(run.result.status, 'failed');
   const failure = run.of('host:finish').find((e) => e.host === 'node2')!.error!;
   assert.equal(failure.message, 'etcd.service failed');
@@ -163,8 +164,8 @@ test('a member whose etcd dies fails the play with its unit\'s status and journa
 });
 
 test('a dry run writes nothing on hosts or under the inventory', async (t) => {
-  const { inventory, fleet, shared } = await setup(t);
-  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, shared, dryRun: true });
+  const { inventory, fleet, newRun } = await setup(t);
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, run: newRun({ dryRun: true }), dryRun: true });
   assert.equal(run.result.status, 'ok', JSON.stringify(run.of('host:finish').map((e) => e.error)));
   // The fake counts commands it does not know as changes; the membership probe only reads.
   const readOnly = (argv: readonly string[] = []) => argv[3] === 'kprov-etcd-facts';

@@ -11,9 +11,10 @@ import path from 'node:path';
 import { CNI_BIN_DIR } from '../../../src/artifacts/catalogue.js';
 import type { ArtifactFile } from '../../../src/artifacts/download.js';
 import type { ArtifactId } from '../../../src/artifacts/ids.js';
-import type { ArtifactIndex } from '../../../src/cluster/artifacts.js';
+import type { ArtifactIndex } from '../../../src/cluster/artifact-index.js';
 import { loadInventory, type Inventory } from '../../../src/inventory/load.js';
-import type { InventoryView, SharedValues } from '../../../src/roles/types.js';
+import type { InventoryView } from '../../../src/engine/contract.js';
+import { createClusterRun, type ClusterRun } from '../../../src/cluster/run.js';
 import type { ExecResult } from '../../../src/ssh/types.js';
 import { FakeFleet, type FakeMachine } from '../../support/fake-host.js';
 
@@ -52,7 +53,10 @@ kube_node
 export interface TestCluster {
   inventory: Inventory;
   view: InventoryView;
-  shared: SharedValues;
+  /** What the next run's artifact index is (tests swap it to "upgrade" an artifact). */
+  artifacts?: Promise<ArtifactIndex>;
+  /** A run context over this inventory and `artifacts`: one per playbook run, as kprov makes them. */
+  run(options?: { dryRun?: boolean }): ClusterRun;
 }
 
 /** Loads `ini` (+ group_vars/all/all.yml from `groupVars`) as kprov would. */
@@ -63,11 +67,15 @@ export async function loadCluster(ini = THREE_NODES, groupVars: Record<string, u
   const lines = Object.entries(groupVars).map(([k, v]) => `${k}: ${JSON.stringify(v)}`);
   await writeFile(path.join(dir, 'group_vars', 'all', 'all.yml'), `${lines.join('\n')}\n`);
   const inventory = await loadInventory(dir);
-  return {
+  const cluster: TestCluster = {
     inventory,
     view: { dir: inventory.dir, hosts: inventory.hosts, groups: inventory.groups },
-    shared: { inventory },
+    run: (options = {}) =>
+      createClusterRun(cluster.inventory, { dryRun: options.dryRun ?? false }, {
+        artifacts: () => cluster.artifacts ?? Promise.reject(new Error('this test gave the run no artifacts')),
+      }),
   };
+  return cluster;
 }
 
 /** What each artifact installs in these tests (names as the catalogue installs them). */

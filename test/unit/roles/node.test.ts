@@ -28,7 +28,7 @@ function flagsOf(unit: string): Map<string, string> {
 
 test('the kubelet config is a KubeletConfiguration v1beta1 with webhook auth, the client CA, DNS, pod CIDR and serving cert', async () => {
   const c = await loadCluster(undefined, { kubelet_max_pods: 64, dns_domain: 'example.internal' });
-  const files = renderNodeFiles({ render, shared: c.shared }, 'node2');
+  const files = renderNodeFiles({ render, run: c.run() }, 'node2');
   const cfg = parseYaml(files.kubeletConfig) as Record<string, unknown>;
   assert.equal(cfg['kind'], 'KubeletConfiguration');
   assert.equal(cfg['apiVersion'], 'kubelet.config.k8s.io/v1beta1');
@@ -55,7 +55,7 @@ test('the kubelet config is a KubeletConfiguration v1beta1 with webhook auth, th
 
 test('the kubelet unit carries exactly the v1.13 flags kprov needs, and they pass the flag check', async () => {
   const c = await loadCluster(undefined, { kube_log_level: 3 });
-  const { kubeletUnit } = renderNodeFiles({ render, shared: c.shared }, 'node3');
+  const { kubeletUnit } = renderNodeFiles({ render, run: c.run() }, 'node3');
   const [line] = execStartLines(kubeletUnit);
   assert.equal(splitCommandLine(line!)[0], '/usr/local/bin/kubelet');
   assert.deepEqual(
@@ -84,7 +84,7 @@ test('the kubelet unit carries exactly the v1.13 flags kprov needs, and they pas
 
 test('kube-proxy: a KubeProxyConfiguration v1alpha1 with mode, cluster CIDR, hostname and its kubeconfig; the unit only points at it', async () => {
   const c = await loadCluster(undefined, { kube_proxy_mode: 'ipvs', kube_pods_subnet: '10.10.0.0/16' });
-  const { proxyConfig, proxyUnit } = renderNodeFiles({ render, shared: c.shared }, 'node1');
+  const { proxyConfig, proxyUnit } = renderNodeFiles({ render, run: c.run() }, 'node1');
   const cfg = parseYaml(proxyConfig) as Record<string, unknown>;
   assert.equal(cfg['kind'], 'KubeProxyConfiguration');
   assert.equal(cfg['apiVersion'], 'kubeproxy.config.k8s.io/v1alpha1');
@@ -99,7 +99,7 @@ test('kube-proxy: a KubeProxyConfiguration v1alpha1 with mode, cluster CIDR, hos
 
 test('kube_config_dir and kube_cert_dir move the node files, and the configs follow', async () => {
   const c = await loadCluster(undefined, { kube_config_dir: '/srv/k8s', kube_cert_dir: '/srv/k8s/pki', bin_dir: '/opt/bin' });
-  const f = renderNodeFiles({ render, shared: c.shared }, 'node2');
+  const f = renderNodeFiles({ render, run: c.run() }, 'node2');
   const kubelet = parseYaml(f.kubeletConfig) as { authentication: { x509: { clientCAFile: string } }; staticPodPath: string };
   assert.equal(kubelet.authentication.x509.clientCAFile, '/srv/k8s/pki/ca.crt');
   assert.equal(kubelet.staticPodPath, '/srv/k8s/manifests');
@@ -109,9 +109,9 @@ test('kube_config_dir and kube_cert_dir move the node files, and the configs fol
 });
 
 async function applied(c: TestCluster) {
-  c.shared.artifacts = fakeArtifacts();
+  c.artifacts = fakeArtifacts();
   const { fleet } = nodeFleet(['node1', 'node2', 'node3']);
-  const first = await runYaml(PLAYBOOK, { inventory: c.view, roles: [nodeRole], fleet, shared: c.shared });
+  const first = await runYaml(PLAYBOOK, { inventory: c.view, roles: [nodeRole], fleet, run: c.run() });
   assert.equal(first.result.status, 'ok', JSON.stringify(first.of('host:finish').map((e) => e.error)));
   return { fleet, first };
 }
@@ -133,7 +133,7 @@ test('node: first apply starts both components once, healthy; a re-apply changes
   }
   assert.ok(first.of('handler:finish').every((e) => e.status === 'skipped' && /was started by this run after every change/.test(e.reason ?? '')));
   const snaps = new Map([...fleet.machines].map(([n, m]) => [n, m.snapshot()]));
-  const again = await runYaml(PLAYBOOK, { inventory: c.view, roles: [nodeRole], fleet, shared: c.shared });
+  const again = await runYaml(PLAYBOOK, { inventory: c.view, roles: [nodeRole], fleet, run: c.run() });
   assert.deepEqual(again.result.recap.map((r) => r.changed), [0, 0, 0]);
   assert.equal(again.of('handler:start').length, 0);
   for (const [n, m] of fleet.machines) assert.equal(m.snapshot(), snaps.get(n), n);
@@ -144,8 +144,9 @@ test('node: changing kube_proxy_mode rewrites only kube-proxy config and restart
   const { fleet } = await applied(c);
   const ipvs = await loadCluster(undefined, { kube_proxy_mode: 'ipvs' });
   // Same cluster, same PKI: only the variable differs.
-  const shared = { ...ipvs.shared, inventory: Object.assign(ipvs.inventory, { dir: c.inventory.dir }), artifacts: c.shared.artifacts! };
-  const r = await runYaml(PLAYBOOK, { inventory: { ...ipvs.view, dir: c.inventory.dir }, roles: [nodeRole], fleet, shared });
+  Object.assign(ipvs.inventory, { dir: c.inventory.dir });
+  ipvs.artifacts = c.artifacts!;
+  const r = await runYaml(PLAYBOOK, { inventory: { ...ipvs.view, dir: c.inventory.dir }, roles: [nodeRole], fleet, run: ipvs.run() });
   assert.equal(r.result.status, 'ok', JSON.stringify(r.of('host:finish').map((e) => e.error)));
   const changed = r.of('task:finish').filter((e) => e.status === 'changed');
   assert.deepEqual([...new Set(changed.map((e) => e.task))], [`file ${KUBE_PROXY_CONFIG}`]);
@@ -158,8 +159,8 @@ test('node: changing kube_proxy_mode rewrites only kube-proxy config and restart
 test('node: a new kubelet binary restarts the kubelet alone', async () => {
   const c = await loadCluster();
   const { fleet } = await applied(c);
-  c.shared.artifacts = fakeArtifacts({ versions: { kubelet: '2' } });
-  const r = await runYaml(PLAYBOOK, { inventory: c.view, roles: [nodeRole], fleet, shared: c.shared });
+  c.artifacts = fakeArtifacts({ versions: { kubelet: '2' } });
+  const r = await runYaml(PLAYBOOK, { inventory: c.view, roles: [nodeRole], fleet, run: c.run() });
   assert.equal(r.result.status, 'ok');
   for (const m of fleet.machines.values()) assert.deepEqual(m.restarts.map((x) => x.unit), ['kubelet.service']);
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { formatFailures, preflightFailures, type HostDuties } from '../../../src/roles/preinstall/checks.js';
 import { preinstallRole } from '../../../src/roles/preinstall/index.js';
 import { parseProbe, unitFromCgroup, type HostProbe } from '../../../src/roles/preinstall/probe.js';
-import type { HostFacts } from '../../../src/roles/types.js';
+import type { HostFacts } from '../../../src/engine/contract.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';
 import { FakeFleet } from '../../support/fake-host.js';
 import { runYaml, runYamlRefused } from '../engine/harness.js';
@@ -201,7 +201,7 @@ test('preinstall on fake hosts: each failing host gets one error with all its pr
     },
     { node1: { hostname: 'twin' }, node2: { hostname: 'twin' } },
   );
-  const r = await runYaml(PLAY, { inventory: c.view, roles: [preinstallRole], fleet, shared: c.shared, gatherFacts });
+  const r = await runYaml(PLAY, { inventory: c.view, roles: [preinstallRole], fleet, run: c.run(), gatherFacts });
   assert.equal(r.result.status, 'failed');
   const finish = new Map(r.of('host:finish').map((e) => [e.host, e]));
   assert.match(finish.get('node1')!.error!.message, /hostname: found "twin", also the hostname of node2/);
@@ -220,7 +220,7 @@ test('preinstall: duplicate hostnames are caught without deadlock when hosts run
   const c = await loadCluster();
   const { fleet, gatherFacts } = preflightFleet(['node1', 'node2', 'node3'], {}, { node1: { hostname: 'same' }, node3: { hostname: 'same' } });
   const started = Date.now();
-  const r = await runYaml(PLAY, { inventory: c.view, roles: [preinstallRole], fleet, shared: c.shared, gatherFacts, concurrency: 1 });
+  const r = await runYaml(PLAY, { inventory: c.view, roles: [preinstallRole], fleet, run: c.run(), gatherFacts, concurrency: 1 });
   assert.ok(Date.now() - started < 5_000);
   assert.equal(r.result.status, 'failed');
   const failed = r.of('host:finish').filter((e) => e.status === 'failed');
@@ -235,7 +235,7 @@ test('preinstall: static-pod deployment modes are refused up front, naming the v
   ] as const) {
     const c = await loadCluster(undefined, { [variable]: value });
     const { fleet, gatherFacts } = preflightFleet(['node1', 'node2', 'node3'], {}, {});
-    const r = await runYamlRefused(PLAY, { inventory: c.view, roles: [preinstallRole], fleet, shared: c.shared, gatherFacts });
+    const r = await runYamlRefused(PLAY, { inventory: c.view, roles: [preinstallRole], fleet, run: c.run(), gatherFacts });
     assert.equal(r.error.exitCode, 2, 'bad input');
     assert.match(r.error.message, new RegExp(`^${variable}: static_pod is not supported yet`));
     assert.equal(fleet.connects.size, 0, 'no host was contacted');

@@ -31,7 +31,7 @@ test('containerd config format follows containerd_version: 2 from 1.5, 1 for 1.2
 
 test('a version 2 config enables the CRI plugin with runc under the kubelet cgroup driver', async () => {
   const c = await loadCluster(undefined, { containerd_version: '1.6.20' });
-  const { config, unit } = renderRuntimeFiles({ render, shared: c.shared }, 'node2');
+  const { config, unit } = renderRuntimeFiles({ render, run: c.run() }, 'node2');
   assert.match(config, /^version = 2$/m);
   assert.match(config, /^disabled_plugins = \[\]$/m);
   assert.match(config, /\[plugins\."io\.containerd\.grpc\.v1\.cri"\]/);
@@ -53,7 +53,7 @@ test('a version 2 config enables the CRI plugin with runc under the kubelet cgro
 
 test('a version 1 config (containerd 1.2) uses plugins.cri and systemd_cgroup, and bin_dir moves every path', async () => {
   const c = await loadCluster(undefined, { containerd_version: '1.2.6', bin_dir: '/opt/kprov/bin' });
-  const { config, unit } = renderRuntimeFiles({ render, shared: c.shared }, 'node1');
+  const { config, unit } = renderRuntimeFiles({ render, run: c.run() }, 'node1');
   assert.doesNotMatch(config, /^version = /m);
   assert.match(config, /\[plugins\.cri\]/);
   assert.match(config, new RegExp(`systemd_cgroup = ${CGROUP_DRIVER === 'systemd'}`));
@@ -67,10 +67,10 @@ test('a version 1 config (containerd 1.2) uses plugins.cri and systemd_cgroup, a
 
 test('runtime: first apply installs and starts containerd; a re-apply changes nothing, restarts nothing, uploads nothing', async () => {
   const c = await loadCluster(undefined, { containerd_version: '1.6.20' });
-  c.shared.artifacts = fakeArtifacts();
+  c.artifacts = fakeArtifacts();
   const { fleet } = nodeFleet(['node1', 'node2', 'node3']);
 
-  const first = await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, shared: c.shared });
+  const first = await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, run: c.run() });
   assert.equal(first.result.status, 'ok', JSON.stringify(first.of('host:finish')));
   for (const name of ['node1', 'node2', 'node3']) {
     const m = fleet.machine(name);
@@ -93,7 +93,7 @@ test('runtime: first apply installs and starts containerd; a re-apply changes no
   for (const m of fleet.machines.values()) assert.deepEqual(m.restarts, [], 'started once, not restarted');
 
   const before = new Map([...fleet.machines].map(([n, m]) => [n, { bytes: m.bytesUploaded, restarts: m.restarts.length, snap: m.snapshot() }]));
-  const second = await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, shared: c.shared });
+  const second = await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, run: c.run() });
   assert.equal(second.result.status, 'ok');
   assert.deepEqual(second.result.recap.map((r) => r.changed), [0, 0, 0]);
   assert.equal(second.of('handler:start').length, 0);
@@ -106,20 +106,20 @@ test('runtime: first apply installs and starts containerd; a re-apply changes no
 
 test('runtime: a new runc is uploaded without restarting containerd; a new containerd restarts it', async () => {
   const c = await loadCluster(undefined, { containerd_version: '1.6.20' });
-  c.shared.artifacts = fakeArtifacts();
+  c.artifacts = fakeArtifacts();
   const { fleet } = nodeFleet(['node1', 'node2', 'node3']);
-  await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, shared: c.shared });
+  await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, run: c.run() });
 
-  c.shared.artifacts = fakeArtifacts({ versions: { runc: '2' } });
-  const runc = await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, shared: c.shared });
+  c.artifacts = fakeArtifacts({ versions: { runc: '2' } });
+  const runc = await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, run: c.run() });
   assert.equal(runc.result.status, 'ok');
   assert.deepEqual(runc.result.recap.map((r) => r.changed), [1, 1, 1]);
   assert.equal(runc.of('handler:start').length, 0, 'runc is not containerd: no restart');
   assert.match(fleet.machine('node2').files.get('/usr/local/bin/runc')!.content.toString(), /version 2/);
 
-  c.shared.artifacts = fakeArtifacts({ versions: { runc: '2', containerd: '2' } });
+  c.artifacts = fakeArtifacts({ versions: { runc: '2', containerd: '2' } });
   const restarts = fleet.machine('node2').restarts.length;
-  const upgrade = await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, shared: c.shared });
+  const upgrade = await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, run: c.run() });
   assert.equal(upgrade.result.status, 'ok');
   assert.equal(fleet.machine('node2').restarts.length, restarts + 1);
   assert.deepEqual(fleet.machine('node2').restarts.at(-1)?.unit, 'containerd.service');
@@ -127,10 +127,10 @@ test('runtime: a new runc is uploaded without restarting containerd; a new conta
 
 test('runtime: a plan on a fresh host lists every change, waits for nothing and writes nothing', async () => {
   const c = await loadCluster(undefined, { containerd_version: '1.6.20' });
-  c.shared.artifacts = fakeArtifacts();
+  c.artifacts = fakeArtifacts();
   const { fleet } = nodeFleet(['node1', 'node2', 'node3']);
   const started = Date.now();
-  const plan = await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, shared: c.shared, dryRun: true });
+  const plan = await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, run: c.run({ dryRun: true }), dryRun: true });
   assert.ok(Date.now() - started < 5_000, 'a plan must not wait for containerd');
   assert.equal(plan.result.status, 'ok');
   // `ctr version` only reads (the fake counts commands it does not know as writes).
@@ -163,17 +163,17 @@ test('containerd that never answers fails with its status and journal lines, wit
 
 test('artifact binaries: one look for the whole play; only a file that differs is re-uploaded; its own warnings only', async () => {
   const c = await loadCluster(undefined, { containerd_version: '1.6.20' });
-  c.shared.artifacts = fakeArtifacts({
+  c.artifacts = fakeArtifacts({
     warnings: { node2: ['containerd 1.6.20 (amd64): checksum NOT verified (--insecure-skip-checksum): http://mirror/x', 'cni v1.1.1 (amd64): checksum NOT verified'] },
   });
   const { fleet } = nodeFleet(['node1', 'node2', 'node3']);
-  await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, shared: c.shared });
+  await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, run: c.run() });
   const m = fleet.machine('node2');
   m.files.get('/usr/local/bin/ctr')!.content = Buffer.from('tampered');
   m.files.get('/usr/local/bin/containerd-shim-runc-v2')!.mode = 0o700;
   const uploadsBefore = m.calls.filter((call) => call.method === 'uploadFile').length;
   const n3Before = fleet.machine('node3').calls.length;
-  const r = await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, shared: c.shared });
+  const r = await runYaml(PLAYBOOK, { inventory: c.view, roles: [runtimeRole], fleet, run: c.run() });
   assert.equal(r.result.status, 'ok');
   const task = r.of('task:finish').find((e) => e.host === 'node2' && e.task === 'containerd binaries')!;
   assert.equal(task.changes.length, 2, JSON.stringify(task.changes));

@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { initInventory } from '../../../src/cli/init.js';
+import { initInventory } from '../../../src/inventory/scaffold.js';
 import { loadInventory, type Inventory } from '../../../src/inventory/load.js';
 import { VERIFY_TIMEOUTS } from '../../../src/roles/verify/checks.js';
 import { verifyRole } from '../../../src/roles/verify/index.js';
 import type { ExecResult } from '../../../src/ssh/types.js';
 import { FakeFleet, type FakeMachine } from '../../support/fake-host.js';
+import { createClusterRun } from '../../../src/cluster/run.js';
 import { runYaml } from '../engine/harness.js';
 
 const PLAYBOOK = '- name: Verify the cluster\n  hosts: k8s_cluster:etcd\n  roles: [verify]\n';
@@ -103,7 +104,7 @@ describe('verify role', () => {
   }
 
   const run = (state: ClusterState, extra: { dryRun?: boolean; limit?: string } = {}) =>
-    runYaml(PLAYBOOK, { inventory, roles: [verifyRole], fleet: fleetFor(state), shared: { inventory }, ...extra });
+    runYaml(PLAYBOOK, { inventory, roles: [verifyRole], fleet: fleetFor(state), run: createClusterRun(inventory, { dryRun: extra.dryRun ?? false }), ...extra });
 
   test('the lab layout: 3 control-plane + etcd hosts, 2 workers', () => {
     assert.deepEqual(inventory.groups['kube_control_plane'], ['node1', 'node2', 'node3']);

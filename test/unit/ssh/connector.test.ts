@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KprovError } from '../../../src/errors.js';
 import type { InventoryHost } from '../../../src/inventory/model.js';
-import { createConnector } from '../../../src/ssh/connector.js';
+import { createConnector, noNetworkGuard } from '../../../src/ssh/connector.js';
 import { SshRemoteHost } from '../../../src/ssh/remote-host.js';
 import type { Session } from '../../../src/ssh/session.js';
 import { sshHostConfig } from '../../../src/ssh/host-config.js';
@@ -18,19 +18,19 @@ const host = (name: string, vars: Record<string, unknown> = {}): InventoryHost =
 test('inventory problems are found before any connection', () => {
   const dir = tempDir('kprov-inv-');
   assert.throws(
-    () => createConnector({ dir, hosts: [host('node1')], groups: { bastion: ['jump'] } }),
+    () => createConnector({ dir, hosts: [host('node1')], groups: { bastion: ['jump'] } }, { networkGuard: noNetworkGuard }),
     /bastion group names jump, which is not a host/,
   );
   assert.throws(
-    () => createConnector({ dir, hosts: [host('node1'), host('node2', { ssh_key_type: 'rsa' })], groups: {} }),
+    () => createConnector({ dir, hosts: [host('node1'), host('node2', { ssh_key_type: 'rsa' })], groups: {} }, { networkGuard: noNetworkGuard }),
     /ssh_key_type differs/,
   );
-  assert.throws(() => createConnector({ dir, hosts: [host('node1', { ansible_port: 'x' })], groups: {} }), /node1: ansible_port/);
+  assert.throws(() => createConnector({ dir, hosts: [host('node1', { ansible_port: 'x' })], groups: {} }, { networkGuard: noNetworkGuard }), /node1: ansible_port/);
 });
 
 test('an unknown host name is a usage error; nothing is counted', async () => {
   const dir = tempDir('kprov-inv-');
-  const connector = createConnector({ dir, hosts: [host('node1')], groups: {} });
+  const connector = createConnector({ dir, hosts: [host('node1')], groups: {} }, { networkGuard: noNetworkGuard });
   await assert.rejects(connector.connect('node9'), (err: unknown) => err instanceof KprovError && err.code === 'usage');
   assert.deepEqual(connector.stats(), { handshakes: {} });
   assert.equal(connector.knownHostsFile, `${dir}/known_hosts`);

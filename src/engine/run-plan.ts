@@ -5,37 +5,38 @@
  */
 import { KprovError } from '../errors.js';
 import type { InventoryHost } from '../inventory/model.js';
-import type { Handler, InventoryView, Role } from '../roles/types.js';
+import type { Handler, InventoryView, Role } from './contract.js';
 import { selectHosts } from './patterns.js';
 import type { Play, Playbook, PlayRole } from './playbook.js';
 import type { RoleRegistry } from './role-registry.js';
 import { tagFilter, type TagFilter } from './tags.js';
 
-export interface PlannedRole {
+export interface PlannedRole<R = unknown> {
   entry: PlayRole;
-  role: Role;
+  role: Role<R>;
   /** Tags every task of this role carries in this play: play ∪ role entry ∪ role. */
   tags: string[];
 }
 
-export interface PlannedHandler {
-  handler: Handler;
+export interface PlannedHandler<R = unknown> {
+  handler: Handler<R>;
   role: string;
 }
 
-export interface PlannedPlay {
+export interface PlannedPlay<R = unknown> {
   index: number;
   play: Play;
   hosts: InventoryHost[];
-  roles: PlannedRole[];
+  roles: PlannedRole<R>[];
   /** Handlers of the play's roles by name, in declaration order (the order they run in). */
-  handlers: Map<string, PlannedHandler>;
+  handlers: Map<string, PlannedHandler<R>>;
 }
 
-export interface RunPlan {
+/** A playbook resolved against an inventory; `R` is the run context its roles are written against. */
+export interface RunPlan<R = unknown> {
   playbook: Playbook;
   inventory: InventoryView;
-  plays: PlannedPlay[];
+  plays: PlannedPlay<R>[];
   /** Every host some play targets, in inventory order. */
   hosts: InventoryHost[];
   filter: TagFilter;
@@ -48,17 +49,17 @@ export interface PlanOptions {
   skipTags?: readonly string[];
 }
 
-export function planRun(playbook: Playbook, inventory: InventoryView, registry: RoleRegistry, options: PlanOptions = {}): RunPlan {
+export function planRun<R>(playbook: Playbook, inventory: InventoryView, registry: RoleRegistry<R>, options: PlanOptions = {}): RunPlan<R> {
   const limited =
     options.limit === undefined ? undefined : new Set(selectHosts(options.limit, inventory, { label: '--limit' }));
   if (limited && limited.size === 0) {
     throw new KprovError('usage', `--limit "${options.limit}" matches no host`);
   }
   const byName = new Map(inventory.hosts.map((h) => [h.name, h]));
-  const plays = playbook.plays.map((play, index): PlannedPlay => {
+  const plays = playbook.plays.map((play, index): PlannedPlay<R> => {
     const names = selectHosts(play.hosts, inventory, { label: 'hosts', location: play.hostsLocation });
     const hosts = names.filter((n) => !limited || limited.has(n)).map((n) => byName.get(n)!);
-    const roles = play.roles.map((entry): PlannedRole => {
+    const roles = play.roles.map((entry): PlannedRole<R> => {
       const role = registry.get(entry.name);
       if (!role) {
         const known = registry.names();
@@ -89,8 +90,8 @@ export function planRun(playbook: Playbook, inventory: InventoryView, registry: 
 }
 
 // Handler names are global within a play, as in Ansible: two roles must not declare the same one.
-function collectHandlers(play: Play, roles: readonly PlannedRole[]): Map<string, PlannedHandler> {
-  const handlers = new Map<string, PlannedHandler>();
+function collectHandlers<R>(play: Play, roles: readonly PlannedRole<R>[]): Map<string, PlannedHandler<R>> {
+  const handlers = new Map<string, PlannedHandler<R>>();
   for (const { role, entry } of roles) {
     for (const handler of role.handlers ?? []) {
       const other = handlers.get(handler.name);

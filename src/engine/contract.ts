@@ -1,12 +1,19 @@
 /**
- * The contract between the engine and roles. A role is a TypeScript module that, for one host,
- * returns the tasks that describe the desired state; the engine runs `check` on every task and
- * `apply` only where `check` found something to change. Handlers run at the end of a play on the
- * hosts where a task that notified them changed something in this run.
+ * The contract between the engine and roles. A role is a module that, for one host, returns the
+ * tasks that describe the desired state; the engine runs `check` on every task and `apply` only
+ * where `check` found something to change. Handlers run at the end of a play on the hosts where a
+ * task that notified them changed something in this run.
+ *
+ * `R` is the run context: one typed value built once per playbook run by whoever wires roles to
+ * the engine (the CLI builds a ClusterRun). The engine only hands it through, so it never needs
+ * to know what roles share.
  */
-import type { ReadCache } from '../engine/read-cache.js';
 import type { InventoryHost } from '../inventory/model.js';
+import type { HostFacts } from '../ssh/facts.js';
 import type { ExecOptions, RemoteHost } from '../ssh/types.js';
+import type { ReadCache } from './read-cache.js';
+
+export type { HostFacts };
 
 /** What sort of thing a change touches; renderers pick a marker from it. */
 export type ChangeKind = 'file' | 'directory' | 'binary' | 'service' | 'command' | 'sysctl' | 'module' | 'custom';
@@ -21,30 +28,6 @@ export interface Change {
   /** Unified diff for file content, secrets already masked. */
   diff?: string;
 }
-
-/** Hardware and OS of a host, read once per run on demand (see TaskContext.facts). */
-export interface HostFacts {
-  hostname: string;
-  /** /etc/os-release ID and VERSION_ID, e.g. `debian` and `12`. */
-  os: { id: string; versionId: string; prettyName: string };
-  /** `uname -m`, e.g. `x86_64`. */
-  arch: string;
-  kernel: string;
-  cpus: number;
-  memoryMb: number;
-  swapMb: number;
-  /** Major version of systemd, undefined when systemctl is missing. */
-  systemdVersion: number | undefined;
-  /** Source address of the default IPv4 route, undefined when there is none. */
-  defaultIPv4: string | undefined;
-}
-
-/**
- * Values computed once per run and shared by every host's tasks (the PKI, the artifact
- * catalogue…). Modules that provide such values add typed members through declaration merging:
- * `declare module '../roles/types.js' { interface SharedValues { pki?: Pki } }`.
- */
-export interface SharedValues {}
 
 /** The hosts and groups of the inventory, as the engine sees them. */
 export interface InventoryView {
@@ -104,14 +87,15 @@ export interface RemoteReads {
 }
 
 /** Everything a role and its tasks may read about the run, for one host. */
-export interface TaskContext {
+export interface TaskContext<R = unknown> {
   readonly host: InventoryHost;
   /** The host's merged inventory variables. */
   readonly vars: Readonly<Record<string, unknown>>;
   readonly inventory: InventoryView;
   /** The hosts of the current play (after --limit), in inventory order. */
   readonly playHosts: readonly InventoryHost[];
-  readonly shared: SharedValues;
+  /** The run context (see the module comment). */
+  readonly run: R;
   readonly dryRun: boolean;
   readonly state: HostRunState;
   readonly render: TemplateRenderer;
@@ -127,24 +111,24 @@ export interface TaskContext {
 }
 
 /** A unit of desired state on one host. `C` lets a helper carry its own data from check to apply. */
-export interface Task<C extends Change = Change> {
+export interface Task<C extends Change = Change, R = unknown> {
   name: string;
   tags?: readonly string[];
   /** Handlers to run at the end of the play when this task changed something. */
   notify?: readonly string[];
   /** What `check` reads on the host, so the engine can read it together with the other tasks' reads. */
-  reads?(ctx: TaskContext): RemoteReads | Promise<RemoteReads>;
+  reads?(ctx: TaskContext<R>): RemoteReads | Promise<RemoteReads>;
   /** Reads the host and returns what differs from the desired state; must not modify anything. */
-  check(host: RemoteHost, ctx: TaskContext): Promise<C[]>;
+  check(host: RemoteHost, ctx: TaskContext<R>): Promise<C[]>;
   /** Makes exactly the changes `check` returned (never called in a dry run or with none). */
-  apply(host: RemoteHost, changes: readonly C[], ctx: TaskContext): Promise<void>;
+  apply(host: RemoteHost, changes: readonly C[], ctx: TaskContext<R>): Promise<void>;
 }
 
 /** How a handler's run ended on a host: it changed something, or found nothing to do. */
 export type HandlerResult = { status: 'changed' } | { status: 'skipped'; reason: string };
 
 /** Runs at the end of a play on hosts where a task notified it and changed something. */
-export interface Handler {
+export interface Handler<R = unknown> {
   name: string;
   /**
    * One host at a time across the play's hosts, each followed by `waitHealthy`: how restarts of
@@ -155,37 +139,37 @@ export interface Handler {
    * Why running it on this host would change nothing (e.g. the unit was started after every change
    * that notified it), or undefined. Asked before `run`, and instead of it in a dry run.
    */
-  skipReason?(ctx: TaskContext): string | undefined;
+  skipReason?(ctx: TaskContext<R>): string | undefined;
   /** Returns nothing or `{ status: 'changed' }` when it changed something, `skipped` when it found nothing to do. */
-  run(host: RemoteHost, ctx: TaskContext): Promise<HandlerResult | void>;
+  run(host: RemoteHost, ctx: TaskContext<R>): Promise<HandlerResult | void>;
   /** Bounded wait until the host is healthy again (also after a skipped run); throws when it is not. */
-  waitHealthy?(host: RemoteHost, ctx: TaskContext): Promise<void>;
+  waitHealthy?(host: RemoteHost, ctx: TaskContext<R>): Promise<void>;
 }
 
 /** What a role's prepare step sees: the play as a whole, before any host runs. */
-export interface PlayContext {
+export interface PlayContext<R = unknown> {
   readonly play: string;
   readonly hosts: readonly InventoryHost[];
   readonly inventory: InventoryView;
-  readonly shared: SharedValues;
+  readonly run: R;
   readonly dryRun: boolean;
   readonly render: TemplateRenderer;
   warn(message: string): void;
 }
 
-export interface Role {
+export interface Role<R = unknown> {
   name: string;
   /** Tags every task of the role carries. */
   tags?: readonly string[];
-  handlers?: readonly Handler[];
+  handlers?: readonly Handler<R>[];
   /**
    * Checks the role's input for the play (renders and flag-checks its templates, refuses modes
    * kprov does not have): run for every play of the playbook before the first play starts, so a
    * failure is bad input and no host has been contacted. Pure: reads nothing remote, writes nothing.
    */
-  validate?(ctx: PlayContext): void | Promise<void>;
+  validate?(ctx: PlayContext<R>): void | Promise<void>;
   /** Runs once per play before any host (local work such as issuing certificates). */
-  prepare?(ctx: PlayContext): Promise<void>;
+  prepare?(ctx: PlayContext<R>): Promise<void>;
   /** The tasks for one host, in order. */
-  tasks(ctx: TaskContext): readonly Task[] | Promise<readonly Task[]>;
+  tasks(ctx: TaskContext<R>): readonly Task<Change, R>[] | Promise<readonly Task<Change, R>[]>;
 }

@@ -9,12 +9,10 @@
 import { defaultCacheDir } from '../artifacts/cache.js';
 import { downloadArtifacts, insecureWarning, type ArtifactFile } from '../artifacts/download.js';
 import type { ArtifactId } from '../artifacts/ids.js';
-import { planArtifacts, type PlannedArtifact } from '../artifacts/plan.js';
+import { planArtifacts, type PlannedArtifact } from '../artifacts/needs.js';
 import type { ResolvedArtifact } from '../artifacts/resolve.js';
 import { KprovError } from '../errors.js';
-import type { SharedValues } from '../roles/types.js';
-import { DEFAULT_RUN_OPTIONS } from './run-options.js';
-import { inventoryOf } from './shared.js';
+import type { Inventory } from '../inventory/load.js';
 
 export interface ArtifactIndex {
   /**
@@ -31,7 +29,7 @@ export interface ArtifactIndex {
   fetchedBy?(host: string, id: ArtifactId): ResolvedArtifact | undefined;
 }
 
-declare module '../roles/types.js' {
+declare module '../engine/contract.js' {
   interface SharedValues {
     artifacts?: Promise<ArtifactIndex>;
   }
@@ -54,9 +52,14 @@ function notNeeded(host: string, id: ArtifactId): KprovError {
   return new KprovError('internal', `host ${host} does not need ${id} according to the artifact catalogue`, { host });
 }
 
-async function resolve(shared: SharedValues): Promise<ArtifactIndex> {
-  const inventory = inventoryOf(shared);
-  const run = shared.run ?? DEFAULT_RUN_OPTIONS;
+/** What resolving needs of the run's options. */
+export interface ArtifactIndexOptions {
+  insecureSkipChecksum: boolean;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Resolves every artifact the inventory needs; downloads them unless hosts fetch their own. */
+export async function resolveArtifactIndex(inventory: Inventory, run: ArtifactIndexOptions): Promise<ArtifactIndex> {
   // Validated variables (defaults included), so versions and URLs are the ones the roles use.
   const hosts = inventory.hosts.map((h) => ({ name: h.name, groups: h.groups, vars: inventory.hostVars(h.name) as Record<string, unknown> }));
   const planned = planArtifacts(hosts, { insecureSkipChecksum: run.insecureSkipChecksum });
@@ -94,10 +97,4 @@ async function resolve(shared: SharedValues): Promise<ArtifactIndex> {
     },
     fetchedBy: () => undefined,
   };
-}
-
-/** Resolves (once per run) every artifact the inventory needs; downloads them unless hosts fetch their own. */
-export function ensureArtifacts(shared: SharedValues): Promise<ArtifactIndex> {
-  shared.artifacts ??= resolve(shared);
-  return shared.artifacts;
 }

@@ -1,0 +1,21 @@
+/**
+ * The roles kprov ships, by the name playbooks use. A playbook naming a role that is not here
+ * fails before any host is touched, with "unknown role". The CLI hands this list to the engine.
+ */
+import { RoleRegistry } from '../engine/role-registry.js';
+import type { ClusterRole, ClusterRun } from '../cluster/run.js';
+import { cniRole } from './cni/index.js';
+import { controlPlaneRole } from './control-plane/index.js';
+import { etcdRole } from './etcd/index.js';
+import { factsRole } from './facts/index.js';
+import { nodeRole } from './node/index.js';
+import { preinstallRole } from './preinstall/index.js';
+import { runtimeRole } from './runtime/index.js';
+import { sshKeysRole } from './ssh-keys/index.js';
+import { verifyRole } from './verify/index.js';
+
+export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, controlPlaneRole, nodeRole];
+
+export function builtinRoleRegistry(): RoleRegistry<ClusterRun> {
+  return new RoleRegistry(builtinRoles);
+}
