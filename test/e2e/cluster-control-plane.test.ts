@@ -165,7 +165,7 @@ test('etcd and the control plane: healthy, idempotent, rolling restarts, checked
     for (const part of ['package.json', 'bin', 'templates', 'playbooks', 'inventory']) await cp(path.join(packageRoot, part), path.join(copy, part), { recursive: true });
     await cp(path.join(packageRoot, 'dist', 'src'), path.join(copy, 'dist', 'src'), { recursive: true });
     await symlink(path.join(packageRoot, 'node_modules'), path.join(copy, 'node_modules'));
-    const template = path.join(copy, 'templates', 'systemd', 'kube-apiserver.service.j2');
+    const template = path.join(copy, 'templates', 'control-plane', 'kube-apiserver.service.j2');
     await writeFile(template, (await readFile(template, 'utf8')).replace('  --allow-privileged=true \\\n', '  --allow-privileged=true \\\n  --enable-magic=true \\\n'));
     const filesBefore = await unitFiles(lab);
     const broken = await lab.inLab([process.execPath, path.join(copy, 'bin', 'kprov.js'), 'apply', PLAYBOOK, '-i', lab.inventoryDir, '--json'], { timeoutMs: 120_000 });

@@ -216,7 +216,7 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
     // kprov as installed, but kube-apiserver's serving certificate is a file that does not exist:
     // a flag v1.13 accepts (so the flag check passes) with a value the stand-in refuses.
     const copy = await packageCopy(path.join(work, 'kprov'));
-    const unitFile = path.join(copy, 'templates', 'systemd', 'kube-apiserver.service.j2');
+    const unitFile = path.join(copy, 'templates', 'control-plane', 'kube-apiserver.service.j2');
     const unit = await readFile(unitFile, 'utf8');
     const missing = '/etc/kubernetes/ssl/kprov-missing.crt';
     const edited = unit.replace(/--tls-cert-file=[^\n]*?( \\)?$/m, `--tls-cert-file=${missing}$1`);

@@ -24,7 +24,7 @@ test('a broken flag in a template fails the whole playbook before any host is co
     await cp(path.join(packageRoot, 'dist', 'src'), path.join(copy, 'dist', 'src'), { recursive: true });
     await symlink(path.join(packageRoot, 'node_modules'), path.join(copy, 'node_modules'));
     // The kubelet's unit is rendered by the node play, the second to last one.
-    const template = path.join(copy, 'templates', 'systemd', 'kubelet.service.j2');
+    const template = path.join(copy, 'templates', 'node', 'kubelet.service.j2');
     const text = await readFile(template, 'utf8');
     const broken = text.replace('  --config={{ config }} \\\n', '  --config={{ config }} \\\n  --enable-magic=true \\\n');
     assert.notEqual(broken, text, 'the template was changed');
@@ -41,7 +41,7 @@ test('a broken flag in a template fails the whole playbook before any host is co
 
     const r = await lab.inLab([process.execPath, path.join(copy, 'bin', 'kprov.js'), 'apply', 'cluster', '-i', lab.inventoryDir, '--json'], { timeoutMs: 120_000 });
     assert.equal(r.code, 2, `bad input exits 2\n${r.stdout}\n${r.stderr}`);
-    const message = 'templates/systemd/kubelet.service.j2: kubelet does not accept --enable-magic (v1.13)';
+    const message = 'templates/node/kubelet.service.j2: kubelet does not accept --enable-magic (v1.13)';
     assert.match(r.stderr, new RegExp(`^error: ${message.replace(/[.()]/g, '\\$&')}$`, 'm'));
     const events = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as RunEvent);
     assert.deepEqual(events.map((e) => e.type).filter((t) => t !== 'warning'), ['run:start', 'run:invalid']);

@@ -27,7 +27,7 @@ export const CNI_PLUGINS = ['loopback', 'bridge', 'host-local', 'portmap'] as co
 export function renderCniFiles(ctx: ClusterRenderContext, host: string): { conflist: string; routesUnit: string } {
   const vars = ctx.run.inventory.hostVars(host);
   const net = podNetworkOf(ctx.run.topology, host);
-  const conflist = ctx.render('config/cni-bridge.conflist.j2', {
+  const conflist = ctx.render('cni/cni-bridge.conflist.j2', {
     cni_spec_version: cniSpecVersion(vars.cni_version),
     network_name: CNI_NETWORK_NAME,
     bridge: CNI_BRIDGE,
@@ -35,7 +35,7 @@ export function renderCniFiles(ctx: ClusterRenderContext, host: string): { confl
     gateway: net.gateway,
     default_route: net.family === 4 ? '0.0.0.0/0' : '::/0',
   });
-  const routesUnit = renderUnit(ctx, 'systemd/kprov-pod-routes.service.j2', { routes: net.routes, proto: ROUTE_PROTO, ip_command: '/sbin/ip' }, 'none');
+  const routesUnit = renderUnit(ctx, 'cni/kprov-pod-routes.service.j2', { routes: net.routes, proto: ROUTE_PROTO, ip_command: '/sbin/ip' }, 'none');
   return { conflist, routesUnit };
 }
 

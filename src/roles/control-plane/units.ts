@@ -13,7 +13,7 @@ export const CONTROL_PLANE_COMPONENTS = ['kube-apiserver', 'kube-controller-mana
 export type ControlPlaneComponent = (typeof CONTROL_PLANE_COMPONENTS)[number];
 
 export const unitFile = (c: ControlPlaneComponent) => `/etc/systemd/system/${c}.service`;
-export const unitTemplate = (c: ControlPlaneComponent) => `systemd/${c}.service.j2`;
+export const unitTemplate = (c: ControlPlaneComponent) => `control-plane/${c}.service.j2`;
 
 /** The files of the control-plane role on a host, by what they are. */
 export interface ControlPlaneFiles {

@@ -14,8 +14,8 @@ export const ETCD_UNIT = 'etcd.service';
 export const ETCD_UNIT_FILE = `/etc/systemd/system/${ETCD_UNIT}`;
 /** Kubespray's token: a cluster it bootstrapped and one kprov bootstraps agree on member IDs. */
 export const ETCD_CLUSTER_TOKEN = 'k8s_etcd';
-export const ENV_TEMPLATE = 'systemd/etcd.env.j2';
-export const UNIT_TEMPLATE = 'systemd/etcd.service.j2';
+export const ENV_TEMPLATE = 'etcd/etcd.env.j2';
+export const UNIT_TEMPLATE = 'etcd/etcd.service.j2';
 
 /** The TLS files of one member on its host. */
 export interface EtcdTlsFiles {

@@ -30,10 +30,10 @@ export interface NodeFilesRendered {
 export function renderNodeFiles(ctx: ClusterRenderContext, host: string): NodeFilesRendered {
   const t = nodeTemplateVars(ctx.run.topology, ctx.run.inventory.hostVars(host), host);
   return {
-    kubeletConfig: ctx.render('config/kubelet-config.yaml.j2', t.kubeletConfig),
-    kubeletUnit: renderUnit(ctx, 'systemd/kubelet.service.j2', t.kubeletUnit, 'kubelet'),
-    proxyConfig: ctx.render('config/kube-proxy-config.yaml.j2', t.proxyConfig),
-    proxyUnit: renderUnit(ctx, 'systemd/kube-proxy.service.j2', t.proxyUnit, 'kube-proxy'),
+    kubeletConfig: ctx.render('node/kubelet-config.yaml.j2', t.kubeletConfig),
+    kubeletUnit: renderUnit(ctx, 'node/kubelet.service.j2', t.kubeletUnit, 'kubelet'),
+    proxyConfig: ctx.render('node/kube-proxy-config.yaml.j2', t.proxyConfig),
+    proxyUnit: renderUnit(ctx, 'node/kube-proxy.service.j2', t.proxyUnit, 'kube-proxy'),
     staticPodPath: t.staticPodPath,
   };
 }

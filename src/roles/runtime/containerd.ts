@@ -1,7 +1,7 @@
 /**
  * containerd as kprov runs it: where its socket and config live, which config format its version
- * reads, and the values templates/config/containerd-config.toml.j2 and
- * templates/systemd/containerd.service.j2 are rendered with. Pure: no I/O.
+ * reads, and the values templates/runtime/containerd-config.toml.j2 and
+ * templates/runtime/containerd.service.j2 are rendered with. Pure: no I/O.
  */
 import { parseVersion, versionAtLeast } from '../../artifacts/versions.js';
 import { CNI_BIN_DIR } from '../../artifacts/catalogue.js';

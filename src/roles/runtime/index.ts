@@ -18,8 +18,8 @@ export const IP_FORWARD_SYSCTL_FILE = '/etc/sysctl.d/99-kprov-ip-forward.conf';
 export function renderRuntimeFiles(ctx: ClusterRenderContext, host: string): { config: string; unit: string } {
   const vars = containerdTemplateVars(ctx.run.inventory.hostVars(host));
   return {
-    config: ctx.render('config/containerd-config.toml.j2', vars),
-    unit: renderUnit(ctx, 'systemd/containerd.service.j2', vars, 'none'),
+    config: ctx.render('runtime/containerd-config.toml.j2', vars),
+    unit: renderUnit(ctx, 'runtime/containerd.service.j2', vars, 'none'),
   };
 }
 

@@ -122,11 +122,11 @@ test('a broken template fails before any host is contacted, naming template and 
   const broken = await mkdtemp(path.join(tmpdir(), 'kprov-templates-'));
   t.after(() => rm(broken, { recursive: true, force: true }));
   await cp(templatesDir, broken, { recursive: true });
-  const unit = path.join(broken, 'systemd', 'kube-scheduler.service.j2');
+  const unit = path.join(broken, 'control-plane', 'kube-scheduler.service.j2');
   await writeFile(unit, (await readFile(unit, 'utf8')).replace('--leader-elect=true', '--leader-elect=true --leader-elect-magic=x'));
   const run = await runYamlRefused(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(inventory, artifacts), render: createTemplateRenderer(broken) });
   assert.equal(run.error.exitCode, 2, 'bad input');
-  assert.equal(run.error.message, 'templates/systemd/kube-scheduler.service.j2: kube-scheduler does not accept --leader-elect-magic (v1.13)');
+  assert.equal(run.error.message, 'templates/control-plane/kube-scheduler.service.j2: kube-scheduler does not accept --leader-elect-magic (v1.13)');
   assert.deepEqual(run.of('run:invalid').map((e) => [e.play, e.role, e.error.message]), [['etcd', 'etcd', run.error.message]]);
   assert.deepEqual(fleet.allCalls(), [], 'no host was contacted');
   await assert.rejects(stat(path.join(inventory.dir, 'pki')), /ENOENT/, 'nothing issued either');
