@@ -22,6 +22,7 @@ import {
   type HostKubeconfig,
   type HostRole,
   type PkiInput,
+  type PkiConsumer,
   type PkiReader,
   type PkiReport,
 } from '../pki/index.js';
@@ -41,6 +42,8 @@ export interface PkiHostFile {
   /** The spec it comes from (`apiserver`, `etcd/server-node1`, `admin` …). */
   spec: string;
   part: FilePart | 'kubeconfig';
+  /** The services on the host that read it, from the certificate table. */
+  readers: readonly PkiConsumer[];
 }
 
 export interface ClusterPki {
@@ -199,6 +202,7 @@ export async function loadClusterPki(inventory: Inventory, options: { dryRun: bo
         secret: f.part === 'key',
         spec: f.spec,
         part: f.part,
+        readers: f.readers,
       }));
     },
     async kubeconfigsForHost(host, roles) {
@@ -210,6 +214,7 @@ export async function loadClusterPki(inventory: Inventory, options: { dryRun: bo
         secret: true,
         spec: k.spec,
         part: 'kubeconfig' as const,
+        readers: k.readers,
       }));
     },
     async adminKubeconfig() {

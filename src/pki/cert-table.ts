@@ -17,11 +17,16 @@ export interface SubjectAltNames {
   ip: string[];
 }
 
+/** The services on a host that read PKI files: a changed file restarts exactly its readers. */
+export type PkiConsumer = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubelet' | 'kube-proxy';
+
 /** One file of a spec copied to hosts. */
 export interface Delivery {
   part: FilePart;
   remotePath: string;
   mode: number;
+  /** Who reads it on the host (none: only clients such as etcdctl or kubectl use it). */
+  readers: readonly PkiConsumer[];
 }
 
 /** Who receives a spec's files: every host with the role, or (with `host`) only that one. */
@@ -38,7 +43,7 @@ export interface KubeconfigSpec {
   /** 'endpoint' = input.apiserverEndpoint; 'control-plane' = the caller's choice for components
    *  running on control-plane hosts (localhost, endpoint or the host's own address). */
   server: 'endpoint' | 'control-plane';
-  recipients: { role: HostRole; host?: string; remotePath: string }[];
+  recipients: { role: HostRole; host?: string; remotePath: string; readers: readonly PkiConsumer[] }[];
 }
 
 export interface CertSpec {
@@ -68,15 +73,15 @@ function files(name: string): { cert: string; key: string } {
   return { cert: `${name}.crt`, key: `${name}.key` };
 }
 
-function certAndKey(remoteDir: string, stem: string): Delivery[] {
+function certAndKey(remoteDir: string, stem: string, readers: readonly PkiConsumer[], keyReaders = readers): Delivery[] {
   return [
-    { part: 'cert', remotePath: `${remoteDir}/${stem}.crt`, mode: MODE.certificate },
-    { part: 'key', remotePath: `${remoteDir}/${stem}.key`, mode: MODE.privateKey },
+    { part: 'cert', remotePath: `${remoteDir}/${stem}.crt`, mode: MODE.certificate, readers },
+    { part: 'key', remotePath: `${remoteDir}/${stem}.key`, mode: MODE.privateKey, readers: keyReaders },
   ];
 }
 
-function certOnly(remoteDir: string, stem: string): Delivery[] {
-  return [{ part: 'cert', remotePath: `${remoteDir}/${stem}.crt`, mode: MODE.certificate }];
+function certOnly(remoteDir: string, stem: string, readers: readonly PkiConsumer[]): Delivery[] {
+  return [{ part: 'cert', remotePath: `${remoteDir}/${stem}.crt`, mode: MODE.certificate, readers }];
 }
 
 function hostNames(h: PkiHost): string[] {
@@ -149,15 +154,16 @@ export function planCertificates(input: PkiInput): CertSpec[] {
   // kubelet CSRs with it); the etcd and front-proxy CA keys never leave the inventory.
   specs.push(
     ca('ca', 'kubernetes', 'Kubernetes CA', [
-      { role: 'control-plane', deliveries: certAndKey(certDir, 'ca') },
-      { role: 'node', deliveries: certOnly(certDir, 'ca') },
+      // The controller manager signs kubelet CSRs with the key; the API server checks clients with the cert.
+      { role: 'control-plane', deliveries: certAndKey(certDir, 'ca', ['kube-apiserver', 'kube-controller-manager'], ['kube-controller-manager']) },
+      { role: 'node', deliveries: certOnly(certDir, 'ca', ['kubelet']) },
     ]),
     ca('front-proxy-ca', 'front-proxy-ca', 'front-proxy (aggregation layer) CA', [
-      { role: 'control-plane', deliveries: certOnly(certDir, 'front-proxy-ca') },
+      { role: 'control-plane', deliveries: certOnly(certDir, 'front-proxy-ca', ['kube-apiserver', 'kube-controller-manager']) },
     ]),
     ca('etcd/ca', 'etcd-ca', 'etcd CA', [
-      { role: 'control-plane', deliveries: certOnly(etcdDir, 'ca') },
-      { role: 'etcd', deliveries: certOnly(etcdDir, 'ca') },
+      { role: 'control-plane', deliveries: certOnly(etcdDir, 'ca', ['kube-apiserver']) },
+      { role: 'etcd', deliveries: certOnly(etcdDir, 'ca', ['etcd']) },
     ]),
   );
 
@@ -177,15 +183,16 @@ export function planCertificates(input: PkiInput): CertSpec[] {
       {
         role: 'control-plane',
         deliveries: [
-          { part: 'key', remotePath: `${certDir}/sa.key`, mode: MODE.privateKey },
-          { part: 'pub', remotePath: `${certDir}/sa.pub`, mode: MODE.publicKey },
+          // The controller manager signs service-account tokens; the API server verifies them.
+          { part: 'key', remotePath: `${certDir}/sa.key`, mode: MODE.privateKey, readers: ['kube-controller-manager'] },
+          { part: 'pub', remotePath: `${certDir}/sa.pub`, mode: MODE.publicKey, readers: ['kube-apiserver'] },
         ],
       },
     ],
   });
 
   // Control plane.
-  const cpFiles = (stem: string): Recipient[] => [{ role: 'control-plane', deliveries: certAndKey(certDir, stem) }];
+  const cpFiles = (stem: string): Recipient[] => [{ role: 'control-plane', deliveries: certAndKey(certDir, stem, ['kube-apiserver']) }];
   specs.push(
     leaf({
       name: 'apiserver',
@@ -236,7 +243,7 @@ export function planCertificates(input: PkiInput): CertSpec[] {
           commonName: h.name,
           extKeyUsages: ['serverAuth', 'clientAuth'],
           sans: etcdMemberSans(h),
-          recipients: [{ role: 'etcd', host: h.name, deliveries: certAndKey(etcdDir, kind) }],
+          recipients: [{ role: 'etcd', host: h.name, deliveries: certAndKey(etcdDir, kind, ['etcd']) }],
         }),
       );
     }
@@ -249,15 +256,16 @@ export function planCertificates(input: PkiInput): CertSpec[] {
       commonName: 'kube-etcd-healthcheck-client',
       organizations: ['system:masters'],
       extKeyUsages: ['clientAuth'],
-      recipients: [{ role: 'etcd', deliveries: certAndKey(etcdDir, 'healthcheck-client') }],
+      // etcdctl's (kprov's health checks), not the member's.
+      recipients: [{ role: 'etcd', deliveries: certAndKey(etcdDir, 'healthcheck-client', []) }],
     }),
   );
 
   // Kubeconfig identities. The certificate files stay local; hosts get the kubeconfigs.
-  const cpKubeconfig = (file: string) => ({
+  const cpKubeconfig = (file: string, readers: readonly PkiConsumer[]) => ({
     file,
     server: 'control-plane' as const,
-    recipients: [{ role: 'control-plane' as const, remotePath: `${configDir}/${file}` }],
+    recipients: [{ role: 'control-plane' as const, remotePath: `${configDir}/${file}`, readers }],
   });
   specs.push(
     leaf({
@@ -268,7 +276,8 @@ export function planCertificates(input: PkiInput): CertSpec[] {
       organizations: ['system:masters'],
       extKeyUsages: ['clientAuth'],
       recipients: [],
-      kubeconfig: cpKubeconfig('admin.conf'),
+      // kubectl's: no service reads it.
+      kubeconfig: cpKubeconfig('admin.conf', []),
     }),
     leaf({
       name: 'controller-manager',
@@ -277,7 +286,7 @@ export function planCertificates(input: PkiInput): CertSpec[] {
       commonName: 'system:kube-controller-manager',
       extKeyUsages: ['clientAuth'],
       recipients: [],
-      kubeconfig: cpKubeconfig('controller-manager.conf'),
+      kubeconfig: cpKubeconfig('controller-manager.conf', ['kube-controller-manager']),
     }),
     leaf({
       name: 'scheduler',
@@ -286,7 +295,7 @@ export function planCertificates(input: PkiInput): CertSpec[] {
       commonName: 'system:kube-scheduler',
       extKeyUsages: ['clientAuth'],
       recipients: [],
-      kubeconfig: cpKubeconfig('scheduler.conf'),
+      kubeconfig: cpKubeconfig('scheduler.conf', ['kube-scheduler']),
     }),
     leaf({
       name: 'kube-proxy',
@@ -295,11 +304,11 @@ export function planCertificates(input: PkiInput): CertSpec[] {
       commonName: 'system:kube-proxy',
       organizations: ['system:node-proxier'],
       extKeyUsages: ['clientAuth'],
-      recipients: [{ role: 'node', deliveries: certAndKey(certDir, 'kube-proxy') }],
+      recipients: [{ role: 'node', deliveries: certAndKey(certDir, 'kube-proxy', ['kube-proxy']) }],
       kubeconfig: {
         file: 'kube-proxy.conf',
         server: 'endpoint',
-        recipients: [{ role: 'node', remotePath: `${configDir}/kube-proxy.conf` }],
+        recipients: [{ role: 'node', remotePath: `${configDir}/kube-proxy.conf`, readers: ['kube-proxy'] }],
       },
     }),
   );
@@ -315,11 +324,11 @@ export function planCertificates(input: PkiInput): CertSpec[] {
         commonName: `system:node:${n.name}`,
         organizations: ['system:nodes'],
         extKeyUsages: ['clientAuth'],
-        recipients: [{ role: 'node', host: n.name, deliveries: certAndKey(kubeletDir, 'kubelet-client') }],
+        recipients: [{ role: 'node', host: n.name, deliveries: certAndKey(kubeletDir, 'kubelet-client', ['kubelet']) }],
         kubeconfig: {
           file: `kubelet-${n.name}.conf`,
           server: 'endpoint',
-          recipients: [{ role: 'node', host: n.name, remotePath: `${configDir}/kubelet.conf` }],
+          recipients: [{ role: 'node', host: n.name, remotePath: `${configDir}/kubelet.conf`, readers: ['kubelet'] }],
         },
       }),
       leaf({
@@ -330,7 +339,7 @@ export function planCertificates(input: PkiInput): CertSpec[] {
         commonName: n.name,
         extKeyUsages: ['serverAuth'],
         sans: typedSans(hostNames(n)),
-        recipients: [{ role: 'node', host: n.name, deliveries: certAndKey(kubeletDir, 'kubelet') }],
+        recipients: [{ role: 'node', host: n.name, deliveries: certAndKey(kubeletDir, 'kubelet', ['kubelet']) }],
       }),
     );
   }

@@ -5,7 +5,7 @@
  * hosts never receive any CA key, whatever the plan says.
  */
 import { KprovError } from '../errors.js';
-import type { CertSpec, FilePart, HostRole } from './cert-table.js';
+import type { CertSpec, FilePart, HostRole, PkiConsumer } from './cert-table.js';
 
 export interface HostFile {
   /** Absolute path on the host. */
@@ -16,6 +16,8 @@ export interface HostFile {
   /** The spec it comes from, and which of its files. */
   spec: string;
   part: FilePart;
+  /** The services on the host that read it (see the certificate table). */
+  readers: readonly PkiConsumer[];
 }
 
 /** The only CA whose key may be copied to a host, and the only role that may receive it. */
@@ -54,7 +56,8 @@ export function filesForHost(plan: readonly CertSpec[], hostName: string, roles:
             host: hostName,
           });
         }
-        byPath.set(d.remotePath, { path: d.remotePath, mode: d.mode, sourceFile, spec: spec.name, part: d.part });
+        const readers = [...new Set([...(existing?.readers ?? []), ...d.readers])];
+        byPath.set(d.remotePath, { path: d.remotePath, mode: d.mode, sourceFile, spec: spec.name, part: d.part, readers });
       }
     }
   }

@@ -5,7 +5,7 @@
 export { parsePkiInput, pkiInputSchema } from './input.js';
 export type { KeyAlgorithm, PkiEtcdHost, PkiHost, PkiInput, PkiInputDraft, RemoteDirsInput } from './input.js';
 export { planCertificates, apiserverSans, etcdMemberSans, findSpec } from './cert-table.js';
-export type { CertSpec, Delivery, ExtKeyUsageName, FilePart, HostRole, KubeconfigSpec, Recipient, SpecKind, SubjectAltNames } from './cert-table.js';
+export type { CertSpec, Delivery, ExtKeyUsageName, FilePart, HostRole, KubeconfigSpec, PkiConsumer, Recipient, SpecKind, SubjectAltNames } from './cert-table.js';
 export { ensurePki, RENEW_BEFORE_DAYS } from './ensure.js';
 export type { EnsureOptions, PkiReport } from './ensure.js';
 export { renewCertificates } from './renew.js';

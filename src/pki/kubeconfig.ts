@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { KprovError } from '../errors.js';
 import type { PkiHost, PkiInput } from './input.js';
 import { MODE } from './layout.js';
-import type { CertSpec, HostRole, KubeconfigSpec } from './cert-table.js';
+import type { CertSpec, HostRole, KubeconfigSpec, PkiConsumer } from './cert-table.js';
 import { planCertificates } from './cert-table.js';
 import { readIfExists } from './store.js';
 
@@ -69,6 +69,8 @@ export interface RenderedKubeconfig {
 export interface HostKubeconfig extends RenderedKubeconfig {
   path: string;
   mode: number;
+  /** The services on the host that read it (see the certificate table). */
+  readers: readonly PkiConsumer[];
 }
 
 function hostUrl(h: PkiHost, port: number): string {
@@ -146,7 +148,7 @@ export async function kubeconfigsForHost(
     for (const r of k.recipients) {
       if (!roles.includes(r.role) || (r.host !== undefined && r.host !== hostName)) continue;
       const server = serverFor(input, k, mode, cpHost);
-      out.push({ file: k.file, spec: s.name, path: r.remotePath, mode: MODE.kubeconfig, content: await render(dir, input, s, server, options.read) });
+      out.push({ file: k.file, spec: s.name, path: r.remotePath, mode: MODE.kubeconfig, readers: r.readers, content: await render(dir, input, s, server, options.read) });
     }
   }
   return out.sort((a, b) => a.path.localeCompare(b.path));

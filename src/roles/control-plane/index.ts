@@ -20,7 +20,7 @@ import {
   CONTROL_PLANE_COMPONENTS,
   controlPlaneFiles,
   controlPlaneUnitVars,
-  readersOf,
+  controlPlaneReaders,
   unitFile,
   unitTemplate,
   type ControlPlaneComponent,
@@ -61,7 +61,7 @@ async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
   return [
     ...CONTROL_PLANE_COMPONENTS.map((c) => artifactBinaries({ name: `${c} binary`, artifact: c, notify: restart(c) })),
     artifactBinaries({ name: 'kubectl binary', artifact: 'kubectl' }),
-    ...(await pkiFileTasks(ctx, ['control-plane'], { notify: (f) => readersOf(f.spec, f.part).map(restartHandlerName) })),
+    ...(await pkiFileTasks(ctx, ['control-plane'], { notify: (f) => controlPlaneReaders(f.readers).map(restartHandlerName) })),
     ...CONTROL_PLANE_COMPONENTS.map((c) =>
       file<ClusterRun>({
         path: unitFile(c),

@@ -6,7 +6,7 @@
 import { renderUnit } from '../../cluster/flags.js';
 import { pkiPaths } from '../../cluster/pki.js';
 import type { ClusterHost, Topology } from '../../cluster/topology.js';
-import type { CertSpec, FilePart } from '../../pki/index.js';
+import type { CertSpec, PkiConsumer } from '../../pki/index.js';
 import type { ClusterRenderContext } from '../../cluster/run.js';
 
 export const CONTROL_PLANE_COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
@@ -59,33 +59,9 @@ export function controlPlaneFiles(plan: readonly CertSpec[], host: string): Cont
   };
 }
 
-// Which component reads which PKI file (spec:part): a changed file restarts exactly its readers.
-const READERS: Readonly<Record<string, readonly ControlPlaneComponent[]>> = {
-  'ca:cert': ['kube-apiserver', 'kube-controller-manager'],
-  'ca:key': ['kube-controller-manager'],
-  'apiserver:cert': ['kube-apiserver'],
-  'apiserver:key': ['kube-apiserver'],
-  'apiserver-kubelet-client:cert': ['kube-apiserver'],
-  'apiserver-kubelet-client:key': ['kube-apiserver'],
-  'apiserver-etcd-client:cert': ['kube-apiserver'],
-  'apiserver-etcd-client:key': ['kube-apiserver'],
-  'etcd/ca:cert': ['kube-apiserver'],
-  'front-proxy-ca:cert': ['kube-apiserver', 'kube-controller-manager'],
-  'front-proxy-client:cert': ['kube-apiserver'],
-  'front-proxy-client:key': ['kube-apiserver'],
-  'sa:key': ['kube-controller-manager'],
-  'sa:pub': ['kube-apiserver'],
-  'controller-manager:kubeconfig': ['kube-controller-manager'],
-  'scheduler:kubeconfig': ['kube-scheduler'],
-  // admin.conf is kubectl's: no service reads it.
-  'admin:kubeconfig': [],
-};
-
-/** The components that read a PKI file of the control-plane role. */
-export function readersOf(spec: string, part: FilePart | 'kubeconfig'): readonly ControlPlaneComponent[] {
-  const readers = READERS[`${spec}:${part}`];
-  // A file the table does not know restarts everything rather than nothing.
-  return readers ?? CONTROL_PLANE_COMPONENTS;
+/** The control-plane components among a PKI file's readers (from the certificate table). */
+export function controlPlaneReaders(readers: readonly PkiConsumer[]): ControlPlaneComponent[] {
+  return CONTROL_PLANE_COMPONENTS.filter((c) => readers.includes(c));
 }
 
 export function controlPlaneUnitVars(topology: Topology, host: ClusterHost, files: ControlPlaneFiles): Record<ControlPlaneComponent, Record<string, unknown>> {

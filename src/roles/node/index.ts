@@ -38,9 +38,9 @@ export function renderNodeFiles(ctx: ClusterRenderContext, host: string): NodeFi
   };
 }
 
-/** kube-proxy's credentials restart kube-proxy; everything else the node role pushes is the kubelet's. */
+/** A changed file restarts its readers (the certificate table says who they are). */
 function restartFor(f: PkiHostFile): readonly string[] {
-  return f.spec === 'kube-proxy' ? [RESTART_KUBE_PROXY] : [RESTART_KUBELET];
+  return [...(f.readers.includes('kubelet') ? [RESTART_KUBELET] : []), ...(f.readers.includes('kube-proxy') ? [RESTART_KUBE_PROXY] : [])];
 }
 
 const kubeletHealth = { unit: 'kubelet.service', port: KUBELET_HEALTHZ_PORT, path: '/healthz' };

@@ -86,9 +86,9 @@ test('the rule holds even against a plan that asks for more', () => {
   const plan = planCertificates(smallCluster());
   const tampered = plan.map((s) =>
     s.name === 'etcd/ca'
-      ? { ...s, recipients: [...s.recipients, { role: 'control-plane' as const, deliveries: [{ part: 'key' as const, remotePath: '/etc/ssl/etcd/ssl/ca.key', mode: 0o600 }] }] }
+      ? { ...s, recipients: [...s.recipients, { role: 'control-plane' as const, deliveries: [{ part: 'key' as const, remotePath: '/etc/ssl/etcd/ssl/ca.key', mode: 0o600, readers: [] }] }] }
       : s.name === 'ca'
-        ? { ...s, recipients: [...s.recipients, { role: 'node' as const, deliveries: [{ part: 'key' as const, remotePath: '/etc/kubernetes/ssl/ca.key', mode: 0o600 }] }] }
+        ? { ...s, recipients: [...s.recipients, { role: 'node' as const, deliveries: [{ part: 'key' as const, remotePath: '/etc/kubernetes/ssl/ca.key', mode: 0o600, readers: [] }] }] }
         : s,
   );
   const refuses = (host: string, roles: Parameters<typeof filesForHost>[2], what: RegExp) =>

@@ -16,7 +16,7 @@ import { loadInventory } from '../../../src/inventory/load.js';
 import { templatesDir } from '../../../src/paths.js';
 import { planCertificates } from '../../../src/pki/index.js';
 import { controlPlaneRole } from '../../../src/roles/control-plane/index.js';
-import { readersOf, renderControlPlaneUnits } from '../../../src/roles/control-plane/units.js';
+import { controlPlaneReaders, renderControlPlaneUnits } from '../../../src/roles/control-plane/units.js';
 import { etcdRole } from '../../../src/roles/etcd/index.js';
 import { splitCommandLine, execStartLines } from '../../../src/cluster/flags.js';
 import { FakeFleet } from '../../support/fake-host.js';
@@ -98,13 +98,17 @@ test('three control-plane hosts: the units carry kubeadm v1.13\'s flags with the
   for (const u of Object.values(units)) assert.match(u, /^Restart=on-failure$/m);
 });
 
-test('which component restarts for which file', () => {
+test('which component restarts for which file (stated once, in the certificate table)', async (t) => {
+  const inventory = await loadTestInventory(t);
+  const files = await testRun(inventory).pki().then(async (pki) => [...pki.filesForHost('node1', ['control-plane']), ...(await pki.kubeconfigsForHost('node1', ['control-plane']))]);
+  const readersOf = (spec: string, part: string) => controlPlaneReaders(files.find((f) => f.spec === spec && f.part === part)!.readers);
   assert.deepEqual(readersOf('sa', 'key'), ['kube-controller-manager']);
   assert.deepEqual(readersOf('sa', 'pub'), ['kube-apiserver']);
   assert.deepEqual(readersOf('etcd/ca', 'cert'), ['kube-apiserver']);
   assert.deepEqual(readersOf('scheduler', 'kubeconfig'), ['kube-scheduler']);
   assert.deepEqual(readersOf('admin', 'kubeconfig'), []);
-  assert.deepEqual(readersOf('something-new', 'cert'), ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']);
+  assert.deepEqual(readersOf('ca', 'key'), ['kube-controller-manager']);
+  assert.deepEqual(readersOf('ca', 'cert'), ['kube-apiserver', 'kube-controller-manager']);
 });
 
 async function setup(t: Parameters<typeof loadTestInventory>[0], vars: Record<string, unknown> = {}) {
