@@ -170,7 +170,7 @@ test('etcd and the control plane: healthy, idempotent, rolling restarts, checked
     const filesBefore = await unitFiles(lab);
     const broken = await lab.inLab([process.execPath, path.join(copy, 'bin', 'kprov.js'), 'apply', PLAYBOOK, '-i', lab.inventoryDir, '--json'], { timeoutMs: 120_000 });
     assert.notEqual(broken.code, 0);
-    assert.match(broken.stdout, /templates\/systemd\/kube-apiserver\.service\.j2: kube-apiserver does not accept --enable-magic \(v1\.13\)/);
+    assert.match(broken.stdout, /templates\/control-plane\/kube-apiserver\.service\.j2: kube-apiserver does not accept --enable-magic \(v1\.13\)/);
     const brokenEvents = broken.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Event);
     assert.deepEqual(changedTasks(brokenEvents), []);
     assert.equal(brokenEvents.filter((e) => e.type === 'task:start' && e.task !== 'authorize the cluster SSH key').length, 0, 'no etcd or control-plane task ran');
