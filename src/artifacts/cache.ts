@@ -53,9 +53,23 @@ const extractedSchema = z.object({
 });
 export type ExtractedMembers = z.infer<typeof extractedSchema>;
 
+/** A stored blob whose content does not match its name; it and its index entries are gone. */
+export interface CorruptBlob {
+  /** Where it was in the cache. */
+  path: string;
+  /** What was found instead: `sha256 <hex>`, or why it could not be read. */
+  found: string;
+}
+
 const STALE_TEMP_MS = 24 * 3600 * 1000;
 
 export class ArtifactCache {
+  /**
+   * Blobs already hashed by this instance (one per run): sha256 → the check's outcome. Shared by
+   * every artifact and host of the run, so a blob is read once however many hosts receive it.
+   */
+  private readonly checked = new Map<string, Promise<CorruptBlob | undefined>>();
+
   private constructor(readonly dir: string) {}
 
   /** Opens (creating) the cache and removes temp files a crashed run left behind a day ago. */
@@ -91,12 +105,62 @@ export class ArtifactCache {
     return path.join(this.dir, 'tmp', `${process.pid}-${randomBytes(6).toString('hex')}-${safe}`);
   }
 
-  /** Moves a verified temp file into the store under its sha256 and makes it read-only. */
+  /**
+   * Moves a verified temp file into the store under its sha256 and makes it read-only. Callers
+   * hashed the bytes on their way in, so the blob counts as checked for this run.
+   */
   async adopt(tempFile: string, sha256: string): Promise<string> {
     const target = this.blobPath(sha256);
     await chmod(tempFile, 0o444);
     await rename(tempFile, target);
+    this.checked.set(sha256, Promise.resolve(undefined));
     return target;
+  }
+
+  /**
+   * Checks a blob that is about to be used: its content must hash to its name. Hashed (streamed)
+   * once per instance, whatever the number of callers. A mismatching or unreadable blob is removed
+   * together with every index entry pointing at it, and described in the result; undefined when
+   * it is intact.
+   */
+  verifyBlob(sha256: string): Promise<CorruptBlob | undefined> {
+    let outcome = this.checked.get(sha256);
+    if (!outcome) {
+      outcome = this.hashBlob(sha256).then(async (found) => {
+        if (found === `sha256 ${sha256}`) return undefined;
+        await this.discardBlob(sha256);
+        return { path: this.blobPath(sha256), found };
+      });
+      this.checked.set(sha256, outcome);
+    }
+    return outcome;
+  }
+
+  private async hashBlob(sha256: string): Promise<string> {
+    try {
+      return `sha256 ${await this.blobDigest(sha256, 'sha256')}`;
+    } catch (err) {
+      return `unreadable: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    }
+  }
+
+  /** Removes a blob, the URL entries naming it, and the extraction records of or with it. */
+  private async discardBlob(sha256: string): Promise<void> {
+    try {
+      await rm(this.blobPath(sha256), { force: true });
+      for (const name of await readdir(path.join(this.dir, 'urls'))) {
+        const file = path.join(this.dir, 'urls', name);
+        if ((await readJson(file, urlEntrySchema))?.sha256 === sha256) await rm(file, { force: true });
+      }
+      for (const name of await readdir(path.join(this.dir, 'archives'))) {
+        const file = path.join(this.dir, 'archives', name);
+        const points =
+          name.startsWith(`${sha256}-`) || (await readJson(file, extractedSchema))?.members.some((m) => m.sha256 === sha256) === true;
+        if (points) await rm(file, { force: true });
+      }
+    } catch (err) {
+      throw cacheError(this.dir, err);
+    }
   }
 
   private urlIndexPath(url: string): string {

@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path/posix';
 import pLimit from 'p-limit';
 import { ExitCode, KprovError } from '../errors.js';
-import { ArtifactCache, type UrlEntry } from './cache.js';
+import { ArtifactCache, type CorruptBlob, type UrlEntry } from './cache.js';
 import { formatDigest, parseChecksumFile, type Digest } from './checksum.js';
 import { extractMembers, rulesKey } from './extract.js';
 import { DEFAULT_HTTP_OPTIONS, DownloadError, downloadToFile, fetchText, type HttpOptions, type RetryInfo } from './http.js';
@@ -177,7 +177,10 @@ async function warmEntry(a: ResolvedArtifact, cache: ArtifactCache, http: HttpOp
   return { entry: upgraded, verification: 'published' as const };
 }
 
-async function fetchFresh(a: ResolvedArtifact, cache: ArtifactCache, http: HttpOptions, emit: (e: ArtifactEvent) => void) {
+/** An artifact's download in the cache and how it was verified. */
+type Fetched = { entry: UrlEntry; verification: Verification };
+
+async function fetchFresh(a: ResolvedArtifact, cache: ArtifactCache, http: HttpOptions, emit: (e: ArtifactEvent) => void): Promise<Fetched> {
   const expected = await expectedDigest(a, http, emit);
   emit({ type: 'download', artifact: a, url: a.url });
   const temp = cache.tempPath(a.fileName);
@@ -219,34 +222,57 @@ async function fetchFresh(a: ResolvedArtifact, cache: ArtifactCache, http: HttpO
   return { entry, verification };
 }
 
-async function installFiles(a: ResolvedArtifact, cache: ArtifactCache, entry: UrlEntry): Promise<ArtifactFile[]> {
+function binaryFiles(a: ResolvedArtifact, cache: ArtifactCache, entry: UrlEntry): ArtifactFile[] {
   const blob = cache.blobPath(entry.sha256);
-  let files: ArtifactFile[];
-  if (a.archive === 'binary') {
-    files = a.install.flatMap((rule) => {
-      if (rule.select.kind !== 'download') return [];
-      const name = rule.select.installName;
-      return [{ name, installPath: path.join(rule.dir, name), mode: rule.mode, sha256: entry.sha256, size: entry.size, cachePath: blob }];
-    });
-  } else {
-    const key = rulesKey(a.install);
-    let extracted = await cache.lookupExtraction(entry.sha256, key);
-    if (!extracted) {
-      extracted = await extractMembers(cache, blob, entry.sha256, a.install, label(a));
-      await cache.recordExtraction(key, extracted);
+  return a.install.flatMap((rule) => {
+    if (rule.select.kind !== 'download') return [];
+    const name = rule.select.installName;
+    return [{ name, installPath: path.join(rule.dir, name), mode: rule.mode, sha256: entry.sha256, size: entry.size, cachePath: blob }];
+  });
+}
+
+/**
+ * The archive's members for the install rules: the recorded extraction when every member still
+ * hashes to its name, else extracted again from the (verified) archive.
+ */
+async function archiveFiles(
+  a: ResolvedArtifact,
+  cache: ArtifactCache,
+  archiveSha256: string,
+  verifiedArchive: () => Promise<UrlEntry>,
+  repairs: string[],
+): Promise<ArtifactFile[]> {
+  const key = rulesKey(a.install);
+  let extracted = await cache.lookupExtraction(archiveSha256, key);
+  if (extracted) {
+    let intact = true;
+    for (const m of extracted.members) {
+      const bad = await cache.verifyBlob(m.sha256);
+      if (!bad) continue;
+      repairs.push(repairWarning(a, bad, 'extracted again from its archive'));
+      intact = false;
     }
-    files = extracted.members.map((m) => {
-      const rule = a.install[m.rule]!;
-      return {
-        name: m.installName,
-        installPath: path.join(rule.dir, m.installName),
-        mode: rule.mode,
-        sha256: m.sha256,
-        size: m.size,
-        cachePath: cache.blobPath(m.sha256),
-      };
-    });
+    if (!intact) extracted = undefined;
   }
+  if (!extracted) {
+    const archive = await verifiedArchive();
+    extracted = await extractMembers(cache, cache.blobPath(archive.sha256), archive.sha256, a.install, label(a));
+    await cache.recordExtraction(key, extracted);
+  }
+  return extracted.members.map((m) => {
+    const rule = a.install[m.rule]!;
+    return {
+      name: m.installName,
+      installPath: path.join(rule.dir, m.installName),
+      mode: rule.mode,
+      sha256: m.sha256,
+      size: m.size,
+      cachePath: cache.blobPath(m.sha256),
+    };
+  });
+}
+
+function requireMembers(a: ResolvedArtifact, files: readonly ArtifactFile[]): void {
   const names = new Set(files.map((f) => f.name));
   const missing = a.required.filter((n) => !names.has(n));
   if (missing.length > 0) {
@@ -255,10 +281,28 @@ async function installFiles(a: ResolvedArtifact, cache: ArtifactCache, entry: Ur
       hint: `check that the URL (${a.urlVar} or files_repo) points at the ${a.id} release ${what}`,
     });
   }
-  return files;
 }
 
-/** Ensures one artifact is in the cache; see downloadArtifacts. */
+export function repairWarning(a: ResolvedArtifact, bad: CorruptBlob, how: string): string {
+  return `${label(a)}: cache entry ${bad.path} was corrupt (${bad.found}); ${how}`;
+}
+
+/** A corrupt blob that could not be fetched again: the fetch's own error, saying so first. */
+function unrestorable(a: ResolvedArtifact, bad: CorruptBlob, err: unknown): unknown {
+  if (!(err instanceof KprovError)) return err;
+  const reason = err.message.startsWith(`${label(a)}: `) ? err.message.slice(label(a).length + 2) : err.message;
+  return new KprovError(err.code, `${label(a)}: cache entry ${bad.path} was corrupt (${bad.found}) and could not be restored: ${reason}`, {
+    ...(err.hint ? { hint: err.hint } : {}),
+    exitCode: err.exitCode,
+    cause: err,
+  });
+}
+
+/**
+ * Ensures one artifact is in the cache; see downloadArtifacts. Every cached file handed out is
+ * hashed first (once per run and blob): a blob that no longer matches its name is deleted and
+ * fetched again (or extracted again), with a warning, so corrupt bytes never reach a host.
+ */
 export async function downloadArtifact(
   a: ResolvedArtifact,
   cache: ArtifactCache,
@@ -267,17 +311,39 @@ export async function downloadArtifact(
 ): Promise<CachedArtifact> {
   const warm = await warmEntry(a, cache, http, emit);
   if (warm) emit({ type: 'cached', artifact: a });
-  const { entry, verification } = warm ?? (await fetchFresh(a, cache, http, emit));
-  const files = await installFiles(a, cache, entry);
+  let got: Fetched = warm ?? (await fetchFresh(a, cache, http, emit));
+  let status: CachedArtifact['status'] = warm ? 'cached' : 'downloaded';
+  const repairs: string[] = [];
+
+  // The download itself as it is about to be used (sent as is, or unpacked).
+  const verifiedDownload = async (): Promise<UrlEntry> => {
+    const bad = await cache.verifyBlob(got.entry.sha256);
+    if (!bad) return got.entry;
+    try {
+      got = await fetchFresh(a, cache, http, emit);
+    } catch (err) {
+      throw unrestorable(a, bad, err);
+    }
+    status = 'downloaded';
+    repairs.push(repairWarning(a, bad, 'fetched again'));
+    return got.entry;
+  };
+
+  const files =
+    a.archive === 'binary'
+      ? binaryFiles(a, cache, await verifiedDownload())
+      : await archiveFiles(a, cache, got.entry.sha256, verifiedDownload, repairs);
+  requireMembers(a, files);
+  const { entry, verification } = got;
   const result: CachedArtifact = {
     artifact: a,
     sha256: entry.sha256,
     size: entry.size,
     cachePath: cache.blobPath(entry.sha256),
-    status: warm ? 'cached' : 'downloaded',
+    status,
     verification,
     files,
-    warnings: verification === 'skipped' ? [insecureWarning(a)] : [],
+    warnings: [...(verification === 'skipped' ? [insecureWarning(a)] : []), ...repairs],
   };
   emit({ type: 'done', result });
   return result;

@@ -11,6 +11,7 @@ import { loadInventory } from '../inventory/load.js';
 import { assertInLabNamespaceIfLab, runInLabNamespaceIfNeeded } from '../lab/netns.js';
 import { packageRoot, playbooksDir } from '../paths.js';
 import { createConnector, createPasswordPrompt } from '../ssh/index.js';
+import { requireKeyFiles } from '../ssh/key-files.js';
 import type { SshEvent } from '../ssh/events.js';
 import type { ApplyDeps, LoadedInventory } from './apply.js';
 import type { CliIO } from './io.js';
@@ -38,11 +39,13 @@ export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>
     resolveInventoryDir: (option) => resolveInventoryDir(option, io),
     async loadInventory(dir): Promise<LoadedInventory<ClusterRun>> {
       const inv = await loadInventory(dir, { strict: false });
+      // A key file that cannot log in is bad input, found before any host is contacted.
+      const keyWarnings = await requireKeyFiles(inv);
       return {
         dir: inv.dir,
         hosts: inv.hosts,
         groups: inv.groups,
-        warnings: inv.warnings,
+        warnings: [...inv.warnings, ...keyWarnings],
         createRun: ({ dryRun }) => createClusterRun(inv, { dryRun, env: io.env }),
       };
     },

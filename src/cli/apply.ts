@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { KprovError, formatLocation, type SourceLocation } from '../errors.js';
 import { DEFAULT_CONCURRENCY, executePlan, type Clock } from '../engine/executor.js';
 import { fanOut, type EventSink } from '../engine/events.js';
-import { planRun } from '../engine/run-plan.js';
+import { checkTags, planRun } from '../engine/run-plan.js';
 import { loadPlaybook, resolvePlaybookPath } from '../engine/playbook.js';
 import { jsonLinesRenderer } from '../engine/render/json-lines.js';
 import { listrRenderer, type TerminalStreams } from '../engine/render/listr.js';
@@ -85,6 +85,8 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
   const { io } = deps;
   const playbookPath = await resolvePlaybookPath(options.playbook, deps.playbooksDir, io.cwd);
   const playbook = await loadPlaybook(playbookPath);
+  // Before anything else (a lab inventory re-runs the command elsewhere): a typo in --tags is bad input.
+  checkTags(playbook, deps.roles, options);
   const inventoryDir = await deps.resolveInventoryDir(options.inventory);
   const delegated = await deps.runElsewhere?.(inventoryDir, commandArgv(options, playbookPath, inventoryDir));
   if (delegated !== undefined) return delegated;

@@ -4,9 +4,10 @@
  */
 import type { Command } from 'commander';
 import path from 'node:path';
-import { formatLocation, isKprovError, KprovError, type SourceLocation } from '../errors.js';
+import { formatError, formatLocation, isKprovError, KprovError, type SourceLocation } from '../errors.js';
 import { loadInventory, type Inventory } from '../inventory/load.js';
 import { GROUP, type InventoryWarning } from '../inventory/model.js';
+import { checkKeyFiles } from '../ssh/key-files.js';
 import type { CliIO } from './io.js';
 import { displayPath, resolveInventoryDir } from './resolve-inventory.js';
 
@@ -123,7 +124,14 @@ export function registerInventory(program: Command, io: CliIO): void {
     .addHelpText('after', `\nExit status: 0 when the inventory is valid (warnings go to stderr), 2 on any error.\nSee ${path.join('docs', 'inventory.md')} for what is supported.`)
     .action(async (options: CheckOptions) => {
       const inv = await load(options.inventory, io, options.strict === true);
-      for (const w of inv.warnings) io.err(formatWarning(w, io.cwd));
-      io.out(summary(inv));
+      const keys = await checkKeyFiles(inv);
+      for (const w of [...inv.warnings, ...keys.warnings]) io.err(formatWarning(w, io.cwd));
+      // Every key file problem at once; the last one is the command's error (exit 2).
+      const last = keys.errors.at(-1);
+      if (last) {
+        for (const e of keys.errors.slice(0, -1)) io.err(formatError(e, io.cwd));
+        throw last;
+      }
+      io.out(summary({ ...inv, warnings: [...inv.warnings, ...keys.warnings] }));
     });
 }

@@ -29,12 +29,6 @@ export interface ArtifactIndex {
   fetchedBy?(host: string, id: ArtifactId): ResolvedArtifact | undefined;
 }
 
-declare module '../engine/contract.js' {
-  interface SharedValues {
-    artifacts?: Promise<ArtifactIndex>;
-  }
-}
-
 /** host → artifact id → what it is (or what it became in the cache). */
 function byHost<T>(planned: readonly PlannedArtifact[], values: readonly T[]): Map<string, Map<ArtifactId, T>> {
   const out = new Map<string, Map<ArtifactId, T>>();

@@ -161,6 +161,12 @@ export interface Role<R = unknown> {
   name: string;
   /** Tags every task of the role carries. */
   tags?: readonly string[];
+  /**
+   * Tags some of its tasks carry on their own (Task.tags). Tasks are listed per host at run time,
+   * so this is how `--tags` knows them before any host is contacted; a task with a tag the role
+   * does not declare (here, in `tags` or in its play) fails the host.
+   */
+  taskTags?: readonly string[];
   handlers?: readonly Handler<R>[];
   /**
    * Checks the role's input for the play (renders and flag-checks its templates, refuses modes

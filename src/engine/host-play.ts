@@ -11,7 +11,7 @@ import type { RunRuntime } from './executor.js';
 import type { HostSession } from './host-session.js';
 import type { PlannedPlay } from './run-plan.js';
 import { ReadCache } from './read-cache.js';
-import { shouldRun, type TagFilter } from './tags.js';
+import { shouldRun, SPECIAL_TAGS, type TagFilter } from './tags.js';
 
 /** Shared by the hosts of one play (or serial batch): any_errors_fatal sets `aborted`. */
 export interface PlayControl {
@@ -150,6 +150,10 @@ async function selectTasks(
         if (!planned.handlers.has(name)) {
           throw new Error(`task "${task.name}" notifies "${name}", which no role of play "${planned.play.name}" declares as a handler`);
         }
+      }
+      const undeclared = (task.tags ?? []).find((t) => !tags.includes(t) && !role.taskTags?.includes(t) && !SPECIAL_TAGS.includes(t));
+      if (undeclared !== undefined) {
+        throw new Error(`task "${task.name}" carries tag "${undeclared}", which role "${role.name}" does not declare in taskTags (--tags could not select it)`);
       }
       if (shouldRun([...tags, ...(task.tags ?? [])], filter)) {
         out.push({ role: role.name, task });

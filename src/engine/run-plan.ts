@@ -1,15 +1,16 @@
 /**
  * Resolves a playbook against an inventory before anything runs: host patterns and --limit to
- * hosts, role names to roles, handler names to handlers. Pure; every problem here is bad input
- * (exit 2) and no host has been touched.
+ * hosts, role names to roles, handler names to handlers, and checks --tags/--skip-tags against
+ * the playbook's tags. Pure; every problem here is bad input (exit 2) and no host has been touched.
  */
+import path from 'node:path';
 import { KprovError } from '../errors.js';
 import type { InventoryHost } from '../inventory/model.js';
 import type { Handler, InventoryView, Role } from './contract.js';
 import { selectHosts } from './patterns.js';
 import type { Play, Playbook, PlayRole } from './playbook.js';
 import type { RoleRegistry } from './role-registry.js';
-import { tagFilter, type TagFilter } from './tags.js';
+import { requireKnownTags, tagFilter, type TagFilter } from './tags.js';
 
 export interface PlannedRole<R = unknown> {
   entry: PlayRole;
@@ -72,6 +73,7 @@ export function planRun<R>(playbook: Playbook, inventory: InventoryView, registr
     });
     return { index, play, hosts, roles, handlers: collectHandlers(play, roles) };
   });
+  checkTags(playbook, registry, options);
   const targeted = new Set(plays.flatMap((p) => p.hosts.map((h) => h.name)));
   if (targeted.size === 0) {
     throw new KprovError('usage', 'no play of this playbook targets any host', {
@@ -87,6 +89,28 @@ export function planRun<R>(playbook: Playbook, inventory: InventoryView, registr
     filter: tagFilter(options.tags ?? [], options.skipTags ?? []),
     limit: options.limit,
   };
+}
+
+/**
+ * Every tag a play, role entry, role or task of the playbook carries. Tasks are listed per host at
+ * run time, so their own tags come from what each role declares (Role.taskTags); the engine
+ * holds roles to that declaration. Roles the registry lacks are left to planRun to report.
+ */
+export function playbookTags(playbook: Playbook, registry: RoleRegistry): Set<string> {
+  const tags = new Set<string>();
+  for (const play of playbook.plays) {
+    for (const t of play.tags) tags.add(t);
+    for (const entry of play.roles) {
+      const role = registry.get(entry.name);
+      for (const t of [...entry.tags, ...(role?.tags ?? []), ...(role?.taskTags ?? [])]) tags.add(t);
+    }
+  }
+  return tags;
+}
+
+/** Refuses --tags/--skip-tags values the playbook does not know (exit 2), naming its tags and the nearest one. */
+export function checkTags(playbook: Playbook, registry: RoleRegistry, options: Pick<PlanOptions, 'tags' | 'skipTags'>): void {
+  requireKnownTags({ tags: options.tags ?? [], skipTags: options.skipTags ?? [] }, playbookTags(playbook, registry), path.basename(playbook.file));
 }
 
 // Handler names are global within a play, as in Ansible: two roles must not declare the same one.

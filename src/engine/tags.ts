@@ -1,8 +1,10 @@
 /**
  * `--tags` / `--skip-tags`, with Ansible's rules: a task carries the tags of its play, its role
  * entry in the playbook, its role and itself; the special tags `all`, `always`, `never`,
- * `tagged` and `untagged` mean what they mean in Ansible.
+ * `tagged` and `untagged` mean what they mean in Ansible. Unlike Ansible, a tag no part of the
+ * playbook carries is refused before anything runs.
  */
+import { KprovError } from '../errors.js';
 
 export interface TagFilter {
   /** Run only tasks with one of these tags; `['all']` (the default) runs every task not tagged `never`. */
@@ -43,4 +45,69 @@ export function shouldRun(taskTags: readonly string[], filter: TagFilter): boole
     else if (skip.has('tagged') && tagged) run = false;
   }
   return run;
+}
+
+/** Ansible's special tags: valid in `--tags`/`--skip-tags` whatever the playbook's tasks carry. */
+export const SPECIAL_TAGS: readonly string[] = ['all', 'always', 'never', 'tagged', 'untagged'];
+
+export interface TagOptions {
+  tags: readonly string[];
+  skipTags: readonly string[];
+}
+
+/**
+ * Refuses `--tags`/`--skip-tags` values that no play, role entry, role or task of the playbook
+ * carries (Ansible silently selects nothing for them, so a typo would run nothing and exit 0).
+ * `known` is the playbook's own tags; the special tags are always accepted.
+ */
+export function requireKnownTags(options: TagOptions, known: ReadonlySet<string>, playbookName: string): void {
+  const valid = (t: string) => known.has(t) || SPECIAL_TAGS.includes(t);
+  const candidates = [...new Set([...known, ...SPECIAL_TAGS])].sort();
+  const problems = [
+    ...options.tags.filter((t) => !valid(t)).map((t) => ({ tag: t, option: '--tags' })),
+    ...options.skipTags.filter((t) => !valid(t)).map((t) => ({ tag: t, option: '--skip-tags' })),
+  ];
+  if (problems.length === 0) return;
+  const described = problems.map(({ tag, option }) => {
+    const near = closestTag(tag, candidates);
+    return `"${tag}" in ${option}${near ? ` (did you mean "${near}"?)` : ''}`;
+  });
+  const own = [...known].filter((t) => !SPECIAL_TAGS.includes(t)).sort();
+  throw new KprovError('usage', `unknown tag${problems.length === 1 ? '' : 's'} ${described.join(', ')}`, {
+    hint: `${playbookName} has the tags ${own.length > 0 ? own.join(', ') : '(none)'}; special tags: ${SPECIAL_TAGS.join(', ')}`,
+  });
+}
+
+/**
+ * The known tag a typo most likely meant: the nearest by edit distance (a swap of two neighbours
+ * counts as one edit, so `etdc` → `etcd`), ignoring case, within a third of the word's length;
+ * else one it is the start of. Undefined when none is close.
+ */
+export function closestTag(word: string, known: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  let best: { tag: string; distance: number } | undefined;
+  for (const tag of known) {
+    const distance = editDistance(w, tag.toLowerCase());
+    if (!best || distance < best.distance) best = { tag, distance };
+  }
+  if (best && best.distance <= Math.max(1, Math.floor(w.length / 3))) return best.tag;
+  return w.length >= 3 ? known.find((t) => t.toLowerCase().startsWith(w)) : undefined;
+}
+
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+function editDistance(a: string, b: string): number {
+  const width = b.length + 1;
+  const d = new Array<number>((a.length + 1) * width).fill(0);
+  const at = (i: number, j: number) => d[i * width + j]!;
+  for (let i = 0; i <= a.length; i++) d[i * width] = i;
+  for (let j = 0; j <= b.length; j++) d[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
+      d[i * width + j] = v;
+    }
+  }
+  return at(a.length, b.length);
 }

@@ -4,7 +4,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { KprovError } from '../errors.js';
+import { KprovError, type SourceLocation } from '../errors.js';
 import { checkGroups, checkVariables } from './checks.js';
 import { clusterView } from './cluster-view.js';
 import { Evaluator, ExpressionError, type EvalScope, type VarDef } from './evaluator.js';
@@ -37,6 +37,11 @@ export interface Inventory {
   cluster: ClusterVars;
   /** kprov's variables as one host sees them, connection variables included. Throws for an unknown host. */
   hostVars(name: string): HostVars;
+  /**
+   * Where the inventory set a host's variable, and the name it was written under there (an older
+   * alias such as ansible_private_key_file, say). Undefined when it is unset or kprov's default.
+   */
+  definedAt(name: string, key: KnownVariable): { location: SourceLocation; variable: string } | undefined;
   warnings: InventoryWarning[];
 }
 
@@ -272,6 +277,14 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
       const v = hostVars.get(name);
       if (!v) throw new KprovError('inventory', `no host named ${name} in the inventory`, { location: { file: located.source } });
       return v;
+    },
+    definedAt(name, key) {
+      const defs = defined.get(name);
+      const def = defs?.get(key);
+      if (!defs || !def?.location) return undefined;
+      // An alias stands in with its own definition object, so the spelling is the one sharing it.
+      const alias = Object.keys(VARIABLE_ALIASES).find((a) => VARIABLE_ALIASES[a] === key && defs.get(a) === def);
+      return { location: def.location, variable: alias ?? key };
     },
     warnings,
   };

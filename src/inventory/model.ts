@@ -24,7 +24,8 @@ export type InventoryWarningCode =
   | 'unused-vars-file'
   | 'group-alias'
   | 'etcd-even'
-  | 'no-nodes';
+  | 'no-nodes'
+  | 'key-file';
 
 export interface InventoryWarning {
   message: string;

@@ -69,7 +69,7 @@ const rawFactsSchema = z.object({
   ssh_server_ip: z.string().optional(),
 });
 
-/** Checks the values before they become HostFacts (the engine's type, src/roles/types.ts). */
+/** Checks the values before they become HostFacts. */
 export const factsSchema = z.object({
   hostname: z.string().min(1),
   os: z.object({ id: z.string(), versionId: z.string(), prettyName: z.string() }),

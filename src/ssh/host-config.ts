@@ -46,7 +46,7 @@ const sshVarsSchema = z.object({
 });
 
 /** `~/x` as the shell would expand it; relative paths are taken from the inventory directory. */
-function resolveKeyPath(file: string, inventoryDir: string): string {
+export function resolveKeyPath(file: string, inventoryDir: string): string {
   if (file === '~' || file.startsWith('~/')) return path.join(os.homedir(), file.slice(1));
   return path.resolve(inventoryDir, file);
 }

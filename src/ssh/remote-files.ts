@@ -5,10 +5,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SFTPWrapper } from 'ssh2';
 import { z } from 'zod';
-import { KprovError } from '../errors.js';
+import { ExitCode, KprovError } from '../errors.js';
+import { mayBeNoSpace, noSpaceError, saysNoSpace, spaceIsShort } from './no-space.js';
 import { shScript } from './quote.js';
 import type { RawResult } from './session.js';
 import type { FileSpec } from './types.js';
@@ -31,13 +33,18 @@ const WRITE_CHUNK = 256 * 1024;
 const WRITES_IN_FLIGHT = 8;
 const MISSING = 3;
 
-function fail(t: FileTransport, message: string): KprovError {
-  return new KprovError('host', message, { host: t.name });
+function fail(t: FileTransport, message: string, cause?: unknown): KprovError {
+  return new KprovError('host', message, { host: t.name, ...(cause === undefined ? {} : { cause }) });
 }
 
 function commandError(t: FileTransport, what: string, r: RawResult & { command: string }): KprovError {
   const detail = r.stderr.toString('utf8').trim() || r.stdout.toString('utf8').trim();
   return fail(t, `${what} failed (exit code ${r.code}): ${r.command}${detail ? `\n${detail}` : ''}`);
+}
+
+/** A failed step of writing `file`: a full disk said plainly, anything else with its command and output. */
+function writeError(t: FileTransport, file: string, what: string, r: RawResult & { command: string }): KprovError {
+  return saysNoSpace(r) ? noSpaceError(t.name, file) : commandError(t, what, r);
 }
 
 export async function remoteSha256(t: FileTransport, file: string): Promise<string | undefined> {
@@ -95,7 +102,8 @@ interface RemoteState {
 async function remoteState(t: FileTransport, file: string): Promise<RemoteState> {
   const r = await t.execRaw(shScript(STATE_SCRIPT, [file]));
   const parsed = stateSchema.safeParse(r.stdout.toString('utf8').trim().split(/\s+/));
-  if (r.code !== 0 || !parsed.success) throw commandError(t, `inspecting ${file}`, r);
+  // The script creates a missing parent directory, which a full disk refuses.
+  if (r.code !== 0 || !parsed.success) throw writeError(t, file, `inspecting ${file}`, r);
   const s = parsed.data;
   if (s[0] === 'dir') throw fail(t, `cannot write ${file}: it is a directory`);
   if (s[0] === 'missing') return { exists: false };
@@ -170,16 +178,16 @@ export async function writeRemote(
   const dir = path.posix.dirname(file);
   if (t.become) {
     const staged = path.posix.join(await t.sftpHome(), tempName(file));
-    await sftpUpload(t, sftp, staged, source);
+    await sftpUpload(t, sftp, { remote: staged, target: file, source, sha256 });
     const r = await t.execRaw(
       shScript(INSTALL_STAGED_SCRIPT, [staged, file, modeArg(spec.mode), chownArg(spec), path.posix.join(dir, tempName(file))]),
     );
-    if (r.code !== 0) throw commandError(t, `installing ${file}`, r);
+    if (r.code !== 0) throw writeError(t, file, `installing ${file}`, r);
   } else {
     const temp = path.posix.join(dir, tempName(file));
-    await sftpUpload(t, sftp, temp, source);
+    await sftpUpload(t, sftp, { remote: temp, target: file, source, sha256 });
     const r = await t.execRaw(shScript(INSTALL_DIRECT_SCRIPT, [temp, file, modeArg(spec.mode), chownArg(spec)]));
-    if (r.code !== 0) throw commandError(t, `installing ${file}`, r);
+    if (r.code !== 0) throw writeError(t, file, `installing ${file}`, r);
   }
   return true;
 }
@@ -194,27 +202,55 @@ export async function localSha256(file: string): Promise<string> {
 function sftpCall<T>(t: FileTransport, what: string, run: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => {
     try {
-      run((err, value) => (err ? reject(fail(t, `${what}: ${err.message}`)) : resolve(value)));
+      run((err, value) => (err ? reject(fail(t, `${what}: ${err.message}`, err)) : resolve(value)));
     } catch (err) {
-      reject(fail(t, `${what}: ${(err as Error).message}`));
+      reject(fail(t, `${what}: ${(err as Error).message}`, err));
     }
   });
 }
 
+/** One upload: the remote temp file written, the file it becomes, and the bytes promised. */
+interface Upload {
+  remote: string;
+  /** The final path, as messages name it. */
+  target: string;
+  source: FileSource;
+  /** sha256 the caller promised (and the host's state was compared with). */
+  sha256: string;
+}
+
+async function sourceSize(source: FileSource): Promise<number> {
+  return source.kind === 'buffer' ? source.data.length : (await stat(source.path)).size;
+}
+
 /**
  * Writes a new remote file (exclusive create, 0600) with several writes in flight, fsyncs it
- * (OpenSSH's fsync@openssh.com) and closes it. Removes it again if anything fails.
+ * (OpenSSH's fsync@openssh.com) and closes it. The bytes are hashed as they are sent: when they
+ * are not what was promised (a local file changed or rotted since it was verified) the upload is
+ * refused. Removes the remote file again if anything fails; a generic SFTP failure is checked
+ * against the free space first, so a full disk is reported as such.
  */
-async function sftpUpload(t: FileTransport, sftp: SFTPWrapper, remote: string, source: FileSource): Promise<void> {
-  const handle = await sftpCall<Buffer>(t, `creating ${remote}`, (cb) => sftp.open(remote, 'wx', { mode: 0o600 }, cb));
+async function sftpUpload(t: FileTransport, sftp: SFTPWrapper, upload: Upload): Promise<void> {
+  const { remote, source } = upload;
+  const size = await sourceSize(source).catch(() => 0);
+  const handle = await sftpCall<Buffer>(t, `creating ${remote}`, (cb) => sftp.open(remote, 'wx', { mode: 0o600 }, cb)).catch(
+    async (err: unknown) => {
+      throw await explainFailure(t, upload, err, size);
+    },
+  );
+  const hash = createHash('sha256');
   let position = 0;
+  let written = 0;
   const inFlight = new Set<Promise<void>>();
   let firstError: unknown;
   const writeChunk = (chunk: Buffer) => {
     const at = position;
     position += chunk.length;
     const p = sftpCall<unknown>(t, `writing ${remote}`, (cb) => sftp.write(handle, chunk, 0, chunk.length, at, (err) => cb(err, undefined)))
-      .then(() => t.countUploaded(chunk.length))
+      .then(() => {
+        written += chunk.length;
+        t.countUploaded(chunk.length);
+      })
       .catch((err: unknown) => {
         firstError ??= err;
       })
@@ -228,19 +264,50 @@ async function sftpUpload(t: FileTransport, sftp: SFTPWrapper, remote: string, s
         : (createReadStream(source.path, { highWaterMark: WRITE_CHUNK }) as AsyncIterable<Buffer>);
     for await (const chunk of chunks) {
       if (firstError) break;
+      hash.update(chunk);
       writeChunk(chunk);
       if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
     if (firstError) throw firstError;
+    const sent = hash.digest('hex');
+    if (sent !== upload.sha256) throw changedSource(t, upload, sent);
     await sftpCall<unknown>(t, `fsync ${remote}`, (cb) => sftp.ext_openssh_fsync(handle, (err: Error | undefined) => cb(err, undefined)));
   } catch (err) {
     await Promise.allSettled(inFlight);
+    // Asked while the partial file still takes its space.
+    const failure = await explainFailure(t, upload, err, size - written);
     await sftpCall<unknown>(t, `closing ${remote}`, (cb) => sftp.close(handle, (err2) => cb(err2, undefined))).catch(() => undefined);
     await sftpCall<unknown>(t, `removing ${remote}`, (cb) => sftp.unlink(remote, (err2) => cb(err2, undefined))).catch(() => undefined);
-    throw err instanceof KprovError ? err : fail(t, `uploading ${remote}: ${(err as Error).message}`);
+    throw failure;
   }
-  await sftpCall<unknown>(t, `closing ${remote}`, (cb) => sftp.close(handle, (err) => cb(err, undefined)));
+  await sftpCall<unknown>(t, `closing ${remote}`, (cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(async (err: unknown) => {
+    // A file system that allocates late may refuse at close; the file is useless then.
+    const failure = await explainFailure(t, upload, err, 0);
+    await sftpCall<unknown>(t, `removing ${remote}`, (cb) => sftp.unlink(remote, (err2) => cb(err2, undefined))).catch(() => undefined);
+    throw failure;
+  });
+}
+
+/** The error an upload failure is reported as: a full disk when the host's free space says so. */
+async function explainFailure(t: FileTransport, upload: Upload, err: unknown, bytesLeft: number): Promise<KprovError> {
+  const cause = err instanceof KprovError && err.cause !== undefined ? err.cause : err;
+  if (mayBeNoSpace(cause)) {
+    const dir = path.posix.dirname(upload.remote);
+    if (await spaceIsShort(t, dir, bytesLeft, WRITE_CHUNK)) {
+      return noSpaceError(t.name, upload.target, dir === path.posix.dirname(upload.target) ? undefined : dir);
+    }
+  }
+  return err instanceof KprovError ? err : fail(t, `uploading ${upload.remote}: ${(err as Error).message}`, err);
+}
+
+function changedSource(t: FileTransport, upload: Upload, sent: string): KprovError {
+  const what = upload.source.kind === 'local' ? upload.source.path : 'the content';
+  return new KprovError('io', `uploading ${what} to ${upload.target}: the bytes read had sha256 ${sent}, not the promised ${upload.sha256}; nothing was installed`, {
+    host: t.name,
+    hint: 'the local file changed or is damaged; the next run verifies the kprov cache and fetches it again',
+    exitCode: ExitCode.hostFailed,
+  });
 }
 
 function* splitBuffer(data: Buffer): Iterable<Buffer> {

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { InventoryHost } from '../../src/inventory/model.js';
 import { STAT_SCRIPT } from '../../src/engine/tasks/remote-stat.js';
 import { HostCommandError } from '../../src/ssh/errors.js';
+import { noSpaceError } from '../../src/ssh/no-space.js';
 import { commandLine } from '../../src/ssh/quote.js';
 import type { ExecOptions, ExecResult, FileSpec, RemoteHost } from '../../src/ssh/types.js';
 
@@ -70,6 +71,8 @@ export class FakeMachine {
   script: ExecScript | undefined;
   latencyMs = 0;
   bytesUploaded = 0;
+  /** Room left on the (one) file system: a write that needs more fails as the SSH layer reports a full disk. */
+  freeBytes = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly name: string,
@@ -328,6 +331,9 @@ export class FakeHost implements RemoteHost {
     const owner = spec.owner ?? 'root';
     const group = spec.group ?? 'root';
     if (old && old.content.equals(content) && old.mode === spec.mode && old.owner === owner && old.group === group) return false;
+    // The new file is written beside the old one before the rename, so it needs its whole size.
+    if (!old?.content.equals(content) && content.length > this.machine.freeBytes) throw noSpaceError(this.name, p);
+    this.machine.freeBytes += (old?.content.length ?? 0) - content.length;
     this.machine.putFile(p, content, { mode: spec.mode, owner, group });
     return true;
   }

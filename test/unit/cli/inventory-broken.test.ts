@@ -63,6 +63,10 @@ const CASES: Readonly<Record<string, Case>> = {
   'not-utf8': { where: 'inventory.ini:13:6', message: /^cannot read the file: it is not UTF-8 text$/ },
   'inventory-is-a-directory': { where: 'inventory.ini', message: /^cannot read the file: it is a directory, expected a file$/ },
   'vars-file-dangling-symlink': { where: 'group_vars/all.yml', message: /^cannot read the file: the file does not exist \(a dangling symbolic link\?\)$/ },
+  'key-file-missing': { where: 'group_vars/all.yml:2:1', message: /^ansible_ssh_private_key_file: "keys\/id_missing" \(\/.*\/key-file-missing\/keys\/id_missing\) does not exist; expected a readable SSH private key file$/ },
+  'key-file-directory': { where: 'inventory.ini:2:30', message: /^ansible_private_key_file: "keys" \(\/.*\/key-file-directory\/keys\) is a directory, not a key file; expected a readable SSH private key file$/ },
+  'key-file-not-a-key': { where: 'inventory.ini:15:1', message: /^ansible_ssh_private_key_file: "keys\/notes\.txt" \(.*\) is not an SSH private key \(Unsupported key format\); expected a readable SSH private key file$/ },
+  'key-file-public': { where: 'host_vars/node2.yml:1:1', message: /^ansible_ssh_private_key_file: "keys\/id_ed25519\.pub" \(.*\) holds a public key, not the private one; expected a readable SSH private key file$/ },
   'yaml-inventory-only': { where: 'inventory.ini', message: /^no inventory file: expected inventory\.ini \(or hosts\.ini, hosts\); found hosts\.yaml, but kprov reads INI inventories$/ },
 };
 

@@ -20,9 +20,11 @@ import { clusterInventory, commandTask, fakeFacts, hostNames } from './harness.j
 const PLAYBOOK = `
 - name: Configure
   hosts: all
+  tags: [configure]
   roles: [app]
 - name: Later
   hosts: etcd
+  tags: [later]
   roles: [later]
 `;
 
@@ -30,6 +32,7 @@ function appRoles(): Role[] {
   return [
     {
       name: 'app',
+      taskTags: ['config'],
       handlers: [restartHandler({ unit: 'app', intervalMs: 5, timeoutMs: 500 })],
       // The config comes after the start, so its change needs the restart (a unit started after
       // every change that notified it would not be restarted).
@@ -186,11 +189,11 @@ test('the commander wiring passes every option through; plan is apply --dry-run'
   const h = await harness();
   const program = new Command().exitOverride();
   registerApply(program, h.deps.io, async () => h.deps);
-  await program.parseAsync(['plan', 'site', '-i', 'inventory/lab', '--tags', 'config,x', '--tags', 'y', '--skip-tags', 'z', '-l', 'node1', '--concurrency', '5', '--json'], { from: 'user' });
+  await program.parseAsync(['plan', 'site', '-i', 'inventory/lab', '--tags', 'config,configure', '--tags', 'later', '--skip-tags', 'never', '-l', 'node1', '--concurrency', '5', '--json'], { from: 'user' });
   const start = JSON.parse(h.out[0]!) as Extract<RunEvent, { type: 'run:start' }>;
   assert.equal(start.dryRun, true);
-  assert.deepEqual(start.tags, ['config', 'x', 'y']);
-  assert.deepEqual(start.skipTags, ['z']);
+  assert.deepEqual(start.tags, ['config', 'configure', 'later']);
+  assert.deepEqual(start.skipTags, ['never']);
   assert.equal(start.limit, 'node1');
   assert.equal(start.concurrency, 5);
   h.out.length = 0;
@@ -253,7 +256,7 @@ test('a lab inventory runs the same command where its hosts are reachable, with 
       return 7;
     },
   };
-  const code = await runApplyCommand(options({ dryRun: true, limit: 'etcd:!node2', tags: ['a', 'b'], skipTags: ['c'], concurrency: 4, json: true }), deps);
+  const code = await runApplyCommand(options({ dryRun: true, limit: 'etcd:!node2', tags: ['config', 'later'], skipTags: ['never'], concurrency: 4, json: true }), deps);
   assert.equal(code, 7, 'the exit code of the command run elsewhere');
   assert.equal(loaded, 0, 'nothing is loaded or contacted here');
   assert.equal(h.fleet.connects.size, 0);
@@ -266,5 +269,36 @@ test('a lab inventory runs the same command where its hosts are reachable, with 
   registerApply(program, h.deps.io, async () => h.deps);
   await program.parseAsync(argv, { from: 'user' });
   const start = JSON.parse(h.out[0]!) as Extract<RunEvent, { type: 'run:start' }>;
-  assert.deepEqual([start.dryRun, start.limit, start.tags, start.skipTags, start.concurrency], [true, 'etcd:!node2', ['a', 'b'], ['c'], 4]);
+  assert.deepEqual([start.dryRun, start.limit, start.tags, start.skipTags, start.concurrency], [true, 'etcd:!node2', ['config', 'later'], ['never'], 4]);
+});
+
+test('an unknown --tags or --skip-tags value is bad input before the inventory is read or any host contacted', async () => {
+  const h = await harness();
+  let loaded = 0;
+  const deps: ApplyDeps = { ...h.deps, loadInventory: async (dir) => (loaded++, h.deps.loadInventory(dir)) };
+  await assert.rejects(runApplyCommand(options({ tags: ['confg'], skipTags: ['nope'] }), deps), (e: KprovError) => {
+    assert.equal(e.code, 'usage');
+    assert.equal(e.exitCode, 2);
+    assert.equal(e.message, 'unknown tags "confg" in --tags (did you mean "config"?), "nope" in --skip-tags');
+    assert.equal(e.hint, 'site.yml has the tags config, configure, later; special tags: all, always, never, tagged, untagged');
+    return true;
+  });
+  assert.equal(loaded, 0);
+  assert.equal(h.fleet.connects.size, 0);
+  await assert.rejects(readdir(path.join(h.inventoryDir, 'runs')), /ENOENT/, 'no run log');
+});
+
+test('kprov plan cluster --tags etdc exits 2 suggesting etcd; the playbook\'s tags and the special ones are accepted', async () => {
+  const cwd = await mkdtemp(path.join(tmpdir(), 'kprov-cli-tags-'));
+  const typo = await runCli(['plan', 'cluster', '--tags', 'etdc', '-i', cwd], { cwd });
+  assert.equal(typo.code, 2);
+  assert.equal(typo.stdout, '');
+  const [first, hint] = typo.stderr.trimEnd().split('\n');
+  assert.equal(first, 'error: unknown tag "etdc" in --tags (did you mean "etcd"?)');
+  assert.match(hint!, /^ {2}cluster\.yml has the tags .*\bcontrol-plane\b.*\betcd\b.*\bssh-keys\b.*; special tags: all, always, never, tagged, untagged$/);
+  // Valid tags pass the check and fail later, for want of an inventory, not because of the tags.
+  for (const tags of [['etcd'], ['ssh-keys,preflight'], ['tagged'], ['master']]) {
+    const r = await runCli(['plan', 'cluster', '--tags', ...tags, '--skip-tags', 'never', '-i', cwd], { cwd });
+    assert.doesNotMatch(r.stderr, /unknown tag/, tags.join());
+  }
 });

@@ -252,8 +252,8 @@ test('tags and skip-tags select at play, role and task level; unselected plays c
 `;
   const roles = [
     role('keys', () => [convergingTask('authorize key')]),
-    role('etcd', () => [convergingTask('etcd unit'), convergingTask('etcd certs', { tags: ['certs'] })]),
-    role('node', () => [convergingTask('kubelet'), convergingTask('node certs', { tags: ['certs'] })], { tags: ['node'] }),
+    role('etcd', () => [convergingTask('etcd unit'), convergingTask('etcd certs', { tags: ['certs'] })], { taskTags: ['certs'] }),
+    role('node', () => [convergingTask('kubelet'), convergingTask('node certs', { tags: ['certs'] })], { tags: ['node'], taskTags: ['certs'] }),
   ];
   const ran = async (tags: string[], skipTags: string[] = []) => {
     const fleet = new FakeFleet(hostNames(5));
@@ -271,6 +271,15 @@ test('tags and skip-tags select at play, role and task level; unselected plays c
   const r = await runYaml(yaml, { inventory: inv, roles, fleet, tags: ['etcd'] });
   assert.deepEqual([...fleet.connects.keys()].sort(), ['node1', 'node2', 'node3'], 'hosts with no selected task are never connected');
   assert.deepEqual(r.of('host:tasks').filter((e) => e.play === 'nodes').map((e) => e.tasks.length), [0, 0, 0, 0, 0]);
+});
+
+test('a task tag its role does not declare fails the host, since --tags could not have selected it', async () => {
+  const inv = makeInventory(['node1']);
+  const fleet = new FakeFleet(['node1']);
+  const roles = [role('r', () => [convergingTask('t', { tags: ['secret-tag'] })])];
+  const r = await runYaml('- name: p\n  hosts: all\n  roles: [r]\n', { inventory: inv, roles, fleet });
+  assert.equal(r.result.status, 'failed');
+  assert.match(JSON.stringify(r.events), /task \\"t\\" carries tag \\"secret-tag\\", which role \\"r\\" does not declare in taskTags/);
 });
 
 test('serial plays go batch by batch with handlers after each batch, and stop at a failed batch', async () => {

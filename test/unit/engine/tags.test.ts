@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTagList, shouldRun, tagFilter } from '../../../src/engine/tags.js';
+import { KprovError } from '../../../src/errors.js';
+import { closestTag, parseTagList, requireKnownTags, shouldRun, tagFilter } from '../../../src/engine/tags.js';
 
 const runs = (tags: string[], only: string[], skip: string[] = []) => shouldRun(tags, tagFilter(only, skip));
 
@@ -34,4 +35,29 @@ test('--skip-tags wins over --tags', () => {
 test('tag options may repeat and hold comma lists', () => {
   assert.deepEqual(parseTagList(['a,b', ' c ', '']), ['a', 'b', 'c']);
   assert.deepEqual(parseTagList(undefined), []);
+});
+
+test('did-you-mean: swaps, typos and case count as close; far-off words get no suggestion', () => {
+  const known = ['all', 'always', 'cni', 'containerd', 'control-plane', 'etcd', 'network', 'node', 'ssh-keys', 'tagged', 'untagged', 'verify'];
+  assert.equal(closestTag('etdc', known), 'etcd');
+  assert.equal(closestTag('ETCD', known), 'etcd');
+  assert.equal(closestTag('ssh-key', known), 'ssh-keys');
+  assert.equal(closestTag('controlplane', known), 'control-plane');
+  assert.equal(closestTag('verfiy', known), 'verify');
+  assert.equal(closestTag('contain', known), 'containerd', 'the start of a tag');
+  assert.equal(closestTag('kubelet', known), undefined);
+  assert.equal(closestTag('x', known), undefined);
+});
+
+test('unknown tags are a usage error (exit 2) naming every one, with the playbook\'s tags', () => {
+  const known = new Set(['etcd', 'node', 'always']);
+  requireKnownTags({ tags: ['etcd', 'all', 'tagged'], skipTags: ['never', 'untagged', 'always'] }, known, 'cluster.yml');
+  assert.throws(
+    () => requireKnownTags({ tags: ['etdc'], skipTags: ['bogus'] }, known, 'cluster.yml'),
+    (e: KprovError) =>
+      e.code === 'usage' &&
+      e.exitCode === 2 &&
+      e.message === 'unknown tags "etdc" in --tags (did you mean "etcd"?), "bogus" in --skip-tags' &&
+      e.hint === 'cluster.yml has the tags etcd, node; special tags: all, always, never, tagged, untagged',
+  );
 });

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { formatFailure } from '../../../src/engine/errors.js';
 import { HostState } from '../../../src/engine/host-state.js';
 import { binary, command, directory, file, kernelModule, restartHandler, service, sysctl } from '../../../src/engine/tasks/index.js';
 import type { Role, Task, TaskContext } from '../../../src/engine/contract.js';
@@ -315,4 +316,26 @@ test('plan modifies nothing; apply converges; a second apply changes nothing; a 
   assert.equal(restarts.length, 3);
   assert.equal(new Set(restarts).size, 3, 'restarts happen one after another');
   assert.match(changed.of('task:finish').find((e) => e.status === 'changed')!.changes[0]!.diff!, /^-ETCD_VERSION=3\.4\.23\n\+ETCD_VERSION=3\.4\.24$/m);
+});
+
+test('binary: a host whose disk is full fails that host with host, path and "no space left on device"', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kprov-full-'));
+  const bin = path.join(dir, 'kubelet');
+  const bytes = Buffer.alloc(64 * 1024, 'k');
+  await writeFile(bin, bytes);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  const names = hostNames(3);
+  const fleet = new FakeFleet(names);
+  fleet.machine('node3').freeBytes = 1000;
+  const roles: Role[] = [{ name: 'node', tasks: () => [binary({ path: '/usr/local/bin/kubelet', source: bin, sha256: sha })] }];
+  const run = await runYaml('- name: node\n  hosts: all\n  roles: [node]\n', { inventory: makeInventory(names), roles, fleet, gatherFacts: fakeFacts });
+  assert.equal(run.result.status, 'failed');
+  const failed = run.of('task:finish').filter((e) => e.status === 'failed');
+  assert.deepEqual(failed.map((e) => [e.host, e.error?.message]), [['node3', 'writing /usr/local/bin/kubelet: no space left on device']]);
+  assert.equal(
+    formatFailure('node3', failed[0]!.task, failed[0]!.error!).split('\n')[0],
+    'node3: binary /usr/local/bin/kubelet: writing /usr/local/bin/kubelet: no space left on device',
+  );
+  assert.equal(fleet.machine('node3').files.has('/usr/local/bin/kubelet'), false);
+  assert.ok(fleet.machine('node1').files.get('/usr/local/bin/kubelet')!.content.equals(bytes), 'the other hosts got it');
 });
