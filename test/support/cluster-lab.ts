@@ -8,8 +8,8 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { withFileLock } from '../../src/lab/file-lock.js';
-import { buildStandinRelease, type ReleaseManifest } from '../release/build.js';
-import { DEFAULT_CACHE_DIR } from '../release/debs.js';
+import { buildStandinRelease, type ReleaseManifest } from '../../dev/release/build.js';
+import { DEFAULT_CACHE_DIR } from '../../dev/release/debs.js';
 import { startLab, type StartLabOptions, type TestLab } from './lab.js';
 
 export const KUBE_VERSION = 'v1.13.5';
