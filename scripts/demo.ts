@@ -18,7 +18,7 @@ import { labNamespace } from '../src/lab/names.js';
 import { COMMAND_PACKAGES, findCommand, requireRoot } from '../src/lab/preflight.js';
 import { labStatus, type LabStatus } from '../src/lab/status.js';
 import { packageRoot } from '../src/paths.js';
-import { ensureStandinRelease, pinVariables, releasePins, RELEASE_DIR } from '../test/support/cluster-lab.js';
+import { ensureStandinRelease, pinVariables, releasePins, RELEASE_DIR } from '../dev/cluster-lab.js';
 
 const LAB = 'demo';
 const HOSTS = 5;

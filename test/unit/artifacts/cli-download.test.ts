@@ -6,7 +6,7 @@ import { registerDownload, type DownloadReport, type InventorySource } from '../
 import type { CliIO } from '../../../src/cli/io.js';
 import { KprovError } from '../../../src/errors.js';
 import { openFixture, type Fixture } from './support/fixture.js';
-import { LAB_VERSIONS } from './support/release.js';
+import { LAB_VERSIONS } from '../../../dev/fixture-release.js';
 
 let fx: Fixture;
 beforeEach(async () => {

@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { remoteDownloadPath, remoteFetchCommand } from '../../../src/artifacts/remote-fetch.js';
 import type { ResolvedArtifact } from '../../../src/artifacts/resolve.js';
 import { openFixture, type Fixture } from './support/fixture.js';
-import { fakeBinary, makeTarGz, sha256, sha512 } from './support/release.js';
+import { fakeBinary, makeTarGz, sha256, sha512 } from '../../../dev/fixture-release.js';
 
 // curl honours proxy variables: make sure nothing can leave loopback.
 const NO_PROXY_ENV = { http_proxy: '', https_proxy: '', HTTP_PROXY: '', HTTPS_PROXY: '', ALL_PROXY: '', all_proxy: '', no_proxy: '*', NO_PROXY: '*' };

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { clusterPkiInput, ensureClusterPki, loadClusterPki, pkiFileTasks } from '../../../src/cluster/pki.js';
 import { HostState } from '../../../src/engine/host-state.js';
 import type { Task, TaskContext } from '../../../src/roles/types.js';
-import { FakeFleet, FakeHost } from '../../support/fake-host.js';
+import { FakeFleet, FakeHost } from '../../../dev/fake-fleet.js';
 import { loadTestInventory, taskContext } from './support.js';
 
 test('the PKI input follows the inventory: hosts, member names, endpoint, directories, key algorithm', async (t) => {

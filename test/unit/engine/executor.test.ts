@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatFailure } from '../../../src/engine/errors.js';
 import type { Handler, Role, SharedValues, Task } from '../../../src/roles/types.js';
-import { FakeFleet } from '../../support/fake-host.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
 import { clusterInventory, commandTask, convergingTask, fakeFacts, hostNames, makeInventory, role, runYaml } from './harness.js';
 
 const twoPlays = `

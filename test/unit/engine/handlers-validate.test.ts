@@ -9,7 +9,7 @@ import { plainRenderer } from '../../../src/engine/render/plain.js';
 import { file, restartHandler, service } from '../../../src/engine/tasks/index.js';
 import { KprovError } from '../../../src/errors.js';
 import type { Handler, Role } from '../../../src/roles/types.js';
-import { FakeFleet } from '../../support/fake-host.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
 import { clusterInventory, convergingTask, hostNames, makeInventory, role, runYaml, runYamlRefused } from './harness.js';
 
 const PLAY = '- name: app\n  hosts: all\n  roles: [app]\n';

@@ -11,7 +11,7 @@ import { KprovError } from '../../../src/errors.js';
 import type { InventoryHost } from '../../../src/inventory/model.js';
 import type { Change, HostFacts, InventoryView, Role, SharedValues, Task, TemplateRenderer } from '../../../src/roles/types.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';
-import { FakeFleet } from '../../support/fake-host.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
 import { answerReadAhead } from './fake-reads.js';
 
 /** Hosts node1…nodeN; groups name their members; `all` is added. */

@@ -15,7 +15,7 @@ import { newToken, parsePrefetch, prefetchArgv, probeKey, type PrefetchRequest }
 import { ReadCache } from '../../../src/engine/read-cache.js';
 import { file, service, sysctl } from '../../../src/engine/tasks/index.js';
 import type { Role } from '../../../src/roles/types.js';
-import { FakeFleet, FakeHost } from '../../support/fake-host.js';
+import { FakeFleet, FakeHost } from '../../../dev/fake-fleet.js';
 import { answerReadAhead, isReadAhead } from './fake-reads.js';
 import { hostNames, makeInventory, runYaml } from './harness.js';
 

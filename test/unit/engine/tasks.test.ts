@@ -7,7 +7,7 @@ import path from 'node:path';
 import { HostState } from '../../../src/engine/host-state.js';
 import { binary, command, directory, file, kernelModule, restartHandler, service, sysctl } from '../../../src/engine/tasks/index.js';
 import type { Role, Task, TaskContext } from '../../../src/roles/types.js';
-import { FakeFleet, FakeHost } from '../../support/fake-host.js';
+import { FakeFleet, FakeHost } from '../../../dev/fake-fleet.js';
 import { isReadAhead } from './fake-reads.js';
 import { fakeFacts, hostNames, makeInventory, runYaml } from './harness.js';
 

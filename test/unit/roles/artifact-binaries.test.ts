@@ -13,7 +13,7 @@ import { artifactBinaries } from '../../../src/cluster/artifact-binaries.js';
 import type { ArtifactIndex } from '../../../src/cluster/artifacts.js';
 import type { Handler, Role } from '../../../src/roles/types.js';
 import type { ExecResult } from '../../../src/ssh/types.js';
-import { FakeFleet, type FakeMachine } from '../../support/fake-host.js';
+import { FakeFleet, type FakeMachine } from '../../../dev/fake-fleet.js';
 import { isReadAhead } from '../engine/fake-reads.js';
 import { makeInventory, runYaml } from '../engine/harness.js';
 

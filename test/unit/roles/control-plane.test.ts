@@ -19,7 +19,7 @@ import { controlPlaneRole } from '../../../src/roles/control-plane/index.js';
 import { readersOf, renderControlPlaneUnits } from '../../../src/roles/control-plane/units.js';
 import { etcdRole } from '../../../src/roles/etcd/index.js';
 import { splitCommandLine, execStartLines } from '../../../src/cluster/flags.js';
-import { FakeFleet } from '../../support/fake-host.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
 import { runYaml, runYamlRefused } from '../engine/harness.js';
 import { clusterScript, fakeArtifacts, loadTestInventory, writeInventory, type FakeClusterState } from '../cluster/support.js';
 

@@ -11,7 +11,7 @@ import { planCertificates } from '../../../src/pki/index.js';
 import { etcdRole } from '../../../src/roles/etcd/index.js';
 import { etcdTlsFiles, renderEtcdFiles } from '../../../src/roles/etcd/config.js';
 import { decideMembership } from '../../../src/roles/etcd/membership.js';
-import { FakeFleet } from '../../support/fake-host.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
 import { runYaml } from '../engine/harness.js';
 import { clusterScript, fakeArtifacts, loadTestInventory, type FakeClusterState } from '../cluster/support.js';
 

@@ -15,7 +15,7 @@ import type { ArtifactIndex } from '../../../src/cluster/artifacts.js';
 import { loadInventory, type Inventory } from '../../../src/inventory/load.js';
 import type { InventoryView, SharedValues } from '../../../src/roles/types.js';
 import type { ExecResult } from '../../../src/ssh/types.js';
-import { FakeFleet, type FakeMachine } from '../../support/fake-host.js';
+import { FakeFleet, type FakeMachine } from '../../../dev/fake-fleet.js';
 
 const made: string[] = [];
 after(async () => {

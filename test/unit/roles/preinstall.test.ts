@@ -5,7 +5,7 @@ import { preinstallRole } from '../../../src/roles/preinstall/index.js';
 import { parseProbe, unitFromCgroup, type HostProbe } from '../../../src/roles/preinstall/probe.js';
 import type { HostFacts } from '../../../src/roles/types.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';
-import { FakeFleet } from '../../support/fake-host.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
 import { runYaml, runYamlRefused } from '../engine/harness.js';
 import { loadCluster } from './node-roles-support.js';
 

@@ -7,7 +7,7 @@ import { CGROUP_DRIVER } from '../../../src/roles/runtime/cgroup-driver.js';
 import { IP_FORWARD_SYSCTL_FILE, renderRuntimeFiles, runtimeRole } from '../../../src/roles/runtime/index.js';
 import { describeFailure } from '../../../src/engine/errors.js';
 import { waitForContainerd } from '../../../src/roles/runtime/ctr-answers.js';
-import { FakeHost } from '../../support/fake-host.js';
+import { FakeHost } from '../../../dev/fake-fleet.js';
 import { isReadAhead } from '../engine/fake-reads.js';
 import { runYaml } from '../engine/harness.js';
 import { fakeArtifacts, loadCluster, nodeFleet } from './node-roles-support.js';

@@ -5,8 +5,8 @@ import path from 'node:path';
 import type { HttpOptions } from '../../../../src/artifacts/http.js';
 import { resolveArtifacts, type ResolvedArtifact } from '../../../../src/artifacts/resolve.js';
 import { settingsFromVars } from '../../../../src/artifacts/settings.js';
-import { buildFakeRelease, LAB_VERSIONS, type FakeRelease } from './release.js';
-import { startFixtureServer, type FixtureServer } from './server.js';
+import { buildFakeRelease, LAB_VERSIONS, type FakeRelease } from '../../../../dev/fixture-release.js';
+import { startFixtureServer, type FixtureServer } from '../../../../dev/fixture-server.js';
 
 /** Fast, still bounded: 3 tries, millisecond backoff, short timeouts. */
 export const TEST_HTTP: Partial<HttpOptions> = { attempts: 3, backoffMs: 5, maxBackoffMs: 20, headersTimeoutMs: 5000, idleTimeoutMs: 2000 };
