@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { runCli } from '../support/cli.js';
+import { runCli } from '../support/run-cli.js';
 import { kprovBin } from '../../dev/lab-hosts.js';
 import { assertResourcesGone, labResources, labSkipReason } from '../support/lab.js';
 import { runCommand } from '../../dev/run-command.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli } from '../support/cli.js';
+import { runCli } from '../support/run-cli.js';
 import { kprovBin, startLab, type RunningLab } from '../../dev/lab-hosts.js';
 import { assertResourcesGone, labResources, labSkipReason } from '../support/lab.js';
 import { runCommand } from '../../dev/run-command.js';

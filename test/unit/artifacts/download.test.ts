@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { downloadArtifacts, type ArtifactEvent } from '../../../src/artifacts/download.js';
 import { KprovError } from '../../../src/errors.js';
-import { openFixture, TEST_HTTP, type Fixture } from './support/fixture.js';
+import { openFixture, TEST_HTTP, type Fixture } from '../../support/artifact-fixture.js';
 import { fakeBinary, sha256, sha512 } from '../../../dev/fixture-release.js';
 
 let fx: Fixture;

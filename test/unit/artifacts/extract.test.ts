@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { downloadArtifacts } from '../../../src/artifacts/download.js';
 import { matchMember, normalizeMemberPath } from '../../../src/artifacts/extract.js';
 import { KprovError } from '../../../src/errors.js';
-import { openFixture, TEST_HTTP, type Fixture } from './support/fixture.js';
+import { openFixture, TEST_HTTP, type Fixture } from '../../support/artifact-fixture.js';
 import { makeTarGz, sha256 } from '../../../dev/fixture-release.js';
 
 describe('member selection', () => {

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { remoteDownloadPath, remoteFetchCommand } from '../../../src/artifacts/remote-fetch.js';
 import type { ResolvedArtifact } from '../../../src/artifacts/resolve.js';
-import { openFixture, type Fixture } from './support/fixture.js';
+import { openFixture, type Fixture } from '../../support/artifact-fixture.js';
 import { fakeBinary, makeTarGz, sha256, sha512 } from '../../../dev/fixture-release.js';
 
 // curl honours proxy variables: make sure nothing can leave loopback.

@@ -10,7 +10,7 @@ import { clusterPkiInput, ensureClusterPki, loadClusterPki, pkiFileTasks } from 
 import { HostState } from '../../../src/engine/host-state.js';
 import type { Task, TaskContext } from '../../../src/roles/types.js';
 import { FakeFleet, FakeHost } from '../../../dev/fake-fleet.js';
-import { loadTestInventory, taskContext } from './support.js';
+import { loadTestInventory, taskContext } from './test-cluster.js';
 
 test('the PKI input follows the inventory: hosts, member names, endpoint, directories, key algorithm', async (t) => {
   const inventory = await loadTestInventory(t, {

@@ -13,9 +13,9 @@ import { file, restartHandler, service } from '../../../src/engine/tasks/index.j
 import { KprovError } from '../../../src/errors.js';
 import type { Role } from '../../../src/roles/types.js';
 import { FakeFleet } from '../../../dev/fake-fleet.js';
-import { runCli } from '../../support/cli.js';
-import { answerReadAhead } from './fake-reads.js';
-import { clusterInventory, commandTask, fakeFacts, hostNames } from './harness.js';
+import { runCli } from '../../support/run-cli.js';
+import { answerReadAhead } from './fake-read-ahead.js';
+import { clusterInventory, commandTask, fakeFacts, hostNames } from './playbook-harness.js';
 
 const PLAYBOOK = `
 - name: Configure

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { formatFailure } from '../../../src/engine/errors.js';
 import type { Handler, Role, SharedValues, Task } from '../../../src/roles/types.js';
 import { FakeFleet } from '../../../dev/fake-fleet.js';
-import { clusterInventory, commandTask, convergingTask, fakeFacts, hostNames, makeInventory, role, runYaml } from './harness.js';
+import { clusterInventory, commandTask, convergingTask, fakeFacts, hostNames, makeInventory, role, runYaml } from './playbook-harness.js';
 
 const twoPlays = `
 - name: first

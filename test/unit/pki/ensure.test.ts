@@ -8,7 +8,10 @@ import { chmod, copyFile, readFile, rm, stat, writeFile } from 'node:fs/promises
 import path from 'node:path';
 import { KprovError } from '../../../src/errors.js';
 import { checkCertificates, ensurePki, planCertificates, renewCertificates, type PkiInput } from '../../../src/pki/index.js';
-import { changedFiles, openssl, smallCluster, snapshot, tempDir } from './support.js';
+import { changedFiles, snapshot } from '../../support/dir-snapshot.js';
+import { openssl } from '../../support/openssl.js';
+import { smallCluster } from '../../support/pki-small-cluster.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const days = (n: number) => new Date(Date.now() + n * DAY);

@@ -13,7 +13,8 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensurePki } from '../../../src/pki/index.js';
-import { smallCluster, tempDir } from './support.js';
+import { smallCluster } from '../../support/pki-small-cluster.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 /** No proxy variables: gRPC would honour them and leave loopback. */
 const cleanEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', ETCDCTL_API: '3' };

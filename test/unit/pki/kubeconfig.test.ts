@@ -11,7 +11,8 @@ import type { TLSSocket } from 'node:tls';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { ensurePki, kubeconfigSet, kubeconfigsForHost, renderKubeconfig } from '../../../src/pki/index.js';
-import { smallCluster, tempDir } from './support.js';
+import { smallCluster } from '../../support/pki-small-cluster.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 interface Kubeconfig {
   apiVersion: string;

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ensurePki, planCertificates, type CertSpec, type KeyAlgorithm } from '../../../src/pki/index.js';
-import { normalizeIp, openssl, smallCluster, tempDir } from './support.js';
+import { normalizeIp, openssl } from '../../support/openssl.js';
+import { smallCluster } from '../../support/pki-small-cluster.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 /** `openssl x509 -ext …` output as header → value lines. */
 function extensions(text: string): Map<string, string> {

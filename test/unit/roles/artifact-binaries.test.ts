@@ -14,8 +14,8 @@ import type { ArtifactIndex } from '../../../src/cluster/artifacts.js';
 import type { Handler, Role } from '../../../src/roles/types.js';
 import type { ExecResult } from '../../../src/ssh/types.js';
 import { FakeFleet, type FakeMachine } from '../../../dev/fake-fleet.js';
-import { isReadAhead } from '../engine/fake-reads.js';
-import { makeInventory, runYaml } from '../engine/harness.js';
+import { isReadAhead } from '../engine/fake-read-ahead.js';
+import { makeInventory, runYaml } from '../engine/playbook-harness.js';
 
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

@@ -20,8 +20,8 @@ import { readersOf, renderControlPlaneUnits } from '../../../src/roles/control-p
 import { etcdRole } from '../../../src/roles/etcd/index.js';
 import { splitCommandLine, execStartLines } from '../../../src/cluster/flags.js';
 import { FakeFleet } from '../../../dev/fake-fleet.js';
-import { runYaml, runYamlRefused } from '../engine/harness.js';
-import { clusterScript, fakeArtifacts, loadTestInventory, writeInventory, type FakeClusterState } from '../cluster/support.js';
+import { runYaml, runYamlRefused } from '../engine/playbook-harness.js';
+import { clusterScript, fakeArtifacts, loadTestInventory, writeInventory, type FakeClusterState } from '../cluster/test-cluster.js';
 
 const PLAYBOOK = `
 - name: etcd

@@ -12,8 +12,8 @@ import { etcdRole } from '../../../src/roles/etcd/index.js';
 import { etcdTlsFiles, renderEtcdFiles } from '../../../src/roles/etcd/config.js';
 import { decideMembership } from '../../../src/roles/etcd/membership.js';
 import { FakeFleet } from '../../../dev/fake-fleet.js';
-import { runYaml } from '../engine/harness.js';
-import { clusterScript, fakeArtifacts, loadTestInventory, type FakeClusterState } from '../cluster/support.js';
+import { runYaml } from '../engine/playbook-harness.js';
+import { clusterScript, fakeArtifacts, loadTestInventory, type FakeClusterState } from '../cluster/test-cluster.js';
 
 const PLAYBOOK = '- name: etcd\n  hosts: etcd\n  roles: [etcd]\n';
 

@@ -6,8 +6,8 @@ import { parseProbe, unitFromCgroup, type HostProbe } from '../../../src/roles/p
 import type { HostFacts } from '../../../src/roles/types.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';
 import { FakeFleet } from '../../../dev/fake-fleet.js';
-import { runYaml, runYamlRefused } from '../engine/harness.js';
-import { loadCluster } from './node-roles-support.js';
+import { runYaml, runYamlRefused } from '../engine/playbook-harness.js';
+import { loadCluster } from './node-cluster.js';
 
 const SS_HEADER = 'State  Recv-Q Send-Q Local Address:Port  Peer Address:Port Process';
 

@@ -8,9 +8,9 @@ import { IP_FORWARD_SYSCTL_FILE, renderRuntimeFiles, runtimeRole } from '../../.
 import { describeFailure } from '../../../src/engine/errors.js';
 import { waitForContainerd } from '../../../src/roles/runtime/ctr-answers.js';
 import { FakeHost } from '../../../dev/fake-fleet.js';
-import { isReadAhead } from '../engine/fake-reads.js';
-import { runYaml } from '../engine/harness.js';
-import { fakeArtifacts, loadCluster, nodeFleet } from './node-roles-support.js';
+import { isReadAhead } from '../engine/fake-read-ahead.js';
+import { runYaml } from '../engine/playbook-harness.js';
+import { fakeArtifacts, loadCluster, nodeFleet } from './node-cluster.js';
 
 const PLAYBOOK = `
 - name: Container runtime

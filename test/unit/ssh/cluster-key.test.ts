@@ -6,11 +6,12 @@ import { inspect } from 'node:util';
 import { spawnSync } from 'node:child_process';
 import ssh2 from 'ssh2';
 import { clusterKeyPath, ensureClusterKey, isSoundPair, loadClusterKey } from '../../../src/ssh/cluster-key.js';
-import { keygen, tempDir } from './keygen-support.js';
+import { keygen } from '../../support/ssh-keygen.js';
+import { processTempDir } from '../../support/temp-dir.js';
 
 for (const type of ['ed25519', 'rsa'] as const) {
   test(`a new ${type} cluster key is accepted by ssh-keygen -y and kept private`, async () => {
-    const inv = tempDir('kprov-inv-');
+    const inv = processTempDir('kprov-inv-');
     const { key, created } = await ensureClusterKey(inv, type);
     assert.equal(created, true);
     const file = clusterKeyPath(inv, type);
@@ -34,7 +35,7 @@ for (const type of ['ed25519', 'rsa'] as const) {
 }
 
 test('an existing key is reused, never replaced; a lost .pub is rewritten', async () => {
-  const inv = tempDir('kprov-inv-');
+  const inv = processTempDir('kprov-inv-');
   const first = await ensureClusterKey(inv, 'ed25519');
   const before = readFileSync(first.key.privateKeyPath);
   rmSync(first.key.publicKeyPath);
@@ -45,14 +46,14 @@ test('an existing key is reused, never replaced; a lost .pub is rewritten', asyn
 });
 
 test('concurrent creation yields one key', async () => {
-  const inv = tempDir('kprov-inv-');
+  const inv = processTempDir('kprov-inv-');
   const results = await Promise.all(Array.from({ length: 6 }, () => ensureClusterKey(inv, 'ed25519')));
   assert.equal(new Set(results.map((r) => r.key.fingerprint)).size, 1);
   assert.ok(results.some((r) => r.created));
 });
 
 test('loading: absent is undefined, loose permissions are tightened, garbage is an error', async () => {
-  const inv = tempDir('kprov-inv-');
+  const inv = processTempDir('kprov-inv-');
   assert.equal(await loadClusterKey(inv, 'ed25519'), undefined);
   const { key } = await ensureClusterKey(inv, 'ed25519');
   chmodSync(key.privateKeyPath, 0o644);
@@ -63,7 +64,7 @@ test('loading: absent is undefined, loose permissions are tightened, garbage is 
 });
 
 test('the check for ssh2 ed25519 pairs with a dropped zero byte agrees with ssh-keygen', () => {
-  const dir = tempDir('kprov-keys-');
+  const dir = processTempDir('kprov-keys-');
   // About one pair in 256 is malformed (mscdex/ssh2#1390); find one, bounded.
   let bad: { private: string; public: string } | undefined;
   let good: { private: string; public: string } | undefined;

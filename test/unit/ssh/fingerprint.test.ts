@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { blobOfPublicKeyLine, keyTypeOfBlob, sha256Fingerprint } from '../../../src/ssh/fingerprint.js';
-import { keygen, sshKeygen, tempDir } from './keygen-support.js';
+import { keygen, sshKeygen } from '../../support/ssh-keygen.js';
+import { processTempDir } from '../../support/temp-dir.js';
 
 test('fingerprints match ssh-keygen -l for ed25519, ecdsa and rsa keys', () => {
-  const dir = tempDir();
+  const dir = processTempDir();
   for (const type of ['ed25519', 'ecdsa', 'rsa'] as const) {
     const key = sshKeygen(dir, `k-${type}`, type);
     const expected = /(SHA256:[A-Za-z0-9+/]+)/.exec(keygen(['-l', '-E', 'sha256', '-f', `${key.privatePath}.pub`]))?.[1];

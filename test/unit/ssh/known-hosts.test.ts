@@ -11,9 +11,10 @@ import {
   pinnedKeyTypes,
   verdictFor,
 } from '../../../src/ssh/known-hosts.js';
-import { keygen, sshKeygen, tempDir } from './keygen-support.js';
+import { keygen, sshKeygen } from '../../support/ssh-keygen.js';
+import { processTempDir } from '../../support/temp-dir.js';
 
-const dir = tempDir();
+const dir = processTempDir();
 const ed = sshKeygen(dir, 'host-ed', 'ed25519');
 const ec = sshKeygen(dir, 'host-ec', 'ecdsa');
 const other = sshKeygen(dir, 'other-ed', 'ed25519');
