@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `npm test`: everything a fresh Debian 12 machine needs for the tests, then every test.
+# `npm test`: everything a fresh Debian 12 machine needs for the tests, then every test suite
+# (unit, integration, e2e; arguments select suites or files, see test/run.ts).
 # As root, missing Debian packages are installed from the mirrors apt is configured with.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,7 +1,13 @@
 /**
- * Runs every test: unit tests in parallel, then end-to-end tests (lab hosts, need root) with
- * limited concurrency so a 2-core machine is not oversubscribed.
- * Usage: node dist/test/run.js [SUBSTRING…]   (only test files whose path contains a substring)
+ * Runs every test, one suite after the other, each with limited concurrency so a 2-core machine is
+ * not oversubscribed: unit (no root, nothing beyond a Debian base system), integration (real
+ * openssl, ssh-keygen, etcd, kubectl, curl on loopback), then end-to-end (lab hosts, need root).
+ *
+ *   node dist/test/run.js [FILTER…]
+ *
+ * A filter that names a suite (unit, integration, e2e) selects that suite; any other filter selects
+ * test files whose path below test/ contains it (`pki/etcd`, `e2e/standin`). Both kinds together:
+ * the matching files of those suites.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -9,6 +15,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const testRoot = path.dirname(fileURLToPath(import.meta.url));
+
+interface Suite {
+  name: string;
+  concurrency: number;
+}
+
+const SUITES: readonly Suite[] = [
+  { name: 'unit', concurrency: 2 },
+  { name: 'integration', concurrency: 2 },
+  { name: 'e2e', concurrency: 2 },
+];
 
 function findTests(dir: string): string[] {
   let out: string[] = [];
@@ -27,19 +44,18 @@ function findTests(dir: string): string[] {
 }
 
 const filters = process.argv.slice(2);
-const selected = (files: string[]) =>
-  filters.length === 0 ? files : files.filter((f) => filters.some((s) => f.includes(s)));
+const suiteFilters = filters.filter((f) => SUITES.some((s) => s.name === f));
+// `test/unit/x.test.ts` and `dist/test/unit/x.test.js` mean the same file.
+const pathFilters = filters
+  .filter((f) => !suiteFilters.includes(f))
+  .map((f) => f.replace(/^(\.\/)?(dist\/)?test\//, '').replace(/\.ts$/, '.js'));
 
-interface Suite {
-  name: string;
-  files: string[];
-  concurrency: number;
+function selectedFiles(suite: Suite): string[] {
+  if (suiteFilters.length > 0 && !suiteFilters.includes(suite.name)) return [];
+  const files = findTests(path.join(testRoot, suite.name));
+  if (pathFilters.length === 0) return files;
+  return files.filter((f) => pathFilters.some((p) => path.relative(testRoot, f).includes(p)));
 }
-
-const suites: Suite[] = [
-  { name: 'unit', files: selected(findTests(path.join(testRoot, 'unit'))), concurrency: 2 },
-  { name: 'e2e', files: selected(findTests(path.join(testRoot, 'e2e'))), concurrency: 2 },
-];
 
 /** Builds (or finds) the lab's cached base image once, before e2e files start in parallel. */
 async function prepareLab(): Promise<void> {
@@ -51,14 +67,15 @@ async function prepareLab(): Promise<void> {
 }
 
 let failed = false;
-for (const suite of suites) {
-  if (suite.files.length === 0) continue;
+for (const suite of SUITES) {
+  const files = selectedFiles(suite);
+  if (files.length === 0) continue;
   if (suite.name === 'e2e') await prepareLab();
-  console.log(`\n=== ${suite.name}: ${suite.files.length} file(s) ===`);
+  console.log(`\n=== ${suite.name}: ${files.length} file(s) ===`);
   const started = Date.now();
   const result = spawnSync(
     process.execPath,
-    ['--test', `--test-concurrency=${suite.concurrency}`, '--test-reporter=spec', ...suite.files],
+    ['--test', `--test-concurrency=${suite.concurrency}`, '--test-reporter=spec', ...files],
     { stdio: 'inherit' },
   );
   console.log(`=== ${suite.name}: ${result.status === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s ===`);

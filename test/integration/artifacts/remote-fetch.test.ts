@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { remoteDownloadPath, remoteFetchCommand } from '../../../src/artifacts/remote-fetch.js';
 import type { ResolvedArtifact } from '../../../src/artifacts/resolve.js';
 import { openFixture, type Fixture } from '../../support/artifact-fixture.js';
+import { needsCommands } from '../../support/needs-commands.js';
 import { fakeBinary, makeTarGz, sha256, sha512 } from '../../../dev/fixture-release.js';
 
 // curl honours proxy variables: make sure nothing can leave loopback.
@@ -41,7 +42,7 @@ async function installed(p: string): Promise<{ content: Buffer; mode: number }> 
 
 const exists = (p: string) => access(p).then(() => true, () => false);
 
-describe('remoteFetchCommand', () => {
+describe('remoteFetchCommand', needsCommands('curl'), () => {
   it('downloads, verifies (.sha512) and installs a binary; a re-run reuses the download and changes nothing', async () => {
     const a = fx.artifact('kube-apiserver');
     const first = await run(a);

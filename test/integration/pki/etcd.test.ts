@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensurePki } from '../../../src/pki/index.js';
+import { needsCommands } from '../../support/needs-commands.js';
 import { smallCluster } from '../../support/pki-small-cluster.js';
 import { tempDir } from '../../support/temp-dir.js';
 
@@ -158,10 +159,10 @@ async function runEtcdCluster(t: TestContext, keyAlgorithm: 'rsa-2048' | 'ecdsa-
   }
 }
 
-test('real etcd: client-cert auth and peer TLS with the PKI (RSA 2048)', { timeout: 120_000 }, async (t) => {
+test('real etcd: client-cert auth and peer TLS with the PKI (RSA 2048)', { timeout: 120_000, ...needsCommands('etcd', 'etcdctl') }, async (t) => {
   await runEtcdCluster(t, 'rsa-2048');
 });
 
-test('real etcd: client-cert auth and peer TLS with the PKI (ECDSA P-256)', { timeout: 120_000 }, async (t) => {
+test('real etcd: client-cert auth and peer TLS with the PKI (ECDSA P-256)', { timeout: 120_000, ...needsCommands('etcd', 'etcdctl') }, async (t) => {
   await runEtcdCluster(t, 'ecdsa-p256');
 });
