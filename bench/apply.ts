@@ -20,8 +20,8 @@ import { defaultApplyDeps } from '../src/cli/apply-deps.js';
 import type { CliIO } from '../src/cli/io.js';
 import type { RunEvent } from '../src/engine/events.js';
 import { labNamespace, vethName } from '../src/lab/names.js';
-import { runCommand } from '../test/support/lab.js';
-import { startClusterLab } from '../test/support/cluster-lab.js';
+import { runCommand } from '../dev/run-command.js';
+import { startClusterLab } from '../dev/cluster-lab.js';
 import type { RemoteHost } from '../src/ssh/types.js';
 import { busyCores, machineCpu, machineDescription } from './machine.js';
 

@@ -12,8 +12,8 @@ import path from 'node:path';
 import { downloadArtifacts } from '../src/artifacts/download.js';
 import { resolveArtifacts } from '../src/artifacts/resolve.js';
 import { settingsFromVars } from '../src/artifacts/settings.js';
-import { makeTarGz, sha256, sha512, LAB_VERSIONS } from '../test/unit/artifacts/support/release.js';
-import { startFixtureServer } from '../test/unit/artifacts/support/server.js';
+import { makeTarGz, sha256, sha512, LAB_VERSIONS } from '../dev/fixture-release.js';
+import { startFixtureServer } from '../dev/fixture-server.js';
 
 // `--warm CACHE_DIR FILES_REPO`: the warm run, in a fresh process as a CLI invocation would be
 // (in the parent, collecting the cold run's garbage would be charged to it).

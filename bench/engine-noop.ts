@@ -1,5 +1,5 @@
 /**
- * Engine overhead: a no-op play on 1, 5 and 20 in-memory hosts (test/support/fake-host.ts), so
+ * Engine overhead: a no-op play on 1, 5 and 20 in-memory hosts (dev/fake-fleet.ts), so
  * what is measured is the executor, events and renderers, not SSH. Each task's check is one
  * remote call answered after a simulated round trip; nothing changes, as on a re-apply.
  *
@@ -16,7 +16,7 @@ import { plainRenderer } from '../src/engine/render/plain.js';
 import { RoleRegistry } from '../src/engine/role-registry.js';
 import type { InventoryHost } from '../src/inventory/model.js';
 import type { InventoryView, Role, Task } from '../src/engine/contract.js';
-import { FakeFleet } from '../test/support/fake-host.js';
+import { FakeFleet } from '../dev/fake-fleet.js';
 
 const { values } = parseArgs({
   options: {

@@ -18,7 +18,7 @@ import { labNamespace } from '../src/lab/names.js';
 import { COMMAND_PACKAGES, findCommand, requireRoot } from '../src/lab/preflight.js';
 import { labStatus, type LabStatus } from '../src/lab/status.js';
 import { packageRoot } from '../src/paths.js';
-import { ensureStandinRelease, pinVariables, releasePins, RELEASE_DIR } from '../test/support/cluster-lab.js';
+import { ensureStandinRelease, pinVariables, releasePins, RELEASE_DIR } from '../dev/cluster-lab.js';
 
 const LAB = 'demo';
 const HOSTS = 5;
@@ -71,7 +71,7 @@ async function hostPackages(): Promise<void> {
 async function release(): Promise<{ pins: Record<string, string>; kubectl: string }> {
   heading('Release the lab serves (stand-in kube server binaries, real everything else)');
   const started = Date.now();
-  console.log('    (built from Debian packages and test/standin on first use, ~15 s; reused afterwards)');
+  console.log('    (built from Debian packages and dev/standin on first use, ~15 s; reused afterwards)');
   const manifest = await ensureStandinRelease();
   for (const a of manifest.artifacts) console.log(`    ${a.name.padEnd(24)} ${a.version.padEnd(9)} ${a.source}`);
   console.log(`    ready in ${seconds(Date.now() - started)}: ${RELEASE_DIR}`);
@@ -130,7 +130,7 @@ async function main(): Promise<number> {
   console.log(`kprov demo: a Kubernetes v1.13 cluster on ${HOSTS} throwaway local hosts`);
   console.log(
     '  The lab runs stand-in kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and kube-proxy\n' +
-      '  (test/standin: test infrastructure that enforces the v1.13 flags and checks every file it is given),\n' +
+      '  (dev/standin: development tooling that enforces the v1.13 flags and checks every file it is given),\n' +
       '  because the real v1.13 server binaries cannot be downloaded on this machine. etcd, containerd, runc,\n' +
       '  the CNI plugins and kubectl are the real binaries from Debian packages. On real hosts kprov installs\n' +
       '  the real v1.13 release from dl.k8s.io.',

@@ -14,7 +14,7 @@ import { Command } from 'commander';
 import type { CliIO } from '../../src/cli/io.js';
 import { registerKubeconfig } from '../../src/cli/kubeconfig.js';
 import { packageRoot } from '../../src/paths.js';
-import { pinVariables, RELEASE_DIR, startClusterLab, type ClusterLab } from '../support/cluster-lab.js';
+import { pinVariables, RELEASE_DIR, startClusterLab, type ClusterLab } from '../../dev/cluster-lab.js';
 import { labSkipReason } from '../support/lab.js';
 
 const PLAYBOOK = path.join(packageRoot, 'test', 'fixtures', 'playbooks', 'control-plane.yml');

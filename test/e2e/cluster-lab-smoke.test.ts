@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labSkipReason } from '../support/lab.js';
-import { startClusterLab } from '../support/cluster-lab.js';
+import { startClusterLab } from '../../dev/cluster-lab.js';
 
 test('a cluster lab serves the stand-in release and kprov download verifies all of it', { skip: labSkipReason() }, async () => {
   const lab = await startClusterLab({ name: 'e2e-smoke', hosts: 1 });

@@ -18,7 +18,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunEvent } from '../../src/engine/events.js';
 import { ROUTE_PROTO } from '../../src/roles/cni/pod-routes.js';
-import { startClusterLab, type ClusterLab } from '../support/cluster-lab.js';
+import { startClusterLab, type ClusterLab } from '../../dev/cluster-lab.js';
 import { labSkipReason } from '../support/lab.js';
 
 const NAME = 'e2e-node';

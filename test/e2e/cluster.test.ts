@@ -15,8 +15,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RunEvent } from '../../src/engine/events.js';
 import { packageRoot } from '../../src/paths.js';
-import { pinVariables, RELEASE_DIR, startClusterLab, type ClusterLab } from '../support/cluster-lab.js';
-import { kprovBin, labSkipReason } from '../support/lab.js';
+import { pinVariables, RELEASE_DIR, startClusterLab, type ClusterLab } from '../../dev/cluster-lab.js';
+import { kprovBin } from '../../dev/lab-hosts.js';
+import { labSkipReason } from '../support/lab.js';
 
 const NAME = 'e2e-cluster';
 const skip = labSkipReason();

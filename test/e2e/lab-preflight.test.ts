@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli } from '../support/cli.js';
-import { kprovBin, labSkipReason, runCommand } from '../support/lab.js';
+import { runCli } from '../support/run-cli.js';
+import { kprovBin } from '../../dev/lab-hosts.js';
+import { labSkipReason } from '../support/lab.js';
+import { runCommand } from '../../dev/run-command.js';
 import { namespaceExists } from '../../src/lab/network.js';
 import { findCommand, UP_COMMANDS } from '../../src/lab/preflight.js';
 

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { labSkipReason, startLab } from '../support/lab.js';
+import { labSkipReason } from '../support/lab.js';
+import { startLab } from '../../dev/lab-hosts.js';
 
 const HOSTS = 20;
 

@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli } from '../support/cli.js';
-import { kprovBin, assertResourcesGone, labResources, labSkipReason, runCommand, startLab, type TestLab } from '../support/lab.js';
+import { runCli } from '../support/run-cli.js';
+import { kprovBin, startLab, type RunningLab } from '../../dev/lab-hosts.js';
+import { assertResourcesGone, labResources, labSkipReason } from '../support/lab.js';
+import { runCommand } from '../../dev/run-command.js';
 import { mountsUnder } from '../../src/lab/mounts.js';
 import { labDir } from '../../src/lab/paths.js';
 import { labDown } from '../../src/lab/down.js';
@@ -20,7 +22,7 @@ const NAME = 'e2e-lab';
 const skip = labSkipReason();
 
 describe('kprov lab', { skip, concurrency: false }, () => {
-  let lab: TestLab;
+  let lab: RunningLab;
 
   before(async () => {
     lab = await startLab({ name: NAME, hosts: 3 });

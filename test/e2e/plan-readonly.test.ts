@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startClusterLab, type ClusterLab } from '../support/cluster-lab.js';
+import { startClusterLab, type ClusterLab } from '../../dev/cluster-lab.js';
 import { labSkipReason } from '../support/lab.js';
 
 const NAME = 'e2e-planro';

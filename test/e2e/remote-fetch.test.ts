@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { RunEvent } from '../../src/engine/events.js';
-import { RELEASE_DIR, startClusterLab, type ClusterLab } from '../support/cluster-lab.js';
+import { RELEASE_DIR, startClusterLab, type ClusterLab } from '../../dev/cluster-lab.js';
 import { labSkipReason } from '../support/lab.js';
 
 const run = promisify(execFile);

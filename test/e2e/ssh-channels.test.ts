@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { labSkipReason, startLab } from '../support/lab.js';
+import { labSkipReason } from '../support/lab.js';
+import { startLab } from '../../dev/lab-hosts.js';
 
 const scenario = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scenarios', 'ssh-channels.js');
 

@@ -10,7 +10,9 @@ import { cp, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { labSkipReason, runCommand, startLab, type TestLab } from '../support/lab.js';
+import { labSkipReason } from '../support/lab.js';
+import { runCommand } from '../../dev/run-command.js';
+import { startLab, type RunningLab } from '../../dev/lab-hosts.js';
 
 const NAME = 'e2e-ssh';
 const skip = labSkipReason();
@@ -49,7 +51,7 @@ interface RunReport {
 }
 
 describe('SSH layer on lab hosts', { skip, concurrency: false }, () => {
-  let lab: TestLab;
+  let lab: RunningLab;
   let password: string;
   let work: string;
   /** Every scenario's raw output, to prove no password ever shows up in it. */

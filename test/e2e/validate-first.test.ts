@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RunEvent } from '../../src/engine/events.js';
 import { packageRoot } from '../../src/paths.js';
-import { startClusterLab } from '../support/cluster-lab.js';
+import { startClusterLab } from '../../dev/cluster-lab.js';
 import { labSkipReason } from '../support/lab.js';
 
 test('a broken flag in a template fails the whole playbook before any host is contacted: exit 2, hosts untouched', { skip: labSkipReason(), timeout: 300_000 }, async () => {

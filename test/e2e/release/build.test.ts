@@ -10,9 +10,9 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { digests } from '../../release/archive.js';
-import { buildStandinRelease, type ReleaseManifest } from '../../release/build.js';
-import { upstreamVersionOf } from '../../release/debs.js';
+import { digests } from '../../../dev/release/archive.js';
+import { buildStandinRelease, type ReleaseManifest } from '../../../dev/release/build.js';
+import { upstreamVersionOf } from '../../../dev/release/debs.js';
 
 let work: string;
 let tree: string;
@@ -131,7 +131,7 @@ test('a rebuild with unchanged inputs reuses everything; a rebuilt archive has i
   const etcdTar = path.join(tree, byName('etcd').urlPath);
   await rm(etcdTar);
   const manifestFile = path.join(work, 'manifest.json');
-  const cli = await execa(process.execPath, [path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'release', 'build.js'), '--out', tree, '--manifest', manifestFile], { reject: false, timeout: 120_000 });
+  const cli = await execa(process.execPath, [path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'dev', 'release', 'build.js'), '--out', tree, '--manifest', manifestFile], { reject: false, timeout: 120_000 });
   assert.equal(cli.exitCode, 0, String(cli.stderr));
   const fromCli = JSON.parse(String(cli.stdout)) as ReleaseManifest;
   assert.deepEqual(JSON.parse(await readFile(manifestFile, 'utf8')), fromCli);

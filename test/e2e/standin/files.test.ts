@@ -11,7 +11,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import type { StandinName } from '../../release/bundle.js';
+import type { StandinName } from '../../../dev/release/bundle.js';
 import { TestPki, writeKubeconfig, type CertFiles } from './support/pki.js';
 import { standins } from './support/scenario.js';
 

@@ -5,13 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execa } from 'execa';
-import { Flags, parseArgs, FlagParseError } from '../../standin/common/flags.js';
-import { flagSetSpec } from '../../standin/common/flagspec.js';
-import { humanDuration, parseGoDuration } from '../../standin/common/duration.js';
-import { strategicMergePatch, mergePatch } from '../../standin/kube-apiserver/patch.js';
-import { negotiate } from '../../standin/kube-apiserver/tables.js';
-import { decodeStringFields } from '../../standin/kubelet/cri.js';
-import { standinNames } from '../../release/bundle.js';
+import { Flags, parseArgs, FlagParseError } from '../../../dev/standin/common/flags.js';
+import { flagSetSpec } from '../../../dev/standin/common/flagspec.js';
+import { humanDuration, parseGoDuration } from '../../../dev/standin/common/duration.js';
+import { strategicMergePatch, mergePatch } from '../../../dev/standin/kube-apiserver/patch.js';
+import { negotiate } from '../../../dev/standin/kube-apiserver/tables.js';
+import { decodeStringFields } from '../../../dev/standin/kubelet/cri.js';
+import { standinNames } from '../../../dev/release/bundle.js';
 import { standins } from './support/scenario.js';
 
 const run = async (file: string, args: string[]) => {

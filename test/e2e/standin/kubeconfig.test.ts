@@ -5,8 +5,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { loadKubeconfig } from '../../standin/common/kubeconfig.js';
-import { StandinError } from '../../standin/common/errors.js';
+import { loadKubeconfig } from '../../../dev/standin/common/kubeconfig.js';
+import { StandinError } from '../../../dev/standin/common/errors.js';
 import { TestPki, writeKubeconfig, type CertFiles } from './support/pki.js';
 
 let dir: string;

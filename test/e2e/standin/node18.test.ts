@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execa } from 'execa';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { standinNames } from '../../release/bundle.js';
+import { standinNames } from '../../../dev/release/bundle.js';
 import { debianNode18, type Node18 } from './support/node18.js';
 import { waitFor } from './support/netns.js';
 import { Scenario, standins } from './support/scenario.js';

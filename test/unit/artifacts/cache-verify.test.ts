@@ -10,8 +10,8 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ArtifactCache } from '../../../src/artifacts/cache.js';
 import { downloadArtifacts, type CachedArtifact } from '../../../src/artifacts/download.js';
 import { KprovError } from '../../../src/errors.js';
-import { openFixture, TEST_HTTP, type Fixture } from './support/fixture.js';
-import { sha256 } from './support/release.js';
+import { openFixture, TEST_HTTP, type Fixture } from '../../support/artifact-fixture.js';
+import { sha256 } from '../../../dev/fixture-release.js';
 
 let fx: Fixture;
 beforeEach(async () => {

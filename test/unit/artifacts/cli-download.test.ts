@@ -5,8 +5,8 @@ import { Command } from 'commander';
 import { registerDownload, type DownloadReport, type InventorySource } from '../../../src/cli/download.js';
 import type { CliIO } from '../../../src/cli/io.js';
 import { KprovError } from '../../../src/errors.js';
-import { openFixture, type Fixture } from './support/fixture.js';
-import { LAB_VERSIONS } from './support/release.js';
+import { openFixture, type Fixture } from '../../support/artifact-fixture.js';
+import { LAB_VERSIONS } from '../../../dev/fixture-release.js';
 
 let fx: Fixture;
 beforeEach(async () => {

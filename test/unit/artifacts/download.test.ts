@@ -4,8 +4,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { downloadArtifacts, type ArtifactEvent } from '../../../src/artifacts/download.js';
 import { KprovError } from '../../../src/errors.js';
-import { openFixture, TEST_HTTP, type Fixture } from './support/fixture.js';
-import { fakeBinary, sha256, sha512 } from './support/release.js';
+import { openFixture, TEST_HTTP, type Fixture } from '../../support/artifact-fixture.js';
+import { fakeBinary, sha256, sha512 } from '../../../dev/fixture-release.js';
 
 let fx: Fixture;
 beforeEach(async () => {
@@ -251,7 +251,7 @@ describe('downloadArtifacts: failures', () => {
   });
 
   it('names an unreachable server after the bounded tries', async () => {
-    const { startFixtureServer } = await import('./support/server.js');
+    const { startFixtureServer } = await import('../../../dev/fixture-server.js');
     const closed = await startFixtureServer();
     const url = `${closed.url}/kubelet`;
     await closed.close();

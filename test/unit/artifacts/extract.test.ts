@@ -7,8 +7,8 @@ import { execa } from 'execa';
 import { downloadArtifacts } from '../../../src/artifacts/download.js';
 import { matchMember, normalizeMemberPath } from '../../../src/artifacts/extract.js';
 import { KprovError } from '../../../src/errors.js';
-import { openFixture, TEST_HTTP, type Fixture } from './support/fixture.js';
-import { makeTarGz, sha256 } from './support/release.js';
+import { openFixture, TEST_HTTP, type Fixture } from '../../support/artifact-fixture.js';
+import { makeTarGz, sha256 } from '../../../dev/fixture-release.js';
 
 describe('member selection', () => {
   it('normalizes member paths and drops those that climb out', () => {

@@ -4,7 +4,7 @@ import { planArtifacts } from '../../../src/artifacts/needs.js';
 import { rebase, resolveArtifacts, type ResolvedArtifact } from '../../../src/artifacts/resolve.js';
 import { settingsFromVars } from '../../../src/artifacts/settings.js';
 import { KprovError } from '../../../src/errors.js';
-import { LAB_VERSIONS } from './support/release.js';
+import { LAB_VERSIONS } from '../../../dev/fixture-release.js';
 
 function byId(list: ResolvedArtifact[], id: string): ResolvedArtifact {
   const a = list.find((x) => x.id === id);

@@ -12,8 +12,8 @@ import { loadClusterPki } from '../../../src/cluster/pki.js';
 import type { CliIO } from '../../../src/cli/io.js';
 import { registerKubeconfig } from '../../../src/cli/kubeconfig.js';
 import { loadInventory } from '../../../src/inventory/load.js';
-import { runCli } from '../../support/cli.js';
-import { writeInventory } from '../cluster/support.js';
+import { runCli } from '../../support/run-cli.js';
+import { writeInventory } from '../cluster/test-cluster.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 

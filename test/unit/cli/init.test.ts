@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli } from '../../support/cli.js';
+import { runCli } from '../../support/run-cli.js';
 
 async function tempDir(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'kprov-init-'));

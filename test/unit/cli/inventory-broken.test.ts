@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { packageRoot } from '../../../src/paths.js';
-import { runCli } from '../../support/cli.js';
+import { runCli } from '../../support/run-cli.js';
 
 const root = path.join(packageRoot, 'test', 'fixtures', 'inventories', 'broken');
 

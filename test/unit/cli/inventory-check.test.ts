@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { packageRoot } from '../../../src/paths.js';
-import { runCli } from '../../support/cli.js';
+import { runCli } from '../../support/run-cli.js';
 
 const fixtures = path.join(packageRoot, 'test', 'fixtures', 'inventories');
 

@@ -4,7 +4,7 @@ import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../../../src/paths.js';
-import { runCli } from '../../support/cli.js';
+import { runCli } from '../../support/run-cli.js';
 
 const fixtures = path.join(packageRoot, 'test', 'fixtures', 'inventories');
 const sample = path.join(packageRoot, 'inventory', 'sample');

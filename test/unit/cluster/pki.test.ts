@@ -10,8 +10,8 @@ import { clusterPkiInput, loadClusterPki, pkiFileTasks } from '../../../src/clus
 import { HostState } from '../../../src/engine/host-state.js';
 import type { Task, TaskContext } from '../../../src/engine/contract.js';
 import { createClusterRun } from '../../../src/cluster/run.js';
-import { FakeFleet, FakeHost } from '../../support/fake-host.js';
-import { loadTestInventory, taskContext } from './support.js';
+import { FakeFleet, FakeHost } from '../../../dev/fake-fleet.js';
+import { loadTestInventory, taskContext } from './test-cluster.js';
 
 test('the PKI input follows the inventory: hosts, member names, endpoint, directories, key algorithm', async (t) => {
   const inventory = await loadTestInventory(t, {

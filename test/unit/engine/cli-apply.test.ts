@@ -12,10 +12,10 @@ import { RoleRegistry } from '../../../src/engine/role-registry.js';
 import { file, restartHandler, service } from '../../../src/engine/tasks/index.js';
 import { KprovError } from '../../../src/errors.js';
 import type { Role } from '../../../src/engine/contract.js';
-import { FakeFleet } from '../../support/fake-host.js';
-import { runCli } from '../../support/cli.js';
-import { answerReadAhead } from './fake-reads.js';
-import { clusterInventory, commandTask, fakeFacts, hostNames } from './harness.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
+import { runCli } from '../../support/run-cli.js';
+import { answerReadAhead } from './fake-read-ahead.js';
+import { clusterInventory, commandTask, fakeFacts, hostNames } from './playbook-harness.js';
 
 const PLAYBOOK = `
 - name: Configure

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatFailure } from '../../../src/engine/errors.js';
 import type { Handler, Role, Task } from '../../../src/engine/contract.js';
-import { FakeFleet } from '../../support/fake-host.js';
-import { clusterInventory, commandTask, convergingTask, fakeFacts, hostNames, makeInventory, role, runYaml } from './harness.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
+import { clusterInventory, commandTask, convergingTask, fakeFacts, hostNames, makeInventory, role, runYaml } from './playbook-harness.js';
 
 const twoPlays = `
 - name: first

@@ -9,8 +9,8 @@ import { plainRenderer } from '../../../src/engine/render/plain.js';
 import { file, restartHandler, service } from '../../../src/engine/tasks/index.js';
 import { KprovError } from '../../../src/errors.js';
 import type { Handler, Role } from '../../../src/engine/contract.js';
-import { FakeFleet } from '../../support/fake-host.js';
-import { clusterInventory, convergingTask, hostNames, makeInventory, role, runYaml, runYamlRefused } from './harness.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
+import { clusterInventory, convergingTask, hostNames, makeInventory, role, runYaml, runYamlRefused } from './playbook-harness.js';
 
 const PLAY = '- name: app\n  hosts: all\n  roles: [app]\n';
 const SKIPPED = 'app.service was started by this run after every change that notified it';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { globToRegExp, selectHosts } from '../../../src/engine/patterns.js';
 import { KprovError } from '../../../src/errors.js';
-import { clusterInventory, makeInventory } from './harness.js';
+import { clusterInventory, makeInventory } from './playbook-harness.js';
 
 const inv = clusterInventory(2); // node1-3 control plane + etcd, node1-5 nodes
 const sel = (pattern: string) => selectHosts(pattern, inv, { label: 'hosts' });

@@ -7,7 +7,7 @@ import { planRun } from '../../../src/engine/run-plan.js';
 import { loadPlaybook, parsePlaybook, resolvePlaybookPath } from '../../../src/engine/playbook.js';
 import { RoleRegistry } from '../../../src/engine/role-registry.js';
 import { KprovError } from '../../../src/errors.js';
-import { clusterInventory, convergingTask, role } from './harness.js';
+import { clusterInventory, convergingTask, role } from './playbook-harness.js';
 
 const valid = `# the cluster
 - name: Distribute SSH keys

@@ -15,9 +15,9 @@ import { newToken, parsePrefetch, prefetchArgv, probeKey, type PrefetchRequest }
 import { ReadCache } from '../../../src/engine/read-cache.js';
 import { file, service, sysctl } from '../../../src/engine/tasks/index.js';
 import type { Role } from '../../../src/engine/contract.js';
-import { FakeFleet, FakeHost } from '../../support/fake-host.js';
-import { answerReadAhead, isReadAhead } from './fake-reads.js';
-import { hostNames, makeInventory, runYaml } from './harness.js';
+import { FakeFleet, FakeHost } from '../../../dev/fake-fleet.js';
+import { answerReadAhead, isReadAhead } from './fake-read-ahead.js';
+import { hostNames, makeInventory, runYaml } from './playbook-harness.js';
 
 const run = promisify(execFile);
 const sha = (data: string) => createHash('sha256').update(data).digest('hex');

@@ -8,9 +8,9 @@ import { formatFailure } from '../../../src/engine/errors.js';
 import { HostState } from '../../../src/engine/host-state.js';
 import { binary, command, directory, file, kernelModule, restartHandler, service, sysctl } from '../../../src/engine/tasks/index.js';
 import type { Role, Task, TaskContext } from '../../../src/engine/contract.js';
-import { FakeFleet, FakeHost } from '../../support/fake-host.js';
-import { isReadAhead } from './fake-reads.js';
-import { fakeFacts, hostNames, makeInventory, runYaml } from './harness.js';
+import { FakeFleet, FakeHost } from '../../../dev/fake-fleet.js';
+import { isReadAhead } from './fake-read-ahead.js';
+import { fakeFacts, hostNames, makeInventory, runYaml } from './playbook-harness.js';
 
 const KEY = '-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBSECRETSECRETSECRET\n-----END EC PRIVATE KEY-----\n';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalGroupName } from '../../../src/inventory/groups.js';
-import { load } from './helpers.js';
+import { load } from './temp-inventory.js';
 
 const OLD_INI = `[all]
 master1 ansible_host=10.0.0.1

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { load, loadError, SMALL_INI } from './helpers.js';
+import { load, loadError, SMALL_INI } from './temp-inventory.js';
 
 test('hosts may share an address on different SSH ports (port forwarding), not on the same one', async () => {
   const ini = SMALL_INI.replace('node2 ansible_host=10.0.0.2', 'node2 ansible_host=10.0.0.1 ansible_port=2222');

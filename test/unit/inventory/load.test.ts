@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { loadInventory } from '../../../src/inventory/load.js';
 import { packageRoot } from '../../../src/paths.js';
-import { load, loadError, makeInventory, SMALL_INI } from './helpers.js';
+import { load, loadError, makeInventory, SMALL_INI } from './temp-inventory.js';
 
 const fixtures = path.join(packageRoot, 'test', 'fixtures', 'inventories');
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Inventory } from '../../../src/inventory/load.js';
-import { load } from './helpers.js';
+import { load } from './temp-inventory.js';
 
 const varOf = (inv: Inventory, host: string, key: string) => inv.hosts.find((h) => h.name === host)!.vars[key];
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { load, loadError, SMALL_INI } from './helpers.js';
+import { load, loadError, SMALL_INI } from './temp-inventory.js';
 
 test('inline host values are literals; :vars values are strings until a schema types them', async () => {
   const inv = await load({

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { runCli } from '../../support/cli.js';
+import { runCli } from '../../support/run-cli.js';
 import { recipeHash } from '../../../src/lab/base-image.js';
 
 test('lab up rejects a bad --hosts or --name with exit 2 and one line', async () => {

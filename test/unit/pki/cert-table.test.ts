@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { KprovError } from '../../../src/errors.js';
 import { parsePkiInput, planCertificates, type CertSpec } from '../../../src/pki/index.js';
 import { firstAddressOf } from '../../../src/pki/addresses.js';
-import { smallCluster } from './support.js';
+import { smallCluster } from '../../support/pki-small-cluster.js';
 
 const byName = (specs: CertSpec[], name: string): CertSpec => {
   const s = specs.find((x) => x.name === name);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KprovError } from '../../../src/errors.js';
 import { filesForHost, parsePkiInput, planCertificates, type CertSpec } from '../../../src/pki/index.js';
-import { smallCluster } from './support.js';
+import { smallCluster } from '../../support/pki-small-cluster.js';
 
 const caKeys = (plan: CertSpec[]) => new Set(plan.filter((s) => s.kind === 'ca').map((s) => s.files.key));
 

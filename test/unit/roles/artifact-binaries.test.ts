@@ -13,9 +13,9 @@ import { artifactBinaries } from '../../../src/cluster/artifact-binaries.js';
 import type { ArtifactIndex } from '../../../src/cluster/artifact-index.js';
 import type { Handler, Role } from '../../../src/engine/contract.js';
 import type { ExecResult } from '../../../src/ssh/types.js';
-import { FakeFleet, type FakeMachine } from '../../support/fake-host.js';
-import { isReadAhead } from '../engine/fake-reads.js';
-import { makeInventory, runYaml } from '../engine/harness.js';
+import { FakeFleet, type FakeMachine } from '../../../dev/fake-fleet.js';
+import { isReadAhead } from '../engine/fake-read-ahead.js';
+import { makeInventory, runYaml } from '../engine/playbook-harness.js';
 
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

@@ -6,8 +6,8 @@ import { BRIDGE_SYSCTL_FILE, MODULES_LOAD_FILE } from '../../../src/roles/cni/br
 import { CNI_CONFLIST, cniRole, POD_ROUTES_UNIT, renderCniFiles } from '../../../src/roles/cni/index.js';
 import { cniSpecVersion, gatewayOf, podNetworkOf } from '../../../src/roles/cni/network.js';
 import { parseRoutes, routeChanges, ROUTE_PROTO } from '../../../src/roles/cni/pod-routes.js';
-import { runYaml } from '../engine/harness.js';
-import { fakeArtifacts, loadCluster, nodeFleet, THREE_NODES } from './node-roles-support.js';
+import { runYaml } from '../engine/playbook-harness.js';
+import { fakeArtifacts, loadCluster, nodeFleet, THREE_NODES } from './node-cluster.js';
 
 const PLAYBOOK = `
 - name: Pod network

@@ -19,9 +19,9 @@ import { controlPlaneRole } from '../../../src/roles/control-plane/index.js';
 import { controlPlaneReaders, renderControlPlaneUnits } from '../../../src/roles/control-plane/units.js';
 import { etcdRole } from '../../../src/roles/etcd/index.js';
 import { splitCommandLine, execStartLines } from '../../../src/cluster/flags.js';
-import { FakeFleet } from '../../support/fake-host.js';
-import { runYaml, runYamlRefused } from '../engine/harness.js';
-import { clusterScript, fakeArtifacts, loadTestInventory, testRun, writeInventory, type FakeClusterState } from '../cluster/support.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
+import { runYaml, runYamlRefused } from '../engine/playbook-harness.js';
+import { clusterScript, fakeArtifacts, loadTestInventory, testRun, writeInventory, type FakeClusterState } from '../cluster/test-cluster.js';
 
 const PLAYBOOK = `
 - name: etcd

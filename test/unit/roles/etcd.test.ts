@@ -11,9 +11,9 @@ import { planCertificates } from '../../../src/pki/index.js';
 import { etcdRole } from '../../../src/roles/etcd/index.js';
 import { etcdTlsFiles, renderEtcdFiles } from '../../../src/roles/etcd/config.js';
 import { decideMembership } from '../../../src/roles/etcd/membership.js';
-import { FakeFleet } from '../../support/fake-host.js';
-import { runYaml } from '../engine/harness.js';
-import { clusterScript, fakeArtifacts, loadTestInventory, testRun, type FakeClusterState } from '../cluster/support.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
+import { runYaml } from '../engine/playbook-harness.js';
+import { clusterScript, fakeArtifacts, loadTestInventory, testRun, type FakeClusterState } from '../cluster/test-cluster.js';
 
 const PLAYBOOK = '- name: etcd\n  hosts: etcd\n  roles: [etcd]\n';
 

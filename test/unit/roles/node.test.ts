@@ -7,8 +7,8 @@ import { isKprovError } from '../../../src/errors.js';
 import { CGROUP_DRIVER } from '../../../src/roles/runtime/cgroup-driver.js';
 import { KUBE_PROXY_CONFIG, KUBELET_CONFIG } from '../../../src/roles/node/settings.js';
 import { nodeRole, renderNodeFiles } from '../../../src/roles/node/index.js';
-import { runYaml } from '../engine/harness.js';
-import { fakeArtifacts, loadCluster, nodeFleet, type TestCluster } from './node-roles-support.js';
+import { runYaml } from '../engine/playbook-harness.js';
+import { fakeArtifacts, loadCluster, nodeFleet, type TestCluster } from './node-cluster.js';
 
 const PLAYBOOK = `
 - name: Nodes

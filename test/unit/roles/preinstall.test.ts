@@ -5,9 +5,9 @@ import { preinstallRole } from '../../../src/roles/preinstall/index.js';
 import { parseProbe, unitFromCgroup, type HostProbe } from '../../../src/roles/preinstall/probe.js';
 import type { HostFacts } from '../../../src/engine/contract.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';
-import { FakeFleet } from '../../support/fake-host.js';
-import { runYaml, runYamlRefused } from '../engine/harness.js';
-import { loadCluster } from './node-roles-support.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
+import { runYaml, runYamlRefused } from '../engine/playbook-harness.js';
+import { loadCluster } from './node-cluster.js';
 
 const SS_HEADER = 'State  Recv-Q Send-Q Local Address:Port  Peer Address:Port Process';
 

@@ -7,10 +7,10 @@ import { CGROUP_DRIVER } from '../../../src/roles/runtime/cgroup-driver.js';
 import { IP_FORWARD_SYSCTL_FILE, renderRuntimeFiles, runtimeRole } from '../../../src/roles/runtime/index.js';
 import { describeFailure } from '../../../src/engine/errors.js';
 import { waitForContainerd } from '../../../src/roles/runtime/ctr-answers.js';
-import { FakeHost } from '../../support/fake-host.js';
-import { isReadAhead } from '../engine/fake-reads.js';
-import { runYaml } from '../engine/harness.js';
-import { fakeArtifacts, loadCluster, nodeFleet } from './node-roles-support.js';
+import { FakeHost } from '../../../dev/fake-fleet.js';
+import { isReadAhead } from '../engine/fake-read-ahead.js';
+import { runYaml } from '../engine/playbook-harness.js';
+import { fakeArtifacts, loadCluster, nodeFleet } from './node-cluster.js';
 
 const PLAYBOOK = `
 - name: Container runtime

@@ -13,9 +13,9 @@ import { loadInventory, type Inventory } from '../../../src/inventory/load.js';
 import { VERIFY_TIMEOUTS } from '../../../src/roles/verify/checks.js';
 import { verifyRole } from '../../../src/roles/verify/index.js';
 import type { ExecResult } from '../../../src/ssh/types.js';
-import { FakeFleet, type FakeMachine } from '../../support/fake-host.js';
+import { FakeFleet, type FakeMachine } from '../../../dev/fake-fleet.js';
 import { createClusterRun } from '../../../src/cluster/run.js';
-import { runYaml } from '../engine/harness.js';
+import { runYaml } from '../engine/playbook-harness.js';
 
 const PLAYBOOK = '- name: Verify the cluster\n  hosts: k8s_cluster:etcd\n  roles: [verify]\n';
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });

@@ -6,7 +6,7 @@ import { createConnector, noNetworkGuard } from '../../../src/ssh/connector.js';
 import { SshRemoteHost } from '../../../src/ssh/remote-host.js';
 import type { Session } from '../../../src/ssh/session.js';
 import { sshHostConfig } from '../../../src/ssh/host-config.js';
-import { tempDir } from './keygen-support.js';
+import { processTempDir } from '../../support/temp-dir.js';
 
 const host = (name: string, vars: Record<string, unknown> = {}): InventoryHost => ({
   name,
@@ -16,7 +16,7 @@ const host = (name: string, vars: Record<string, unknown> = {}): InventoryHost =
 });
 
 test('inventory problems are found before any connection', () => {
-  const dir = tempDir('kprov-inv-');
+  const dir = processTempDir('kprov-inv-');
   assert.throws(
     () => createConnector({ dir, hosts: [host('node1')], groups: { bastion: ['jump'] } }, { networkGuard: noNetworkGuard }),
     /bastion group names jump, which is not a host/,
@@ -29,7 +29,7 @@ test('inventory problems are found before any connection', () => {
 });
 
 test('an unknown host name is a usage error; nothing is counted', async () => {
-  const dir = tempDir('kprov-inv-');
+  const dir = processTempDir('kprov-inv-');
   const connector = createConnector({ dir, hosts: [host('node1')], groups: {} }, { networkGuard: noNetworkGuard });
   await assert.rejects(connector.connect('node9'), (err: unknown) => err instanceof KprovError && err.code === 'usage');
   assert.deepEqual(connector.stats(), { handshakes: {} });

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bootstrapPasswordPath, passwordLookup } from '../../../src/ssh/credentials.js';
-import { tempDir } from './keygen-support.js';
+import { processTempDir } from '../../support/temp-dir.js';
 
 test('the bootstrap-password file wins over the environment; one trailing newline is dropped', async () => {
-  const inv = tempDir('kprov-inv-');
+  const inv = processTempDir('kprov-inv-');
   mkdirSync(path.join(inv, 'credentials'));
   writeFileSync(bootstrapPasswordPath(inv), 'file secret \n', { mode: 0o600 });
   const lookup = passwordLookup({ inventoryDir: inv, env: { KPROV_SSH_PASSWORD: 'env' }, prompt: undefined });
@@ -14,7 +14,7 @@ test('the bootstrap-password file wins over the environment; one trailing newlin
 });
 
 test('then $KPROV_SSH_PASSWORD; the prompt is separate and asked once', async () => {
-  const inv = tempDir('kprov-inv-');
+  const inv = processTempDir('kprov-inv-');
   let asked = 0;
   const prompt = async () => {
     asked++;

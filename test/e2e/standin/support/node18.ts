@@ -5,7 +5,7 @@
  */
 import { execa } from 'execa';
 import path from 'node:path';
-import { DEFAULT_CACHE_DIR, debPackage } from '../../../release/debs.js';
+import { DEFAULT_CACHE_DIR, debPackage } from '../../../../dev/release/debs.js';
 
 export interface Node18 {
   /** Prefix for a command: `[...wrap, script, ...args]` runs `script` under Debian's Node 18. */

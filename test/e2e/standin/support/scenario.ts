@@ -8,8 +8,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleStandins, type StandinName } from '../../../release/bundle.js';
-import { DEFAULT_CACHE_DIR, debPackage, realKubectl } from '../../../release/debs.js';
+import { bundleStandins, type StandinName } from '../../../../dev/release/bundle.js';
+import { DEFAULT_CACHE_DIR, debPackage, realKubectl } from '../../../../dev/release/debs.js';
 import { NetNs, waitFor, type Proc } from './netns.js';
 import { TestPki, writeKubeconfig, type CertFiles } from './pki.js';
 

@@ -1,19 +1,19 @@
 /**
- * An in-memory host for engine tests: files, directories, systemd units, sysctls and kernel
+ * In-memory hosts for engine tests and the engine benchmark: files, directories, systemd units, sysctls and kernel
  * modules in Maps, a handful of commands interpreted the way coreutils/systemd answer them, and a
  * record of every call (so a test can prove a dry run wrote nothing). Commands it does not know
- * go to the test's script, else exit 127.
+ * go to the caller's script, else exit 127.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { InventoryHost } from '../../src/inventory/model.js';
-import { STAT_SCRIPT } from '../../src/engine/tasks/remote-stat.js';
-import { HostCommandError } from '../../src/ssh/errors.js';
-import { noSpaceError } from '../../src/ssh/no-space.js';
-import { commandLine } from '../../src/ssh/quote.js';
-import type { ExecOptions, ExecResult, FileSpec, RemoteHost } from '../../src/ssh/types.js';
+import type { InventoryHost } from '../src/inventory/model.js';
+import { STAT_SCRIPT } from '../src/engine/tasks/remote-stat.js';
+import { HostCommandError } from '../src/ssh/errors.js';
+import { noSpaceError } from '../src/ssh/no-space.js';
+import { commandLine } from '../src/ssh/quote.js';
+import type { ExecOptions, ExecResult, FileSpec, RemoteHost } from '../src/ssh/types.js';
 
 export interface FakeFile {
   content: Buffer;

@@ -11,8 +11,8 @@ import { KprovError } from '../../../src/errors.js';
 import type { InventoryHost } from '../../../src/inventory/model.js';
 import type { Change, HostFacts, InventoryView, Role, Task, TemplateRenderer } from '../../../src/engine/contract.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';
-import { FakeFleet } from '../../support/fake-host.js';
-import { answerReadAhead } from './fake-reads.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
+import { answerReadAhead } from './fake-read-ahead.js';
 
 /** Hosts node1…nodeN; groups name their members; `all` is added. */
 export function makeInventory(hostNames: readonly string[], groups: Record<string, readonly string[]> = {}, dir = '/nonexistent/inventory'): InventoryView {

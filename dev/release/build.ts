@@ -4,7 +4,7 @@
  * the upstream trees. Kube server binaries are the bundled stand-ins; etcd, containerd, runc, the
  * CNI plugins and kubectl are the real binaries from Debian packages under their true versions.
  *
- *   node dist/test/release/build.js --out DIR [--kube-version v1.13.5] [--cache-dir DIR] [--manifest FILE]
+ *   node dist/dev/release/build.js --out DIR [--kube-version v1.13.5] [--cache-dir DIR] [--manifest FILE]
  */
 import { Command } from 'commander';
 import { execa } from 'execa';

@@ -1,20 +1,7 @@
-/** Real OpenSSH keys for the SSH unit tests, made by ssh-keygen in a temp directory. */
+/** Real OpenSSH keys and answers from ssh-keygen, to check kprov's SSH code against OpenSSH. */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-
-const made: string[] = [];
-// Each test file runs in its own process: remove its temp directories when it ends.
-process.on('exit', () => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
-
-export function tempDir(prefix = 'kprov-ssh-'): string {
-  const dir = mkdtempSync(path.join(tmpdir(), prefix));
-  made.push(dir);
-  return dir;
-}
 
 export interface TestKey {
   privatePath: string;
@@ -22,6 +9,7 @@ export interface TestKey {
   blob: Buffer;
 }
 
+/** A new unencrypted key pair `dir/name` (+ `.pub`) made by ssh-keygen. */
 export function sshKeygen(dir: string, name: string, type: 'ed25519' | 'ecdsa' | 'rsa'): TestKey {
   const privatePath = path.join(dir, name);
   const bits = type === 'rsa' ? ['-b', '2048'] : [];
@@ -30,6 +18,7 @@ export function sshKeygen(dir: string, name: string, type: 'ed25519' | 'ecdsa' |
   return { privatePath, publicLine, blob: Buffer.from(publicLine.split(' ')[1]!, 'base64') };
 }
 
+/** ssh-keygen's stdout for these arguments; throws on a non-zero exit. */
 export function keygen(args: string[]): string {
   return execFileSync('ssh-keygen', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -7,10 +7,10 @@
  */
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { withFileLock } from '../../src/lab/file-lock.js';
-import { buildStandinRelease, type ReleaseManifest } from '../release/build.js';
-import { DEFAULT_CACHE_DIR } from '../release/debs.js';
-import { startLab, type StartLabOptions, type TestLab } from './lab.js';
+import { withFileLock } from '../src/lab/file-lock.js';
+import { buildStandinRelease, type ReleaseManifest } from './release/build.js';
+import { DEFAULT_CACHE_DIR } from './release/debs.js';
+import { startLab, type RunningLab, type StartLabOptions } from './lab-hosts.js';
 
 export const KUBE_VERSION = 'v1.13.5';
 
@@ -70,7 +70,7 @@ export async function pinVariables(inventoryDir: string, pins: Record<string, st
   }
 }
 
-export interface ClusterLab extends TestLab {
+export interface ClusterLab extends RunningLab {
   release: ReleaseManifest;
 }
 

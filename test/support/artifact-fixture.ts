@@ -1,12 +1,12 @@
-/** One fake release served by a loopback server, a fresh cache directory, and their teardown. */
+/** For artifact tests: one fake release served by a loopback server, a fresh cache directory, and their teardown. */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { HttpOptions } from '../../../../src/artifacts/http.js';
-import { resolveArtifacts, type ResolvedArtifact } from '../../../../src/artifacts/resolve.js';
-import { settingsFromVars } from '../../../../src/artifacts/settings.js';
-import { buildFakeRelease, LAB_VERSIONS, type FakeRelease } from './release.js';
-import { startFixtureServer, type FixtureServer } from './server.js';
+import type { HttpOptions } from '../../src/artifacts/http.js';
+import { resolveArtifacts, type ResolvedArtifact } from '../../src/artifacts/resolve.js';
+import { settingsFromVars } from '../../src/artifacts/settings.js';
+import { buildFakeRelease, LAB_VERSIONS, type FakeRelease } from '../../dev/fixture-release.js';
+import { startFixtureServer, type FixtureServer } from '../../dev/fixture-server.js';
 
 /** Fast, still bounded: 3 tries, millisecond backoff, short timeouts. */
 export const TEST_HTTP: Partial<HttpOptions> = { attempts: 3, backoffMs: 5, maxBackoffMs: 20, headersTimeoutMs: 5000, idleTimeoutMs: 2000 };

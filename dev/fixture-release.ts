@@ -1,7 +1,7 @@
 /**
  * A fake release tree in the upstream layouts (as a files_repo mirror lays them out: the upstream
  * host name as the first path segment), with the checksum files each project publishes. The
- * "binaries" are small shell scripts plus random bytes, made fresh for every test run.
+ * "binaries" are small shell scripts plus random bytes, made fresh for every run (tests, benchmark).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';

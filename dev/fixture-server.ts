@@ -1,5 +1,5 @@
 /**
- * A small HTTP file server of the test's own, on 127.0.0.1 (random port): serves a map of paths to
+ * A small HTTP file server for artifact tests and the download benchmark, on 127.0.0.1 (random port): serves a map of paths to
  * contents, counts requests, and misbehaves on demand (status codes, truncated bodies, redirects,
  * delays) for the next N requests of a path.
  */

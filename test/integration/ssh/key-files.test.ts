@@ -12,8 +12,9 @@ import path from 'node:path';
 import { loadInventory } from '../../../src/inventory/load.js';
 import { packageRoot } from '../../../src/paths.js';
 import { checkKeyFiles } from '../../../src/ssh/key-files.js';
-import { runCli } from '../../support/cli.js';
-import { sshKeygen, tempDir } from './keygen-support.js';
+import { runCli } from '../../support/run-cli.js';
+import { sshKeygen } from '../../support/ssh-keygen.js';
+import { processTempDir as tempDir } from '../../support/temp-dir.js';
 
 const INI = `[all]
 node1 ansible_host=10.0.0.11

@@ -17,14 +17,14 @@ export type StandinName = (typeof standinNames)[number];
 export function repoRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 8; i++) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'test', 'standin'))) return dir;
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'dev', 'standin'))) return dir;
     dir = path.dirname(dir);
   }
   throw new KprovError('internal', 'cannot find the kprov repository root above the release bundler');
 }
 
 export function standinEntry(name: StandinName, root = repoRoot()): string {
-  return path.join(root, 'test', 'standin', name, 'main.ts');
+  return path.join(root, 'dev', 'standin', name, 'main.ts');
 }
 
 /** Writes `data` to `file` atomically unless it already holds exactly that. */

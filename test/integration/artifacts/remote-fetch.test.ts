@@ -10,8 +10,9 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { execa } from 'execa';
 import { remoteDownloadPath, remoteFetchCommand } from '../../../src/artifacts/remote-fetch.js';
 import type { ResolvedArtifact } from '../../../src/artifacts/resolve.js';
-import { openFixture, type Fixture } from './support/fixture.js';
-import { fakeBinary, makeTarGz, sha256, sha512 } from './support/release.js';
+import { openFixture, type Fixture } from '../../support/artifact-fixture.js';
+import { needsCommands } from '../../support/needs-commands.js';
+import { fakeBinary, makeTarGz, sha256, sha512 } from '../../../dev/fixture-release.js';
 
 // curl honours proxy variables: make sure nothing can leave loopback.
 const NO_PROXY_ENV = { http_proxy: '', https_proxy: '', HTTP_PROXY: '', HTTPS_PROXY: '', ALL_PROXY: '', all_proxy: '', no_proxy: '*', NO_PROXY: '*' };
@@ -41,7 +42,7 @@ async function installed(p: string): Promise<{ content: Buffer; mode: number }> 
 
 const exists = (p: string) => access(p).then(() => true, () => false);
 
-describe('remoteFetchCommand', () => {
+describe('remoteFetchCommand', needsCommands('curl'), () => {
   it('downloads, verifies (.sha512) and installs a binary; a re-run reuses the download and changes nothing', async () => {
     const a = fx.artifact('kube-apiserver');
     const first = await run(a);

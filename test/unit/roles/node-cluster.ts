@@ -16,7 +16,7 @@ import { loadInventory, type Inventory } from '../../../src/inventory/load.js';
 import type { InventoryView } from '../../../src/engine/contract.js';
 import { createClusterRun, type ClusterRun } from '../../../src/cluster/run.js';
 import type { ExecResult } from '../../../src/ssh/types.js';
-import { FakeFleet, type FakeMachine } from '../../support/fake-host.js';
+import { FakeFleet, type FakeMachine } from '../../../dev/fake-fleet.js';
 
 const made: string[] = [];
 after(async () => {

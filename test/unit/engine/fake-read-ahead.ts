@@ -9,7 +9,7 @@ import { PREFETCH_NAME, PREFETCH_SCRIPT } from '../../../src/engine/prefetch.js'
 import { STAT_SCRIPT } from '../../../src/engine/tasks/remote-stat.js';
 import { UNIT_PROPERTIES } from '../../../src/engine/tasks/unit-state.js';
 import type { ExecResult } from '../../../src/ssh/types.js';
-import type { FakeFleet, FakeMachine } from '../../support/fake-host.js';
+import type { FakeFleet, FakeMachine } from '../../../dev/fake-fleet.js';
 
 /** The read-ahead's argv (as recorded in FakeCall.argv). */
 export function isReadAhead(argv: readonly string[] | undefined): boolean {

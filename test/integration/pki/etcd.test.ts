@@ -13,7 +13,9 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensurePki } from '../../../src/pki/index.js';
-import { smallCluster, tempDir } from './support.js';
+import { needsCommands } from '../../support/needs-commands.js';
+import { smallCluster } from '../../support/pki-small-cluster.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 /** No proxy variables: gRPC would honour them and leave loopback. */
 const cleanEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', ETCDCTL_API: '3' };
@@ -157,10 +159,10 @@ async function runEtcdCluster(t: TestContext, keyAlgorithm: 'rsa-2048' | 'ecdsa-
   }
 }
 
-test('real etcd: client-cert auth and peer TLS with the PKI (RSA 2048)', { timeout: 120_000 }, async (t) => {
+test('real etcd: client-cert auth and peer TLS with the PKI (RSA 2048)', { timeout: 120_000, ...needsCommands('etcd', 'etcdctl') }, async (t) => {
   await runEtcdCluster(t, 'rsa-2048');
 });
 
-test('real etcd: client-cert auth and peer TLS with the PKI (ECDSA P-256)', { timeout: 120_000 }, async (t) => {
+test('real etcd: client-cert auth and peer TLS with the PKI (ECDSA P-256)', { timeout: 120_000, ...needsCommands('etcd', 'etcdctl') }, async (t) => {
   await runEtcdCluster(t, 'ecdsa-p256');
 });

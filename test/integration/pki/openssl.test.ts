@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ensurePki, planCertificates, type CertSpec, type KeyAlgorithm } from '../../../src/pki/index.js';
-import { normalizeIp, openssl, smallCluster, tempDir } from './support.js';
+import { needsCommands } from '../../support/needs-commands.js';
+import { normalizeIp, openssl } from '../../support/openssl.js';
+import { smallCluster } from '../../support/pki-small-cluster.js';
+import { tempDir } from '../../support/temp-dir.js';
 
 /** `openssl x509 -ext …` output as header → value lines. */
 function extensions(text: string): Map<string, string> {
@@ -88,7 +91,7 @@ async function checkCa(dir: string, spec: CertSpec): Promise<void> {
 }
 
 for (const alg of ['rsa-2048', 'ecdsa-p256'] as const) {
-  test(`openssl verifies every certificate and key of a new PKI (${alg})`, async (t) => {
+  test(`openssl verifies every certificate and key of a new PKI (${alg})`, needsCommands('openssl'), async (t) => {
     const dir = await tempDir(t);
     const input = smallCluster({ keyAlgorithm: alg });
     const report = await ensurePki(dir, input);

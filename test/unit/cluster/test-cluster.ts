@@ -15,7 +15,7 @@ import { HostState } from '../../../src/engine/host-state.js';
 import { createTemplateRenderer } from '../../../src/engine/template.js';
 import { loadInventory, type Inventory } from '../../../src/inventory/load.js';
 import { createClusterRun, type ClusterRun, type ClusterTaskContext } from '../../../src/cluster/run.js';
-import type { ExecScript } from '../../support/fake-host.js';
+import type { ExecScript } from '../../../dev/fake-fleet.js';
 
 export interface ClusterSpec {
   /** Control plane + etcd hosts (default 3). */
