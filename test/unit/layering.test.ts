@@ -15,6 +15,10 @@ interface ImportRule {
   from: string;
   /** …import nothing under these folders, or nothing outside these. */
   mayNotImport: readonly string[] | { anythingBut: readonly string[] };
+  /** Only the files whose path matches (default: every file under `from`). */
+  files?: RegExp;
+  /** Imports the rule lets through. */
+  except?: RegExp;
   why: string;
   /** While the tree still breaks the rule: reported by node:test, not failing the run. */
   todo?: string;
@@ -22,6 +26,11 @@ interface ImportRule {
 
 const ENGINE_WHY = 'the engine runs any playbook; roles, cluster topology, the lab and the CLI plug into it';
 const SSH_WHY = 'the SSH layer moves commands and files; it knows nothing of what runs over it';
+/**
+ * A `variables.ts` declares the variables its folder reads (schema, default, scope); the inventory
+ * assembles them all, so a declaration is a leaf that any layer may import.
+ */
+const DECLARATIONS = /^src\/(?:.+\/)?variables\.(?:js|ts)$/;
 /** inventory, pki and artifacts are the foundations the rest is built on. */
 const FOUNDATION_MAY_NOT = ['src/engine', 'src/roles', 'src/cli', 'src/lab', 'src/cluster'];
 
@@ -37,7 +46,13 @@ const RULES: readonly ImportRule[] = [
   { from: 'src/ssh', mayNotImport: ['src/engine', 'src/lab', 'src/roles', 'src/cluster'], why: SSH_WHY },
   { from: 'src/lab', mayNotImport: ['src/cli', 'src/roles', 'src/engine'], why: 'the lab is a library the CLI drives' },
   { from: 'src/cluster', mayNotImport: ['src/roles', 'src/cli', 'src/lab'], why: 'the run context sits below the roles that read it' },
-  { from: 'src/inventory', mayNotImport: FOUNDATION_MAY_NOT, why: 'inventories are parsed and checked without running anything' },
+  {
+    from: 'src',
+    files: DECLARATIONS,
+    mayNotImport: { anythingBut: ['src/inventory/variables.js', 'src/inventory/value-types.js', 'src/artifacts/ids.js'] },
+    why: 'a declaration of variables is a leaf: it uses only the value types, so the inventory can assemble every folder\'s declarations without a cycle',
+  },
+  { from: 'src/inventory', mayNotImport: FOUNDATION_MAY_NOT, except: DECLARATIONS, why: 'inventories are parsed and checked without running anything' },
   { from: 'src/pki', mayNotImport: FOUNDATION_MAY_NOT, why: 'certificates are issued on this machine without running anything' },
   { from: 'src/artifacts', mayNotImport: FOUNDATION_MAY_NOT, why: 'artifacts are resolved and fetched without running plays' },
   { from: 'src/roles', mayNotImport: ['src/cli', 'src/lab'], why: 'roles describe desired state; how a run is started is not their concern' },
@@ -50,15 +65,18 @@ const isUnder = (p: string, folder: string) => p === folder || p.startsWith(`${f
 
 function breaks(rule: ImportRule, i: RepoImport): boolean {
   if (!isUnder(i.file, rule.from)) return false;
+  if (rule.files && !rule.files.test(i.file)) return false;
+  if (rule.except?.test(i.target)) return false;
   const banned = rule.mayNotImport;
   return 'anythingBut' in banned ? !banned.anythingBut.some((f) => isUnder(i.target, f)) : banned.some((f) => isUnder(i.target, f));
 }
 
 function title(rule: ImportRule): string {
   const banned = rule.mayNotImport;
+  const from = rule.files ? `${rule.from}/ files matching ${rule.files.source}` : `${rule.from}/`;
   return 'anythingBut' in banned
-    ? `${rule.from}/ imports nothing outside ${banned.anythingBut.map((f) => `${f}/`).join(', ')}`
-    : `${rule.from}/ imports nothing from ${banned.map((f) => `${f}/`).join(', ')}`;
+    ? `${from} ${rule.files ? 'import' : 'imports'} nothing outside ${banned.anythingBut.map((f) => (f.endsWith('.js') ? f : `${f}/`)).join(', ')}`
+    : `${from} imports nothing from ${banned.map((f) => `${f}/`).join(', ')}${rule.except ? ` (but ${rule.except.source})` : ''}`;
 }
 
 test('the scan finds the imports of every source folder', () => {

@@ -1,0 +1,15 @@
+/** The etcd role's variables. */
+import { declareVariables } from '../../inventory/variables.js';
+import { absolutePath, oneOf, release, text } from '../../inventory/value-types.js';
+
+export const ETCD_VARIABLES = declareVariables({
+  etcd_member_name: {
+    schema: text('an etcd member name').regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'an etcd member name (letters, digits, ".", "-", "_")'),
+    default: '{{ inventory_hostname }}',
+    identity: true,
+  },
+  etcd_version: { schema: release('an etcd v3 release such as v3.2.24', /^v?3\.\d+\.\d+$/, true), default: 'v3.2.24', scope: 'etcd' },
+  etcd_deployment_type: { schema: oneOf(['host', 'static_pod'] as const), default: 'host', scope: 'etcd' },
+  etcd_cert_dir: { schema: absolutePath, default: '/etc/ssl/etcd/ssl' },
+  etcd_data_dir: { schema: absolutePath, default: '/var/lib/etcd' },
+});
