@@ -62,6 +62,31 @@ export class KprovError extends Error {
   }
 }
 
+/**
+ * Several problems found in one pass over an input (every bad variable of an inventory): the CLI
+ * prints them all, so a user fixes them in one round instead of one per run.
+ */
+export class KprovErrorList extends KprovError {
+  readonly errors: readonly KprovError[];
+
+  constructor(errors: readonly KprovError[]) {
+    const first = errors[0];
+    if (!first) throw new Error('KprovErrorList needs at least one error');
+    super(first.code, errors.length === 1 ? first.message : `${errors.length} problems; the first: ${first.message}`, {
+      ...(first.location ? { location: first.location } : {}),
+      exitCode: first.exitCode,
+    });
+    this.name = 'KprovErrorList';
+    this.errors = errors;
+  }
+}
+
+/** Throws `errors` as one error (the error itself when there is only one); returns when there are none. */
+export function throwAll(errors: readonly KprovError[]): void {
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new KprovErrorList(errors);
+}
+
 /** `file:line:col` as editors and compilers print it. */
 export function formatLocation(loc: SourceLocation): string {
   let out = loc.file;
@@ -74,6 +99,9 @@ export function formatLocation(loc: SourceLocation): string {
 
 /** The one or two lines the CLI prints for an error; files under `cwd` are shown relative to it. */
 export function formatError(err: KprovError, cwd?: string): string {
+  if (err instanceof KprovErrorList) {
+    return [...err.errors.map((e) => formatError(e, cwd)), `${err.errors.length} problems found; fix them all and run again`].join('\n');
+  }
   const loc = err.location && cwd ? { ...err.location, file: relativeToCwd(err.location.file, cwd) } : err.location;
   const where = loc ? `${formatLocation(loc)}: ` : '';
   const host = err.host ? `[${err.host}] ` : '';

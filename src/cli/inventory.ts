@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import path from 'node:path';
-import { formatError, formatLocation, isKprovError, KprovError, type SourceLocation } from '../errors.js';
+import { formatError, formatLocation, isKprovError, KprovError, KprovErrorList, type SourceLocation } from '../errors.js';
 import { loadInventory, type Inventory } from '../inventory/load.js';
 import { GROUP, type InventoryWarning } from '../inventory/model.js';
 import { checkKeyFiles } from '../ssh/key-files.js';
@@ -31,7 +31,8 @@ async function load(option: string | undefined, io: CliIO, strict: boolean): Pro
   try {
     return await loadInventory(target, { strict });
   } catch (err) {
-    if (isKprovError(err) && err.location) {
+    // A list's errors are each shown relative to the working directory by formatError.
+    if (isKprovError(err) && err.location && !(err instanceof KprovErrorList)) {
       throw new KprovError(err.code, err.message, {
         location: relativeLocation(err.location, io.cwd),
         ...(err.host === undefined ? {} : { host: err.host }),

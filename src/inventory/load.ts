@@ -4,7 +4,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { KprovError, type SourceLocation } from '../errors.js';
+import { KprovError, throwAll, type SourceLocation } from '../errors.js';
 import { checkGroups, checkVariables } from './checks.js';
 import { clusterView } from './cluster-view.js';
 import { Evaluator, ExpressionError, type EvalScope, type VarDef } from './evaluator.js';
@@ -15,7 +15,7 @@ import { compareNatural, sortNatural } from './natural-sort.js';
 import { mergeHostVariables, type LoadedVarsFile } from './precedence.js';
 import { readInventoryText } from './read-text.js';
 import { DEFAULTS, isKnownVariable, VARIABLE_ALIASES, type ClusterVars, type HostVars, type KnownVariable } from './schema.js';
-import { parseHostVars } from './validate.js';
+import { distinctErrors, parseHostVars } from './validate.js';
 import { findVarsFiles } from './vars-files.js';
 import { loadVarsFile, UnsafeText } from './yaml-vars.js';
 
@@ -251,7 +251,9 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
   const evaluator = new Evaluator(scopes);
 
   const hostVars = new Map<string, HostVars>();
-  for (const host of hierarchy.hosts) hostVars.set(host, parseHostVars(evaluator, host, withDefaults.get(host)!));
+  const errors: KprovError[] = [];
+  for (const host of hierarchy.hosts) hostVars.set(host, parseHostVars(evaluator, host, withDefaults.get(host)!, errors));
+  throwAll(distinctErrors(errors));
   const cluster = clusterView({ hierarchy, hostVars, defs: withDefaults, inventoryDir: located.dir });
   checkVariables({ source: located.source, hierarchy, hostVars, defs: withDefaults, cluster });
 

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { KprovError, formatLocation, type SourceLocation } from '../errors.js';
 import { ExpressionError, type Evaluator, type ExpressionFailure, type VarDef } from './evaluator.js';
+import { migrationHint } from './migration-hints.js';
 import { DEFAULTS, hostVarsSchema, type HostVars, type KnownVariable } from './schema.js';
 
 /** A value as a message shows it: strings quoted, long values shortened. */
@@ -75,13 +76,14 @@ export function parseKnownVariable(
   const found = valueAt(raw, issue.path);
   const fromDefault = def?.location === undefined;
   const location: SourceLocation | undefined = def?.location;
+  const hint =
+    migrationHint(key, found) ??
+    (fromDefault && DEFAULTS[key] !== undefined ? `this is kprov's default for ${key} (${showValue(DEFAULTS[key])}); check the variables it uses` : undefined);
   return failWith(
     new KprovError('inventory', `${where}: found ${showValue(found)}, expected ${issue.message}`, {
       ...(location ? { location } : {}),
       host,
-      ...(fromDefault && DEFAULTS[key] !== undefined
-        ? { hint: `this is kprov's default for ${key} (${showValue(DEFAULTS[key])}); check the variables it uses` }
-        : {}),
+      ...(hint ? { hint } : {}),
     }),
   );
 }
@@ -90,13 +92,61 @@ function failWith(err: KprovError): never {
   throw err;
 }
 
-/** All known variables of one host, evaluated and validated. */
-export function parseHostVars(evaluator: Evaluator, host: string, defs: ReadonlyMap<string, VarDef>): HostVars {
+/**
+ * All known variables of one host, evaluated and validated. A variable that fails is added to
+ * `errors` and the others are still checked, so one run reports every bad value.
+ */
+export function parseHostVars(evaluator: Evaluator, host: string, defs: ReadonlyMap<string, VarDef>, errors: KprovError[]): HostVars {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(hostVarsSchema.shape) as KnownVariable[]) {
-    const value = parseKnownVariable(evaluator, host, key, defs.get(key));
-    if (value !== undefined) out[key] = value;
+    try {
+      const value = parseKnownVariable(evaluator, host, key, defs.get(key));
+      if (value !== undefined) out[key] = value;
+    } catch (err) {
+      if (!(err instanceof KprovError)) throw err;
+      errors.push(err);
+    }
   }
-  // Every key crossed its schema above; the object as a whole is what the schema describes.
+  // Without errors every key crossed its schema above; the object as a whole is what the schema describes.
   return out as HostVars;
+}
+
+/**
+ * The errors of every host as the user should read them: one per place (a bad value
+ * in group_vars/all fails on every host, but is one mistake), in file order. Errors about kprov's
+ * own defaults are usually consequences of a bad value they use (dns_domain of cluster_name), so
+ * they are shown only when nothing the inventory wrote is wrong.
+ */
+export function distinctErrors(errors: readonly KprovError[]): KprovError[] {
+  const byProblem = new Map<string, { error: KprovError; hosts: string[] }>();
+  for (const e of errors) {
+    // One value per place: a second error at the same place is a consequence (kube_dns_server of
+    // a broken skydns_server), not another mistake to fix.
+    const key = e.location ? formatLocation(e.location) : e.message;
+    const seen = byProblem.get(key);
+    if (seen) {
+      if (e.host !== undefined && !seen.hosts.includes(e.host)) seen.hosts.push(e.host);
+    } else {
+      byProblem.set(key, { error: e, hosts: e.host === undefined ? [] : [e.host] });
+    }
+  }
+  const all = [...byProblem.values()];
+  const written = all.filter((p) => p.error.location !== undefined);
+  const shown = written.length > 0 ? written : all;
+  shown.sort((a, b) => compareLocations(a.error.location, b.error.location));
+  return shown.map(({ error, hosts }) => {
+    if (hosts.length <= 1) return error;
+    const host = hosts.length <= 3 ? hosts.join(', ') : `${hosts.slice(0, 2).join(', ')} and ${hosts.length - 2} more hosts`;
+    return new KprovError(error.code, error.message, {
+      ...(error.location ? { location: error.location } : {}),
+      host,
+      ...(error.hint ? { hint: error.hint } : {}),
+      exitCode: error.exitCode,
+    });
+  });
+}
+
+function compareLocations(a: SourceLocation | undefined, b: SourceLocation | undefined): number {
+  if (!a || !b) return Number(!a) - Number(!b);
+  return a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0);
 }

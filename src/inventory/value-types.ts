@@ -76,11 +76,10 @@ export const oneOf = <const T extends readonly [string, ...string[]]>(values: T)
 
 export const userName = text('a user name').regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, 'a user name');
 
-/** Kubernetes v1.13.0 … v1.13.12: the releases that exist. */
-export const kubeVersion = text('a v1.13 release such as v1.13.5 (kprov deploys Kubernetes v1.13 only)').regex(
-  /^v1\.13\.(?:\d|1[0-2])$/,
-  'v1.13.x (v1.13.0 … v1.13.12): kprov deploys Kubernetes v1.13 only',
-);
+/** Kubernetes v1.13.0 … v1.13.12: the releases that exist; "1.13.5" (Kubespray master's spelling) becomes "v1.13.5". */
+export const kubeVersion = text('a v1.13 release such as v1.13.5 (kprov deploys Kubernetes v1.13 only)')
+  .regex(/^v?1\.13\.(?:\d|1[0-2])$/, 'v1.13.x (v1.13.0 … v1.13.12): kprov deploys Kubernetes v1.13 only')
+  .transform((s) => (s.startsWith('v') ? s : `v${s}`));
 
 export const release = (expected: string, pattern: RegExp, withV: boolean) =>
   text(expected)

@@ -1,0 +1,30 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatError, KprovErrorList } from '../../../src/errors.js';
+import { load, loadError, SMALL_INI } from './temp-inventory.js';
+
+test("Kubespray's old defaults fail all at once, each with file:line and what to write instead", async () => {
+  const err = await loadError({
+    'inventory.ini': SMALL_INI,
+    'group_vars/all/all.yml': 'etcd_deployment_type: docker\n',
+    'group_vars/k8s-cluster/k8s-cluster.yml': 'kube_version: v1.14.3\ncontainer_manager: docker\n',
+  });
+  assert.ok(err instanceof KprovErrorList, err.message);
+  const text = formatError(err, '/');
+  assert.equal(err.errors.length, 3, text);
+  const lines = err.errors.map((e) => [e.location?.file.replace(/^.*kprov-inv-[^/]+\//, ''), e.location?.line, e.message.split(':')[0], e.hint?.split(':')[0]]);
+  assert.deepEqual(lines, [
+    ['group_vars/all/all.yml', 1, 'etcd_deployment_type', "Kubespray's docker mode runs etcd in a Docker container; kprov runs it as a systemd unit or as kubeadm's static pod"],
+    ['group_vars/k8s-cluster/k8s-cluster.yml', 1, 'kube_version', 'kprov provisions Kubernetes v1.13 only'],
+    ['group_vars/k8s-cluster/k8s-cluster.yml', 2, 'container_manager', 'kprov installs containerd (with runc and the CNI plugins), not docker'],
+  ]);
+  // One mistake in a group file is one error, not one per host.
+  assert.match(text, /\[node1, node2\] .*k8s-cluster\.yml:2:\d+: container_manager: found "docker"/);
+  assert.match(text, /^3 problems found; fix them all and run again$/m);
+});
+
+test('kube_version with or without "v" (Kubespray master writes none)', async () => {
+  const inv = await load({ 'inventory.ini': SMALL_INI, 'group_vars/all.yml': 'kube_version: 1.13.5\n' });
+  assert.equal(inv.cluster.kube_version, 'v1.13.5');
+  assert.equal(inv.hostVars('node1').kubectl_version, 'v1.13.5');
+});
