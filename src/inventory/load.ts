@@ -2,14 +2,15 @@
  * loadInventory(): an inventory directory (Kubespray layout, either era) → the typed, validated
  * model every other part of kprov reads. Errors are KprovErrors naming file, line and column.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { KprovError, throwAll, type SourceLocation } from '../errors.js';
 import { checkGroups, checkVariables } from './checks.js';
 import { clusterView } from './cluster-view.js';
 import { Evaluator, ExpressionError, type EvalScope, type VarDef } from './evaluator.js';
 import { buildHierarchy, type Hierarchy } from './hierarchy.js';
-import { parseInventoryIni } from './ini-parse.js';
+import { parseInventoryIni, type ParsedIni } from './ini-parse.js';
+import { parseInventoryYaml } from './yaml-inventory.js';
 import { GROUP, type InventoryHost, type InventoryWarning } from './model.js';
 import { compareNatural, sortNatural } from './natural-sort.js';
 import { mergeHostVariables, type LoadedVarsFile } from './precedence.js';
@@ -45,8 +46,14 @@ export interface Inventory {
   warnings: InventoryWarning[];
 }
 
-/** File names tried in an inventory directory, in order (Kubespray's sample used hosts.ini until 2020). */
-export const INVENTORY_FILE_NAMES = ['inventory.ini', 'hosts.ini', 'hosts'] as const;
+/**
+ * File names tried in an inventory directory, in order: Kubespray's sample used hosts.ini until
+ * 2020; its inventory builder writes hosts.yaml (Ansible's YAML inventory format).
+ */
+export const INVENTORY_FILE_NAMES = ['inventory.ini', 'hosts.ini', 'hosts', 'hosts.yaml', 'hosts.yml', 'inventory.yaml', 'inventory.yml'] as const;
+
+/** YAML inventories are named so (Ansible tells them apart the same way). */
+const isYamlInventory = (file: string) => /\.ya?ml$/i.test(file);
 
 /** Ansible variables that are set by Ansible itself and usable in expressions. */
 const MAGIC_VARIABLES = new Set([
@@ -79,17 +86,10 @@ export async function locateInventory(dirOrFile: string): Promise<{ dir: string;
     // A directory or unreadable entry under the name is reported when it is read.
     if ((await kindOf(candidate)) !== undefined) return { dir: target, source: candidate };
   }
-  const yaml = (await readdir(target).catch(() => [] as string[])).find((n) => /^(hosts|inventory)\.ya?ml$/.test(n));
-  throw new KprovError(
-    'inventory',
-    `no inventory file: expected inventory.ini (or hosts.ini, hosts)${yaml ? `; found ${yaml}, but kprov reads INI inventories` : ''}`,
-    {
-      location: { file: path.join(target, INVENTORY_FILE_NAMES[0]) },
-      hint: yaml
-        ? "write the hosts and groups as inventory.ini, in Ansible's INI format"
-        : 'create one with: kprov init DIR --hosts ADDR,ADDR,…',
-    },
-  );
+  throw new KprovError('inventory', `no inventory file: expected inventory.ini (or hosts.ini, hosts, hosts.yaml, hosts.yml)`, {
+    location: { file: path.join(target, INVENTORY_FILE_NAMES[0]) },
+    hint: 'create one with: kprov init DIR --hosts ADDR,ADDR,…',
+  });
 }
 
 async function loadFiles(
@@ -130,7 +130,7 @@ interface Definition {
 
 /** Every variable the inventory sets, in the order the files were read. */
 function allDefinitions(
-  ini: ReturnType<typeof parseInventoryIni>,
+  ini: ParsedIni,
   groupFiles: Map<string, LoadedVarsFile[]>,
   hostFiles: Map<string, LoadedVarsFile[]>,
 ): Definition[] {
@@ -218,7 +218,7 @@ function displayVars(evaluator: Evaluator, host: string, defined: ReadonlyMap<st
 export async function loadInventory(dir: string, options: LoadOptions = {}): Promise<Inventory> {
   const located = await locateInventory(dir);
   const text = await readInventoryText(located.source);
-  const ini = parseInventoryIni(text, located.source);
+  const ini = isYamlInventory(located.source) ? parseInventoryYaml(text, located.source) : parseInventoryIni(text, located.source);
   const hierarchy = buildHierarchy(ini);
   const warnings: InventoryWarning[] = [...hierarchy.warnings];
   warnings.push(...checkGroups(hierarchy, located.source));

@@ -20,7 +20,7 @@ export class UnsafeText {
 }
 
 /** Ansible-vault values cannot be decrypted here; they are reported where they are. */
-class VaultValue {}
+export class VaultValue {}
 
 const unsafeTag: ScalarTag = {
   tag: '!unsafe',
@@ -40,7 +40,8 @@ const PYYAML_BOOL: Readonly<Record<string, RegExp>> = {
   false: /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/,
 };
 
-function pyYamlTags(tags: Tags): Tags {
+/** The tags Ansible's YAML reading has: PyYAML's booleans, `!unsafe` and `!vault`. */
+export function pyYamlTags(tags: Tags): Tags {
   const adjusted = tags.map((t) => {
     if (typeof t !== 'object' || t.tag !== 'tag:yaml.org,2002:bool' || !('test' in t) || !t.test) return t;
     const which = t.test.test('true') ? 'true' : 'false';
@@ -64,7 +65,7 @@ export interface VarsFile {
 const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** First line of a yaml error message, without its "at line L, column C" suffix. */
-function shortYamlMessage(message: string): string {
+export function shortYamlMessage(message: string): string {
   return (message.split('\n')[0] ?? message).replace(/ at line \d+, column \d+:?$/, '').trim();
 }
 

@@ -67,7 +67,7 @@ const CASES: Readonly<Record<string, Case>> = {
   'key-file-directory': { where: 'inventory.ini:2:30', message: /^ansible_private_key_file: "keys" \(\/.*\/key-file-directory\/keys\) is a directory, not a key file; expected a readable SSH private key file$/ },
   'key-file-not-a-key': { where: 'inventory.ini:15:1', message: /^ansible_ssh_private_key_file: "keys\/notes\.txt" \(.*\) is not an SSH private key \(Unsupported key format\); expected a readable SSH private key file$/ },
   'key-file-public': { where: 'host_vars/node2.yml:1:1', message: /^ansible_ssh_private_key_file: "keys\/id_ed25519\.pub" \(.*\) holds a public key, not the private one; expected a readable SSH private key file$/ },
-  'yaml-inventory-only': { where: 'inventory.ini', message: /^no inventory file: expected inventory\.ini \(or hosts\.ini, hosts\); found hosts\.yaml, but kprov reads INI inventories$/ },
+  'yaml-inventory-no-control-plane': { where: 'hosts.yaml', message: /^no host is in kube_control_plane \(kube-master\); expected at least one$/ },
 };
 
 const ERROR_LINE = /^error: (?:\[[^\]]+\] )?(?<where>[^ ]+): (?<message>.+)$/;
