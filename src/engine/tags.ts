@@ -4,6 +4,7 @@
  * `tagged` and `untagged` mean what they mean in Ansible. Unlike Ansible, a tag no part of the
  * playbook carries is refused before anything runs.
  */
+import { closestMatch } from '../did-you-mean.js';
 import { KprovError } from '../errors.js';
 
 export interface TagFilter {
@@ -69,45 +70,11 @@ export function requireKnownTags(options: TagOptions, known: ReadonlySet<string>
   ];
   if (problems.length === 0) return;
   const described = problems.map(({ tag, option }) => {
-    const near = closestTag(tag, candidates);
+    const near = closestMatch(tag, candidates);
     return `"${tag}" in ${option}${near ? ` (did you mean "${near}"?)` : ''}`;
   });
   const own = [...known].filter((t) => !SPECIAL_TAGS.includes(t)).sort();
   throw new KprovError('usage', `unknown tag${problems.length === 1 ? '' : 's'} ${described.join(', ')}`, {
     hint: `${playbookName} has the tags ${own.length > 0 ? own.join(', ') : '(none)'}; special tags: ${SPECIAL_TAGS.join(', ')}`,
   });
-}
-
-/**
- * The known tag a typo most likely meant: the nearest by edit distance (a swap of two neighbours
- * counts as one edit, so `etdc` → `etcd`), ignoring case, within a third of the word's length;
- * else one it is the start of. Undefined when none is close.
- */
-export function closestTag(word: string, known: readonly string[]): string | undefined {
-  const w = word.toLowerCase();
-  let best: { tag: string; distance: number } | undefined;
-  for (const tag of known) {
-    const distance = editDistance(w, tag.toLowerCase());
-    if (!best || distance < best.distance) best = { tag, distance };
-  }
-  if (best && best.distance <= Math.max(1, Math.floor(w.length / 3))) return best.tag;
-  return w.length >= 3 ? known.find((t) => t.toLowerCase().startsWith(w)) : undefined;
-}
-
-/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
-function editDistance(a: string, b: string): number {
-  const width = b.length + 1;
-  const d = new Array<number>((a.length + 1) * width).fill(0);
-  const at = (i: number, j: number) => d[i * width + j]!;
-  for (let i = 0; i <= a.length; i++) d[i * width] = i;
-  for (let j = 0; j <= b.length; j++) d[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
-      d[i * width + j] = v;
-    }
-  }
-  return at(a.length, b.length);
 }

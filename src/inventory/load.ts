@@ -15,7 +15,9 @@ import { GROUP, type InventoryHost, type InventoryWarning } from './model.js';
 import { compareNatural, sortNatural } from './natural-sort.js';
 import { mergeHostVariables, type LoadedVarsFile } from './precedence.js';
 import { readInventoryText } from './read-text.js';
-import { DEFAULTS, isKnownVariable, VARIABLE_ALIASES, type ClusterVars, type HostVars, type KnownVariable } from './schema.js';
+import { closestMatch } from '../did-you-mean.js';
+import { kubesprayVariable, kubesprayVariableNames, sameAsKubespray } from './kubespray-variables.js';
+import { DEFAULTS, hostVarsSchema, isKnownVariable, VARIABLE_ALIASES, type ClusterVars, type HostVars, type KnownVariable } from './schema.js';
 import { distinctErrors, parseHostVars } from './validate.js';
 import { findVarsFiles } from './vars-files.js';
 import { loadVarsFile, UnsafeText } from './yaml-vars.js';
@@ -125,6 +127,7 @@ async function loadFiles(
 
 interface Definition {
   key: string;
+  value: unknown;
   location: VarDef['location'];
 }
 
@@ -135,38 +138,64 @@ function allDefinitions(
   hostFiles: Map<string, LoadedVarsFile[]>,
 ): Definition[] {
   const defs: Definition[] = [];
-  for (const v of ini.groupVars) defs.push({ key: v.key, location: v.location });
-  for (const h of ini.hosts) for (const v of h.vars) defs.push({ key: v.key, location: v.location });
+  for (const v of ini.groupVars) defs.push({ key: v.key, value: v.value, location: v.location });
+  for (const h of ini.hosts) for (const v of h.vars) defs.push({ key: v.key, value: v.value, location: v.location });
   const groupNames = [...groupFiles.keys()].sort((a, b) => Number(b === GROUP.all) - Number(a === GROUP.all) || compareNatural(a, b));
   const files = [...groupNames.map((g) => groupFiles.get(g)!), ...hostFiles.values()];
-  for (const list of files) for (const f of list) for (const v of f.vars) defs.push({ key: v.key, location: v.location });
+  for (const list of files) for (const f of list) for (const v of f.vars) defs.push({ key: v.key, value: v.value, location: v.location });
   return defs;
 }
 
-function unknownVariables(defs: readonly Definition[], strict: boolean): InventoryWarning[] {
+/**
+ * Variables kprov does not read, in two groups: Kubespray settings whose value makes kprov's
+ * cluster differ from Kubespray's (first: the user must know), then names neither kprov nor
+ * Kubespray has (likely typos, with a did-you-mean). Kubespray settings that change nothing are
+ * left out (docs/kubespray.md lists them). With `strict`, both groups are errors, all at once.
+ */
+function unknownVariables(defs: readonly Definition[], strict: boolean, evaluated: (key: string, raw: unknown) => unknown): InventoryWarning[] {
   const reported = new Set<string>();
-  const warnings: InventoryWarning[] = [];
+  const differs: InventoryWarning[] = [];
+  const unknown: InventoryWarning[] = [];
+  const at = (d: Definition) => (d.location ? { location: d.location } : {});
   for (const d of defs) {
     if (reported.has(d.key) || isKnownVariable(d.key) || d.key in VARIABLE_ALIASES) continue;
+    const kubespray = kubesprayVariable(d.key);
+    if (kubespray) {
+      if (sameAsKubespray(kubespray, evaluated(d.key, d.value))) continue;
+      reported.add(d.key);
+      differs.push({ code: 'kubespray-differs', message: `${d.key}: a Kubespray setting kprov does not implement; your cluster will differ: ${kubespray.instead}`, ...at(d) });
+      continue;
+    }
     reported.add(d.key);
-    const message = d.key.startsWith('ansible_')
-      ? `${d.key} is an Ansible variable kprov does not use`
-      : MAGIC_VARIABLES.has(d.key)
-        ? `${d.key} is set by Ansible itself; the inventory's value is ignored`
-        : `unknown variable ${d.key}: kprov does not use it`;
-    warnings.push({ code: 'unknown-variable', message, ...(d.location ? { location: d.location } : {}) });
+    if (d.key.startsWith('ansible_')) {
+      unknown.push({ code: 'unknown-variable', message: `${d.key} is an Ansible variable kprov does not use`, ...at(d) });
+    } else if (MAGIC_VARIABLES.has(d.key)) {
+      unknown.push({ code: 'unknown-variable', message: `${d.key} is set by Ansible itself; the inventory's value is ignored`, ...at(d) });
+    } else {
+      const near = closestMatch(d.key, spellingCandidates());
+      unknown.push({ code: 'unknown-variable', message: `unknown variable ${d.key}: neither kprov nor Kubespray uses it${near ? ` (did you mean ${near}?)` : ''}`, ...at(d) });
+    }
   }
+  const warnings = [...differs, ...unknown];
   if (strict && warnings.length > 0) {
-    const first = warnings[0]!;
-    throw new KprovError('inventory', first.message, {
-      ...(first.location ? { location: first.location } : {}),
-      hint:
-        warnings.length > 1
-          ? `--strict: ${warnings.length} unknown variables in all; without --strict they are warnings`
-          : '--strict: unknown variables are errors; without --strict they are warnings',
-    });
+    throwAll(
+      warnings.map(
+        (w) =>
+          new KprovError('inventory', w.message, {
+            ...(w.location ? { location: w.location } : {}),
+            hint: '--strict: Kubespray settings kprov does not implement and unknown variables are errors; without --strict they are warnings',
+          }),
+      ),
+    );
   }
   return warnings;
+}
+
+let candidates: string[] | undefined;
+/** Names a typo may have meant: kprov's variables and Kubespray's. */
+function spellingCandidates(): string[] {
+  candidates ??= [...Object.keys(hostVarsSchema.shape), ...Object.keys(VARIABLE_ALIASES), ...kubesprayVariableNames()];
+  return candidates;
 }
 
 function magicFor(hierarchy: Hierarchy, host: string, dir: string, source: string, groups: Record<string, string[]>): Record<string, unknown> {
@@ -225,7 +254,6 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
 
   const groupFiles = await loadFiles(located.dir, 'group_vars', (g) => hierarchy.groups.has(g), warnings);
   const hostFiles = await loadFiles(located.dir, 'host_vars', (h) => hierarchy.hostLocations.has(h), warnings);
-  warnings.push(...unknownVariables(allDefinitions(ini, groupFiles, hostFiles), options.strict === true));
 
   const groups: Record<string, string[]> = {};
   for (const name of sortNatural(hierarchy.groups.keys())) groups[name] = sortNatural(hierarchy.membersInOrder(name));
@@ -249,6 +277,17 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
     scopes.set(host, { vars: all, magic: magicFor(hierarchy, host, located.dir, located.source, groupsInOrder) });
   }
   const evaluator = new Evaluator(scopes);
+  // A Kubespray setting is judged by its value as Ansible would see it (its sample writes some as expressions).
+  const evaluated = (key: string, raw: unknown): unknown => {
+    const host = hierarchy.hosts.find((h) => defined.get(h)?.has(key));
+    if (host === undefined) return raw;
+    try {
+      return evaluator.value(host, key);
+    } catch {
+      return raw;
+    }
+  };
+  warnings.push(...unknownVariables(allDefinitions(ini, groupFiles, hostFiles), options.strict === true, evaluated));
 
   const hostVars = new Map<string, HostVars>();
   const errors: KprovError[] = [];

@@ -12,6 +12,10 @@ const HINTS: Readonly<Record<string, (found: unknown) => string | undefined>> = 
     found === 'docker'
       ? "Kubespray's docker mode runs etcd in a Docker container; kprov runs it as a systemd unit or as kubeadm's static pod: set etcd_deployment_type: host (or static_pod)"
       : undefined,
+  kube_network_plugin: (found) =>
+    typeof found === 'string'
+      ? `kprov installs one pod network, its own: the CNI bridge plugin on every node with routes between the nodes' pod CIDRs (no overlay, no network policy); set kube_network_plugin: bridge (${found} settings have no effect)`
+      : undefined,
   kube_version: (found) =>
     typeof found === 'string' && /^v?1\.\d+\.\d+/.test(found) && !/^v?1\.13\./.test(found)
       ? `kprov provisions Kubernetes v1.13 only: set kube_version: v1.13.5 (Kubespray v2.9's default) or another v1.13.x`

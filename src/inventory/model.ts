@@ -19,6 +19,7 @@ export const GROUP = {
 /** What kind of warning, so callers (and `--strict`) can tell them apart. */
 export type InventoryWarningCode =
   | 'unknown-variable'
+  | 'kubespray-differs'
   | 'ignored-file'
   | 'duplicate-key'
   | 'unused-vars-file'

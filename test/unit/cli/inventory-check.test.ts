@@ -19,17 +19,22 @@ test('check: warnings go to stderr as "warning: file:line:col: …", once per un
   const warnings = r.stderr.trimEnd().split('\n');
   assert.ok(warnings.every((w) => /^warning: test\/fixtures\/inventories\/kubespray-2\.9\/[^ ]+:\d+:\d+: /.test(w)), r.stderr);
   assert.ok(warnings.includes('warning: test/fixtures/inventories/kubespray-2.9/hosts.ini:34:1: ansible_python_interpreter is an Ansible variable kprov does not use'));
-  assert.ok(warnings.includes('warning: test/fixtures/inventories/kubespray-2.9/group_vars/k8s-cluster/k8s-cluster.yml:54:1: unknown variable kube_network_plugin: kprov does not use it'));
-  assert.equal(warnings.filter((w) => w.includes('unknown variable kube_network_plugin:')).length, 1);
+  // Kubespray settings that make the cluster differ come first, each once.
+  assert.match(warnings[0]!, /^warning: test\/fixtures\/inventories\/kubespray-2\.9\/hosts\.ini:38:1: etcd_compaction_retention: a Kubespray setting kprov does not implement; your cluster will differ: /);
+  assert.equal(warnings.filter((w) => w.includes(' dashboard_enabled: ')).length, 1);
   assert.match(r.stdout, new RegExp(`^inventory OK: 5 hosts \\(3 kube_control_plane, 3 etcd, 2 kube_node\\), Kubernetes v1\\.13\\.5, ${warnings.length} warnings\\n$`));
 });
 
-test('check --strict: an unknown variable is an error (exit 2) at its definition', async () => {
+test('check --strict: Kubespray settings kprov lacks and unknown variables are errors (exit 2), all at their definitions', async () => {
   const dir = path.join(fixtures, 'kubespray-current');
   const r = await runCli(['inventory', 'check', '--strict', '-i', dir], { cwd: dir });
   assert.equal(r.code, 2);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /^error: group_vars\/all\/all\.yml:4:1: ansible_python_interpreter is an Ansible variable kprov does not use\n  --strict: \d+ unknown variables in all; without --strict they are warnings\n$/);
+  const errors = r.stderr.split('\n').filter((l) => l.startsWith('error: '));
+  assert.equal(errors.length, 4, r.stderr);
+  assert.match(r.stderr, /^error: group_vars\/all\/all\.yml:4:1: ansible_python_interpreter is an Ansible variable kprov does not use\n  --strict: /m);
+  assert.match(r.stderr, /^error: group_vars\/k8s_cluster\/addons\.yml:2:1: dashboard_enabled: a Kubespray setting kprov does not implement; your cluster will differ: kprov deploys no Kubernetes dashboard$/m);
+  assert.match(r.stderr, /^4 problems found; fix them all and run again$/m);
 });
 
 test('inventory without a subcommand, and unknown options, are usage errors (exit 2)', async () => {

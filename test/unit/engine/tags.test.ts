@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KprovError } from '../../../src/errors.js';
-import { closestTag, parseTagList, requireKnownTags, shouldRun, tagFilter } from '../../../src/engine/tags.js';
+import { parseTagList, requireKnownTags, shouldRun, tagFilter } from '../../../src/engine/tags.js';
+import { closestMatch as closestTag } from '../../../src/did-you-mean.js';
 
 const runs = (tags: string[], only: string[], skip: string[] = []) => shouldRun(tags, tagFilter(only, skip));
 

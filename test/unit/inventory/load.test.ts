@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { KprovErrorList } from '../../../src/errors.js';
 import path from 'node:path';
 import { loadInventory } from '../../../src/inventory/load.js';
 import { packageRoot } from '../../../src/paths.js';
@@ -47,10 +48,11 @@ test('a Kubespray v2.9 inventory and a current one load into the same model', as
   assert.equal(vars['credentials_dir'], path.join(old.dir, 'credentials'));
   assert.match(String(vars['kube_api_pwd']), /^\{\{ lookup\('password'/);
   assert.match(String(vars['docker_options']), /docker_insecure_registries is defined/);
-  // Unknown variables are listed once each.
+  // Unknown variables are listed once each; Kubespray settings that make the cluster differ come first.
   const unknown = old.warnings.filter((w) => w.code === 'unknown-variable').map((w) => w.message);
   assert.equal(new Set(unknown).size, unknown.length);
-  assert.ok(unknown.includes('unknown variable kube_network_plugin: kprov does not use it'));
+  const differs = old.warnings.filter((w) => w.code === 'kubespray-differs').map((w) => w.message.split(':')[0]);
+  assert.deepEqual(differs, ['etcd_compaction_retention', 'dashboard_enabled', 'dns_mode']);
   assert.ok(unknown.includes('ansible_python_interpreter is an Ansible variable kprov does not use'));
   assert.equal(old.warnings.length, current.warnings.length);
 });
@@ -64,17 +66,24 @@ test('an INI file can be named directly; hosts.ini and hosts are found when inve
   assert.equal(inv.hostVars('node1').kubelet_max_pods, 99);
 });
 
-test('--strict turns unknown variables into an error naming the first one', async () => {
-  const files = { 'inventory.ini': SMALL_INI, 'group_vars/all.yml': 'kube_version: v1.13.5\nkube_network_plugin: calico\ndns_mode: coredns\n' };
+test('--strict turns Kubespray settings kprov lacks and unknown variables into errors, all at once', async () => {
+  const files = { 'inventory.ini': SMALL_INI, 'group_vars/all.yml': 'kube_version: v1.13.5\nkube_netwrok_plugin: bridge\ndns_mode: coredns\nhelm_enabled: false\n' };
   const lenient = await load(files);
-  assert.deepEqual(
-    lenient.warnings.map((w) => w.message),
-    ['unknown variable kube_network_plugin: kprov does not use it', 'unknown variable dns_mode: kprov does not use it'],
-  );
+  assert.deepEqual(lenient.warnings.map((w) => w.message), [
+    'dns_mode: a Kubespray setting kprov does not implement; your cluster will differ: kprov deploys no cluster DNS yet: pods get skydns_server as resolver and nothing answers there',
+    'unknown variable kube_netwrok_plugin: neither kprov nor Kubespray uses it (did you mean kube_network_plugin?)',
+  ]);
   const err = await loadError(files, { strict: true });
-  assert.equal(err.where, 'group_vars/all.yml:2:1');
-  assert.equal(err.message, 'unknown variable kube_network_plugin: kprov does not use it');
-  assert.match(err.hint ?? '', /2 unknown variables/);
+  assert.ok(err instanceof KprovErrorList);
+  assert.deepEqual(err.errors.map((e) => [e.location?.line, e.message.split(':')[0]]), [[3, 'dns_mode'], [2, 'unknown variable kube_netwrok_plugin']]);
+  assert.match(err.errors[0]!.hint ?? '', /^--strict: /);
+});
+
+test("a network plugin other than kprov's own is an error saying what kprov provides", async () => {
+  const err = await loadError({ 'inventory.ini': SMALL_INI, 'group_vars/all.yml': 'kube_network_plugin: calico\n' });
+  assert.equal(err.where, 'group_vars/all.yml:1:1');
+  assert.equal(err.message, 'kube_network_plugin: found "calico", expected one of bridge');
+  assert.match(err.hint ?? '', /^kprov installs one pod network, its own: the CNI bridge plugin/);
 });
 
 test('the cluster view is the first control-plane host\'s; etcd settings come from the first etcd host', async () => {
