@@ -7,6 +7,7 @@ import path from 'node:path';
 import { KprovError, throwAll, type SourceLocation } from '../errors.js';
 import { checkGroups, checkVariables } from './checks.js';
 import { clusterView } from './cluster-view.js';
+import type { ExtraVar } from './extra-vars.js';
 import { Evaluator, ExpressionError, type EvalScope, type VarDef } from './evaluator.js';
 import { buildHierarchy, type Hierarchy } from './hierarchy.js';
 import { parseInventoryIni, type ParsedIni } from './ini-parse.js';
@@ -25,6 +26,8 @@ import { loadVarsFile, UnsafeText } from './yaml-vars.js';
 export interface LoadOptions {
   /** Unknown variables are errors instead of warnings. */
   strict?: boolean;
+  /** -e/--extra-vars (parseExtraVars): the highest precedence, for every host. */
+  extraVars?: readonly ExtraVar[];
 }
 
 export interface Inventory {
@@ -136,6 +139,7 @@ function allDefinitions(
   ini: ParsedIni,
   groupFiles: Map<string, LoadedVarsFile[]>,
   hostFiles: Map<string, LoadedVarsFile[]>,
+  extraVars: readonly ExtraVar[],
 ): Definition[] {
   const defs: Definition[] = [];
   for (const v of ini.groupVars) defs.push({ key: v.key, value: v.value, location: v.location });
@@ -143,6 +147,7 @@ function allDefinitions(
   const groupNames = [...groupFiles.keys()].sort((a, b) => Number(b === GROUP.all) - Number(a === GROUP.all) || compareNatural(a, b));
   const files = [...groupNames.map((g) => groupFiles.get(g)!), ...hostFiles.values()];
   for (const list of files) for (const f of list) for (const v of f.vars) defs.push({ key: v.key, value: v.value, location: v.location });
+  for (const v of extraVars) defs.push({ key: v.key, value: v.value, location: v.location });
   return defs;
 }
 
@@ -246,6 +251,7 @@ function displayVars(evaluator: Evaluator, host: string, defined: ReadonlyMap<st
  */
 export async function loadInventory(dir: string, options: LoadOptions = {}): Promise<Inventory> {
   const located = await locateInventory(dir);
+  const extraVars = options.extraVars ?? [];
   const text = await readInventoryText(located.source);
   const ini = isYamlInventory(located.source) ? parseInventoryYaml(text, located.source) : parseInventoryIni(text, located.source);
   const hierarchy = buildHierarchy(ini);
@@ -268,7 +274,7 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
   // One definition object per default, shared by all hosts, so the evaluator can reuse results.
   const defaults = (Object.entries(DEFAULTS) as [KnownVariable, unknown][]).map(([key, value]): [KnownVariable, VarDef] => [key, { value }]);
   for (const host of hierarchy.hosts) {
-    const merged = mergeHostVariables({ ini, hierarchy, groupFiles, hostFiles }, host);
+    const merged = mergeHostVariables({ ini, hierarchy, groupFiles, hostFiles, extraVars }, host);
     defined.set(host, merged);
     const all = new Map<string, VarDef>();
     for (const [key, def] of defaults) if (!merged.has(key)) all.set(key, def);
@@ -287,7 +293,7 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
       return raw;
     }
   };
-  warnings.push(...unknownVariables(allDefinitions(ini, groupFiles, hostFiles), options.strict === true, evaluated));
+  warnings.push(...unknownVariables(allDefinitions(ini, groupFiles, hostFiles, extraVars), options.strict === true, evaluated));
 
   const hostVars = new Map<string, HostVars>();
   const errors: KprovError[] = [];

@@ -6,6 +6,7 @@
  *   4. group_vars/<group> of the host's other groups, in the same order
  *   5. inline host variables on the INI host lines (later lines win)
  *   6. host_vars/<host>
+ *   7. extra variables (-e), whatever the host
  * (ansible-core's VARIABLE_PRECEDENCE default and sort_groups(); group names are compared in
  * their current Kubespray spelling.)
  */
@@ -15,6 +16,7 @@ import type { Hierarchy } from './hierarchy.js';
 import type { ParsedIni } from './ini-parse.js';
 import { GROUP } from './model.js';
 import { VARIABLE_ALIASES } from './schema.js';
+import type { ExtraVar } from './extra-vars.js';
 import type { FileVar } from './yaml-vars.js';
 
 export interface LoadedVarsFile {
@@ -29,6 +31,8 @@ export interface VariableSources {
   groupFiles: ReadonlyMap<string, readonly LoadedVarsFile[]>;
   /** Host name → its host_vars files. */
   hostFiles: ReadonlyMap<string, readonly LoadedVarsFile[]>;
+  /** -e/--extra-vars, in the order given. */
+  extraVars: readonly ExtraVar[];
 }
 
 /** A host's groups other than `all`, in the order their variables are applied. */
@@ -74,6 +78,7 @@ export function mergeHostVariables(sources: VariableSources, host: string): Map<
     for (const v of entry.vars) set(v.key, definitionOf(v));
   }
   for (const f of sources.hostFiles.get(host) ?? []) for (const v of f.vars) set(v.key, definitionOf(v));
+  for (const v of sources.extraVars) set(v.key, definitionOf(v));
 
   // Older spellings stand in for the current ones only where those are not set at all.
   for (const [alias, canonical] of Object.entries(VARIABLE_ALIASES)) {
