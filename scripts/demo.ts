@@ -18,7 +18,8 @@ import { labNamespace } from '../src/lab/names.js';
 import { COMMAND_PACKAGES, findCommand, requireRoot } from '../src/lab/preflight.js';
 import { labStatus, type LabStatus } from '../src/lab/status.js';
 import { packageRoot } from '../src/paths.js';
-import { ensureStandinRelease, pinVariables, releasePins, RELEASE_DIR } from '../dev/cluster-lab.js';
+import { ensureStandinRelease, RELEASE_DIR } from '../dev/cluster-lab.js';
+import { readReleasePins } from '../src/lab/release-pins.js';
 
 const LAB = 'demo';
 const HOSTS = 5;
@@ -67,8 +68,8 @@ async function hostPackages(): Promise<void> {
   await run(['apt-get', 'install', '-y', '--no-install-recommends', ...packages], { timeoutMs: 900_000, env });
 }
 
-/** The release's version pins for the inventory, and its real kubectl. */
-async function release(): Promise<{ pins: Record<string, string>; kubectl: string }> {
+/** The release the lab serves, and its real kubectl. */
+async function release(): Promise<{ kubectl: string }> {
   heading('Release the lab serves (stand-in kube server binaries, real everything else)');
   const started = Date.now();
   console.log('    (built from Debian packages and dev/standin on first use, ~15 s; reused afterwards)');
@@ -77,7 +78,7 @@ async function release(): Promise<{ pins: Record<string, string>; kubectl: strin
   console.log(`    ready in ${seconds(Date.now() - started)}: ${RELEASE_DIR}`);
   const kubectl = manifest.artifacts.find((a) => a.name === 'kubectl');
   if (!kubectl) throw new KprovError('internal', 'the stand-in release has no kubectl');
-  return { pins: releasePins(manifest), kubectl: path.join(RELEASE_DIR, kubectl.urlPath) };
+  return { kubectl: path.join(RELEASE_DIR, kubectl.urlPath) };
 }
 
 function isUp(status: LabStatus): boolean {
@@ -140,10 +141,11 @@ async function main(): Promise<number> {
   await hostPackages();
   heading('kprov');
   console.log(`    built: ${rel(kprovBin)} (npm run build)`);
-  const { pins, kubectl } = await release();
+  const { kubectl } = await release();
   const dir = await lab();
-  await pinVariables(dir, pins);
-  console.log(`    inventory: ${rel(dir)} (versions pinned to the release: kube ${pins['kube_version']}, etcd ${pins['etcd_version']})`);
+  // lab up pinned the inventory to what its mirror serves; a user's `kprov lab up` does the same.
+  const pins = await readReleasePins(RELEASE_DIR);
+  console.log(`    inventory: ${rel(dir)} (lab up pinned it to the mirror's release: kube ${pins?.['kube_version']}, etcd ${pins?.['etcd_version']})`);
   const applyMs = await apply(dir);
   await showCluster(dir, kubectl);
   console.log(`\nDone in ${seconds(Date.now() - started)} (apply ${seconds(applyMs)}).`);

@@ -17,6 +17,7 @@ import { digests, newestMtime, tarGz, type Algorithm } from './archive.js';
 import { bundleStandins, standinNames } from './bundle.js';
 import { DEFAULT_CACHE_DIR, debPackage, type DebPackage } from './debs.js';
 import { KprovError, formatError, isKprovError } from '../../src/errors.js';
+import { RELEASE_FILE } from '../../src/lab/release-pins.js';
 
 export interface ReleaseArtifact {
   /** Catalogue name: kube-apiserver, …, kubectl, etcd, containerd, runc, cni. */
@@ -229,7 +230,27 @@ export async function buildStandinRelease(opts: BuildOptions): Promise<ReleaseMa
   await writeText(`${kubectlOut}.sha512`, kubectlSums.sha512);
   artifacts.push({ name: 'kubectl', version: kubectlVersion, urlPath: path.relative(outDir, kubectlOut), sha256: kubectlSums.sha256, source: from(kubectl!) });
 
-  return { kubeVersion, artifacts };
+  const manifest = { kubeVersion, artifacts };
+  // What the mirror serves, for `kprov lab up` to pin the inventory it writes.
+  await writeText(path.join(outDir, RELEASE_FILE), `${JSON.stringify({ pins: releasePins(manifest) }, null, 2)}\n`);
+  return manifest;
+}
+
+/** Every artifact's version variable, as the release really contains it. */
+export function releasePins(manifest: ReleaseManifest): Record<string, string> {
+  const version = (name: string) => {
+    const a = manifest.artifacts.find((x) => x.name === name);
+    if (!a) throw new Error(`the stand-in release has no ${name}`);
+    return a.version;
+  };
+  return {
+    kube_version: manifest.kubeVersion,
+    kubectl_version: version('kubectl'),
+    etcd_version: version('etcd'),
+    containerd_version: version('containerd').replace(/^v/, ''),
+    runc_version: version('runc'),
+    cni_version: version('cni'),
+  };
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -10,6 +10,7 @@ import type { LabEvent } from '../lab/events.js';
 import { labExecArgv } from '../lab/exec.js';
 import { DEFAULT_HOSTS, DEFAULT_LAB_NAME, MAX_HOSTS, MIN_HOSTS, validateLabName } from '../lab/names.js';
 import { allLabStatuses, labStatus, type LabStatus } from '../lab/status.js';
+import { RELEASE_FILE } from '../lab/release-pins.js';
 import { labUp } from '../lab/up.js';
 import type { CliIO } from './io.js';
 import { setExitCode } from './exit-code.js';
@@ -61,6 +62,10 @@ function describeEvent(event: LabEvent): string | undefined {
       return `${event.host} ${event.address}: sshd answered ${seconds(event.ms)} after start`;
     case 'host-ready':
       return event.state === 'running' ? undefined : `${event.host}: systemd is ${event.state}`;
+    case 'release':
+      return event.pins
+        ? `Inventory pinned to the mirror's release: ${Object.entries(event.pins).map(([k, v]) => `${k.replace(/_version$/, '')} ${v}`).join(', ')}`
+        : `The mirror serves no ${RELEASE_FILE} in ${event.mirrorRoot}: set kube_version, etcd_version, containerd_version, runc_version and cni_version in the inventory to the versions it serves`;
     case 'cleanup':
       return `Taking the lab down again: ${event.reason}`;
     case 'host-stopped':

@@ -9,6 +9,8 @@ export type LabEvent =
   | { type: 'host-ssh'; host: string; address: string; ms: number }
   | { type: 'host-ready'; host: string; state: string; ms: number }
   | { type: 'inventory'; dir: string }
+  /** The versions the inventory was pinned to (from the mirror's kprov-release.json), or none. */
+  | { type: 'release'; pins: Readonly<Record<string, string>> | undefined; mirrorRoot: string }
   | { type: 'cleanup'; reason: string }
   | { type: 'host-stopped'; host: string; outcome: string }
   | { type: 'removed'; what: string };

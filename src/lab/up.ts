@@ -8,6 +8,7 @@ import { copyFile, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs
 import path from 'node:path';
 import pLimit from 'p-limit';
 import { initInventory } from '../inventory/scaffold.js';
+import { pinInventory, readReleasePins } from './release-pins.js';
 import { KprovError } from '../errors.js';
 import { ensureBaseImage } from './base-image.js';
 import { hostCgroupDirs } from './cgroups.js';
@@ -298,6 +299,10 @@ async function bringUp(ctx: BringUpContext): Promise<LabUpResult> {
   await Promise.all(hosts.map((h) => waitUntilRunning(h, ctx)));
 
   await initInventory(inventoryDir, { hosts: hosts.map((h) => h.address).join(','), force: true });
+  // The inventory asks for exactly what the mirror serves, so it applies as it is.
+  const pins = await readReleasePins(mirrorRoot);
+  if (pins) await pinInventory(inventoryDir, pins);
+  emit({ type: 'release', pins, mirrorRoot });
   const labFile: LabFile = {
     name,
     namespace,
