@@ -8,6 +8,7 @@ import { z } from 'zod';
 import flagsJson from '../k8s/flags-v1.13.json' with { type: 'json' };
 import { KprovError } from '../errors.js';
 import { DEFAULTS, type ClusterVars } from '../inventory/schema.js';
+import { applyExtraArgs } from './extra-args.js';
 import type { TemplateRenderer } from '../engine/contract.js';
 
 export const KUBE_COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy'] as const;
@@ -264,8 +265,16 @@ export function flagVersions(ctx: Pick<UnitRenderContext, 'run'>): { kubeVersion
  * Renders a unit template and checks its ExecStart flags against `component`'s v1.13 flags
  * (`none`: a unit of something else, rendered only). Errors name `templates/<template>`.
  */
-export function renderUnit(ctx: UnitRenderContext, template: string, vars: Record<string, unknown>, component: UnitComponent): string {
-  const text = ctx.render(template, vars);
+export function renderUnit(
+  ctx: UnitRenderContext,
+  template: string,
+  vars: Record<string, unknown>,
+  component: UnitComponent,
+  /** Flags from the inventory (collectExtraArgs): kprov's value replaced or the flag added. */
+  extraArgs?: ReadonlyMap<string, string>,
+): string {
+  const rendered = ctx.render(template, vars);
+  const text = extraArgs ? applyExtraArgs(rendered, extraArgs) : rendered;
   if (component !== 'none') validateUnitFlags(component, text, `templates/${template}`, flagVersions(ctx));
   return text;
 }

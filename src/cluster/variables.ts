@@ -8,6 +8,7 @@ import {
   absolutePath,
   bool,
   cidr,
+  featureGates,
   DNS_NAME,
   hostOrIp,
   int,
@@ -51,6 +52,8 @@ export const CLUSTER_VARIABLES = declareVariables({
   kube_config_dir: { schema: absolutePath, default: '/etc/kubernetes' },
   kube_cert_dir: { schema: absolutePath, default: '{{ kube_config_dir }}/ssl' },
   kube_log_level: { schema: int('a log level (0-10)', 0, 10), default: 2 },
+  // Passed to every Kubernetes component (flags, or featureGates in the kubelet's and kube-proxy's config).
+  kube_feature_gates: { schema: featureGates, default: [], scope: 'k8s_cluster' },
 
   // Written by `kprov lab`; passed through.
   kprov_lab: { schema: optional(z.preprocess(structureFromText, z.record(z.string(), z.unknown(), { error: 'a mapping' }))) },

@@ -74,8 +74,6 @@ const RULES: readonly Rule[] = [
   { names: /^(?:azure|openstack|oci|aws|vsphere|gce)_/, status: 'no-effect', instead: 'a cloud-provider setting; kprov configures no cloud provider' },
 
   // Control plane and kubelet settings kprov does not apply yet.
-  { names: ['kube_oidc_auth'], status: 'differs', instead: 'kprov does not configure OIDC authentication yet', sameWhen: off },
-  { names: /^kube_oidc_/, status: 'no-effect', instead: 'an OIDC setting; kprov does not configure OIDC yet (see kube_oidc_auth)' },
   { names: ['kubernetes_audit'], status: 'differs', instead: 'kprov writes no audit policy and no audit log yet', sameWhen: off },
   { names: ['kube_encrypt_secret_data'], status: 'differs', instead: 'kprov does not encrypt secrets at rest in etcd yet', sameWhen: off },
   { names: ['kube_basic_auth', 'kube_token_auth'], status: 'differs', instead: 'kprov enables no static password or token files (client certificates only)', sameWhen: off },
@@ -84,8 +82,12 @@ const RULES: readonly Rule[] = [
   { names: ['kube_apiserver_insecure_port'], status: 'differs', instead: 'kube-apiserver serves only its secure port (--insecure-port=0)', sameWhen: [0, '0'] },
   { names: ['kube_read_only_port'], status: 'differs', instead: "the kubelet's read-only port is off (readOnlyPort: 0)", sameWhen: [0, '0', undefined] },
   { names: ['kube_proxy_nodeport_addresses', 'kube_proxy_nodeport_addresses_cidr'], status: 'differs', instead: 'kube-proxy serves NodePorts on every address of the node', sameWhen: empty },
-  { names: ['system_reserved', 'kube_reserved'], status: 'differs', instead: 'the kubelet reserves no resources for the system or Kubernetes daemons yet', sameWhen: off },
-  { names: /^(?:system|system_master|kube|kube_master)_(?:cpu|memory)_reserved$/, status: 'no-effect', instead: 'a resource reservation (see system_reserved, kube_reserved)' },
+  {
+    names: /^(?:system_master|kube_master)_(?:cpu|memory)_reserved$/,
+    status: 'differs',
+    instead: 'control-plane hosts reserve the same as every node (kube_*_reserved, system_*_reserved)',
+    sameWhen: [undefined],
+  },
   { names: ['kubelet_enforce_node_allocatable'], status: 'differs', instead: 'the kubelet enforces allocatable for pods only', sameWhen: ['pods', undefined] },
   { names: ['http_proxy', 'https_proxy', 'no_proxy', 'additional_no_proxy'], status: 'differs', instead: 'kprov uses no proxy yet, for downloads or for containerd', sameWhen: empty },
   { names: ['kubectl_localhost'], status: 'differs', instead: 'kprov does not copy kubectl to the control host yet', sameWhen: off },

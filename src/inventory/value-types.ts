@@ -85,3 +85,13 @@ export const release = (expected: string, pattern: RegExp, withV: boolean) =>
   text(expected)
     .regex(pattern, expected)
     .transform((s) => (withV ? (s.startsWith('v') ? s : `v${s}`) : s.replace(/^v/, '')));
+
+/** A mapping of names to scalar values (flags, labels), as YAML or as `:vars` text. */
+export const scalarMap = (expected: string) =>
+  z.preprocess(structureFromText, z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]), { error: expected }));
+
+/** `Name=true` feature gates, Kubespray's list form. */
+export const featureGates = list(
+  text('a feature gate such as CSIBlockVolume=true').regex(/^[A-Za-z0-9]+=(?:true|false)$/, 'a feature gate such as CSIBlockVolume=true'),
+  'a list of feature gates such as ["CSIBlockVolume=true"]',
+);

@@ -8,7 +8,6 @@
 import { artifactBinaries } from '../../cluster/artifact-binaries.js';
 import { pkiFileTasks } from '../../cluster/pki.js';
 import { prepareCluster } from '../../cluster/prepare.js';
-import { renderUnit } from '../../cluster/flags.js';
 import type { ClusterHost } from '../../cluster/topology.js';
 import { KprovError } from '../../errors.js';
 import { file, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
@@ -22,7 +21,7 @@ import {
   controlPlaneUnitVars,
   controlPlaneReaders,
   unitFile,
-  unitTemplate,
+  renderControlPlaneUnit,
   type ControlPlaneComponent,
 } from './units.js';
 
@@ -68,7 +67,7 @@ async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
         mode: 0o644,
         owner: 'root',
         group: 'root',
-        content: (tc) => renderUnit(tc, unitTemplate(c), vars[c], c),
+        content: (tc) => renderControlPlaneUnit(tc, host, c, vars[c]),
         notify: restart(c),
       }),
     ),

@@ -3,7 +3,9 @@
  * with kubeadm v1.13's flags (plus Kubespray's where kubeadm has none), rendered from templates/
  * and checked against the v1.13 flag list. Pure: everything comes from the topology and the PKI plan.
  */
-import { renderUnit } from '../../cluster/flags.js';
+import { collectExtraArgs, type ExtraArgsSource } from '../../cluster/extra-args.js';
+import { acceptedKubeFlags, renderUnit } from '../../cluster/flags.js';
+import type { HostVars } from '../../inventory/schema.js';
 import { pkiPaths } from '../../cluster/pki.js';
 import type { ClusterHost, Topology } from '../../cluster/topology.js';
 import type { CertSpec, PkiConsumer } from '../../pki/index.js';
@@ -86,6 +88,53 @@ export function controlPlaneUnitVars(topology: Topology, host: ClusterHost, file
   };
 }
 
+/** kube_oidc_* as kube-apiserver's --oidc-* flags (only with kube_oidc_auth). */
+function oidcArgs(v: HostVars): Record<string, string> {
+  if (!v.kube_oidc_auth) return {};
+  const pairs: [string, string | undefined][] = [
+    ['oidc-issuer-url', v.kube_oidc_url],
+    ['oidc-client-id', v.kube_oidc_client_id],
+    ['oidc-ca-file', v.kube_oidc_ca_file],
+    ['oidc-username-claim', v.kube_oidc_username_claim],
+    ['oidc-username-prefix', v.kube_oidc_username_prefix],
+    ['oidc-groups-claim', v.kube_oidc_groups_claim],
+    ['oidc-groups-prefix', v.kube_oidc_groups_prefix],
+  ];
+  return Object.fromEntries(pairs.filter((p): p is [string, string] => p[1] !== undefined));
+}
+
+/**
+ * The flags the inventory adds to or changes on `component`, later sources winning: kprov's own
+ * translations of variables (feature gates, OIDC), then kubeadm-style extra args, then custom flags.
+ */
+export function controlPlaneExtraArgs(v: HostVars, component: ControlPlaneComponent): Map<string, string> {
+  const gates = v.kube_feature_gates.length > 0 ? { 'feature-gates': v.kube_feature_gates.join(',') } : {};
+  const sources: Record<ControlPlaneComponent, ExtraArgsSource[]> = {
+    'kube-apiserver': [
+      { variable: 'kube_feature_gates', value: gates },
+      { variable: 'kube_oidc_*', value: oidcArgs(v) },
+      { variable: 'kube_kubeadm_apiserver_extra_args', value: v.kube_kubeadm_apiserver_extra_args },
+      { variable: 'apiserver_custom_flags', value: v.apiserver_custom_flags },
+    ],
+    'kube-controller-manager': [
+      { variable: 'kube_feature_gates', value: gates },
+      { variable: 'kube_kubeadm_controller_extra_args', value: v.kube_kubeadm_controller_extra_args },
+      { variable: 'controller_mgr_custom_flags', value: v.controller_mgr_custom_flags },
+    ],
+    'kube-scheduler': [
+      { variable: 'kube_feature_gates', value: gates },
+      { variable: 'kube_kubeadm_scheduler_extra_args', value: v.kube_kubeadm_scheduler_extra_args },
+      { variable: 'scheduler_custom_flags', value: v.scheduler_custom_flags },
+    ],
+  };
+  return collectExtraArgs(component, sources[component], acceptedKubeFlags(component, v.kube_version));
+}
+
+/** One control-plane unit, rendered with the inventory's extra flags and checked. */
+export function renderControlPlaneUnit(ctx: ClusterRenderContext, host: ClusterHost, component: ControlPlaneComponent, vars: Record<string, unknown>): string {
+  return renderUnit(ctx, unitTemplate(component), vars, component, controlPlaneExtraArgs(host.vars, component));
+}
+
 /** The three rendered, checked units of a control-plane host. */
 export function renderControlPlaneUnits(
   ctx: ClusterRenderContext,
@@ -95,8 +144,8 @@ export function renderControlPlaneUnits(
 ): Record<ControlPlaneComponent, string> {
   const vars = controlPlaneUnitVars(topology, host, controlPlaneFiles(plan, host.name));
   return {
-    'kube-apiserver': renderUnit(ctx, unitTemplate('kube-apiserver'), vars['kube-apiserver'], 'kube-apiserver'),
-    'kube-controller-manager': renderUnit(ctx, unitTemplate('kube-controller-manager'), vars['kube-controller-manager'], 'kube-controller-manager'),
-    'kube-scheduler': renderUnit(ctx, unitTemplate('kube-scheduler'), vars['kube-scheduler'], 'kube-scheduler'),
+    'kube-apiserver': renderControlPlaneUnit(ctx, host, 'kube-apiserver', vars['kube-apiserver']),
+    'kube-controller-manager': renderControlPlaneUnit(ctx, host, 'kube-controller-manager', vars['kube-controller-manager']),
+    'kube-scheduler': renderControlPlaneUnit(ctx, host, 'kube-scheduler', vars['kube-scheduler']),
   };
 }

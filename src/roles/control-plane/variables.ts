@@ -1,8 +1,29 @@
 /** The control-plane role's variables. */
 import { declareVariables } from '../../inventory/variables.js';
-import { oneOf, port } from '../../inventory/value-types.js';
+import { bool, httpUrl, list, oneOf, optional, port, scalarMap, text, absolutePath } from '../../inventory/value-types.js';
+
+const flagList = list(text('a flag such as --v=3'), 'a list of flags such as ["--v=3"]');
+const flagMap = scalarMap('a mapping of flag names to values, such as {service-node-port-range: 30000-32767}');
 
 export const CONTROL_PLANE_VARIABLES = declareVariables({
   kube_apiserver_port: { schema: port, default: 6443, scope: 'k8s_cluster' },
   control_plane_deployment_type: { schema: oneOf(['host', 'static_pod'] as const), default: 'host', scope: 'control_plane' },
+
+  // Extra flags, as kubeadm's extraArgs (the maps) and Kubespray's *_custom_flags (the lists).
+  kube_kubeadm_apiserver_extra_args: { schema: flagMap, default: {}, scope: 'control_plane' },
+  kube_kubeadm_controller_extra_args: { schema: flagMap, default: {}, scope: 'control_plane' },
+  kube_kubeadm_scheduler_extra_args: { schema: flagMap, default: {}, scope: 'control_plane' },
+  apiserver_custom_flags: { schema: flagList, default: [], scope: 'control_plane' },
+  controller_mgr_custom_flags: { schema: flagList, default: [], scope: 'control_plane' },
+  scheduler_custom_flags: { schema: flagList, default: [], scope: 'control_plane' },
+
+  // OpenID Connect authentication of API users.
+  kube_oidc_auth: { schema: bool, default: false, scope: 'control_plane' },
+  kube_oidc_url: { schema: optional(httpUrl), scope: 'control_plane' },
+  kube_oidc_client_id: { schema: optional(text('an OIDC client ID')), scope: 'control_plane' },
+  kube_oidc_ca_file: { schema: optional(absolutePath), scope: 'control_plane' },
+  kube_oidc_username_claim: { schema: optional(text('a claim name such as sub')), scope: 'control_plane' },
+  kube_oidc_username_prefix: { schema: optional(text('a prefix such as oidc:')), scope: 'control_plane' },
+  kube_oidc_groups_claim: { schema: optional(text('a claim name such as groups')), scope: 'control_plane' },
+  kube_oidc_groups_prefix: { schema: optional(text('a prefix such as oidc:')), scope: 'control_plane' },
 });

@@ -11,7 +11,7 @@ import { pkiFileTasks, type PkiHostFile } from '../../cluster/pki.js';
 import { directory, file, restartHandler, service } from '../../engine/tasks/index.js';
 import type { ClusterRenderContext, ClusterRole } from '../../cluster/run.js';
 import { healthyTask, httpHealth } from './health.js';
-import { KUBE_PROXY_CONFIG, KUBE_PROXY_DIR, KUBE_PROXY_HEALTHZ_PORT, KUBELET_CONFIG, KUBELET_DIR, KUBELET_HEALTHZ_PORT, nodeTemplateVars } from './settings.js';
+import { KUBE_PROXY_CONFIG, KUBE_PROXY_DIR, KUBE_PROXY_HEALTHZ_PORT, KUBELET_CONFIG, KUBELET_DIR, KUBELET_HEALTHZ_PORT, kubeletExtraArgs, nodeTemplateVars } from './settings.js';
 
 export const RESTART_KUBELET = 'restart kubelet';
 export const RESTART_KUBE_PROXY = 'restart kube-proxy';
@@ -31,7 +31,7 @@ export function renderNodeFiles(ctx: ClusterRenderContext, host: string): NodeFi
   const t = nodeTemplateVars(ctx.run.topology, ctx.run.inventory.hostVars(host), host);
   return {
     kubeletConfig: ctx.render('node/kubelet-config.yaml.j2', t.kubeletConfig),
-    kubeletUnit: renderUnit(ctx, 'node/kubelet.service.j2', t.kubeletUnit, 'kubelet'),
+    kubeletUnit: renderUnit(ctx, 'node/kubelet.service.j2', t.kubeletUnit, 'kubelet', kubeletExtraArgs(ctx.run.inventory.hostVars(host))),
     proxyConfig: ctx.render('node/kube-proxy-config.yaml.j2', t.proxyConfig),
     proxyUnit: renderUnit(ctx, 'node/kube-proxy.service.j2', t.proxyUnit, 'kube-proxy'),
     staticPodPath: t.staticPodPath,

@@ -6,6 +6,8 @@
 import { CNI_BIN_DIR } from '../../artifacts/catalogue.js';
 import { pkiPaths, pkiPlanOf } from '../../cluster/pki.js';
 import type { Topology } from '../../cluster/topology.js';
+import { collectExtraArgs } from '../../cluster/extra-args.js';
+import { acceptedKubeFlags } from '../../cluster/flags.js';
 import { KprovError } from '../../errors.js';
 import type { HostVars } from '../../inventory/schema.js';
 import { CGROUP_DRIVER } from '../runtime/cgroup-driver.js';
@@ -39,6 +41,31 @@ export function nodeFiles(topology: Topology, host: string): NodeFiles {
   };
 }
 
+/** `Name=true` feature gates as the map component configs take. */
+function gateMap(gates: readonly string[]): Record<string, boolean> {
+  return Object.fromEntries(gates.map((g) => {
+    const [name, value] = g.split('=');
+    return [name!, value === 'true'];
+  }));
+}
+
+/** The kubelet's flags from the inventory: its registration (labels, taints), then kubelet_custom_flags. */
+export function kubeletExtraArgs(vars: HostVars): Map<string, string> {
+  const labels = Object.entries(vars.node_labels).map(([k, v]) => `${k}=${String(v)}`);
+  const registration: Record<string, string> = {
+    ...(labels.length > 0 ? { 'node-labels': labels.join(',') } : {}),
+    ...(vars.node_taints.length > 0 ? { 'register-with-taints': vars.node_taints.join(',') } : {}),
+  };
+  return collectExtraArgs(
+    'kubelet',
+    [
+      { variable: 'node_labels / node_taints', value: registration },
+      { variable: 'kubelet_custom_flags', value: vars.kubelet_custom_flags },
+    ],
+    acceptedKubeFlags('kubelet', vars.kube_version),
+  );
+}
+
 export interface NodeTemplateVars {
   kubeletConfig: Record<string, unknown>;
   kubeletUnit: Record<string, unknown>;
@@ -67,6 +94,9 @@ export function nodeTemplateVars(topology: Topology, vars: HostVars, host: strin
       healthz_port: KUBELET_HEALTHZ_PORT,
       cgroup_driver: CGROUP_DRIVER,
       max_pods: vars.kubelet_max_pods,
+      feature_gates: gateMap(vars.kube_feature_gates),
+      kube_reserved: vars.kube_reserved ? { cpu: vars.kube_cpu_reserved, memory: vars.kube_memory_reserved } : null,
+      system_reserved: vars.system_reserved ? { cpu: vars.system_cpu_reserved, memory: vars.system_memory_reserved } : null,
     },
     kubeletUnit: {
       ...common,
@@ -87,6 +117,7 @@ export function nodeTemplateVars(topology: Topology, vars: HostVars, host: strin
       bind_address: "0.0.0.0",
       healthz_bind_address: `0.0.0.0:${KUBE_PROXY_HEALTHZ_PORT}`,
       metrics_bind_address: `127.0.0.1:${KUBE_PROXY_METRICS_PORT}`,
+      feature_gates: gateMap(vars.kube_feature_gates),
     },
     proxyUnit: {
       ...common,
