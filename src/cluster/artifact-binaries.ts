@@ -34,6 +34,9 @@ export interface ArtifactSource {
   artifacts(): Promise<ArtifactIndex>;
 }
 
+/** The tag every artifact task carries; roles that use artifactBinaries declare it in taskTags. */
+export const DOWNLOAD_TAG = 'download';
+
 export interface ArtifactBinariesOptions {
   name?: string;
   artifact: ArtifactId;
@@ -144,7 +147,8 @@ export function artifactBinaries(options: ArtifactBinariesOptions): Task<Artifac
   return {
     name: options.name ?? `${id} binaries`,
     ...(options.notify ? { notify: options.notify } : {}),
-    ...(options.tags ? { tags: options.tags } : {}),
+    // Kubespray's `download` tag: --tags download puts every binary in place and nothing else.
+    tags: [DOWNLOAD_TAG, ...(options.tags ?? [])],
     async reads(ctx): Promise<RemoteReads> {
       const s = await sourceOf(ctx);
       return s.kind === 'push' ? { paths: s.files.map((f) => f.installPath) } : { commands: [installedProbe(id)] };

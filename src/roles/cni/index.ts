@@ -7,7 +7,7 @@
  * small oneshot unit, kprov-pod-routes.service.
  */
 import { CNI_BIN_DIR } from '../../artifacts/catalogue.js';
-import { artifactBinaries } from '../../cluster/artifact-binaries.js';
+import { artifactBinaries, DOWNLOAD_TAG } from '../../cluster/artifact-binaries.js';
 import { renderUnit } from '../../cluster/flags.js';
 import { directory, file, service } from '../../engine/tasks/index.js';
 import { CNI_CONF_DIR } from '../runtime/containerd.js';
@@ -42,6 +42,7 @@ export function renderCniFiles(ctx: ClusterRenderContext, host: string): { confl
 export const cniRole: ClusterRole = {
   name: 'cni',
   tags: ['cni', 'network'],
+  taskTags: [DOWNLOAD_TAG],
   validate(ctx) {
     for (const h of ctx.hosts) renderCniFiles(ctx, h.name);
   },

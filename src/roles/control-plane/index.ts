@@ -5,7 +5,7 @@
  * controller manager and scheduler. A changed input restarts only the components that read it,
  * one control-plane host at a time, each healthy before the next.
  */
-import { artifactBinaries } from '../../cluster/artifact-binaries.js';
+import { artifactBinaries, DOWNLOAD_TAG } from '../../cluster/artifact-binaries.js';
 import { pkiFileTasks } from '../../cluster/pki.js';
 import { prepareCluster } from '../../cluster/prepare.js';
 import type { ClusterHost } from '../../cluster/topology.js';
@@ -89,6 +89,7 @@ async function prepare(ctx: ClusterPlayContext): Promise<void> {
 export const controlPlaneRole: ClusterRole = {
   name: 'control-plane',
   tags: ['control-plane'],
+  taskTags: [DOWNLOAD_TAG],
   // Declaration order is run order: API servers first, each host healthy before the next.
   handlers: CONTROL_PLANE_COMPONENTS.map((c) => restartHandler({ name: restartHandlerName(c), unit: unitOfComponent(c), rolling: true, healthy: HEALTHY[c], ...HEALTH })),
   validate: validateClusterUnits,

@@ -5,7 +5,7 @@
  * any member is ready), then each waits, bounded, until it serves quorum reads. A changed binary,
  * certificate, env file or unit restarts the member, one member at a time.
  */
-import { artifactBinaries } from '../../cluster/artifact-binaries.js';
+import { artifactBinaries, DOWNLOAD_TAG } from '../../cluster/artifact-binaries.js';
 import { renderEtcdEnv, renderUnit } from '../../cluster/flags.js';
 import { pkiFileTasks } from '../../cluster/pki.js';
 import { prepareCluster } from '../../cluster/prepare.js';
@@ -83,6 +83,7 @@ async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
 export const etcdRole: ClusterRole = {
   name: 'etcd',
   tags: ['etcd'],
+  taskTags: [DOWNLOAD_TAG],
   handlers: [restartHandler({ name: RESTART_ETCD, unit: ETCD_UNIT, rolling: true, healthy, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 })],
   validate: validateClusterUnits,
   prepare: prepareCluster,

@@ -5,7 +5,7 @@
  * component's files notify only its own restart, so changing kube_proxy_mode restarts kube-proxy
  * and nothing else.
  */
-import { artifactBinaries } from '../../cluster/artifact-binaries.js';
+import { artifactBinaries, DOWNLOAD_TAG } from '../../cluster/artifact-binaries.js';
 import { renderUnit } from '../../cluster/flags.js';
 import { pkiFileTasks, type PkiHostFile } from '../../cluster/pki.js';
 import { directory, file, restartHandler, service } from '../../engine/tasks/index.js';
@@ -43,12 +43,17 @@ function restartFor(f: PkiHostFile): readonly string[] {
   return [...(f.readers.includes('kubelet') ? [RESTART_KUBELET] : []), ...(f.readers.includes('kube-proxy') ? [RESTART_KUBE_PROXY] : [])];
 }
 
+const KUBELET = ['kubelet'];
+const KUBE_PROXY = ['kube-proxy'];
+
 const kubeletHealth = { unit: 'kubelet.service', port: KUBELET_HEALTHZ_PORT, path: '/healthz' };
 const proxyHealth = { unit: 'kube-proxy.service', port: KUBE_PROXY_HEALTHZ_PORT, path: '/healthz' };
 
 export const nodeRole: ClusterRole = {
   name: 'node',
   tags: ['node'],
+  // Kubespray's tags for the two components, so --tags kubelet touches only the kubelet.
+  taskTags: [DOWNLOAD_TAG, 'kubelet', 'kube-proxy'],
   handlers: [
     restartHandler({ name: RESTART_KUBELET, unit: kubeletHealth.unit, timeoutMs: 90_000, healthy: httpHealth(kubeletHealth.port, kubeletHealth.path) }),
     restartHandler({ name: RESTART_KUBE_PROXY, unit: proxyHealth.unit, timeoutMs: 90_000, healthy: httpHealth(proxyHealth.port, proxyHealth.path) }),
@@ -60,20 +65,20 @@ export const nodeRole: ClusterRole = {
   async tasks(ctx) {
     const files = renderNodeFiles(ctx, ctx.host.name);
     return [
-      artifactBinaries({ name: 'kubelet binary', artifact: 'kubelet', notify: [RESTART_KUBELET] }),
-      artifactBinaries({ name: 'kube-proxy binary', artifact: 'kube-proxy', notify: [RESTART_KUBE_PROXY] }),
+      artifactBinaries({ name: 'kubelet binary', artifact: 'kubelet', notify: [RESTART_KUBELET], tags: KUBELET }),
+      artifactBinaries({ name: 'kube-proxy binary', artifact: 'kube-proxy', notify: [RESTART_KUBE_PROXY], tags: KUBE_PROXY }),
       ...(await pkiFileTasks(ctx, ['node'], { notify: restartFor })),
       directory({ path: files.staticPodPath, mode: 0o755 }),
-      directory({ path: KUBELET_DIR, mode: 0o755 }),
-      file({ path: KUBELET_CONFIG, content: files.kubeletConfig, mode: 0o644, notify: [RESTART_KUBELET] }),
-      file({ path: KUBELET_UNIT_PATH, content: files.kubeletUnit, mode: 0o644, notify: [RESTART_KUBELET] }),
-      directory({ path: KUBE_PROXY_DIR, mode: 0o755 }),
-      file({ path: KUBE_PROXY_CONFIG, content: files.proxyConfig, mode: 0o644, notify: [RESTART_KUBE_PROXY] }),
-      file({ path: KUBE_PROXY_UNIT_PATH, content: files.proxyUnit, mode: 0o644, notify: [RESTART_KUBE_PROXY] }),
-      service({ unit: kubeletHealth.unit }),
-      service({ unit: proxyHealth.unit }),
-      healthyTask('kubelet healthy (healthz)', kubeletHealth),
-      healthyTask('kube-proxy healthy (healthz)', proxyHealth),
+      directory({ path: KUBELET_DIR, mode: 0o755, tags: KUBELET }),
+      file({ path: KUBELET_CONFIG, content: files.kubeletConfig, mode: 0o644, notify: [RESTART_KUBELET], tags: KUBELET }),
+      file({ path: KUBELET_UNIT_PATH, content: files.kubeletUnit, mode: 0o644, notify: [RESTART_KUBELET], tags: KUBELET }),
+      directory({ path: KUBE_PROXY_DIR, mode: 0o755, tags: KUBE_PROXY }),
+      file({ path: KUBE_PROXY_CONFIG, content: files.proxyConfig, mode: 0o644, notify: [RESTART_KUBE_PROXY], tags: KUBE_PROXY }),
+      file({ path: KUBE_PROXY_UNIT_PATH, content: files.proxyUnit, mode: 0o644, notify: [RESTART_KUBE_PROXY], tags: KUBE_PROXY }),
+      service({ unit: kubeletHealth.unit, tags: KUBELET }),
+      service({ unit: proxyHealth.unit, tags: KUBE_PROXY }),
+      { ...healthyTask('kubelet healthy (healthz)', kubeletHealth), tags: KUBELET },
+      { ...healthyTask('kube-proxy healthy (healthz)', proxyHealth), tags: KUBE_PROXY },
     ];
   },
 };

@@ -4,7 +4,7 @@
  * answering, and net.ipv4.ip_forward on. containerd restarts only when its binary, config or
  * unit changed in this run (and not when this run started it after they changed).
  */
-import { artifactBinaries } from '../../cluster/artifact-binaries.js';
+import { artifactBinaries, DOWNLOAD_TAG } from '../../cluster/artifact-binaries.js';
 import { renderUnit } from '../../cluster/flags.js';
 import { directory, file, restartHandler, service, sysctl } from '../../engine/tasks/index.js';
 import type { ClusterRenderContext, ClusterRole } from '../../cluster/run.js';
@@ -25,7 +25,8 @@ export function renderRuntimeFiles(ctx: ClusterRenderContext, host: string): { c
 
 export const runtimeRole: ClusterRole = {
   name: 'runtime',
-  tags: ['runtime', 'containerd'],
+  tags: ['runtime', 'containerd', 'container-engine'],
+  taskTags: [DOWNLOAD_TAG],
   handlers: [
     restartHandler({
       name: RESTART_CONTAINERD,

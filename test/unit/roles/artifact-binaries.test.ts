@@ -79,6 +79,7 @@ test('download_localhost: false: fetched once, a no-op after, a changed file fet
   const restartEtcd: Handler = { name: 'restart etcd', async run(host) { restarts.push(host.name); } };
   const role: Role = {
     name: 'bins',
+    taskTags: ['download'],
     handlers: [restartEtcd],
     tasks: () => [
       artifactBinaries({ name: 'etcd binary', artifact: 'etcd', files: (n) => n === 'etcd', notify: ['restart etcd'] }),
@@ -132,7 +133,7 @@ test('download_localhost: false: a download without a file the roles need fails,
   const fleet = new FakeFleet(['node1']);
   const m = fleet.machine('node1');
   m.script = hostScripts(m, mirror, []);
-  const role: Role = { name: 'bins', tasks: () => [artifactBinaries({ name: 'runc binary', artifact: 'runc', expect: ['/usr/local/bin/runc'] })] };
+  const role: Role = { name: 'bins', taskTags: ['download'], tasks: () => [artifactBinaries({ name: 'runc binary', artifact: 'runc', expect: ['/usr/local/bin/runc'] })] };
   const run = await runYaml('- name: p\n  hosts: all\n  roles: [bins]\n', {
     inventory: makeInventory(['node1']),
     roles: [role],

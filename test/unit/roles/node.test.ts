@@ -164,3 +164,18 @@ test('node: a new kubelet binary restarts the kubelet alone', async () => {
   assert.equal(r.result.status, 'ok');
   for (const m of fleet.machines.values()) assert.deepEqual(m.restarts.map((x) => x.unit), ['kubelet.service']);
 });
+
+test("Kubespray's tags: --tags kubelet touches only the kubelet's tasks, --tags download only the binaries", async () => {
+  const c = await loadCluster();
+  const { fleet } = await applied(c);
+  const selected = async (tags: string[]) => {
+    const r = await runYaml(PLAYBOOK, { inventory: c.view, roles: [nodeRole], fleet, run: c.run(), tags });
+    assert.equal(r.result.status, 'ok', JSON.stringify(r.of('host:finish').map((e) => e.error)));
+    const listed = r.of('host:tasks').find((e) => e.host === 'node2')!.tasks;
+    return listed.map((t) => t.name);
+  };
+  const kubelet = await selected(['kubelet']);
+  assert.ok(kubelet.length > 0 && kubelet.every((n) => /kubelet/.test(n)), kubelet.join(', '));
+  const download = await selected(['download']);
+  assert.deepEqual(download, ['kubelet binary', 'kube-proxy binary']);
+});
