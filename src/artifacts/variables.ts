@@ -7,7 +7,10 @@ import { declareVariables, type VariableSpec } from '../inventory/variables.js';
 import { bool, checksum, httpUrl, optional, unsetIfNoChecksum } from '../inventory/value-types.js';
 import { ARTIFACT_VAR_NAMES, type ArtifactVarName } from './ids.js';
 
-const downloadUrl = optional(httpUrl);
+// A URL template written for a kube_version without its v (Kubespray master's) gives `/vv1.13.5/`.
+const downloadUrl = optional(
+  httpUrl.refine((url) => !/\/vv\d/.test(url), 'a URL without a doubled v (found /vv…: kube_version already starts with v here, so write {{ kube_version }} rather than v{{ kube_version }})'),
+);
 // Kubespray writes `0` for "no checksum known".
 const checksumPin = z.preprocess(unsetIfNoChecksum, checksum.optional());
 

@@ -17,6 +17,7 @@ import { compareNatural, sortNatural } from './natural-sort.js';
 import { mergeHostVariables, type LoadedVarsFile } from './precedence.js';
 import { readInventoryText } from './read-text.js';
 import { closestMatch } from '../did-you-mean.js';
+import { KUBESPRAY_ROLE_DEFAULTS } from './kubespray-role-defaults.js';
 import { kubesprayVariable, kubesprayVariableNames, sameAsKubespray } from './kubespray-variables.js';
 import { DEFAULTS, hostVarsSchema, isKnownVariable, VARIABLE_ALIASES, type ClusterVars, type HostVars, type KnownVariable } from './schema.js';
 import { distinctErrors, parseHostVars } from './validate.js';
@@ -272,7 +273,7 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
   const withDefaults = new Map<string, Map<string, VarDef>>();
   const scopes = new Map<string, EvalScope>();
   // One definition object per default, shared by all hosts, so the evaluator can reuse results.
-  const defaults = (Object.entries(DEFAULTS) as [KnownVariable, unknown][]).map(([key, value]): [KnownVariable, VarDef] => [key, { value }]);
+  const defaults = ([...Object.entries(DEFAULTS), ...Object.entries(KUBESPRAY_ROLE_DEFAULTS)] as [string, unknown][]).map(([key, value]): [string, VarDef] => [key, { value }]);
   for (const host of hierarchy.hosts) {
     const merged = mergeHostVariables({ ini, hierarchy, groupFiles, hostFiles, extraVars }, host);
     defined.set(host, merged);

@@ -28,3 +28,26 @@ test('kube_version with or without "v" (Kubespray master writes none)', async ()
   assert.equal(inv.cluster.kube_version, 'v1.13.5');
   assert.equal(inv.hostVars('node1').kubectl_version, 'v1.13.5');
 });
+
+test("Kubespray master's expressions evaluate: its role defaults are known; URL templates are checked for what they produce", async () => {
+  const inv = await load({
+    'inventory.ini': SMALL_INI,
+    'group_vars/k8s_cluster/k8s-cluster.yml': [
+      'kube_service_addresses: 10.96.0.0/16',
+      "kube_apiserver_ip: \"{{ kube_service_subnets.split(',') | first | ansible.utils.ipaddr('net') | ansible.utils.ipaddr(1) | ansible.utils.ipaddr('address') }}\"",
+      "skydns_server: \"{{ kube_service_subnets.split(',') | first | ansible.utils.ipaddr('net') | ansible.utils.ipaddr(3) | ansible.utils.ipaddr('address') }}\"",
+      '',
+    ].join('\n'),
+  });
+  assert.equal(inv.cluster.kube_apiserver_ip, '10.96.0.1');
+  assert.equal(inv.cluster.skydns_server, '10.96.0.3');
+
+  const files = 'files_repo: http://mirror.example.test\nkube_version: v1.13.5\nkubelet_download_url: "{{ files_repo }}/release/v{{ kube_version }}/bin/linux/amd64/kubelet"\n';
+  const err = await loadError({ 'inventory.ini': SMALL_INI, 'group_vars/all.yml': files });
+  assert.equal(err.where, 'group_vars/all.yml:3:1');
+  assert.match(err.message, /^kubelet_download_url: found "http:\/\/mirror\.example\.test\/release\/vv1\.13\.5\/bin\/linux\/amd64\/kubelet", expected a URL without a doubled v/);
+  // Written without its v, as Kubespray master writes it, the same template gives the right URL.
+  const ok = await load({ 'inventory.ini': SMALL_INI, 'group_vars/all.yml': files.replace('kube_version: v1.13.5', 'kube_version: 1.13.5') });
+  assert.equal(ok.hostVars('node1').kubelet_download_url, 'http://mirror.example.test/release/v1.13.5/bin/linux/amd64/kubelet');
+  assert.equal(ok.cluster.kube_version, 'v1.13.5');
+});
