@@ -9,7 +9,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { InventoryHost } from '../src/inventory/model.js';
+import { PENDING_LIST_SCRIPT, PENDING_WRITE_SCRIPT } from '../src/engine/pending.js';
 import { STAT_SCRIPT } from '../src/engine/tasks/remote-stat.js';
+import { KprovError } from '../src/errors.js';
 import { HostCommandError } from '../src/ssh/errors.js';
 import { noSpaceError } from '../src/ssh/no-space.js';
 import { commandLine } from '../src/ssh/quote.js';
@@ -73,6 +75,8 @@ export class FakeMachine {
   bytesUploaded = 0;
   /** Room left on the (one) file system: a write that needs more fails as the SSH layer reports a full disk. */
   freeBytes = Number.POSITIVE_INFINITY;
+  /** The host went away (network down, powered off): every call fails as a lost SSH connection does. */
+  lost = false;
 
   constructor(
     readonly name: string,
@@ -125,6 +129,7 @@ export class FakeMachine {
     this.fleet.enter();
     try {
       if (this.latencyMs > 0) await sleep(this.latencyMs);
+      if (this.lost) throw new KprovError('ssh', 'the connection was lost again (timed out); giving up on this host', { host: this.name });
       return await body();
     } finally {
       record.end = this.fleet.now();
@@ -143,6 +148,12 @@ export class FakeMachine {
       const [flag, p = ''] = args;
       const exists = flag === '-d' ? this.isDir(p) : this.files.has(p) || this.isDir(p);
       return read(exists ? ok() : fail(1, ''));
+    }
+    if (cmd === 'sh' && args[0] === '-c' && args[1] === PENDING_WRITE_SCRIPT) return write(this.appendPending(args.slice(3)));
+    if (cmd === 'sh' && args[0] === '-c' && args[1] === PENDING_LIST_SCRIPT) return read(this.listPending(args[3] ?? ''));
+    if (cmd === 'rm' && args[0] === '-f') {
+      for (const p of args.slice(1).filter((a) => a !== '--')) this.files.delete(p);
+      return write(ok());
     }
     if (cmd === 'mkdir' && args[0] === '-p') {
       this.mkdirs(args.at(-1)!);
@@ -170,6 +181,25 @@ export class FakeMachine {
       return write(ok());
     }
     return undefined;
+  }
+
+  /** The engine's pending-handler records (src/engine/pending.ts): DIR BODY then NAME HEADER pairs. */
+  private appendPending(args: readonly string[]): ExecResult {
+    const [dir = '', body = '', ...pairs] = args;
+    this.mkdirs(dir, { mode: 0o700 });
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const p = `${dir}/${pairs[i]}`;
+      const old = this.files.get(p)?.content.toString('utf8') ?? '';
+      const text = `${old === '' ? `${pairs[i + 1]}\n` : old}${body}\n`;
+      this.files.set(p, { content: Buffer.from(text), mode: 0o600, owner: 'root', group: 'root' });
+    }
+    return ok();
+  }
+
+  private listPending(dir: string): ExecResult {
+    const since = Math.floor(Date.now() / 1000);
+    const records = [...this.files.entries()].filter(([p]) => path.posix.dirname(p) === dir).sort(([a], [b]) => a.localeCompare(b));
+    return ok(records.map(([p, f]) => `\n@@ ${since} ${path.posix.basename(p)}\n${f.content.toString('utf8')}`).join(''));
   }
 
   private isDir(p: string): boolean {

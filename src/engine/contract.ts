@@ -2,7 +2,7 @@
  * The contract between the engine and roles. A role is a module that, for one host, returns the
  * tasks that describe the desired state; the engine runs `check` on every task and `apply` only
  * where `check` found something to change. Handlers run at the end of a play on the hosts where a
- * task that notified them changed something in this run.
+ * task that notified them changed something, in this run or in an interrupted earlier one.
  *
  * `R` is the run context: one typed value built once per playbook run by whoever wires roles to
  * the engine (the CLI builds a ClusterRun). The engine only hands it through, so it never needs
@@ -127,9 +127,17 @@ export interface Task<C extends Change = Change, R = unknown> {
 /** How a handler's run ended on a host: it changed something, or found nothing to do. */
 export type HandlerResult = { status: 'changed' } | { status: 'skipped'; reason: string };
 
-/** Runs at the end of a play on hosts where a task notified it and changed something. */
+/**
+ * Runs at the end of a play on hosts where a task notified it and changed something, in this run
+ * or in an earlier one that ended before the handler had run (its record is kept on the host).
+ */
 export interface Handler<R = unknown> {
   name: string;
+  /**
+   * The systemd unit it restarts, if it restarts one: written into the handler's pending record
+   * (see pending.ts), so that a check of the host can say which service runs on old files.
+   */
+  unit?: string;
   /**
    * One host at a time across the play's hosts, each followed by `waitHealthy`: how restarts of
    * control-plane services must run so that never all of them are down at once.

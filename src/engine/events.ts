@@ -67,7 +67,10 @@ export interface HostStartEvent extends Base {
   host: string;
 }
 
-/** The tasks a host will run in this play (after tags), known before the first one starts. */
+/**
+ * The tasks a host will run in this play (after tags), known before the first one starts: after
+ * the read-ahead, which may add a `pending: <handler>` task for a handler an earlier run left owed.
+ */
 export interface HostTasksEvent extends Base {
   type: 'host:tasks';
   play: string;

@@ -3,7 +3,8 @@
  * notified it, in declaration order. A rolling handler takes one host at a time, waiting for it
  * to be healthy before the next, and stops at the first host that fails, so a bad restart never
  * spreads to the rest of the control plane. A handler with nothing to do on a host (its
- * `skipReason`, or `run` returning `skipped`) is reported as skipped, never as changed.
+ * `skipReason`, or `run` returning `skipped`) is reported as skipped, never as changed. A
+ * handler's record on the host (pending.ts) is removed only after it ran and its host is healthy.
  */
 import type { LimitFunction } from 'p-limit';
 import { describeFailure, UnreachableError } from './errors.js';
@@ -11,6 +12,7 @@ import type { Status } from './events.js';
 import type { RunRuntime } from './executor.js';
 import type { HostPlayResult } from './host-play.js';
 import type { HostSession } from './host-session.js';
+import { clearPending } from './pending.js';
 import type { PlannedHandler, PlannedPlay } from './run-plan.js';
 
 interface HandlerRun {
@@ -67,6 +69,8 @@ export async function runHandlers(
       const result = skip !== undefined ? { status: 'skipped' as const, reason: skip } : ((await handler.run(remote, ctx)) ?? { status: 'changed' as const });
       // Skipped or not, the service must be healthy before the next host's turn.
       if (handler.waitHealthy) await handler.waitHealthy(remote, ctx);
+      // Only now is nothing owed: a run that ends before this line leaves the record for the next.
+      await clearPending(remote, run.name);
       return result.status === 'skipped' ? finish('skipped', result.reason) : finish('changed');
     } catch (err) {
       const unreachable = err instanceof UnreachableError;

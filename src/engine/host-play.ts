@@ -1,7 +1,9 @@
 /**
  * One host through one play: list its tasks (after tags), read ahead in one command what their
- * checks will read, then for each task `check` and, unless this is a dry run, `apply` exactly the
- * changes found. The first error ends the host's run.
+ * checks will read (and whether an earlier run left a handler owed: pending.ts), then for each
+ * task `check` and, unless this is a dry run, `apply` exactly the changes found. A task that
+ * notifies handlers records them on the host before it applies anything. The first error ends
+ * the host's run.
  */
 import type { Change, RemoteReads, Task, TaskContext } from './contract.js';
 import type { RemoteHost } from '../ssh/types.js';
@@ -10,7 +12,9 @@ import type { ChangeRecord, Status } from './events.js';
 import type { RunRuntime } from './executor.js';
 import type { HostSession } from './host-session.js';
 import type { PlannedPlay } from './run-plan.js';
+import { recordPending, type OwedHandler } from './pending.js';
 import { ReadCache } from './read-cache.js';
+import { owedHandlers, pendingPaths, resumeTask } from './resume.js';
 import { shouldRun, SPECIAL_TAGS, type TagFilter } from './tags.js';
 
 /** Shared by the hosts of one play (or serial batch): any_errors_fatal sets `aborted`. */
@@ -28,6 +32,8 @@ export interface HostPlayResult {
 interface TaskEntry {
   role: string;
   task: Task;
+  /** Reports a handler an earlier run left owed: its record is already on the host. */
+  resumes?: boolean;
 }
 
 export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session: HostSession, control: PlayControl): Promise<HostPlayResult> {
@@ -42,17 +48,33 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
   let step = 'list tasks';
   let current: { index: number; entry: TaskEntry; started: number } | undefined;
 
+  // Announced once the list is final (owed handlers are found by the read), or when the host fails after listing.
+  let listed: TaskEntry[] | undefined;
+  let announced = false;
+  const announce = () => {
+    if (announced || !listed) return;
+    announced = true;
+    rt.emit({ type: 'host:tasks', play, host, tasks: listed.map((e) => ({ role: e.role, name: e.task.name })) });
+  };
+
   try {
     const entries = await selectTasks(planned, rt.plan.filter, ctx, (s) => (step = s));
-    rt.emit({ type: 'host:tasks', play, host, tasks: entries.map((e) => ({ role: e.role, name: e.task.name })) });
+    listed = entries;
     if (entries.length > 0 && planned.play.gatherFacts) {
       step = 'gather facts';
       await session.facts();
     }
     if (entries.length > 0 && !control.aborted) {
       step = 'read host state';
-      await readAhead(rt, play, session, entries, ctx, cache);
+      const notifiable = new Set(entries.flatMap((e) => e.task.notify ?? []));
+      await readAhead(rt, play, session, entries, ctx, cache, pendingPaths(notifiable));
+      if (notifiable.size > 0) {
+        for (const record of await owedHandlers(await session.connect(), notifiable, cache)) {
+          entries.push({ role: planned.handlers.get(record.handler)?.role ?? play, task: resumeTask(record), resumes: true });
+        }
+      }
     }
+    announce();
     for (const [index, entry] of entries.entries()) {
       const base = { play, host, role: entry.role, task: entry.task.name, index };
       if (control.aborted) {
@@ -66,6 +88,8 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
       const remote = await session.connect();
       const changes = await entry.task.check(remote, ctx);
       if (changes.length > 0 && !rt.dryRun) {
+        // On the host before the change: whatever ends the run next, the handlers stay owed.
+        if (!entry.resumes) await recordPending(remote, owedBy(entry.task, planned), changes);
         // Dropped before apply: a failing apply may have changed part of it.
         cache.invalidate(changes);
         await entry.task.apply(remote, changes, ctx);
@@ -101,6 +125,7 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
     return { status, notified, ctx };
   } catch (err) {
     cache.close();
+    announce();
     const unreachable = err instanceof UnreachableError;
     const error: FailureInfo = unreachable ? err.info : describeFailure(err);
     const status: Status = unreachable ? 'unreachable' : 'failed';
@@ -127,7 +152,7 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
         type: 'warning',
         play,
         host,
-        message: `handler "${name}" was notified but did not run because the host failed; run it by hand (the next apply will not notify it again)`,
+        message: `handler "${name}" was notified but did not run because the host failed; it stays recorded as pending on the host and the next apply runs it`,
       });
     }
     return { status, notified: new Set(), ctx };
@@ -168,8 +193,16 @@ async function selectTasks(
  * host where nothing differs each check costs no round trip. A host that cannot run the read
  * (an odd shell, a fake in a test) is read task by task instead.
  */
-async function readAhead(rt: RunRuntime, play: string, session: HostSession, entries: readonly TaskEntry[], ctx: TaskContext, cache: ReadCache): Promise<void> {
-  const declared: RemoteReads[] = [];
+async function readAhead(
+  rt: RunRuntime,
+  play: string,
+  session: HostSession,
+  entries: readonly TaskEntry[],
+  ctx: TaskContext,
+  cache: ReadCache,
+  extraPaths: readonly string[],
+): Promise<void> {
+  const declared: RemoteReads[] = [{ paths: extraPaths }];
   for (const { task } of entries) if (task.reads) declared.push(await task.reads(ctx));
   const request = ReadCache.request(declared);
   if (request.paths.length + request.units.length + request.commands.length === 0) return;
@@ -177,6 +210,14 @@ async function readAhead(rt: RunRuntime, play: string, session: HostSession, ent
   const started = rt.clock.now();
   const report = await cache.prefetch(remote, request);
   rt.emit({ type: 'host:read', play, host: session.host.name, ...report, durationMs: rt.clock.now() - started });
+}
+
+/** The handlers a task notifies, with the unit each restarts (named in the record). */
+function owedBy(task: Task, planned: PlannedPlay): OwedHandler[] {
+  return (task.notify ?? []).map((name) => {
+    const unit = planned.handlers.get(name)?.handler.unit;
+    return { name, ...(unit !== undefined ? { unit } : {}) };
+  });
 }
 
 function taskContext(rt: RunRuntime, planned: PlannedPlay, session: HostSession, cache: ReadCache): TaskContext {

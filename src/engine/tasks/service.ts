@@ -14,7 +14,7 @@ import { HostStepError, tailLines } from '../errors.js';
 import { probe, unitOf } from '../read-cache.js';
 import { waitUntil, WaitTimeoutError } from '../wait.js';
 import { meta, type TaskMeta } from './file.js';
-import { unitName } from './unit-state.js';
+import { unitName, unitState } from './unit-state.js';
 
 /** A read-only command that says whether a service is ready: exit status 0 and, if given, `accept`. */
 export interface HealthProbe<R = unknown> {
@@ -169,21 +169,25 @@ export interface RestartOptions<R = unknown> extends WaitBounds {
 }
 
 /**
- * A handler restarting a unit, reloading systemd first when a unit file changed in this run, and
- * skipping the restart where this run started the unit after every change (it still waits for
- * the unit to be healthy).
+ * A handler restarting a unit, reloading systemd first when a unit file changed in this run (or
+ * systemd says it must), and skipping the restart where this run started the unit after every
+ * change (it still waits for the unit to be healthy). It names its unit, so the engine's pending
+ * record (pending.ts) says which service runs on old files.
  */
 export function restartHandler<R = unknown>(options: RestartOptions<R>): Handler<R> {
   const unit = unitName(options.unit);
   const bounds = { timeoutMs: options.timeoutMs ?? 60_000, intervalMs: options.intervalMs ?? 1_000 };
   return {
     name: options.name ?? `restart ${options.unit}`,
+    unit,
     ...(options.rolling ? { rolling: true } : {}),
     skipReason(ctx) {
       return ctx.state.startedSinceLastChange(unit) ? `${unit} was started by this run after every change that notified it` : undefined;
     },
     async run(host, ctx) {
-      if (ctx.state.unitFilesPendingReload().length > 0) {
+      // A unit file written by an earlier, interrupted run is not in this run's list: ask systemd,
+      // or the restart would start the old command line again.
+      if (ctx.state.unitFilesPendingReload().length > 0 || (await unitState(host, unit)).needDaemonReload) {
         await host.run(['systemctl', 'daemon-reload']);
         ctx.state.markDaemonReloaded();
       }

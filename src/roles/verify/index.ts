@@ -5,13 +5,15 @@
  *   - control-plane hosts: their API server's /healthz at the advertised address, CA-verified;
  *   - the first control-plane host of the play: component statuses (scheduler,
  *     controller-manager, every etcd member) and no registered node unknown to the inventory;
- *   - nodes: registered under their inventory name and Ready.
+ *   - nodes: registered under their inventory name and Ready;
+ *   - every host: no handler left pending by an interrupted run (a service on old files).
  * Verifying changes nothing: every task reports ok or fails with the failing unit's status and
  * journal. In a plan, hosts that earlier plays would change are not probed (there is nothing to
  * verify yet); otherwise the plan looks once and warns about what is unhealthy.
  */
 import type { ClusterRole, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 import { apiserverHealthy, componentsHealthy, etcdMemberHealthy, nodeReady, nodesMatchInventory, offerApiView } from './checks.js';
+import { servicesRunCurrentFiles } from './pending.js';
 import { verifyPaths } from './tools.js';
 
 function notice(name: string, message: string): ClusterTask {
@@ -54,6 +56,7 @@ export function verifyTasks(ctx: ClusterTaskContext): ClusterTask[] {
     );
   }
   if (isObserver) tasks.push(nodesMatchInventory(paths, topology));
+  tasks.push(servicesRunCurrentFiles());
   return tasks;
 }
 

@@ -209,6 +209,61 @@ test('a changed log level restarts only the control plane, one component and hos
   for (const m of fleet.machines.values()) assert.deepEqual(m.restarts.map((r) => r.unit), ['kube-controller-manager.service']);
 });
 
+test('killed while the first kube-apiserver restarts: the next run restarts the 9 components still owed, rolling; then nothing', async (t) => {
+  const { dir, inventory, fleet, artifacts } = await setup(t);
+  await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(inventory, artifacts) });
+  for (const m of fleet.machines.values()) m.mkdirs('/var/lib/etcd/member');
+
+  // kprov dies (SIGKILL) just after it asked node1 to restart its API server: every connection goes.
+  const node1 = fleet.machine('node1');
+  const builtin = node1.builtin.bind(node1);
+  let killed = false;
+  node1.builtin = (argv) => {
+    const known = builtin(argv);
+    if (!killed && argv.join(' ') === 'systemctl restart -- kube-apiserver.service') {
+      killed = true;
+      for (const m of fleet.machines.values()) m.lost = true;
+    }
+    return known;
+  };
+  await writeFile(path.join(dir, 'group_vars', 'all', 'all.yml'), stringify({ kube_log_level: 3 }));
+  const relogged = await loadInventory(dir);
+  const cluster = { inventory: relogged, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(relogged, artifacts) };
+  const interrupted = await runYaml(PLAYBOOK, cluster);
+  assert.equal(interrupted.result.status, 'failed');
+  assert.ok(killed);
+  assert.deepEqual([...fleet.machines.values()].flatMap((m) => m.restarts.map((r) => `${r.unit}@${m.name}`)), ['kube-apiserver.service@node1']);
+
+  // The machines are back; the files are all right, so only the records still say what is owed.
+  for (const m of fleet.machines.values()) {
+    m.lost = false;
+    m.restarts.length = 0;
+  }
+  const plan = await runYaml(PLAYBOOK, { ...cluster, dryRun: true, run: testRun(relogged, artifacts, { dryRun: true }) });
+  const owed = plan.of('task:finish').filter((e) => e.status === 'changed').map((e) => `${e.host}: ${e.changes.map((c) => c.summary).join()}`);
+  assert.deepEqual(
+    owed.sort(),
+    ['node1', 'node2', 'node3'].flatMap((h) =>
+      ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].map((c) => `${h}: restart ${c} (pending from an interrupted run: /etc/systemd/system/${c}.service changed)`),
+    ),
+    'each host owes its three restarts, node1 its API server too (its health was never confirmed)',
+  );
+  for (const m of fleet.machines.values()) assert.deepEqual(m.restarts, [], 'a plan restarts nothing');
+
+  const resumed = await runYaml(PLAYBOOK, cluster);
+  assert.equal(resumed.result.status, 'ok', JSON.stringify(resumed.of('handler:finish').filter((e) => e.error).map((e) => e.error)));
+  const restarts = [...fleet.machines.values()].flatMap((m) => m.restarts.map((r) => ({ ...r, host: m.name }))).sort((a, b) => a.at - b.at);
+  assert.deepEqual(restarts.map((r) => `${r.unit}@${r.host}`), ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'].flatMap((c) => ['node1', 'node2', 'node3'].map((h) => `${c}.service@${h}`)));
+  const handlers = resumed.events.filter((e) => e.type === 'handler:start' || e.type === 'handler:finish');
+  for (let i = 0; i < handlers.length; i += 2) assert.deepEqual([handlers[i]!.type, handlers[i + 1]!.type], ['handler:start', 'handler:finish'], 'one restart at a time');
+  assert.deepEqual(resumed.of('task:finish').filter((e) => e.status === 'changed' && !e.task.startsWith('pending: ')).map((e) => e.task), [], 'nothing else changes');
+
+  for (const m of fleet.machines.values()) m.restarts.length = 0;
+  const third = await runYaml(PLAYBOOK, cluster);
+  assert.deepEqual(third.result.recap.map((r) => r.changed), [0, 0, 0]);
+  for (const m of fleet.machines.values()) assert.deepEqual(m.restarts, []);
+});
+
 test('a dry run writes nothing: no host change, no PKI, no admin.conf', async (t) => {
   const { inventory, fleet, artifacts } = await setup(t);
   const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(inventory, artifacts, { dryRun: true }), dryRun: true });

@@ -13,11 +13,13 @@ import { loadInventory, type Inventory } from '../../../src/inventory/load.js';
 import { VERIFY_TIMEOUTS } from '../../../src/roles/verify/checks.js';
 import { verifyRole } from '../../../src/roles/verify/index.js';
 import type { ExecResult } from '../../../src/ssh/types.js';
+import { pendingRecordPath } from '../../../src/engine/pending.js';
 import { FakeFleet, type FakeMachine } from '../../../dev/fake-fleet.js';
 import { createClusterRun } from '../../../src/cluster/run.js';
 import { runYaml } from '../engine/playbook-harness.js';
 
 const PLAYBOOK = '- name: Verify the cluster\n  hosts: k8s_cluster:etcd\n  roles: [verify]\n';
+const CURRENT_FILES = 'every service runs with its current files';
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 const fail = (code: number, stderr: string): ExecResult => ({ code, stdout: '', stderr });
 
@@ -30,6 +32,8 @@ interface ClusterState {
   argvs: string[][];
   /** `host unit` pairs whose unit has failed. */
   stoppedUnits: Set<string>;
+  /** host → handler → record text an interrupted run left there. */
+  pending: Map<string, Map<string, string>>;
 }
 
 function healthyState(names: string[]): ClusterState {
@@ -40,6 +44,7 @@ function healthyState(names: string[]): ClusterState {
     kubectlCalls: [],
     argvs: [],
     stoppedUnits: new Set(),
+    pending: new Map(),
   };
 }
 
@@ -99,6 +104,7 @@ describe('verify role', () => {
       for (const unit of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet']) {
         m.units.set(unit, { enabled: true, active: !state.stoppedUnits.has(`${m.name} ${unit}`), failed: state.stoppedUnits.has(`${m.name} ${unit}`) });
       }
+      for (const [handler, text] of state.pending.get(m.name) ?? []) m.putFile(pendingRecordPath(handler), text, { mode: 0o600 });
     }
     return fleet;
   }
@@ -125,9 +131,12 @@ describe('verify role', () => {
       'component statuses healthy (scheduler, controller-manager, etcd-0, etcd-1, etcd-2)',
       'node node1 Ready',
       'registered nodes are the inventory\'s',
+      CURRENT_FILES,
     ]);
-    assert.deepEqual(tasks['node2'], ['etcd member node2 healthy', 'kube-apiserver https://10.99.0.2:6443/healthz ok', 'node node2 Ready']);
-    assert.deepEqual(tasks['node5'], ['node node5 Ready']);
+    assert.deepEqual(tasks['node2'], ['etcd member node2 healthy', 'kube-apiserver https://10.99.0.2:6443/healthz ok', 'node node2 Ready', CURRENT_FILES]);
+    assert.deepEqual(tasks['node5'], ['node node5 Ready', CURRENT_FILES]);
+    // Every check of a healthy host is answered by its one read-ahead (the pending records' listing included).
+    assert.ok(r.of('host:read').every((e) => e.exitCode === 0 && e.commands >= 1));
     // Every kubectl runs on the observer, never on a worker (workers have no kubectl).
     assert.ok(state.kubectlCalls.every((c) => c.startsWith('node1: ') || /^node[23]: get \/healthz/.test(c)), state.kubectlCalls.join('\n'));
     // The tools and files the etcd and control-plane roles installed, at the inventory's paths.
@@ -229,6 +238,33 @@ describe('verify role', () => {
     assert.deepEqual(failed.map((e) => e.host), ['node1']);
     assert.equal(failed[0]!.error!.message, 'nodes registered that the inventory does not name: old-node9');
     assert.match(failed[0]!.error!.hint ?? '', /kubectl delete node/);
+  });
+
+  test('a restart left pending by an interrupted run fails its host, naming unit, files and handler; a plan warns', async () => {
+    const state = healthyState(inventory.hosts.map((h) => h.name));
+    state.pending.set(
+      'node2',
+      new Map([
+        ['restart kube-apiserver', 'handler restart kube-apiserver\nunit kube-apiserver.service\nchanged /etc/systemd/system/kube-apiserver.service\n'],
+        ['restart kube-scheduler', 'handler restart kube-scheduler\nunit kube-scheduler.service\nchanged /etc/systemd/system/kube-scheduler.service\nchanged /etc/kubernetes/scheduler.conf\n'],
+      ]),
+    );
+    const r = await run(state);
+    assert.equal(r.result.status, 'failed');
+    const failed = r.of('host:finish').filter((e) => e.status === 'failed');
+    assert.deepEqual(failed.map((e) => e.host), ['node2'], 'the health checks pass: the old processes still answer');
+    const err = failed[0]!.error!;
+    assert.match(failed[0]!.step!, new RegExp(`verify: ${CURRENT_FILES}`));
+    assert.match(
+      err.message,
+      /^kube-apiserver\.service runs with configuration older than its files: \/etc\/systemd\/system\/kube-apiserver\.service changed at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ and "restart kube-apiserver" has not run since \(left pending by an interrupted run\); kube-scheduler\.service runs with configuration older than its files: \/etc\/systemd\/system\/kube-scheduler\.service, \/etc\/kubernetes\/scheduler\.conf changed at .* and "restart kube-scheduler" has not run since/,
+    );
+    assert.ok(err.output?.some((l) => l.includes('journal of kube-apiserver.service --')), 'the unit\'s status and journal: since when it runs');
+    assert.match(err.hint ?? '', /kprov apply cluster runs the pending handlers/);
+
+    const plan = await run(state, { dryRun: true });
+    assert.equal(plan.result.status, 'ok');
+    assert.ok(plan.of('warning').some((w) => w.host === 'node2' && w.message.startsWith(`${CURRENT_FILES}: not healthy now (kube-apiserver.service runs with configuration older`)));
   });
 
   test('a plan looks once and warns instead of failing', async () => {
