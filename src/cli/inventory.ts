@@ -7,7 +7,6 @@ import path from 'node:path';
 import { formatError, formatLocation, isKprovError, KprovError, KprovErrorList, type SourceLocation } from '../errors.js';
 import { loadInventory, type Inventory } from '../inventory/load.js';
 import { GROUP, type InventoryWarning } from '../inventory/model.js';
-import { checkKeyFiles } from '../ssh/key-files.js';
 import type { CliIO } from './io.js';
 import { displayPath, resolveInventoryDir } from './resolve-inventory.js';
 
@@ -125,6 +124,8 @@ export function registerInventory(program: Command, io: CliIO): void {
     .addHelpText('after', `\nExit status: 0 when the inventory is valid (warnings go to stderr), 2 on any error.\nSee ${path.join('docs', 'inventory.md')} for what is supported.`)
     .action(async (options: CheckOptions) => {
       const inv = await load(options.inventory, io, options.strict === true);
+      // Loaded here only: it brings the SSH library, which `inventory show` does not need.
+      const { checkKeyFiles } = await import('../ssh/key-files.js');
       const keys = await checkKeyFiles(inv);
       for (const w of [...inv.warnings, ...keys.warnings]) io.err(formatWarning(w, io.cwd));
       // Every key file problem at once; the last one is the command's error (exit 2).

@@ -5,25 +5,42 @@ import { ExitCode, formatError, isKprovError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import { processIO, type CliIO } from './io.js';
 import { exitCodeOf } from './exit-code.js';
-import { registerApply } from './apply.js';
-import { registerCerts } from './certs.js';
-import { registerDownload } from './download.js';
-import { registerInit } from './init.js';
-import { registerInventory } from './inventory.js';
-import { registerKubeconfig } from './kubeconfig.js';
-import { registerLab } from './lab.js';
 
 /** Each command registers itself; a command's action throws KprovError or returns an exit code. */
 export type CommandRegistrar = (program: Command, io: CliIO) => void;
 
-const registrars: CommandRegistrar[] = [registerInit, registerInventory, registerApply, registerDownload, registerCerts, registerKubeconfig, registerLab];
+/**
+ * The commands, loaded on demand: a command's module brings its whole graph (SSH, X.509, the
+ * engine…), so `kprov inventory show` loads the inventory code alone and `--version` nothing.
+ * Help and unknown commands load them all. `plan` lives with `apply`.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<CommandRegistrar>>> = {
+  init: async () => (await import('./init.js')).registerInit,
+  inventory: async () => (await import('./inventory.js')).registerInventory,
+  apply: async () => (await import('./apply.js')).registerApply,
+  download: async () => (await import('./download.js')).registerDownload,
+  certs: async () => (await import('./certs.js')).registerCerts,
+  kubeconfig: async () => (await import('./kubeconfig.js')).registerKubeconfig,
+  lab: async () => (await import('./lab.js')).registerLab,
+};
+const ALIASES: Readonly<Record<string, string>> = { plan: 'apply' };
+
+/** The registrars `argv` needs: its command's alone when it names one, else all of them (help). */
+async function registrarsFor(argv: readonly string[]): Promise<CommandRegistrar[]> {
+  const first = argv.find((a) => !a.startsWith('-'));
+  const name = first === undefined ? undefined : (ALIASES[first] ?? first);
+  const one = name === undefined ? undefined : COMMANDS[name];
+  if (one) return [await one()];
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) return [];
+  return Promise.all(Object.values(COMMANDS).map((load) => load()));
+}
 
 function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-export function buildProgram(io: CliIO): Command {
+export function buildProgram(io: CliIO, registrars: readonly CommandRegistrar[]): Command {
   const program = new Command('kprov')
     .description('Provision Kubernetes v1.13 clusters over SSH from Kubespray-style inventories')
     .version(packageVersion(), '-V, --version', 'print the kprov version')
@@ -44,7 +61,7 @@ function applyCommon(cmd: Command, io: CliIO): void {
 
 /** Runs the CLI and returns the process exit code; never throws. */
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
-  const program = buildProgram(io);
+  const program = buildProgram(io, await registrarsFor(argv));
   let exitCode: number = ExitCode.ok;
   program.hook('postAction', (_this, action) => {
     const code = exitCodeOf(action);
