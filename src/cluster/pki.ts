@@ -77,7 +77,15 @@ export function pkiInputFromTopology(topology: Topology, source = 'inventory'): 
       controlPlane: topology.controlPlane.map(pkiHost),
       etcd: topology.etcd.map((m) => ({ ...pkiHost(m.host), memberName: m.name })),
       nodes: topology.nodes.map((n) => pkiHost(n.host)),
-      ...(lb ? { loadBalancer: { address: lb.address, port: lb.port ?? v.kube_apiserver_port } } : {}),
+      ...(lb
+        ? {
+            loadBalancer: {
+              address: lb.address,
+              port: lb.port ?? v.kube_apiserver_port,
+              ...(v.apiserver_loadbalancer_domain_name ? { domainName: v.apiserver_loadbalancer_domain_name } : {}),
+            },
+          }
+        : {}),
       supplementaryAddresses: v.supplementary_addresses_in_ssl_keys,
       apiserverEndpoint: topology.apiserverEndpoint,
       keyAlgorithm: v.pki_key_algorithm,

@@ -114,8 +114,9 @@ export function buildTopology(inventory: Inventory): Topology {
   const first = controlPlane[0];
   if (!first) throw new KprovError('inventory', 'the inventory has no kube_control_plane host');
   const lb = vars.loadbalancer_apiserver;
+  // As Kubespray: the load balancer's name when it has one (the certificate carries it), else its address.
   const apiserverEndpoint = lb
-    ? `https://${urlHost(lb.address)}:${lb.port ?? vars.kube_apiserver_port}`
+    ? `https://${urlHost(vars.apiserver_loadbalancer_domain_name ?? lb.address)}:${lb.port ?? vars.kube_apiserver_port}`
     : `https://${urlHost(first.accessIp)}:${vars.kube_apiserver_port}`;
   return {
     vars,

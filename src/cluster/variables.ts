@@ -45,6 +45,8 @@ export const CLUSTER_VARIABLES = declareVariables({
   skydns_server: { schema: ip, default: service(3), scope: 'k8s_cluster' },
   kube_dns_server: { schema: ip, default: '{{ skydns_server }}', scope: 'k8s_cluster' },
   loadbalancer_apiserver: { schema: optional(loadbalancer), scope: 'k8s_cluster' },
+  // The external load balancer's DNS name: the API endpoint and a SAN of the apiserver certificate.
+  apiserver_loadbalancer_domain_name: { schema: optional(hostOrIp), scope: 'k8s_cluster' },
   loadbalancer_apiserver_localhost: { schema: bool, default: '{{ loadbalancer_apiserver is not defined }}', scope: 'k8s_cluster' },
   upstream_dns_servers: { schema: list(ip, 'a list of IP addresses'), default: [] },
 

@@ -302,6 +302,14 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
   throwAll(distinctErrors(errors));
   const cluster = clusterView({ hierarchy, hostVars, defs: withDefaults, inventoryDir: located.dir });
   checkVariables({ source: located.source, hierarchy, hostVars, defs: withDefaults, cluster });
+  if (cluster.apiserver_loadbalancer_domain_name !== undefined && cluster.loadbalancer_apiserver === undefined) {
+    const first = hierarchy.hosts.find((h) => withDefaults.get(h)?.get('apiserver_loadbalancer_domain_name')?.location);
+    const location = first === undefined ? undefined : withDefaults.get(first)!.get('apiserver_loadbalancer_domain_name')!.location;
+    warnings.push({
+      message: 'apiserver_loadbalancer_domain_name has no effect without loadbalancer_apiserver (as in Kubespray): set loadbalancer_apiserver: {address: …, port: …} too',
+      ...(location ? { location } : {}),
+    });
+  }
 
   const hosts: InventoryHost[] = hierarchy.hosts.map((name) => {
     const v = hostVars.get(name)!;

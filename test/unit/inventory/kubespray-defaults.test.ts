@@ -51,3 +51,44 @@ test("Kubespray master's expressions evaluate: its role defaults are known; URL 
   assert.equal(ok.hostVars('node1').kubelet_download_url, 'http://mirror.example.test/release/v1.13.5/bin/linux/amd64/kubelet');
   assert.equal(ok.cluster.kube_version, 'v1.13.5');
 });
+
+test("the AWS Terraform layout: a bastion group and the ELB's name as apiserver_loadbalancer_domain_name", async () => {
+  const { buildTopology } = await import('../../../src/cluster/topology.js');
+  const { clusterPkiInput } = await import('../../../src/cluster/pki.js');
+  const { planCertificates } = await import('../../../src/pki/index.js');
+  const ini = [
+    '[all]',
+    'kubernetes-devtest-master0 ansible_host=10.250.193.40',
+    'kubernetes-devtest-worker0 ansible_host=10.250.194.30',
+    'kubernetes-devtest-etcd0 ansible_host=10.250.195.20',
+    'bastion ansible_host=52.58.10.11',
+    '',
+    '[bastion]',
+    'bastion ansible_host=52.58.10.11',
+    '',
+    '[kube-master]',
+    'kubernetes-devtest-master0',
+    '',
+    '[kube-node]',
+    'kubernetes-devtest-worker0',
+    '',
+    '[etcd]',
+    'kubernetes-devtest-etcd0',
+    '',
+    '[k8s-cluster:children]',
+    'kube-node',
+    'kube-master',
+    '',
+    '[k8s-cluster:vars]',
+    'apiserver_loadbalancer_domain_name="kubernetes-elb-devtest-1234.eu-central-1.elb.amazonaws.com"',
+    '',
+  ].join('\n');
+  const alone = await load({ 'inventory.ini': ini });
+  assert.match(alone.warnings.map((w) => w.message).join('\n'), /apiserver_loadbalancer_domain_name has no effect without loadbalancer_apiserver/);
+  const inv = await load({ 'inventory.ini': ini, 'group_vars/all.yml': 'loadbalancer_apiserver:\n  address: 10.250.200.5\n  port: 443\n' });
+  assert.deepEqual(inv.groups['bastion'], ['bastion']);
+  assert.equal(buildTopology(inv).apiserverEndpoint, 'https://kubernetes-elb-devtest-1234.eu-central-1.elb.amazonaws.com:443');
+  const apiserver = planCertificates(clusterPkiInput(inv)).find((s) => s.name === 'apiserver')!;
+  assert.ok(apiserver.sans.dns.includes('kubernetes-elb-devtest-1234.eu-central-1.elb.amazonaws.com'));
+  assert.ok(apiserver.sans.ip.includes('10.250.200.5'));
+});
