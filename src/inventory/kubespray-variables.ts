@@ -107,8 +107,6 @@ const RULES: readonly Rule[] = [
   },
   { names: ['kubelet_enforce_node_allocatable'], status: 'differs', instead: 'the kubelet enforces allocatable for pods only', sameWhen: ['pods', undefined] },
   { names: ['http_proxy', 'https_proxy', 'no_proxy', 'additional_no_proxy'], status: 'differs', instead: 'kprov uses no proxy yet, for downloads or for containerd', sameWhen: empty },
-  { names: ['kubectl_localhost'], status: 'differs', instead: 'kprov does not copy kubectl to the control host yet', sameWhen: off },
-  { names: ['kubeconfig_localhost'], status: 'no-effect', instead: 'kprov always writes admin.conf to <inventory>/artifacts/' },
   { names: ['kube_override_hostname'], status: 'differs', instead: 'nodes are named by their inventory host names', sameWhen: [undefined, '', '{{ inventory_hostname }}'] },
   { names: ['etcd_compaction_retention', 'etcd_metrics', 'etcd_memory_limit', 'etcd_quota_backend_bytes', 'etcd_peer_client_auth'], status: 'differs', instead: "etcd runs with etcd's own default for this setting", sameWhen: [undefined] },
   { names: ['loadbalancer_apiserver_port', 'loadbalancer_apiserver_type', 'loadbalancer_apiserver_healthcheck_port', 'nginx_kube_apiserver_port', 'nginx_kube_apiserver_healthcheck_port'], status: 'no-effect', instead: 'a setting of the node-local API proxy kprov does not deploy yet (nodes use loadbalancer_apiserver or the first control-plane host)' },

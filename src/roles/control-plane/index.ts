@@ -13,7 +13,7 @@ import { KprovError } from '../../errors.js';
 import { file, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
 import type { ClusterPlayContext, ClusterRole, ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 import { validateClusterUnits } from '../cluster-units.js';
-import { writeAdminKubeconfig } from './admin-kubeconfig.js';
+import { writeLocalhostArtifacts } from './localhost-artifacts.js';
 import { apiserverHealth, componentHealth, type Kubectl } from './health.js';
 import {
   CONTROL_PLANE_COMPONENTS,
@@ -82,8 +82,7 @@ async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
 async function prepare(ctx: ClusterPlayContext): Promise<void> {
   await prepareCluster(ctx);
   if (ctx.dryRun) return;
-  const pki = await ctx.run.pki();
-  await writeAdminKubeconfig(ctx.inventory.dir, pki);
+  await writeLocalhostArtifacts(ctx);
 }
 
 export const controlPlaneRole: ClusterRole = {

@@ -17,6 +17,10 @@ export const CONTROL_PLANE_VARIABLES = declareVariables({
   controller_mgr_custom_flags: { schema: flagList, default: [], scope: 'control_plane' },
   scheduler_custom_flags: { schema: flagList, default: [], scope: 'control_plane' },
 
+  // What the control host gets in <inventory>/artifacts/ (kprov writes admin.conf unless told not to).
+  kubeconfig_localhost: { schema: bool, default: true, scope: 'control_plane' },
+  kubectl_localhost: { schema: bool, default: false, scope: 'control_plane' },
+
   // OpenID Connect authentication of API users.
   kube_oidc_auth: { schema: bool, default: false, scope: 'control_plane' },
   kube_oidc_url: { schema: optional(httpUrl), scope: 'control_plane' },

@@ -273,3 +273,14 @@ test('a dry run writes nothing: no host change, no PKI, no admin.conf', async (t
   await assert.rejects(stat(path.join(inventory.dir, 'pki')), /ENOENT/);
   await assert.rejects(stat(path.join(inventory.dir, 'artifacts')), /ENOENT/);
 });
+
+test('kubectl_localhost copies the verified kubectl to <inventory>/artifacts; kubeconfig_localhost: false keeps admin.conf off the control host', async (t) => {
+  const { inventory, fleet, artifacts } = await setup(t, { kubectl_localhost: true, kubeconfig_localhost: false });
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(inventory, artifacts) });
+  assert.equal(run.result.status, 'ok', JSON.stringify(run.of('host:finish').map((e) => e.error)));
+  const kubectl = path.join(inventory.dir, 'artifacts', 'kubectl');
+  assert.equal((await stat(kubectl)).mode & 0o777, 0o755);
+  const cached = (await artifacts).filesFor('node1', 'kubectl')[0]!;
+  assert.deepEqual(await readFile(kubectl), await readFile(cached.cachePath));
+  await assert.rejects(stat(path.join(inventory.dir, 'artifacts', 'admin.conf')), /ENOENT/);
+});
