@@ -12,6 +12,7 @@ import https from 'node:https';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { proxyFor, tunnelThrough, viaHttpProxy, type ProxySettings } from './proxy.js';
 
 export interface HttpOptions {
   /** Total tries per request (first try included). */
@@ -25,6 +26,8 @@ export interface HttpOptions {
   idleTimeoutMs: number;
   maxRedirects: number;
   onRetry?: (info: RetryInfo) => void;
+  /** http_proxy / https_proxy / no_proxy from the inventory. */
+  proxy?: ProxySettings;
 }
 
 export const DEFAULT_HTTP_OPTIONS: HttpOptions = {
@@ -109,7 +112,14 @@ function request(url: string, options: HttpOptions): Promise<{ req: ClientReques
       return;
     }
     // identity: a mirror that gzips .tar.gz on the fly would otherwise hand us other bytes.
-    const req = client.get(target, { headers: { 'accept-encoding': 'identity', 'user-agent': 'kprov' } });
+    const headers = { 'accept-encoding': 'identity', 'user-agent': 'kprov' };
+    const proxy = proxyFor(target, options.proxy);
+    const req = !proxy
+      ? client.get(target, { headers })
+      : target.protocol === 'http:'
+        ? http.get({ ...viaHttpProxy(target, proxy), headers: { ...headers, ...viaHttpProxy(target, proxy).headers } })
+        : // No agent: Node then opens the socket with createConnection, our tunnel.
+          https.get(target, { headers, createConnection: tunnelThrough(proxy) });
     const timer = setTimeout(
       () => req.destroy(new AttemptError('network', `no response within ${options.headersTimeoutMs} ms`, true)),
       options.headersTimeoutMs,

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { defaultCacheDir } from '../artifacts/cache.js';
 import { downloadArtifacts, label, type ArtifactEvent, type CachedArtifact } from '../artifacts/download.js';
 import { planArtifacts, type ArtifactHost, type PlannedArtifact } from '../artifacts/needs.js';
+import { proxyFromVars } from '../artifacts/proxy.js';
 import { formatError, KprovError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import type { CliIO } from './io.js';
@@ -91,6 +92,8 @@ export async function runDownload(options: DownloadCommandOptions, io: CliIO, so
     });
   }
   const cacheDir = defaultCacheDir(io.env);
+  // One cluster, one proxy: the hosts agree on cluster-wide variables.
+  const proxy = proxyFromVars(hosts[0]!.vars);
   const failures: KprovError[] = [];
   const show = options.json ? () => undefined : progress(io);
   let results: CachedArtifact[];
@@ -99,6 +102,7 @@ export async function runDownload(options: DownloadCommandOptions, io: CliIO, so
       planned.map((p) => p.artifact),
       {
         cacheDir,
+        ...(proxy ? { http: { proxy } } : {}),
         onEvent: (e) => {
           if (e.type === 'failed') failures.push(e.error);
           show(e);

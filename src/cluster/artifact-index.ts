@@ -13,6 +13,9 @@ import { planArtifacts, type PlannedArtifact } from '../artifacts/needs.js';
 import type { ResolvedArtifact } from '../artifacts/resolve.js';
 import { KprovError } from '../errors.js';
 import type { Inventory } from '../inventory/load.js';
+import { proxyFromVars, type ProxySettings } from '../artifacts/proxy.js';
+
+const withProxy = (proxy: ProxySettings | undefined) => (proxy ? { http: { proxy } } : {});
 
 export interface ArtifactIndex {
   /**
@@ -77,7 +80,7 @@ export async function resolveArtifactIndex(inventory: Inventory, run: ArtifactIn
 
   const cached = await downloadArtifacts(
     planned.map((p) => p.artifact),
-    { cacheDir: defaultCacheDir(run.env) },
+    { cacheDir: defaultCacheDir(run.env), ...withProxy(proxyFromVars(inventory.cluster)) },
   );
   const results = byHost(planned, cached);
   return {

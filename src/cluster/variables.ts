@@ -11,6 +11,7 @@ import {
   featureGates,
   DNS_NAME,
   hostOrIp,
+  httpUrl,
   int,
   ip,
   kubeVersion,
@@ -56,6 +57,11 @@ export const CLUSTER_VARIABLES = declareVariables({
   kube_log_level: { schema: int('a log level (0-10)', 0, 10), default: 2 },
   // Passed to every Kubernetes component (flags, or featureGates in the kubelet's and kube-proxy's config).
   kube_feature_gates: { schema: featureGates, default: [], scope: 'k8s_cluster' },
+
+  // Proxies: for kprov's downloads on the control host and for containerd's image pulls on hosts.
+  http_proxy: { schema: optional(httpUrl), scope: 'cluster' },
+  https_proxy: { schema: optional(httpUrl), scope: 'cluster' },
+  no_proxy: { schema: optional(text('a comma-separated list of hosts and domains')), scope: 'cluster' },
 
   // Written by `kprov lab`; passed through.
   kprov_lab: { schema: optional(z.preprocess(structureFromText, z.record(z.string(), z.unknown(), { error: 'a mapping' }))) },

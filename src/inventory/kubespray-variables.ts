@@ -106,7 +106,7 @@ const RULES: readonly Rule[] = [
     sameWhen: [undefined],
   },
   { names: ['kubelet_enforce_node_allocatable'], status: 'differs', instead: 'the kubelet enforces allocatable for pods only', sameWhen: ['pods', undefined] },
-  { names: ['http_proxy', 'https_proxy', 'no_proxy', 'additional_no_proxy'], status: 'differs', instead: 'kprov uses no proxy yet, for downloads or for containerd', sameWhen: empty },
+  { names: ['additional_no_proxy'], status: 'differs', instead: 'kprov uses no_proxy as written (add the extra hosts there)', sameWhen: empty },
   { names: ['kube_override_hostname'], status: 'differs', instead: 'nodes are named by their inventory host names', sameWhen: [undefined, '', '{{ inventory_hostname }}'] },
   { names: ['etcd_compaction_retention', 'etcd_metrics', 'etcd_memory_limit', 'etcd_quota_backend_bytes', 'etcd_peer_client_auth'], status: 'differs', instead: "etcd runs with etcd's own default for this setting", sameWhen: [undefined] },
   { names: ['loadbalancer_apiserver_port', 'loadbalancer_apiserver_type', 'loadbalancer_apiserver_healthcheck_port', 'nginx_kube_apiserver_port', 'nginx_kube_apiserver_healthcheck_port'], status: 'no-effect', instead: 'a setting of the node-local API proxy kprov does not deploy yet (nodes use loadbalancer_apiserver or the first control-plane host)' },

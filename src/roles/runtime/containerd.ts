@@ -51,7 +51,17 @@ export function containerdConfigVersion(containerdVersion: string): 1 | 2 {
 }
 
 /** Variables for both containerd templates. */
-export function containerdTemplateVars(vars: Pick<HostVars, 'bin_dir' | 'containerd_version'>): Record<string, unknown> {
+/** The proxy environment containerd pulls images through (it reads the upper-case names). */
+function proxyEnvironment(vars: Pick<HostVars, 'http_proxy' | 'https_proxy' | 'no_proxy'>): [string, string][] {
+  const env: [string, string | undefined][] = [
+    ['HTTP_PROXY', vars.http_proxy],
+    ['HTTPS_PROXY', vars.https_proxy],
+    ['NO_PROXY', vars.no_proxy],
+  ];
+  return env.filter((e): e is [string, string] => e[1] !== undefined);
+}
+
+export function containerdTemplateVars(vars: Pick<HostVars, 'bin_dir' | 'containerd_version' | 'http_proxy' | 'https_proxy' | 'no_proxy'>): Record<string, unknown> {
   const paths = containerdPaths(vars);
   return {
     containerd_version: vars.containerd_version,
@@ -67,5 +77,6 @@ export function containerdTemplateVars(vars: Pick<HostVars, 'bin_dir' | 'contain
     cni_bin_dir: CNI_BIN_DIR,
     cni_conf_dir: CNI_CONF_DIR,
     bin_dir: vars.bin_dir,
+    proxy_env: proxyEnvironment(vars),
   };
 }

@@ -92,3 +92,12 @@ test('node_labels, node_taints and kubelet_custom_flags reach the kubelet; reser
   const plain = parse((await render(t, {})).node().kubeletConfig);
   assert.equal('kubeReserved' in plain || 'systemReserved' in plain || 'featureGates' in plain, false, 'nothing rendered unless set');
 });
+
+test('http_proxy, https_proxy and no_proxy reach containerd, which pulls images through them', async (t) => {
+  const { renderRuntimeFiles } = await import('../../../src/roles/runtime/index.js');
+  const inventory = await loadTestInventory(t, { controlPlane: 1, workers: 1, vars: { https_proxy: 'http://proxy.corp.example:3128', no_proxy: 'localhost,.corp.example' } });
+  const { unit } = renderRuntimeFiles({ render: createTemplateRenderer(), run: testRun(inventory) }, 'node2');
+  assert.match(unit, /^Environment="HTTPS_PROXY=http:\/\/proxy\.corp\.example:3128"$/m);
+  assert.match(unit, /^Environment="NO_PROXY=localhost,\.corp\.example"$/m);
+  assert.doesNotMatch(unit, /HTTP_PROXY=/);
+});
