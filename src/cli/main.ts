@@ -4,6 +4,7 @@ import path from 'node:path';
 import { ExitCode, formatError, isKprovError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 import { processIO, type CliIO } from './io.js';
+import { ansibleOptionHint } from './ansible-habits.js';
 import { exitCodeOf } from './exit-code.js';
 
 /** Each command registers itself; a command's action throws KprovError or returns an exit code. */
@@ -54,7 +55,17 @@ export function buildProgram(io: CliIO, registrars: readonly CommandRegistrar[])
 }
 
 function applyCommon(cmd: Command, io: CliIO): void {
-  cmd.configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) }).exitOverride();
+  cmd
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => io.err(s),
+      // An Ansible option kprov lacks gets what to use instead under commander's message.
+      outputError: (s, write) => {
+        const hint = ansibleOptionHint(s);
+        write(hint ? `${s.trimEnd()}\n  kprov: ${hint}\n` : s);
+      },
+    })
+    .exitOverride();
   cmd.showHelpAfterError('(run with --help for usage)');
   for (const sub of cmd.commands) applyCommon(sub, io);
 }

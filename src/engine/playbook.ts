@@ -3,7 +3,7 @@
  * roles. Validated once here; the rest of the engine trusts the Playbook type.
  * The format is documented in playbooks/README.md.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { KprovError, type SourceLocation } from '../errors.js';
@@ -135,7 +135,15 @@ export async function loadPlaybook(file: string): Promise<Playbook> {
  * (relative to `cwd`).
  */
 export async function resolvePlaybookPath(nameOrPath: string, playbooksDir: string, cwd: string): Promise<string> {
-  if (nameOrPath.includes('/') || /\.ya?ml$/.test(nameOrPath)) return path.resolve(cwd, nameOrPath);
+  if (nameOrPath.includes('/')) return path.resolve(cwd, nameOrPath);
+  // `cluster.yml` as a Kubespray user types it: a file here if there is one, else kprov's playbook.
+  if (/\.ya?ml$/.test(nameOrPath)) {
+    const local = path.resolve(cwd, nameOrPath);
+    if (await exists(local)) return local;
+    const available = await listPlaybooks(playbooksDir);
+    if (available.includes(nameOrPath)) return path.join(playbooksDir, nameOrPath);
+    return local;
+  }
   const available = await listPlaybooks(playbooksDir);
   for (const ext of ['.yml', '.yaml']) {
     if (available.includes(`${nameOrPath}${ext}`)) return path.join(playbooksDir, `${nameOrPath}${ext}`);
@@ -144,6 +152,13 @@ export async function resolvePlaybookPath(nameOrPath: string, playbooksDir: stri
   throw new KprovError('usage', `no playbook named "${nameOrPath}"`, {
     hint: names.length > 0 ? `available: ${names.join(', ')} (or give a path to a .yml file)` : `no playbooks in ${playbooksDir}`,
   });
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function listPlaybooks(dir: string): Promise<string[]> {
