@@ -29,6 +29,11 @@ export interface LoadOptions {
   strict?: boolean;
   /** -e/--extra-vars (parseExtraVars): the highest precedence, for every host. */
   extraVars?: readonly ExtraVar[];
+  /**
+   * Ansible's -u, -b, --become-user and --private-key: they replace kprov's defaults for the
+   * connection variables, and the inventory's own values still win (as in Ansible).
+   */
+  connectionDefaults?: Readonly<Partial<Record<'ansible_user' | 'ansible_become' | 'ansible_become_user' | 'ansible_ssh_private_key_file', unknown>>>;
 }
 
 export interface Inventory {
@@ -273,7 +278,9 @@ export async function loadInventory(dir: string, options: LoadOptions = {}): Pro
   const withDefaults = new Map<string, Map<string, VarDef>>();
   const scopes = new Map<string, EvalScope>();
   // One definition object per default, shared by all hosts, so the evaluator can reuse results.
-  const defaults = ([...Object.entries(DEFAULTS), ...Object.entries(KUBESPRAY_ROLE_DEFAULTS)] as [string, unknown][]).map(([key, value]): [string, VarDef] => [key, { value }]);
+  const defaults = ([...Object.entries(DEFAULTS), ...Object.entries(KUBESPRAY_ROLE_DEFAULTS), ...Object.entries(options.connectionDefaults ?? {})] as [string, unknown][]).map(
+    ([key, value]): [string, VarDef] => [key, { value }],
+  );
   for (const host of hierarchy.hosts) {
     const merged = mergeHostVariables({ ini, hierarchy, groupFiles, hostFiles, extraVars }, host);
     defined.set(host, merged);

@@ -32,3 +32,11 @@ test('a bad -e value names the -e it came from', async () => {
   await assert.rejects(parseExtraVars(['kube_version'], dir), /-e kube_version: expected key=value, found "kube_version"/);
   await assert.rejects(parseExtraVars(['{"1bad": 1}'], dir), /invalid variable name "1bad"/);
 });
+
+test("-u, -b, --become-user and --private-key replace kprov's defaults; the inventory's own values still win (as in Ansible)", async () => {
+  const dir = await makeInventory({ 'inventory.ini': SMALL_INI, 'host_vars/node2.yml': 'ansible_user: admin\n' });
+  const inv = await loadInventory(dir, { connectionDefaults: { ansible_user: 'deploy', ansible_become: true, ansible_become_user: 'root' } });
+  assert.equal(inv.hostVars('node1').ansible_user, 'deploy');
+  assert.equal(inv.hostVars('node1').ansible_become, true);
+  assert.equal(inv.hostVars('node2').ansible_user, 'admin');
+});
