@@ -23,6 +23,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandRegistrar>>> = {
   certs: async () => (await import('./certs.js')).registerCerts,
   kubeconfig: async () => (await import('./kubeconfig.js')).registerKubeconfig,
   lab: async () => (await import('./lab.js')).registerLab,
+  etcdctl: async () => (await import('./etcdctl.js')).registerEtcdctl,
 };
 const ALIASES: Readonly<Record<string, string>> = { plan: 'apply' };
 

@@ -151,6 +151,12 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
     assert.equal(members.code, 0, members.stderr);
     const memberNames = (JSON.parse(members.stdout) as { members: { name: string }[] }).members.map((m) => m.name).sort();
     assert.deepEqual(memberNames, CONTROL_PLANE);
+    // The same through `kprov etcdctl`: the real etcdctl on a member, with the cluster's certificates.
+    const keys = await lab.kprov(['etcdctl', '-i', lab.inventoryDir, '--', 'get', '/registry/', '--prefix', '--keys-only']);
+    assert.equal(keys.code, 0, keys.stderr);
+    assert.match(keys.stdout, /^\/registry\/minions\/node1$/m, 'what Kubernetes stores');
+    const failing = await lab.kprov(['etcdctl', '-i', lab.inventoryDir, '--host', 'node2', '--', 'no-such-command']);
+    assert.notEqual(failing.code, 0, "etcdctl's own exit status");
 
     // The admin kubeconfig, kept in the inventory, 0600; the real kubectl sees 5 Ready nodes.
     const adminConf = path.join(lab.inventoryDir, 'artifacts', 'admin.conf');
