@@ -24,6 +24,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<CommandRegistrar>>> = {
   kubeconfig: async () => (await import('./kubeconfig.js')).registerKubeconfig,
   lab: async () => (await import('./lab.js')).registerLab,
   etcdctl: async () => (await import('./etcdctl.js')).registerEtcdctl,
+  etcd: async () => (await import('./etcd.js')).registerEtcd,
 };
 const ALIASES: Readonly<Record<string, string>> = { plan: 'apply' };
 

@@ -157,6 +157,12 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
     assert.match(keys.stdout, /^\/registry\/minions\/node1$/m, 'what Kubernetes stores');
     const failing = await lab.kprov(['etcdctl', '-i', lab.inventoryDir, '--host', 'node2', '--', 'no-such-command']);
     assert.notEqual(failing.code, 0, "etcdctl's own exit status");
+    // A snapshot from a healthy member, kept in the inventory with its sha256 and the member list.
+    const backup = await lab.kprov(['etcd', 'backup', '-i', lab.inventoryDir]);
+    assert.equal(backup.code, 0, backup.stderr);
+    const listed = await lab.kprov(['etcd', 'backup', '--list', '-i', lab.inventoryDir]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /etcd-\d{8}T\d{6}Z\.db .* members node1,node2,node3 {2}sha256 ok$/m);
 
     // The admin kubeconfig, kept in the inventory, 0600; the real kubectl sees 5 Ready nodes.
     const adminConf = path.join(lab.inventoryDir, 'artifacts', 'admin.conf');

@@ -1,0 +1,57 @@
+/**
+ * What the etcd commands share: the inventory's etcd members (all, or one named), each with its
+ * SSH connection and etcdctl set up with the cluster's certificates, inside the lab's network
+ * namespace for a lab inventory. Connections are closed when `use` returns.
+ */
+import path from 'node:path';
+import { pkiPlanOf } from '../cluster/pki.js';
+import { buildTopology, type EtcdMember } from '../cluster/topology.js';
+import { KprovError } from '../errors.js';
+import { loadInventory } from '../inventory/load.js';
+import { assertInLabNamespaceIfLab, runInLabNamespaceIfNeeded } from '../lab/netns.js';
+import { packageRoot } from '../paths.js';
+import { etcdTlsFiles } from '../roles/etcd/config.js';
+import type { Etcdctl } from '../roles/etcd/etcdctl.js';
+import { createConnector } from '../ssh/index.js';
+import type { RemoteHost } from '../ssh/types.js';
+import type { CliIO } from './io.js';
+
+export interface ConnectedMember {
+  member: EtcdMember;
+  host: RemoteHost;
+  etcdctl: Etcdctl;
+}
+
+/** Runs `argv` (kprov's own arguments) inside the lab's namespace when `dir` is a lab's; its exit status, or undefined here. */
+export function runInLabIfNeeded(dir: string, argv: string[]): Promise<number | undefined> {
+  return runInLabNamespaceIfNeeded(dir, argv, path.join(packageRoot, 'bin', 'kprov.js'));
+}
+
+/** The members that connect, in inventory order (`only`: that one); `unreachable` lists the others. */
+export async function withEtcdMembers<T>(dir: string, only: string | undefined, io: CliIO, use: (members: ConnectedMember[], unreachable: string[]) => Promise<T>): Promise<T> {
+  const inventory = await loadInventory(dir);
+  const topology = buildTopology(inventory);
+  const chosen = only === undefined ? topology.etcd : topology.etcd.filter((m) => m.host.name === only);
+  if (chosen.length === 0) {
+    throw new KprovError('usage', only === undefined ? 'the inventory has no etcd host' : `${only} is not an etcd member of the inventory`, {
+      hint: `etcd members: ${topology.etcd.map((m) => m.host.name).join(', ') || 'none'}`,
+    });
+  }
+  const plan = pkiPlanOf(topology);
+  const connector = createConnector(inventory, { networkGuard: assertInLabNamespaceIfLab, env: io.env });
+  try {
+    const connected: ConnectedMember[] = [];
+    const unreachable: string[] = [];
+    for (const member of chosen) {
+      try {
+        const host = await connector.connect(member.host.name);
+        connected.push({ member, host, etcdctl: { bin: `${member.host.vars.bin_dir}/etcdctl`, tls: etcdTlsFiles(plan, member.host.name) } });
+      } catch (err) {
+        unreachable.push(`${member.host.name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return await use(connected, unreachable);
+  } finally {
+    await connector.closeAll();
+  }
+}
