@@ -1,14 +1,20 @@
 /**
  * `kprov etcd backup [-i DIR] [-o FILE]`: a snapshot from a healthy member into
  * `<inventory>/backups/` with its sha256 and the member list; `kprov etcd backup --list`: the
- * backups kept, each checked against its sha256.
+ * backups kept, each checked against its sha256. `kprov etcd restore FILE`: every member rebuilt
+ * from the snapshot, the API servers stopped meanwhile (roles/etcd/restore.ts).
  */
 import type { Command } from 'commander';
 import path from 'node:path';
 import { KprovError } from '../errors.js';
 import { locateInventory } from '../inventory/load.js';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline/promises';
+import { pkiPlanOf } from '../cluster/pki.js';
+import { controlPlaneFiles } from '../roles/control-plane/units.js';
 import { backupEtcd, listBackups } from '../roles/etcd/backup.js';
-import { runInLabIfNeeded, withEtcdMembers } from './etcd-members.js';
+import { restoreEtcd } from '../roles/etcd/restore.js';
+import { runInLabIfNeeded, withCluster, withEtcdMembers } from './etcd-members.js';
 import { setExitCode } from './exit-code.js';
 import type { CliIO } from './io.js';
 import { displayPath, resolveInventoryDir } from './resolve-inventory.js';
@@ -41,6 +47,59 @@ export async function runEtcdBackup(options: BackupOptions, io: CliIO): Promise<
   return 0;
 }
 
+interface RestoreOptions {
+  inventory?: string;
+  yes?: boolean;
+}
+
+/** The sha256 recorded beside a snapshot (`FILE.sha256`, as `kprov etcd backup` writes it). */
+async function recordedSha256(file: string): Promise<string> {
+  const text = await readFile(`${file}.sha256`, 'utf8').catch(() => undefined);
+  const sum = text?.trim().split(/\s+/)[0];
+  if (!sum || !/^[0-9a-f]{64}$/.test(sum)) {
+    throw new KprovError('usage', `no recorded sha256 beside ${file} (expected ${path.basename(file)}.sha256, as kprov etcd backup writes it)`);
+  }
+  return sum;
+}
+
+async function confirmed(question: string, options: RestoreOptions): Promise<boolean> {
+  if (options.yes) return true;
+  if (!process.stdin.isTTY) throw new KprovError('usage', `${question}: pass --yes to confirm (there is no terminal to ask)`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export async function runEtcdRestore(file: string, options: RestoreOptions, io: CliIO): Promise<number> {
+  const { dir } = await locateInventory(await resolveInventoryDir(options.inventory, io));
+  const snapshot = path.resolve(io.cwd, file);
+  const sha256 = await recordedSha256(snapshot);
+  const elsewhere = await runInLabIfNeeded(dir, ['etcd', 'restore', snapshot, '-i', dir, ...(options.yes ? ['--yes'] : [])]);
+  if (elsewhere !== undefined) return elsewhere;
+  return withCluster(dir, io, async (cluster) => {
+    const { members, unreachable } = await cluster.etcdMembers();
+    if (unreachable.length > 0) throw new KprovError('ssh', `every etcd member must be reachable to restore; not: ${unreachable.join('; ')}`);
+    const question = `restore ${displayPath(snapshot, io.cwd)} onto etcd on ${members.map((m) => m.member.host.name).join(', ')}, replacing the cluster's current state`;
+    if (!(await confirmed(question, options))) {
+      io.err('not restored');
+      return 2;
+    }
+    const plan = pkiPlanOf(cluster.topology);
+    const apiservers = await Promise.all(
+      cluster.topology.controlPlane.map(async (h) => ({
+        host: await cluster.connect(h.name),
+        kubectl: { bin: `${h.vars.bin_dir}/kubectl`, kubeconfig: controlPlaneFiles(plan, h.name).adminConf },
+      })),
+    );
+    await restoreEtcd(snapshot, sha256, { topology: cluster.topology, members, apiservers, say: (line) => io.out(line) });
+    io.out(`restored etcd from ${displayPath(snapshot, io.cwd)}; the API servers answer again`);
+    return 0;
+  });
+}
+
 export function registerEtcd(program: Command, io: CliIO): void {
   const etcd = program.command('etcd').description('etcd backups (snapshots of the cluster state)');
   etcd
@@ -51,5 +110,15 @@ export function registerEtcd(program: Command, io: CliIO): void {
     .option('--list', 'list the backups kept, each checked against its sha256')
     .action(async (options: BackupOptions, cmd: Command) => {
       setExitCode(cmd, await runEtcdBackup(options, io));
+    });
+  etcd
+    .command('restore')
+    .description('restore every etcd member from a snapshot (kprov etcd backup), API servers stopped meanwhile')
+    .argument('<file>', 'the snapshot, with its .sha256 beside it')
+    .option('-i, --inventory <dir>', 'inventory directory (default: $KPROV_INVENTORY, else the one under ./inventory)')
+    .option('--yes', 'do not ask for confirmation')
+    .addHelpText('after', "\nEach member's data directory is kept beside the new one as <etcd_data_dir>.before-restore-<time>.")
+    .action(async (file: string, options: RestoreOptions, cmd: Command) => {
+      setExitCode(cmd, await runEtcdRestore(file, options, io));
     });
 }

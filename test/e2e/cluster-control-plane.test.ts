@@ -196,6 +196,26 @@ test('etcd and the control plane: healthy, idempotent, rolling restarts, checked
     // And it stays put: the next apply leaves the joined member alone.
     const settled = await apply(lab, ['--tags', 'etcd']);
     assert.deepEqual(changedTasks(settled.events).map((e) => `${e.host}: ${e.task}`), []);
+
+    // Backup and restore: a key written before the backup is back after the restore, one
+    // written after it is gone, every member is healthy and every API server answers.
+    const kprovOk = async (args: string[]) => {
+      const r = await lab.kprov(args, { timeoutMs: 300_000 });
+      assert.equal(r.code, 0, `kprov ${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
+      return r.stdout;
+    };
+    await kprovOk(['etcdctl', '-i', lab.inventoryDir, '--', 'put', '/kprov-test/first', 'before-backup']);
+    const saved = /: (\S+\.db) \(/.exec(await kprovOk(['etcd', 'backup', '-i', lab.inventoryDir]))![1]!;
+    await kprovOk(['etcdctl', '-i', lab.inventoryDir, '--', 'del', '/kprov-test/first']);
+    await kprovOk(['etcdctl', '-i', lab.inventoryDir, '--', 'put', '/kprov-test/second', 'after-backup']);
+    const refused = await lab.kprov(['etcd', 'restore', path.resolve(saved), '-i', lab.inventoryDir]);
+    assert.equal(refused.code, 2, 'no terminal and no --yes: nothing restored');
+    await kprovOk(['etcd', 'restore', path.resolve(saved), '-i', lab.inventoryDir, '--yes']);
+    assert.match(await kprovOk(['etcdctl', '-i', lab.inventoryDir, '--', 'get', '/kprov-test/first', '--print-value-only']), /^before-backup$/m);
+    assert.equal((await kprovOk(['etcdctl', '-i', lab.inventoryDir, '--', 'get', '/kprov-test/second'])).trim(), '');
+    const restored = await etcdctl(lab, 'node1', [endpoints, 'endpoint', 'health']);
+    assert.equal(restored.match(/is healthy/g)?.length, 3, restored);
+    for (const host of HOSTS) assert.equal((await sh(lab, host, [...KUBECTL, 'get', '--raw=/healthz'])).trim(), 'ok');
   } finally {
     await lab.stop();
     await rm(scratch, { recursive: true, force: true });
