@@ -15,6 +15,7 @@ import { listrRenderer, type TerminalStreams } from '../engine/render/listr.js';
 import { plainRenderer } from '../engine/render/plain.js';
 import type { Renderer } from '../engine/render/renderer.js';
 import { openRunLog } from '../engine/render/run-log.js';
+import { newRunId } from '../engine/run-id.js';
 import type { RoleRegistry } from '../engine/role-registry.js';
 import { parseTagList } from '../engine/tags.js';
 import type { InventoryHost } from '../inventory/model.js';
@@ -99,16 +100,17 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
     password = await deps.askPassword();
   }
 
+  const runId = newRunId();
   const renderer = chooseRenderer(options, deps);
   let sink: EventSink = renderer.sink;
   const notice = (message: string, host?: string) =>
-    sink({ type: 'warning', time: new Date(deps.clock.now()).toISOString(), message, ...(host ? { host } : {}) });
+    sink({ type: 'warning', time: new Date(deps.clock.now()).toISOString(), runId, message, ...(host ? { host } : {}) });
   const connector = deps.createConnector(inventory, {
     concurrency: options.concurrency,
     notice,
     ...(password !== undefined ? { password: async () => password } : {}),
   });
-  const log = openRunLog(inventory.dir, new Date(deps.clock.now()));
+  const log = openRunLog(inventory.dir, new Date(deps.clock.now()), runId);
   sink = fanOut(log.sink, renderer.sink);
   try {
     const result = await executePlan(plan, {
@@ -116,6 +118,7 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
       concurrency: options.concurrency,
       connector: { connect: (h) => connector.connect(h), closeAll: () => connector.closeAll() },
       emit: sink,
+      runId,
       playbookLabel: relativeTo(io.cwd, playbookPath),
       clock: deps.clock,
       warnings: inventory.warnings.map((w) => (w.location ? `${formatLocation(w.location)}: ${w.message}` : w.message)),

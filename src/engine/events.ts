@@ -19,6 +19,8 @@ export interface ChangeRecord {
 interface Base {
   /** ISO 8601 UTC time the event was emitted. */
   time: string;
+  /** The run this event belongs to (also in the run log's name): runs never share an id. */
+  runId: string;
 }
 
 export interface RunStartEvent extends Base {
@@ -209,8 +211,8 @@ export type RunEvent =
 
 export type RunEventType = RunEvent['type'];
 
-/** An event without its time stamp, as the executor builds it. */
-export type EventBody = RunEvent extends infer E ? (E extends RunEvent ? Omit<E, 'time'> : never) : never;
+/** An event without its time stamp and run id, as the executor builds it. */
+export type EventBody = RunEvent extends infer E ? (E extends RunEvent ? Omit<E, 'time' | 'runId'> : never) : never;
 
 export type EventSink = (event: RunEvent) => void;
 

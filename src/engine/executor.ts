@@ -17,6 +17,7 @@ import { gatherFacts as defaultGatherFacts } from '../ssh/facts.js';
 import { runHandlers } from './handlers.js';
 import { HostSession } from './host-session.js';
 import { runHostPlay, type HostPlayResult } from './host-play.js';
+import { newRunId } from './run-id.js';
 import type { PlannedPlay, RunPlan } from './run-plan.js';
 import { createTemplateRenderer } from './template.js';
 
@@ -51,6 +52,8 @@ export interface ExecuteOptions<R> {
   clock?: Clock;
   /** Emitted right after run:start (e.g. the inventory loader's warnings). */
   warnings?: readonly string[];
+  /** Carried by every event (a new one when not given). */
+  runId?: string;
 }
 
 export interface RunResult {
@@ -75,7 +78,8 @@ export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R
   const clock = options.clock ?? systemClock;
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
-  const emit = (body: EventBody): void => options.emit({ ...body, time: new Date(clock.now()).toISOString() } as RunEvent);
+  const runId = options.runId ?? newRunId();
+  const emit = (body: EventBody): void => options.emit({ ...body, time: new Date(clock.now()).toISOString(), runId } as RunEvent);
   const rt: RunRuntime = {
     plan,
     dryRun: options.dryRun,

@@ -120,11 +120,34 @@ test('--json prints only JSON-lines events, and the run log gets the same events
   assert.ok(events.some((e) => e.type === 'warning' && e.host === 'node1' && /host key/.test(e.message)), 'connector notices are events');
   const logs = await runLogs(h.inventoryDir);
   assert.equal(logs.length, 1);
-  assert.match(logs[0]!, /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.jsonl$/);
+  assert.match(logs[0]!, /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ-[0-9a-f]{8}\.jsonl$/);
   const logged = (await readFile(path.join(h.inventoryDir, 'runs', logs[0]!), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as RunEvent);
   assert.deepEqual(logged, events);
+  const runId = events[0]!.runId;
+  assert.ok(events.every((e) => e.runId === runId), 'every event, the connector\'s notices too, carries the run id');
+  assert.ok(logs[0]!.endsWith(`-${runId}.jsonl`), 'the run log is named after the run');
   assert.doesNotMatch(h.out.join('\n'), /TOPSECRETKEYDATA/);
   assert.equal(h.closed, 1, 'connections are closed once at the end');
+});
+
+test('two runs started in the same second write two run logs, each event with its own run id', async () => {
+  const h = await harness();
+  const second = new Date('2025-01-31T12:00:05.000Z').getTime();
+  const deps: ApplyDeps = { ...h.deps, clock: { now: () => second } };
+  assert.equal(await runApplyCommand(options({ dryRun: true, json: true }), deps), 1);
+  const firstRun = h.out.map((l) => JSON.parse(l) as RunEvent);
+  h.out.length = 0;
+  assert.equal(await runApplyCommand(options({ dryRun: true, json: true }), deps), 1);
+  const secondRun = h.out.map((l) => JSON.parse(l) as RunEvent);
+  const logs = await runLogs(h.inventoryDir);
+  assert.equal(logs.length, 2, logs.join(', '));
+  assert.ok(logs.every((l) => l.startsWith('2025-01-31T12-00-05Z-')));
+  assert.notEqual(firstRun[0]!.runId, secondRun[0]!.runId);
+  for (const [run, events] of [firstRun, secondRun].entries()) {
+    const log = logs.find((l) => l.endsWith(`-${events[0]!.runId}.jsonl`))!;
+    const logged = (await readFile(path.join(h.inventoryDir, 'runs', log), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as RunEvent);
+    assert.deepEqual(logged, events, `run ${run + 1} has a log of its own`);
+  }
 });
 
 test('plain output: tasks, handler, failure with command and output, recap; exit 1', async () => {

@@ -424,3 +424,17 @@ test('the recap counts ok, changed, failed, unreachable and skipped per host', a
   ]);
   assert.deepEqual(of('run:finish')[0]!.recap, result.recap);
 });
+
+test('every event carries the run id: the given one, else a new one per run', async () => {
+  const inv = makeInventory(hostNames(2));
+  const roles = [role('a', () => [convergingTask('t')])];
+  const yaml = '- name: p\n  hosts: all\n  roles: [a]\n';
+  const given = await runYaml(yaml, { inventory: inv, roles, fleet: new FakeFleet(hostNames(2)), runId: '0badc0de' });
+  assert.ok(given.events.length > 5);
+  assert.ok(given.events.every((e) => e.runId === '0badc0de'));
+  const a = await runYaml(yaml, { inventory: inv, roles, fleet: new FakeFleet(hostNames(2)) });
+  const b = await runYaml(yaml, { inventory: inv, roles, fleet: new FakeFleet(hostNames(2)) });
+  assert.match(a.events[0]!.runId, /^[0-9a-f]{8}$/);
+  assert.ok(a.events.every((e) => e.runId === a.events[0]!.runId));
+  assert.notEqual(a.events[0]!.runId, b.events[0]!.runId);
+});

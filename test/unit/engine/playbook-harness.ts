@@ -64,6 +64,7 @@ export interface RunSetup {
   /** The run context roles see as ctx.run (a ClusterRun for cluster roles). */
   run?: unknown;
   clock?: Clock;
+  runId?: string;
 }
 
 export async function runYaml(yaml: string, setup: RunSetup): Promise<RunOutcome> {
@@ -105,6 +106,7 @@ async function execute(yaml: string, setup: RunSetup, events: RunEvent[]): Promi
     ...(setup.render ? { render: setup.render } : {}),
     run: setup.run,
     ...(setup.clock ? { clock: setup.clock } : {}),
+    ...(setup.runId ? { runId: setup.runId } : {}),
   });
 }
 
