@@ -183,12 +183,29 @@ export interface HostRecap {
   skipped: number;
 }
 
+/** A host the run did not finish: how far it got, and what the next run will do there. */
+export interface HostLeftBehind {
+  host: string;
+  /** `stopped`: the run stopped (a failure elsewhere) before the host's remaining plays. */
+  why: 'failed' | 'unreachable' | 'stopped';
+  /** Where it failed: `play: step`. */
+  at?: string;
+  /** Plays whose tasks all ran on the host in this run. */
+  done: string[];
+  /** Plays of the host that did not run, or not to the end: the next apply does them. */
+  pending: string[];
+  /** Handlers notified on the host that did not run, as `play: handler`. */
+  handlers: string[];
+}
+
 export interface RunFinishEvent extends Base {
   type: 'run:finish';
   status: 'ok' | 'failed';
   dryRun: boolean;
   durationMs: number;
   recap: HostRecap[];
+  /** Every host left behind (empty when the run finished everywhere). */
+  leftBehind: HostLeftBehind[];
 }
 
 export type RunEvent =

@@ -45,6 +45,7 @@ export async function runHandlers(
     const { ctx } = results.get(host)!;
     const handler = run.planned.handler;
     if (!session.usable) {
+      session.unrunHandlers.push(`${play}: ${run.name}`);
       rt.emit({ type: 'handler:finish', play, host, handler: run.name, status: 'skipped', durationMs: 0, reason: 'the host failed earlier' });
       return 'skipped';
     }
@@ -70,8 +71,9 @@ export async function runHandlers(
       return result.status === 'skipped' ? finish('skipped', result.reason) : finish('changed');
     } catch (err) {
       const unreachable = err instanceof UnreachableError;
-      if (unreachable) session.markUnreachable();
-      else session.markFailed();
+      const at = { play, step: `handler ${run.name}` };
+      if (unreachable) session.markUnreachable(at);
+      else session.markFailed(at);
       statuses.set(host, unreachable ? 'unreachable' : 'failed');
       rt.emit({
         type: 'handler:finish',
@@ -91,6 +93,7 @@ export async function runHandlers(
       let stoppedAt: string | undefined;
       for (const host of run.hosts) {
         if (stoppedAt !== undefined) {
+          sessions.get(host)!.unrunHandlers.push(`${play}: ${run.name}`);
           rt.emit({
             type: 'handler:finish',
             play,

@@ -9,20 +9,19 @@ import { describeFailure, UnreachableError, type FailureInfo } from './errors.js
 import type { ChangeRecord, Status } from './events.js';
 import type { RunRuntime } from './executor.js';
 import type { HostSession } from './host-session.js';
+import type { PlayControl } from './play-control.js';
 import type { PlannedPlay } from './run-plan.js';
+import type { InventoryHost } from '../inventory/model.js';
 import { ReadCache } from './read-cache.js';
 import { shouldRun, SPECIAL_TAGS, type TagFilter } from './tags.js';
-
-/** Shared by the hosts of one play (or serial batch): any_errors_fatal sets `aborted`. */
-export interface PlayControl {
-  aborted: boolean;
-}
 
 export interface HostPlayResult {
   status: Status;
   /** Handlers notified by tasks that changed something (empty when the host failed). */
   notified: Set<string>;
   ctx: TaskContext;
+  /** Every selected task ran (the host was not stopped early). */
+  complete: boolean;
 }
 
 interface TaskEntry {
@@ -30,13 +29,20 @@ interface TaskEntry {
   task: Task;
 }
 
-export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session: HostSession, control: PlayControl): Promise<HostPlayResult> {
+/** `playHosts`: the play's hosts still in the run, as tasks see them in `ctx.playHosts`. */
+export async function runHostPlay(
+  rt: RunRuntime,
+  planned: PlannedPlay,
+  session: HostSession,
+  control: PlayControl,
+  playHosts: readonly InventoryHost[],
+): Promise<HostPlayResult> {
   const play = planned.play.name;
   const host = session.host.name;
   const started = rt.clock.now();
   rt.emit({ type: 'host:start', play, host });
   const cache = new ReadCache();
-  const ctx = taskContext(rt, planned, session, cache);
+  const ctx = taskContext(rt, planned, session, cache, playHosts);
   const notified = new Set<string>();
   let anyChanged = false;
   let step = 'list tasks';
@@ -57,7 +63,7 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
       const base = { play, host, role: entry.role, task: entry.task.name, index };
       if (control.aborted) {
         session.recap.skipped += 1;
-        rt.emit({ type: 'task:finish', ...base, status: 'skipped', durationMs: 0, changes: [], reason: 'another host failed (any_errors_fatal)' });
+        rt.emit({ type: 'task:finish', ...base, status: 'skipped', durationMs: 0, changes: [], reason: control.reason });
         continue;
       }
       step = `${entry.role}: ${entry.task.name}`;
@@ -96,17 +102,18 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
       host,
       status,
       durationMs: rt.clock.now() - started,
-      ...(control.aborted ? { reason: 'stopped early: another host failed (any_errors_fatal)' } : {}),
+      ...(control.aborted ? { reason: `stopped early: ${control.reason}` } : {}),
     });
-    return { status, notified, ctx };
+    return { status, notified, ctx, complete: !control.aborted };
   } catch (err) {
     cache.close();
     const unreachable = err instanceof UnreachableError;
     const error: FailureInfo = unreachable ? err.info : describeFailure(err);
     const status: Status = unreachable ? 'unreachable' : 'failed';
-    if (unreachable) session.markUnreachable();
-    else session.markFailed();
-    if (planned.play.anyErrorsFatal) control.aborted = true;
+    const at = { play, step: unreachable ? 'connect' : step };
+    if (unreachable) session.markUnreachable(at);
+    else session.markFailed(at);
+    control.hostFailed(host);
     if (current) {
       rt.emit({
         type: 'task:finish',
@@ -123,6 +130,7 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
     }
     rt.emit({ type: 'host:finish', play, host, status, durationMs: rt.clock.now() - started, step: unreachable ? 'connect' : step, error });
     for (const name of notified) {
+      session.unrunHandlers.push(`${play}: ${name}`);
       rt.emit({
         type: 'warning',
         play,
@@ -130,7 +138,7 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
         message: `handler "${name}" was notified but did not run because the host failed; run it by hand (the next apply will not notify it again)`,
       });
     }
-    return { status, notified: new Set(), ctx };
+    return { status, notified: new Set(), ctx, complete: false };
   }
 }
 
@@ -179,13 +187,13 @@ async function readAhead(rt: RunRuntime, play: string, session: HostSession, ent
   rt.emit({ type: 'host:read', play, host: session.host.name, ...report, durationMs: rt.clock.now() - started });
 }
 
-function taskContext(rt: RunRuntime, planned: PlannedPlay, session: HostSession, cache: ReadCache): TaskContext {
+function taskContext(rt: RunRuntime, planned: PlannedPlay, session: HostSession, cache: ReadCache, playHosts: readonly InventoryHost[]): TaskContext {
   const play = planned.play.name;
   return {
     host: session.host,
     vars: session.host.vars,
     inventory: rt.plan.inventory,
-    playHosts: planned.hosts,
+    playHosts,
     run: rt.run,
     dryRun: rt.dryRun,
     state: session.state,

@@ -1,7 +1,7 @@
 /**
  * One host for the whole run: its single connection (opened on first use, reused by every play,
- * task and handler), its facts (read once, on first use), what the run changed on it, and its
- * recap counters.
+ * task and handler), its facts (read once, on first use), what the run changed on it, its recap
+ * counters, and how far it got (for what the run leaves to the next one).
  */
 import type { InventoryHost } from '../inventory/model.js';
 import type { HostFacts } from './contract.js';
@@ -20,6 +20,12 @@ export class HostSession {
   private factsPromise: Promise<HostFacts> | undefined;
   private failed = false;
   private unreachable = false;
+  /** Where the host dropped out: the play and the step that failed. */
+  failure: { play: string; step: string } | undefined;
+  /** Plays whose tasks all ran on the host. */
+  readonly donePlays = new Set<string>();
+  /** Handlers notified on the host that did not run, as `play: handler`. */
+  readonly unrunHandlers: string[] = [];
 
   constructor(
     host: InventoryHost,
@@ -58,16 +64,22 @@ export class HostSession {
     return this.factsPromise;
   }
 
-  markFailed(): void {
+  get isUnreachable(): boolean {
+    return this.unreachable;
+  }
+
+  markFailed(at?: { play: string; step: string }): void {
     if (this.failed) return;
     this.failed = true;
     this.recap.failed = 1;
+    this.failure ??= at;
   }
 
-  markUnreachable(): void {
+  markUnreachable(at?: { play: string; step: string }): void {
     if (this.unreachable) return;
     this.unreachable = true;
     this.recap.unreachable = 1;
+    this.failure ??= at;
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 /** Text shared by the renderers: durations, the PLAY RECAP, the per-host plan, failures. */
 import { formatFailure } from '../errors.js';
-import type { HostRecap, RunEvent, TaskFinishEvent } from '../events.js';
+import type { HostLeftBehind, HostRecap, RunEvent, TaskFinishEvent } from '../events.js';
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -20,6 +20,24 @@ export function formatRecap(recap: readonly HostRecap[]): string[] {
         `${r.host.padEnd(width)} : ok=${r.ok}  changed=${r.changed}  unreachable=${r.unreachable}  failed=${r.failed}  skipped=${r.skipped}`,
     ),
   ];
+}
+
+/**
+ * Per host the run did not finish: why, what it did, and what the next run will do there (the
+ * plays still to run, handlers that were notified and did not run). Empty when nothing is left.
+ */
+export function formatLeftBehind(hosts: readonly HostLeftBehind[]): string[] {
+  if (hosts.length === 0) return [];
+  const width = Math.max(4, ...hosts.map((h) => h.host.length));
+  const pad = ' '.repeat(width + 2);
+  const lines = [`LEFT FOR THE NEXT RUN (${hosts.length} host${hosts.length === 1 ? '' : 's'})`];
+  for (const h of hosts) {
+    lines.push(`${h.host.padEnd(width)}  ${h.why}${h.at ? ` at ${h.at}` : ''}`);
+    lines.push(`${pad}done: ${h.done.length > 0 ? h.done.join(', ') : 'nothing'}`);
+    if (h.pending.length > 0) lines.push(`${pad}not done: ${h.pending.join(', ')}`);
+    if (h.handlers.length > 0) lines.push(`${pad}handlers not run: ${h.handlers.join(', ')}`);
+  }
+  return lines;
 }
 
 /** One line saying how the run ended. */

@@ -15,7 +15,7 @@ import type {
   RunEvent,
   TaskFinishEvent,
 } from '../events.js';
-import { formatDuration, formatOutcome, formatRecap, PlanCollector } from './format.js';
+import { formatDuration, formatLeftBehind, formatOutcome, formatRecap, PlanCollector } from './format.js';
 import type { Renderer } from './renderer.js';
 
 export interface TerminalStreams {
@@ -240,7 +240,7 @@ export function listrRenderer(streams: TerminalStreams): Renderer {
       case 'run:finish':
         if (e.dryRun) trailer.push('', ...plan.format());
         if (warnings.length > 0) trailer.push('', ...warnings);
-        trailer.push('', ...formatRecap(e.recap), formatOutcome(e));
+        trailer.push('', ...formatRecap(e.recap), ...formatLeftBehind(e.leftBehind), formatOutcome(e));
         break;
       default:
         break;

@@ -3,7 +3,7 @@
  * as they happen, then the plan (dry run) and the PLAY RECAP.
  */
 import type { EventSink, RunEvent } from '../events.js';
-import { failureLines, formatDuration, formatOutcome, formatRecap, PlanCollector } from './format.js';
+import { failureLines, formatDuration, formatLeftBehind, formatOutcome, formatRecap, PlanCollector } from './format.js';
 import type { Renderer } from './renderer.js';
 
 export function plainRenderer(out: (line: string) => void): Renderer {
@@ -65,6 +65,7 @@ export function plainRenderer(out: (line: string) => void): Renderer {
           out('');
         }
         for (const l of formatRecap(e.recap)) out(l);
+        for (const l of formatLeftBehind(e.leftBehind)) out(l);
         out(formatOutcome(e));
         break;
       default:

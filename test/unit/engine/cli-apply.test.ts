@@ -169,6 +169,19 @@ test('plain output: tasks, handler, failure with command and output, recap; exit
   assert.match(text, /^run log: inventory\/lab\/runs\/.*\.jsonl$/m);
 });
 
+test('a failed host is named in the recap with what the next run will do there; exit 1', async () => {
+  const h = await harness();
+  h.fleet.unreachable.add('node4');
+  const code = await runApplyCommand(options(), h.deps);
+  assert.equal(code, 1);
+  const text = h.out.join('\n');
+  assert.match(text, /^node4 : ok=0 {2}changed=0 {2}unreachable=1 /m);
+  assert.match(text, /^LEFT FOR THE NEXT RUN \(2 hosts\)$/m);
+  assert.match(text, /^node4 +unreachable at Configure: connect\n +done: nothing\n +not done: Configure$/m);
+  assert.match(text, /^node2 +failed at Later: later: health\n +done: Configure\n +not done: Later$/m);
+  assert.match(text, /^FAILED on node2, node4 \(/m);
+});
+
 test('plan: per-host changes with diffs, secrets masked, nothing written; a second apply reports 0 changed', async () => {
   const h = await harness();
   const before = hostNames(4).map((n) => h.fleet.machine(n).snapshot());
