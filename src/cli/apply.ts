@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { KprovError, formatLocation, type SourceLocation } from '../errors.js';
 import { DEFAULT_CONCURRENCY, executePlan, type Clock } from '../engine/executor.js';
 import { fanOut, type EventSink } from '../engine/events.js';
-import { checkTags, planRun } from '../engine/run-plan.js';
+import { checkTags, planRun, type RunPlan } from '../engine/run-plan.js';
 import { loadPlaybook, resolvePlaybookPath } from '../engine/playbook.js';
 import { jsonLinesRenderer } from '../engine/render/json-lines.js';
 import { listrRenderer, type TerminalStreams } from '../engine/render/listr.js';
@@ -16,6 +16,9 @@ import { plainRenderer } from '../engine/render/plain.js';
 import type { Renderer } from '../engine/render/renderer.js';
 import { openRunLog } from '../engine/render/run-log.js';
 import { newRunId } from '../engine/run-id.js';
+import type { RunHolder } from '../engine/run-holder.js';
+import { holderAlive, thisProcessHolder } from './control-host.js';
+import { takeInventoryLock } from './inventory-lock.js';
 import type { RoleRegistry } from '../engine/role-registry.js';
 import { parseTagList } from '../engine/tags.js';
 import type { InventoryHost } from '../inventory/model.js';
@@ -79,6 +82,10 @@ export interface ApplyDeps<R = unknown> {
   gatherFacts?: (host: RemoteHost) => Promise<HostFacts>;
   /** Reads a password without echo from the terminal; undefined when there is no terminal. */
   askPassword?: () => Promise<string | undefined>;
+  /** This process as the holder of the run's locks (default: its PID on this host). */
+  runHolder?(runId: string, command: string, now: Date): Promise<RunHolder>;
+  /** Whether a lock's holder still runs; `unknown` when it ran on another control host. */
+  holderAlive?(holder: RunHolder): Promise<boolean | 'unknown'>;
 }
 
 /** Runs apply/plan and returns the exit code: 0 ok, 1 a host failed or was unreachable. Bad input throws KprovError (exit 2). */
@@ -93,6 +100,28 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
   if (delegated !== undefined) return delegated;
   const inventory = await deps.loadInventory(inventoryDir);
   const plan = planRun(playbook, inventory, deps.roles, { limit: options.limit, tags: options.tags, skipTags: options.skipTags });
+  const runId = newRunId();
+  // One run at a time per cluster; a plan changes nothing and takes no lock.
+  const holder = await (deps.runHolder ?? thisProcessHolder)(runId, commandLabel(options, playbookPath, deps.playbooksDir), new Date(deps.clock.now()));
+  const lock = options.dryRun ? undefined : await takeInventoryLock(inventory.dir, holder, { alive: deps.holderAlive ?? holderAlive, now: () => deps.clock.now() });
+  try {
+    return await runLocked(options, deps, { playbookPath, inventory, plan, runId, lockWarnings: lock?.warnings ?? [] });
+  } finally {
+    lock?.release();
+  }
+}
+
+interface Prepared<R> {
+  playbookPath: string;
+  inventory: LoadedInventory<R>;
+  plan: RunPlan<R>;
+  runId: string;
+  lockWarnings: readonly string[];
+}
+
+async function runLocked<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>, prepared: Prepared<R>): Promise<number> {
+  const { io } = deps;
+  const { playbookPath, inventory, plan, runId } = prepared;
   // Asked before any progress is drawn: a prompt in the middle of listr2's output would be lost.
   let password: string | undefined;
   if (options.askPass) {
@@ -100,7 +129,6 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
     password = await deps.askPassword();
   }
 
-  const runId = newRunId();
   const renderer = chooseRenderer(options, deps);
   let sink: EventSink = renderer.sink;
   const notice = (message: string, host?: string) =>
@@ -121,7 +149,7 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
       runId,
       playbookLabel: relativeTo(io.cwd, playbookPath),
       clock: deps.clock,
-      warnings: inventory.warnings.map((w) => (w.location ? `${formatLocation(w.location)}: ${w.message}` : w.message)),
+      warnings: [...prepared.lockWarnings, ...inventory.warnings.map((w) => (w.location ? `${formatLocation(w.location)}: ${w.message}` : w.message))],
       ...(deps.gatherFacts ? { gatherFacts: deps.gatherFacts } : {}),
       run: inventory.createRun({ dryRun: options.dryRun }),
     });
@@ -131,6 +159,20 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
   } finally {
     log.close();
   }
+}
+
+/** The command as a lock shows it to another run: `kprov apply cluster --limit node4`. */
+function commandLabel(options: ApplyCommandOptions, playbookPath: string, playbooksDir: string): string {
+  const inPlaybooksDir = path.dirname(playbookPath) === path.resolve(playbooksDir);
+  const playbook = inPlaybooksDir ? path.basename(playbookPath).replace(/\.ya?ml$/, '') : playbookPath;
+  return [
+    'kprov',
+    options.dryRun ? 'plan' : 'apply',
+    playbook,
+    ...(options.limit !== undefined ? ['--limit', options.limit] : []),
+    ...(options.tags.length > 0 ? ['--tags', options.tags.join(',')] : []),
+    ...(options.skipTags.length > 0 ? ['--skip-tags', options.skipTags.join(',')] : []),
+  ].join(' ');
 }
 
 /** The same command with resolved paths, for re-running it in another place. */

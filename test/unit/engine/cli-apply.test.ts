@@ -338,3 +338,53 @@ test('kprov plan cluster --tags etdc exits 2 suggesting etcd; the playbook\'s ta
     assert.doesNotMatch(r.stderr, /unknown tag/, tags.join());
   }
 });
+
+test('one run at a time: a second apply is refused at once (exit 2) naming the holder; the lock goes with the run', async () => {
+  const h = await harness();
+  const lockFile = path.join(h.inventoryDir, '.kprov.lock');
+  // The first run is slow enough for the second to start while it holds the lock.
+  for (const m of h.fleet.machines.values()) m.latencyMs = 20;
+  let lockedDuringRun: string | undefined;
+  const watcher = setInterval(() => {
+    void readFile(lockFile, 'utf8').then((t) => (lockedDuringRun ??= t), () => undefined);
+  }, 5);
+  const first = runApplyCommand(options(), h.deps);
+  await new Promise((r) => setTimeout(r, 30));
+  const connectsBefore = h.fleet.connects.size;
+  const started = Date.now();
+  await assert.rejects(runApplyCommand(options({ limit: 'node1' }), h.deps), (err: unknown) => {
+    assert.ok(err instanceof KprovError);
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, new RegExp(`^another kprov run holds ${lockFile.replace(/[.]/g, '\\.')}: pid ${process.pid} on host \\S+ since \\d\\d:\\d\\d:\\d\\d UTC \\(kprov apply site\\)$`));
+    return true;
+  });
+  assert.ok(Date.now() - started < 1000, 'refused at once');
+  assert.equal(await first, 1, 'the first run goes on to its end (node2 fails in "Later")');
+  clearInterval(watcher);
+  assert.ok(h.fleet.connects.size >= connectsBefore);
+  const held = JSON.parse(lockedDuringRun!) as { runId: string; command: string; pid: number };
+  assert.equal(held.command, 'kprov apply site');
+  assert.equal(held.pid, process.pid);
+  const logs = await runLogs(h.inventoryDir);
+  assert.equal(logs.length, 1, 'the refused run wrote no run log');
+  assert.ok(logs[0]!.endsWith(`-${held.runId}.jsonl`), 'the lock names the run of the log');
+  await assert.rejects(readFile(lockFile), /ENOENT/, 'released at the end, a failed run too');
+});
+
+test('a plan takes no lock and is not stopped by one; a stale lock is taken over with a warning event', async () => {
+  const h = await harness();
+  const lockFile = path.join(h.inventoryDir, '.kprov.lock');
+  const holder = { runId: 'dead0001', user: 'root', host: 'here', pid: 999_999, since: new Date().toISOString(), command: 'kprov apply site' };
+  await writeFile(lockFile, JSON.stringify(holder));
+  const deps: ApplyDeps = { ...h.deps, holderAlive: async (x) => (x.runId === 'dead0001' ? false : true) };
+  assert.equal(await runApplyCommand(options({ dryRun: true, limit: 'node1' }), deps), 0);
+  assert.equal(JSON.parse(await readFile(lockFile, 'utf8')).runId, 'dead0001', 'the plan left the lock alone');
+
+  h.out.length = 0;
+  assert.equal(await runApplyCommand(options({ json: true, limit: 'node1' }), deps), 0);
+  const events = h.out.map((l) => JSON.parse(l) as RunEvent);
+  const warning = events.find((e) => e.type === 'warning' && /took over/.test(e.message));
+  assert.ok(warning && warning.type === 'warning');
+  assert.equal(warning.message, `took over ${lockFile}: run dead0001 (pid 999999, kprov apply site) is gone`);
+  await assert.rejects(readFile(lockFile), /ENOENT/);
+});
