@@ -5,8 +5,12 @@
 import type { ChangeKind } from './contract.js';
 import type { FailureInfo } from './errors.js';
 
-/** Outcome of a task, a handler run, or a host in a play. */
-export type Status = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable';
+/**
+ * Outcome of a task, a handler run, or a host in a play. `interrupted`: the run was stopped while
+ * it was under way (its step in flight was abandoned after the grace, or its remaining steps never
+ * started).
+ */
+export type Status = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable' | 'interrupted';
 
 /** A change as reported: only these fields leave the task (helpers may keep content privately). */
 export interface ChangeRecord {
@@ -183,12 +187,27 @@ export interface HostRecap {
   skipped: number;
 }
 
+/**
+ * The run is stopping early: no new play, host, task or handler starts, and steps in flight get
+ * `graceMs` to end. `interrupted`: SIGINT/SIGTERM (the caller's signal); `refused`: another run
+ * holds a host's lock.
+ */
+export interface RunStopEvent extends Base {
+  type: 'run:stop';
+  kind: 'interrupted' | 'refused';
+  reason: string;
+  graceMs: number;
+}
+
 /** A host the run did not finish: how far it got, and what the next run will do there. */
 export interface HostLeftBehind {
   host: string;
-  /** `stopped`: the run stopped (a failure elsewhere) before the host's remaining plays. */
-  why: 'failed' | 'unreachable' | 'stopped';
-  /** Where it failed: `play: step`. */
+  /**
+   * `interrupted`: the run was stopped in the middle of the host's work; `stopped`: the run stopped
+   * (a failure elsewhere, an interrupt) between the host's plays.
+   */
+  why: 'failed' | 'unreachable' | 'interrupted' | 'stopped';
+  /** Where: `play: step` that failed, or where the interrupt found the host. */
   at?: string;
   /** Plays whose tasks all ran on the host in this run. */
   done: string[];
@@ -200,7 +219,9 @@ export interface HostLeftBehind {
 
 export interface RunFinishEvent extends Base {
   type: 'run:finish';
-  status: 'ok' | 'failed';
+  status: 'ok' | 'failed' | 'interrupted';
+  /** Why the run stopped before its end (an interrupt, a failure that stops the playbook). */
+  stopped?: string;
   dryRun: boolean;
   durationMs: number;
   recap: HostRecap[];
@@ -224,6 +245,7 @@ export type RunEvent =
   | HandlerFinishEvent
   | PlayFinishEvent
   | WarningEvent
+  | RunStopEvent
   | RunFinishEvent;
 
 export type RunEventType = RunEvent['type'];

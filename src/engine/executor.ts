@@ -21,6 +21,7 @@ import { runHostPlay, type HostPlayResult } from './host-play.js';
 import { leftBehind } from './left-behind.js';
 import { PlayControl, tooMany } from './play-control.js';
 import { newRunId } from './run-id.js';
+import { DEFAULT_GRACE_MS, RunStop } from './run-stop.js';
 import type { PlannedPlay, RunPlan } from './run-plan.js';
 import { createTemplateRenderer } from './template.js';
 
@@ -57,10 +58,16 @@ export interface ExecuteOptions<R> {
   warnings?: readonly string[];
   /** Carried by every event (a new one when not given). */
   runId?: string;
+  /**
+   * Aborted to stop the run early (SIGINT/SIGTERM in the CLI): no new play, host, task or handler
+   * starts, steps in flight get `graceMs` (default 30 s) to end, and the run finishes `interrupted`.
+   */
+  signal?: AbortSignal;
+  graceMs?: number;
 }
 
 export interface RunResult {
-  status: 'ok' | 'failed';
+  status: 'ok' | 'failed' | 'interrupted';
   recap: HostRecap[];
   durationMs: number;
   /** Hosts the run did not finish, and what the next run will do there. */
@@ -77,6 +84,8 @@ export interface RunRuntime {
   render: TemplateRenderer;
   clock: Clock;
   emit(body: EventBody): void;
+  /** Set when the run must stop early (interrupt, refusal): checked before anything new starts. */
+  stop: RunStop;
 }
 
 export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R>): Promise<RunResult> {
@@ -85,6 +94,8 @@ export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
   const runId = options.runId ?? newRunId();
   const emit = (body: EventBody): void => options.emit({ ...body, time: new Date(clock.now()).toISOString(), runId } as RunEvent);
+  const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+  const stop = new RunStop(options.signal, graceMs, (reason, kind) => emit({ type: 'run:stop', kind, reason, graceMs }));
   const rt: RunRuntime = {
     plan,
     dryRun: options.dryRun,
@@ -93,6 +104,7 @@ export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R
     render: options.render ?? lazyDefaultRenderer(),
     clock,
     emit,
+    stop,
   };
   const gather = options.gatherFacts ?? defaultGatherFacts;
   const sessions = new Map(plan.hosts.map((h) => [h.name, new HostSession(h, options.connector, gather)]));
@@ -111,11 +123,17 @@ export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R
     concurrency,
   });
   for (const message of options.warnings ?? []) emit({ type: 'warning', message });
-  await validatePlays(rt);
-
   try {
-    let stopReason: string | undefined;
+    await validatePlays(rt);
+  } catch (err) {
+    stop.dispose();
+    throw err;
+  }
+
+  let stopReason: string | undefined;
+  try {
     for (const planned of plan.plays) {
+      if (stop.requested) stopReason ??= stop.reason;
       stopReason ??= failedBeforeStart(planned, sessions);
       if (stopReason !== undefined) {
         emit({ type: 'play:skip', play: planned.play.name, index: planned.index, reason: stopReason });
@@ -124,15 +142,25 @@ export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R
       stopReason = await runPlay(rt, planned, sessions);
     }
   } finally {
+    stop.dispose();
     await closeConnections(options.connector, sessions, emit);
   }
 
   const recap = plan.hosts.map((h) => ({ ...sessions.get(h.name)!.recap }));
   const behind = leftBehind(plan, sessions);
   const failed = recap.some((r) => r.failed > 0 || r.unreachable > 0);
+  const status = stop.kind === 'interrupted' ? 'interrupted' : failed ? 'failed' : 'ok';
   const durationMs = clock.now() - started;
-  emit({ type: 'run:finish', status: failed ? 'failed' : 'ok', dryRun: options.dryRun, durationMs, recap, leftBehind: behind });
-  return { status: failed ? 'failed' : 'ok', recap, durationMs, leftBehind: behind };
+  emit({
+    type: 'run:finish',
+    status,
+    ...(stopReason !== undefined ? { stopped: stopReason } : {}),
+    dryRun: options.dryRun,
+    durationMs,
+    recap,
+    leftBehind: behind,
+  });
+  return { status, recap, durationMs, leftBehind: behind };
 }
 
 /**
@@ -206,7 +234,7 @@ async function runPlay(rt: RunRuntime, planned: PlannedPlay, sessions: Map<strin
     const failedInBatch = batch.filter((h) => !sessions.get(h.name)!.usable).map((h) => h.name);
     // A handler that failed counts against the play's policy like a task.
     for (const h of failedInBatch) control.hostFailed(h);
-    stopReason = control.stopReason();
+    stopReason = control.stopReason() ?? (rt.stop.requested ? rt.stop.reason : undefined);
     const rest = active.slice(i + batchSize);
     // A rolling play stops at the first bad batch: the remaining hosts keep their old state, and
     // later plays would build on a change rolled out halfway.
@@ -222,7 +250,8 @@ async function runPlay(rt: RunRuntime, planned: PlannedPlay, sessions: Map<strin
 
   const failed = active.filter((h) => !sessions.get(h.name)!.usable).map((h) => h.name);
   const anyChanged = [...statuses.values()].includes('changed');
-  const status: Status = failed.length > 0 ? 'failed' : anyChanged ? 'changed' : 'ok';
+  const interrupted = [...statuses.values()].includes('interrupted') || rt.stop.kind === 'interrupted';
+  const status: Status = failed.length > 0 ? 'failed' : interrupted ? 'interrupted' : anyChanged ? 'changed' : 'ok';
   rt.emit({ type: 'play:finish', play: play.name, index: planned.index, status, durationMs: rt.clock.now() - started });
   return stopReason;
 }

@@ -7,6 +7,7 @@
  */
 import type { LimitFunction } from 'p-limit';
 import { describeFailure, UnreachableError } from './errors.js';
+import { StepAbandonedError } from './run-stop.js';
 import type { Status } from './events.js';
 import type { RunRuntime } from './executor.js';
 import type { HostPlayResult } from './host-play.js';
@@ -34,6 +35,11 @@ export async function runHandlers(
   }
   if (runs.length === 0) return;
   const play = planned.play.name;
+  if (rt.stop.requested) {
+    // The run is stopping: no handler starts. The next run must redo these (reported at the end).
+    for (const run of runs) for (const host of run.hosts) sessions.get(host)!.unrunHandlers.push(`${play}: ${run.name}`);
+    return;
+  }
   rt.emit({
     type: 'handlers:start',
     play,
@@ -47,6 +53,11 @@ export async function runHandlers(
     if (!session.usable) {
       session.unrunHandlers.push(`${play}: ${run.name}`);
       rt.emit({ type: 'handler:finish', play, host, handler: run.name, status: 'skipped', durationMs: 0, reason: 'the host failed earlier' });
+      return 'skipped';
+    }
+    if (rt.stop.requested) {
+      session.unrunHandlers.push(`${play}: ${run.name}`);
+      rt.emit({ type: 'handler:finish', play, host, handler: run.name, status: 'skipped', durationMs: 0, reason: rt.stop.reason });
       return 'skipped';
     }
     const started = rt.clock.now();
@@ -64,12 +75,26 @@ export async function runHandlers(
     const skip = handler.skipReason?.(ctx);
     if (rt.dryRun) return skip !== undefined ? finish('skipped', `dry run: would skip: ${skip}`) : finish('changed', 'dry run: would run');
     try {
-      const remote = await session.connect();
-      const result = skip !== undefined ? { status: 'skipped' as const, reason: skip } : ((await handler.run(remote, ctx)) ?? { status: 'changed' as const });
-      // Skipped or not, the service must be healthy before the next host's turn.
-      if (handler.waitHealthy) await handler.waitHealthy(remote, ctx);
+      // Run and health wait are one step: once started, a stop lets it end (within the grace).
+      const result = await rt.stop.bounded(
+        (async () => {
+          const remote = await session.connect();
+          const ran = skip !== undefined ? { status: 'skipped' as const, reason: skip } : ((await handler.run(remote, ctx)) ?? { status: 'changed' as const });
+          // Skipped or not, the service must be healthy before the next host's turn.
+          if (handler.waitHealthy) await handler.waitHealthy(remote, ctx);
+          return ran;
+        })(),
+      );
       return result.status === 'skipped' ? finish('skipped', result.reason) : finish('changed');
     } catch (err) {
+      if (err instanceof StepAbandonedError) {
+        session.interruptedAt ??= `${play}: handler ${run.name} (abandoned)`;
+        session.unrunHandlers.push(`${play}: ${run.name}`);
+        statuses.set(host, 'interrupted');
+        rt.emit({ type: 'handler:finish', play, host, handler: run.name, status: 'interrupted', durationMs: rt.clock.now() - started, error: describeFailure(err) });
+        // Not a failure of the host: the hosts after it are skipped because the run is stopping.
+        return 'skipped';
+      }
       const unreachable = err instanceof UnreachableError;
       const at = { play, step: `handler ${run.name}` };
       if (unreachable) session.markUnreachable(at);

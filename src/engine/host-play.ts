@@ -6,6 +6,8 @@
 import type { Change, RemoteReads, Task, TaskContext } from './contract.js';
 import type { RemoteHost } from '../ssh/types.js';
 import { describeFailure, UnreachableError, type FailureInfo } from './errors.js';
+import { isKprovError } from '../errors.js';
+import { StepAbandonedError } from './run-stop.js';
 import type { ChangeRecord, Status } from './events.js';
 import type { RunRuntime } from './executor.js';
 import type { HostSession } from './host-session.js';
@@ -44,38 +46,43 @@ export async function runHostPlay(
   const cache = new ReadCache();
   const ctx = taskContext(rt, planned, session, cache, playHosts);
   const notified = new Set<string>();
+  if (rt.stop.requested) {
+    // Queued behind --concurrency when the run was stopped: never started here.
+    rt.emit({ type: 'host:finish', play, host, status: 'skipped', durationMs: 0, reason: rt.stop.reason });
+    return { status: 'skipped', notified, ctx, complete: false };
+  }
   let anyChanged = false;
+  let stoppedEarly: string | undefined;
   let step = 'list tasks';
   let current: { index: number; entry: TaskEntry; started: number } | undefined;
+  let entries: TaskEntry[] = [];
 
   try {
-    const entries = await selectTasks(planned, rt.plan.filter, ctx, (s) => (step = s));
+    entries = await rt.stop.bounded(selectTasks(planned, rt.plan.filter, ctx, (s) => (step = s)));
     rt.emit({ type: 'host:tasks', play, host, tasks: entries.map((e) => ({ role: e.role, name: e.task.name })) });
-    if (entries.length > 0 && planned.play.gatherFacts) {
+    if (entries.length > 0 && planned.play.gatherFacts && !rt.stop.requested) {
       step = 'gather facts';
-      await session.facts();
+      await rt.stop.bounded(session.facts());
     }
-    if (entries.length > 0 && !control.aborted) {
+    if (entries.length > 0 && !control.aborted && !rt.stop.requested) {
       step = 'read host state';
-      await readAhead(rt, play, session, entries, ctx, cache);
+      await rt.stop.bounded(readAhead(rt, play, session, entries, ctx, cache));
     }
     for (const [index, entry] of entries.entries()) {
       const base = { play, host, role: entry.role, task: entry.task.name, index };
-      if (control.aborted) {
+      if (control.aborted || rt.stop.requested) {
+        // Nothing new starts once the play or the run is stopping.
+        stoppedEarly ??= control.aborted ? control.reason : rt.stop.reason;
+        if (!control.aborted) session.interruptedAt ??= `${play}: before ${entry.role}: ${entry.task.name}`;
         session.recap.skipped += 1;
-        rt.emit({ type: 'task:finish', ...base, status: 'skipped', durationMs: 0, changes: [], reason: control.reason });
+        rt.emit({ type: 'task:finish', ...base, status: 'skipped', durationMs: 0, changes: [], reason: stoppedEarly });
         continue;
       }
       step = `${entry.role}: ${entry.task.name}`;
       current = { index, entry, started: rt.clock.now() };
       rt.emit({ type: 'task:start', ...base });
-      const remote = await session.connect();
-      const changes = await entry.task.check(remote, ctx);
-      if (changes.length > 0 && !rt.dryRun) {
-        // Dropped before apply: a failing apply may have changed part of it.
-        cache.invalidate(changes);
-        await entry.task.apply(remote, changes, ctx);
-      }
+      // Check and apply are one step: once started, a stop lets it end (within the grace).
+      const changes = await rt.stop.bounded(runTask(rt, session, entry.task, ctx, cache));
       session.state.recordChanged(changes.flatMap((c) => (c.path === undefined ? [] : [c.path])));
       if (changes.length > 0) {
         anyChanged = true;
@@ -95,25 +102,31 @@ export async function runHostPlay(
     }
     // Handlers restart services: what was read before must not answer for after.
     cache.close();
-    const status: Status = anyChanged ? 'changed' : 'ok';
+    const interrupted = stoppedEarly !== undefined && !control.aborted;
+    const status: Status = interrupted ? 'interrupted' : anyChanged ? 'changed' : 'ok';
     rt.emit({
       type: 'host:finish',
       play,
       host,
       status,
       durationMs: rt.clock.now() - started,
-      ...(control.aborted ? { reason: `stopped early: ${control.reason}` } : {}),
+      ...(stoppedEarly !== undefined ? { reason: `stopped early: ${stoppedEarly}` } : {}),
     });
-    return { status, notified, ctx, complete: !control.aborted };
+    return { status, notified, ctx, complete: stoppedEarly === undefined };
   } catch (err) {
     cache.close();
     const unreachable = err instanceof UnreachableError;
+    const abandoned = err instanceof StepAbandonedError;
     const error: FailureInfo = unreachable ? err.info : describeFailure(err);
-    const status: Status = unreachable ? 'unreachable' : 'failed';
+    const status: Status = unreachable ? 'unreachable' : abandoned ? 'interrupted' : 'failed';
     const at = { play, step: unreachable ? 'connect' : step };
-    if (unreachable) session.markUnreachable(at);
-    else session.markFailed(at);
-    control.hostFailed(host);
+    if (abandoned) session.interruptedAt ??= `${play}: ${step} (abandoned)`;
+    else {
+      if (unreachable) session.markUnreachable(at);
+      else session.markFailed(at);
+      control.hostFailed(host);
+      if (isKprovError(err) && err.code === 'lock') rt.stop.request(err.message, 'refused');
+    }
     if (current) {
       rt.emit({
         type: 'task:finish',
@@ -128,18 +141,38 @@ export async function runHostPlay(
         error,
       });
     }
-    rt.emit({ type: 'host:finish', play, host, status, durationMs: rt.clock.now() - started, step: unreachable ? 'connect' : step, error });
+    if (abandoned) {
+      // Every listed task gets its outcome: those after the abandoned one never started.
+      for (const [index, entry] of entries.entries()) {
+        if (index <= (current?.index ?? -1)) continue;
+        session.recap.skipped += 1;
+        rt.emit({ type: 'task:finish', play, host, role: entry.role, task: entry.task.name, index, status: 'skipped', durationMs: 0, changes: [], reason: rt.stop.reason });
+      }
+    }
+    rt.emit({ type: 'host:finish', play, host, status, durationMs: rt.clock.now() - started, step: at.step, error });
     for (const name of notified) {
       session.unrunHandlers.push(`${play}: ${name}`);
       rt.emit({
         type: 'warning',
         play,
         host,
-        message: `handler "${name}" was notified but did not run because the host failed; run it by hand (the next apply will not notify it again)`,
+        message: `handler "${name}" was notified but did not run because the host ${abandoned ? 'was interrupted' : 'failed'}; run it by hand (the next apply will not notify it again)`,
       });
     }
     return { status, notified: new Set(), ctx, complete: false };
   }
+}
+
+/** One task: check, and unless this is a dry run, apply exactly what check found. */
+async function runTask(rt: RunRuntime, session: HostSession, task: Task, ctx: TaskContext, cache: ReadCache): Promise<Change[]> {
+  const remote = await session.connect();
+  const changes = await task.check(remote, ctx);
+  if (changes.length > 0 && !rt.dryRun) {
+    // Dropped before apply: a failing apply may have changed part of it.
+    cache.invalidate(changes);
+    await task.apply(remote, changes, ctx);
+  }
+  return changes;
 }
 
 /** The host's tasks for this play, in role order, keeping those the tag filter selects. */

@@ -26,6 +26,8 @@ export class HostSession {
   readonly donePlays = new Set<string>();
   /** Handlers notified on the host that did not run, as `play: handler`. */
   readonly unrunHandlers: string[] = [];
+  /** Where a stop of the run found the host in the middle of its work: `play: step`. */
+  interruptedAt: string | undefined;
 
   constructor(
     host: InventoryHost,

@@ -13,10 +13,11 @@ export function leftBehind(plan: RunPlan, sessions: ReadonlyMap<string, HostSess
     const plays = plan.plays.filter((p) => p.hosts.some((h) => h.name === host.name)).map((p) => p.play.name);
     const pending = plays.filter((p) => !session.donePlays.has(p));
     if (pending.length === 0 && session.unrunHandlers.length === 0 && session.usable) continue;
+    const at = session.failure ? `${session.failure.play}: ${session.failure.step}` : session.interruptedAt;
     out.push({
       host: host.name,
-      why: session.isUnreachable ? 'unreachable' : session.usable ? 'stopped' : 'failed',
-      ...(session.failure ? { at: `${session.failure.play}: ${session.failure.step}` } : {}),
+      why: session.isUnreachable ? 'unreachable' : !session.usable ? 'failed' : session.interruptedAt !== undefined ? 'interrupted' : 'stopped',
+      ...(at !== undefined ? { at } : {}),
       done: plays.filter((p) => session.donePlays.has(p)),
       pending,
       handlers: [...session.unrunHandlers],

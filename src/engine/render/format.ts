@@ -40,11 +40,19 @@ export function formatLeftBehind(hosts: readonly HostLeftBehind[]): string[] {
   return lines;
 }
 
+/** The line shown when the run starts stopping early. */
+export function formatStop(event: Extract<RunEvent, { type: 'run:stop' }>): string {
+  return `STOPPING: ${event.reason}: nothing new starts; steps under way get up to ${formatDuration(event.graceMs)} to end`;
+}
+
 /** One line saying how the run ended. */
 export function formatOutcome(event: Extract<RunEvent, { type: 'run:finish' }>): string {
   const failed = event.recap.filter((r) => r.failed > 0 || r.unreachable > 0).map((r) => r.host);
   const changed = event.recap.filter((r) => r.changed > 0).length;
   const took = formatDuration(event.durationMs);
+  if (event.status === 'interrupted') {
+    return `INTERRUPTED: ${event.stopped ?? 'interrupted'}${failed.length > 0 ? `; FAILED on ${failed.join(', ')}` : ''} (${took})`;
+  }
   if (failed.length > 0) return `FAILED on ${failed.join(', ')} (${took})`;
   if (event.dryRun) return changed > 0 ? `plan: ${changed} host(s) would change; nothing was modified (${took})` : `plan: no changes (${took})`;
   return changed > 0 ? `done: ${changed} host(s) changed (${took})` : `done: no changes (${took})`;

@@ -65,6 +65,8 @@ export interface RunSetup {
   run?: unknown;
   clock?: Clock;
   runId?: string;
+  signal?: AbortSignal;
+  graceMs?: number;
 }
 
 export async function runYaml(yaml: string, setup: RunSetup): Promise<RunOutcome> {
@@ -107,6 +109,8 @@ async function execute(yaml: string, setup: RunSetup, events: RunEvent[]): Promi
     run: setup.run,
     ...(setup.clock ? { clock: setup.clock } : {}),
     ...(setup.runId ? { runId: setup.runId } : {}),
+    ...(setup.signal ? { signal: setup.signal } : {}),
+    ...(setup.graceMs !== undefined ? { graceMs: setup.graceMs } : {}),
   });
 }
 
