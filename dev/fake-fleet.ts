@@ -73,6 +73,8 @@ export class FakeMachine {
   bytesUploaded = 0;
   /** Room left on the (one) file system: a write that needs more fails as the SSH layer reports a full disk. */
   freeBytes = Number.POSITIVE_INFINITY;
+  /** The run lock in /run/kprov.lock (src/engine/host-lock.ts): its owner line and age. */
+  hostLock: { owner: string; ageSeconds: number } | undefined;
 
   constructor(
     readonly name: string,

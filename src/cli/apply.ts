@@ -17,7 +17,7 @@ import type { Renderer } from '../engine/render/renderer.js';
 import { openRunLog } from '../engine/render/run-log.js';
 import { newRunId } from '../engine/run-id.js';
 import type { RunHolder } from '../engine/run-holder.js';
-import { holderAlive, thisProcessHolder } from './control-host.js';
+import { holderAlive, hostLockStaleReason, thisProcessHolder } from './control-host.js';
 import { takeInventoryLock } from './inventory-lock.js';
 import type { RoleRegistry } from '../engine/role-registry.js';
 import { parseTagList } from '../engine/tags.js';
@@ -86,6 +86,8 @@ export interface ApplyDeps<R = unknown> {
   runHolder?(runId: string, command: string, now: Date): Promise<RunHolder>;
   /** Whether a lock's holder still runs; `unknown` when it ran on another control host. */
   holderAlive?(holder: RunHolder): Promise<boolean | 'unknown'>;
+  /** When another run's lock on a host may be taken over (default: control-host.ts). */
+  hostLockStaleReason?(held: RunHolder | undefined, ageSeconds: number): Promise<string | undefined>;
 }
 
 /** Runs apply/plan and returns the exit code: 0 ok, 1 a host failed or was unreachable. Bad input throws KprovError (exit 2). */
@@ -105,7 +107,7 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
   const holder = await (deps.runHolder ?? thisProcessHolder)(runId, commandLabel(options, playbookPath, deps.playbooksDir), new Date(deps.clock.now()));
   const lock = options.dryRun ? undefined : await takeInventoryLock(inventory.dir, holder, { alive: deps.holderAlive ?? holderAlive, now: () => deps.clock.now() });
   try {
-    return await runLocked(options, deps, { playbookPath, inventory, plan, runId, lockWarnings: lock?.warnings ?? [] });
+    return await runLocked(options, deps, { playbookPath, inventory, plan, runId, holder, lockWarnings: lock?.warnings ?? [] });
   } finally {
     lock?.release();
   }
@@ -116,6 +118,7 @@ interface Prepared<R> {
   inventory: LoadedInventory<R>;
   plan: RunPlan<R>;
   runId: string;
+  holder: RunHolder;
   lockWarnings: readonly string[];
 }
 
@@ -152,9 +155,12 @@ async function runLocked<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>, pr
       warnings: [...prepared.lockWarnings, ...inventory.warnings.map((w) => (w.location ? `${formatLocation(w.location)}: ${w.message}` : w.message))],
       ...(deps.gatherFacts ? { gatherFacts: deps.gatherFacts } : {}),
       run: inventory.createRun({ dryRun: options.dryRun }),
+      ...(options.dryRun ? {} : { hostLock: { holder: prepared.holder, staleReason: deps.hostLockStaleReason ?? hostLockStaleReason } }),
     });
     await renderer.done();
     if (!options.json) io.out(`run log: ${relativeTo(io.cwd, log.path)}`);
+    // Another run holds a host: bad input's exit code, after the run has said what it did.
+    if (result.refusedBy) throw result.refusedBy;
     return result.status === 'ok' ? 0 : 1;
   } finally {
     log.close();

@@ -39,3 +39,19 @@ export async function holderAlive(holder: RunHolder): Promise<boolean | 'unknown
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/**
+ * A host lock is refreshed by every read-ahead of its run (each play, on each host): one not
+ * refreshed for this long has no run behind it, whichever control host took it.
+ */
+export const HOST_LOCK_STALE_AFTER_S = 3600;
+
+/** A lock that names no readable holder is being written for a moment at most. */
+const UNREADABLE_HOST_LOCK_S = 60;
+
+/** When another run's lock on a host may be taken over (HostLockOptions.staleReason). */
+export async function hostLockStaleReason(held: RunHolder | undefined, ageSeconds: number): Promise<string | undefined> {
+  if (ageSeconds > HOST_LOCK_STALE_AFTER_S) return `it was not refreshed for ${Math.floor(ageSeconds / 60)} min${held ? ` (run ${held.runId}, pid ${held.pid} on ${held.host})` : ''}`;
+  if (!held) return ageSeconds > UNREADABLE_HOST_LOCK_S ? `it named no readable holder for ${ageSeconds} s` : undefined;
+  return (await holderAlive(held)) === false ? `run ${held.runId} (pid ${held.pid} on ${held.host}, ${held.command}) is gone` : undefined;
+}

@@ -22,6 +22,7 @@ import { leftBehind } from './left-behind.js';
 import { PlayControl, tooMany } from './play-control.js';
 import { newRunId } from './run-id.js';
 import { DEFAULT_GRACE_MS, RunStop } from './run-stop.js';
+import { HOST_LOCK_DIR, HostLock, type HostLockOptions } from './host-lock.js';
 import type { PlannedPlay, RunPlan } from './run-plan.js';
 import { createTemplateRenderer } from './template.js';
 
@@ -64,6 +65,8 @@ export interface ExecuteOptions<R> {
    */
   signal?: AbortSignal;
   graceMs?: number;
+  /** The run's lock on each host it changes (host-lock.ts); none in a dry run. */
+  hostLock?: HostLockOptions;
 }
 
 export interface RunResult {
@@ -72,6 +75,8 @@ export interface RunResult {
   durationMs: number;
   /** Hosts the run did not finish, and what the next run will do there. */
   leftBehind: HostLeftBehind[];
+  /** Another run held a host's lock: the run stopped there (the CLI exits 2 with this error). */
+  refusedBy?: KprovError;
 }
 
 /** The per-run services every play and host share. */
@@ -107,7 +112,10 @@ export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R
     stop,
   };
   const gather = options.gatherFacts ?? defaultGatherFacts;
-  const sessions = new Map(plan.hosts.map((h) => [h.name, new HostSession(h, options.connector, gather)]));
+  const hostLock = options.dryRun ? undefined : options.hostLock;
+  const lockFor = (host: string) =>
+    hostLock && new HostLock(host, hostLock, (message) => emit({ type: 'warning', host, message }), () => clock.now());
+  const sessions = new Map(plan.hosts.map((h) => [h.name, new HostSession(h, options.connector, gather, lockFor(h.name))]));
   const started = clock.now();
 
   emit({
@@ -143,6 +151,7 @@ export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R
     }
   } finally {
     stop.dispose();
+    await releaseHostLocks(sessions, emit);
     await closeConnections(options.connector, sessions, emit);
   }
 
@@ -160,7 +169,7 @@ export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R
     recap,
     leftBehind: behind,
   });
-  return { status, recap, durationMs, leftBehind: behind };
+  return { status, recap, durationMs, leftBehind: behind, ...(stop.refusedBy ? { refusedBy: stop.refusedBy } : {}) };
 }
 
 /**
@@ -335,6 +344,31 @@ function warnPendingHandlers(
       });
     }
   }
+}
+
+/** Bound on releasing one host's lock at the end (a host that stopped answering must not hold the run). */
+const RELEASE_TIMEOUT_MS = 10_000;
+
+async function releaseHostLocks(sessions: Map<string, HostSession>, emit: (b: EventBody) => void): Promise<void> {
+  await Promise.all(
+    [...sessions.values()].map(async (s) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${RELEASE_TIMEOUT_MS / 1000} s`)), RELEASE_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([s.releaseLock(), timeout]);
+      } catch (err) {
+        emit({
+          type: 'warning',
+          host: s.host.name,
+          message: `could not release ${HOST_LOCK_DIR}: ${describeFailure(err).message}; the next run takes it over once it knows this run is gone (or remove it on the host)`,
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
 }
 
 async function closeConnections(connector: Connector, sessions: Map<string, HostSession>, emit: (b: EventBody) => void): Promise<void> {

@@ -8,6 +8,7 @@
 import type { LimitFunction } from 'p-limit';
 import { describeFailure, UnreachableError } from './errors.js';
 import { StepAbandonedError } from './run-stop.js';
+import { isKprovError } from '../errors.js';
 import type { Status } from './events.js';
 import type { RunRuntime } from './executor.js';
 import type { HostPlayResult } from './host-play.js';
@@ -79,6 +80,7 @@ export async function runHandlers(
       const result = await rt.stop.bounded(
         (async () => {
           const remote = await session.connect();
+          if (skip === undefined) await session.beforeChange(remote);
           const ran = skip !== undefined ? { status: 'skipped' as const, reason: skip } : ((await handler.run(remote, ctx)) ?? { status: 'changed' as const });
           // Skipped or not, the service must be healthy before the next host's turn.
           if (handler.waitHealthy) await handler.waitHealthy(remote, ctx);
@@ -96,6 +98,7 @@ export async function runHandlers(
         return 'skipped';
       }
       const unreachable = err instanceof UnreachableError;
+      if (isKprovError(err) && err.code === 'lock') rt.stop.refuse(err);
       const at = { play, step: `handler ${run.name}` };
       if (unreachable) session.markUnreachable(at);
       else session.markFailed(at);

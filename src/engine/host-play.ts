@@ -125,7 +125,8 @@ export async function runHostPlay(
       if (unreachable) session.markUnreachable(at);
       else session.markFailed(at);
       control.hostFailed(host);
-      if (isKprovError(err) && err.code === 'lock') rt.stop.request(err.message, 'refused');
+      // Another run holds this host: nothing more of this run may change anything anywhere.
+      if (isKprovError(err) && err.code === 'lock') rt.stop.refuse(err);
     }
     if (current) {
       rt.emit({
@@ -168,6 +169,7 @@ async function runTask(rt: RunRuntime, session: HostSession, task: Task, ctx: Ta
   const remote = await session.connect();
   const changes = await task.check(remote, ctx);
   if (changes.length > 0 && !rt.dryRun) {
+    await session.beforeChange(remote);
     // Dropped before apply: a failing apply may have changed part of it.
     cache.invalidate(changes);
     await task.apply(remote, changes, ctx);
@@ -216,7 +218,10 @@ async function readAhead(rt: RunRuntime, play: string, session: HostSession, ent
   if (request.paths.length + request.units.length + request.commands.length === 0) return;
   const remote: RemoteHost = await session.connect();
   const started = rt.clock.now();
-  const report = await cache.prefetch(remote, request);
+  // The host lock rides on the read: no round trip of its own.
+  const lock = session.lock;
+  let report = await cache.prefetch(remote, request, lock?.wrap());
+  if (lock && (await lock.settle(remote)) === 'again') report = await cache.prefetch(remote, request);
   rt.emit({ type: 'host:read', play, host: session.host.name, ...report, durationMs: rt.clock.now() - started });
 }
 

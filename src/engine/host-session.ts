@@ -9,6 +9,7 @@ import type { RemoteHost } from '../ssh/types.js';
 import { UnreachableError } from './errors.js';
 import type { HostRecap } from './events.js';
 import type { Connector } from './executor.js';
+import type { HostLock } from './host-lock.js';
 import { HostState } from './host-state.js';
 
 export class HostSession {
@@ -33,6 +34,8 @@ export class HostSession {
     host: InventoryHost,
     private readonly connector: Connector,
     private readonly gather: (host: RemoteHost) => Promise<HostFacts>,
+    /** The run's lock on this host (none in a dry run). */
+    readonly lock?: HostLock,
   ) {
     this.host = host;
     this.recap = { host: host.name, ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0 };
@@ -82,6 +85,17 @@ export class HostSession {
     this.unreachable = true;
     this.recap.unreachable = 1;
     this.failure ??= at;
+  }
+
+  /** The host's lock is held before its first change (see host-lock.ts). */
+  async beforeChange(remote: RemoteHost): Promise<void> {
+    await this.lock?.ensure(remote);
+  }
+
+  /** Releases the host's lock, if this run took it. */
+  async releaseLock(): Promise<void> {
+    if (!this.lock?.isHeld || !this.opened) return;
+    await this.lock.release(this.opened);
   }
 
   async close(): Promise<void> {

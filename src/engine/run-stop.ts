@@ -6,6 +6,8 @@
  * ends by itself, bounded by its own timeout on the host).
  */
 
+import type { KprovError } from '../errors.js';
+
 /** The step was still running when the grace after a stop ran out. */
 export class StepAbandonedError extends Error {
   constructor(graceMs: number) {
@@ -20,6 +22,7 @@ export const DEFAULT_GRACE_MS = 30_000;
 
 export class RunStop {
   private stopped: { reason: string; kind: StopKind } | undefined;
+  private refusal: KprovError | undefined;
   private expired = false;
   private timer: NodeJS.Timeout | undefined;
   /** Rejecters of the steps in flight, called when the grace runs out. */
@@ -52,6 +55,17 @@ export class RunStop {
 
   get grace(): number {
     return this.graceMs;
+  }
+
+  /** Another run holds a lock this run needs: stop, and keep the error for the caller. */
+  refuse(error: KprovError): void {
+    this.refusal ??= error;
+    this.request(error.message, 'refused');
+  }
+
+  /** The refusal that stopped the run, if one did. */
+  get refusedBy(): KprovError | undefined {
+    return this.refusal;
   }
 
   /** The first request wins; the grace for the steps in flight starts now. */

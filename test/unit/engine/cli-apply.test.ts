@@ -388,3 +388,20 @@ test('a plan takes no lock and is not stopped by one; a stale lock is taken over
   assert.equal(warning.message, `took over ${lockFile}: run dead0001 (pid 999999, kprov apply site) is gone`);
   await assert.rejects(readFile(lockFile), /ENOENT/);
 });
+
+test('a host held by another control host\'s run: the apply stops, exits 2 naming the holder, and releases its own locks', async () => {
+  const h = await harness();
+  const theirs = JSON.stringify({ runId: 'ffff0000', user: 'ops', host: 'ctl-b', pid: 777, since: new Date().toISOString(), command: 'kprov apply cluster' });
+  h.fleet.machine('node3').hostLock = { owner: theirs, ageSeconds: 5 };
+  await assert.rejects(runApplyCommand(options(), h.deps), (err: unknown) => {
+    assert.ok(err instanceof KprovError);
+    assert.equal(err.exitCode, 2);
+    assert.equal(err.host, 'node3');
+    assert.match(err.message, /^another kprov run holds \/run\/kprov\.lock on node3: pid 777 on host ctl-b since \d\d:\d\d:\d\d UTC \(kprov apply cluster\)$/);
+    return true;
+  });
+  assert.match(h.out.join('\n'), /^STOPPING: another kprov run holds \/run\/kprov\.lock on node3/m);
+  assert.equal(h.fleet.machine('node3').hostLock?.owner, theirs);
+  for (const n of ['node1', 'node2', 'node4']) assert.equal(h.fleet.machine(n).hostLock, undefined, n);
+  await assert.rejects(readFile(path.join(h.inventoryDir, '.kprov.lock')), /ENOENT/);
+});
