@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import path from 'node:path';
 import { z } from 'zod';
-import { KprovError, formatLocation, type SourceLocation } from '../errors.js';
+import { ExitCode, KprovError, formatLocation, type SourceLocation } from '../errors.js';
 import { DEFAULT_CONCURRENCY, executePlan, type Clock } from '../engine/executor.js';
 import { fanOut, type EventSink } from '../engine/events.js';
 import { checkTags, planRun, type RunPlan } from '../engine/run-plan.js';
@@ -19,6 +19,8 @@ import { newRunId } from '../engine/run-id.js';
 import type { RunHolder } from '../engine/run-holder.js';
 import { holderAlive, hostLockStaleReason, thisProcessHolder } from './control-host.js';
 import { takeInventoryLock } from './inventory-lock.js';
+import type { Interrupts } from './interrupts.js';
+import { DEFAULT_GRACE_MS } from '../engine/run-stop.js';
 import type { RoleRegistry } from '../engine/role-registry.js';
 import { parseTagList } from '../engine/tags.js';
 import type { InventoryHost } from '../inventory/model.js';
@@ -88,6 +90,8 @@ export interface ApplyDeps<R = unknown> {
   holderAlive?(holder: RunHolder): Promise<boolean | 'unknown'>;
   /** When another run's lock on a host may be taken over (default: control-host.ts). */
   hostLockStaleReason?(held: RunHolder | undefined, ageSeconds: number): Promise<string | undefined>;
+  /** SIGINT/SIGTERM for the run (interrupts.ts); without it, signals keep their default effect. */
+  watchInterrupts?(graceMs: number): Interrupts;
 }
 
 /** Runs apply/plan and returns the exit code: 0 ok, 1 a host failed or was unreachable. Bad input throws KprovError (exit 2). */
@@ -100,16 +104,24 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
   const inventoryDir = await deps.resolveInventoryDir(options.inventory);
   const delegated = await deps.runElsewhere?.(inventoryDir, commandArgv(options, playbookPath, inventoryDir));
   if (delegated !== undefined) return delegated;
-  const inventory = await deps.loadInventory(inventoryDir);
-  const plan = planRun(playbook, inventory, deps.roles, { limit: options.limit, tags: options.tags, skipTags: options.skipTags });
-  const runId = newRunId();
-  // One run at a time per cluster; a plan changes nothing and takes no lock.
-  const holder = await (deps.runHolder ?? thisProcessHolder)(runId, commandLabel(options, playbookPath, deps.playbooksDir), new Date(deps.clock.now()));
-  const lock = options.dryRun ? undefined : await takeInventoryLock(inventory.dir, holder, { alive: deps.holderAlive ?? holderAlive, now: () => deps.clock.now() });
+  // From here this process runs the plays: a signal stops them cleanly (see interrupts.ts).
+  const interrupts = deps.watchInterrupts?.(DEFAULT_GRACE_MS);
   try {
-    return await runLocked(options, deps, { playbookPath, inventory, plan, runId, holder, lockWarnings: lock?.warnings ?? [] });
+    const inventory = await deps.loadInventory(inventoryDir);
+    const plan = planRun(playbook, inventory, deps.roles, { limit: options.limit, tags: options.tags, skipTags: options.skipTags });
+    const runId = newRunId();
+    // One run at a time per cluster; a plan changes nothing and takes no lock.
+    const holder = await (deps.runHolder ?? thisProcessHolder)(runId, commandLabel(options, playbookPath, deps.playbooksDir), new Date(deps.clock.now()));
+    const lock = options.dryRun ? undefined : await takeInventoryLock(inventory.dir, holder, { alive: deps.holderAlive ?? holderAlive, now: () => deps.clock.now() });
+    if (lock) interrupts?.beforeForcedExit(() => lock.release());
+    try {
+      const prepared = { playbookPath, inventory, plan, runId, holder, lockWarnings: lock?.warnings ?? [] };
+      return await runLocked(options, deps, prepared, interrupts?.signal);
+    } finally {
+      lock?.release();
+    }
   } finally {
-    lock?.release();
+    interrupts?.dispose();
   }
 }
 
@@ -122,7 +134,7 @@ interface Prepared<R> {
   lockWarnings: readonly string[];
 }
 
-async function runLocked<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>, prepared: Prepared<R>): Promise<number> {
+async function runLocked<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>, prepared: Prepared<R>, signal: AbortSignal | undefined): Promise<number> {
   const { io } = deps;
   const { playbookPath, inventory, plan, runId } = prepared;
   // Asked before any progress is drawn: a prompt in the middle of listr2's output would be lost.
@@ -156,12 +168,13 @@ async function runLocked<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>, pr
       ...(deps.gatherFacts ? { gatherFacts: deps.gatherFacts } : {}),
       run: inventory.createRun({ dryRun: options.dryRun }),
       ...(options.dryRun ? {} : { hostLock: { holder: prepared.holder, staleReason: deps.hostLockStaleReason ?? hostLockStaleReason } }),
+      ...(signal ? { signal } : {}),
     });
     await renderer.done();
     if (!options.json) io.out(`run log: ${relativeTo(io.cwd, log.path)}`);
     // Another run holds a host: bad input's exit code, after the run has said what it did.
     if (result.refusedBy) throw result.refusedBy;
-    return result.status === 'ok' ? 0 : 1;
+    return result.status === 'ok' ? ExitCode.ok : result.status === 'interrupted' ? ExitCode.interrupted : ExitCode.hostFailed;
   } finally {
     log.close();
   }

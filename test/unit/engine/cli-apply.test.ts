@@ -1,12 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { registerApply, runApplyCommand, type ApplyCommandOptions, type ApplyDeps } from '../../../src/cli/apply.js';
 import type { CliIO } from '../../../src/cli/io.js';
+import { watchInterrupts } from '../../../src/cli/interrupts.js';
 import type { RunEvent } from '../../../src/engine/events.js';
 import { RoleRegistry } from '../../../src/engine/role-registry.js';
 import { file, restartHandler, service } from '../../../src/engine/tasks/index.js';
@@ -405,3 +408,59 @@ test('a host held by another control host\'s run: the apply stops, exits 2 namin
   for (const n of ['node1', 'node2', 'node4']) assert.equal(h.fleet.machine(n).hostLock, undefined, n);
   await assert.rejects(readFile(path.join(h.inventoryDir, '.kprov.lock')), /ENOENT/);
 });
+
+test('SIGTERM during an apply: steps under way end, the run log ends with run:finish interrupted, locks go, exit 130', async () => {
+  const h = await harness();
+  for (const m of h.fleet.machines.values()) m.latencyMs = 15;
+  const proc = Object.assign(new EventEmitter(), { ppid: 1 });
+  const exits: number[] = [];
+  const deps: ApplyDeps = {
+    ...h.deps,
+    watchInterrupts: (graceMs) => watchInterrupts({ process: proc, notice: (t) => h.err.push(t), exit: (c) => exits.push(c), fromParent: false, graceMs }),
+  };
+  const run = runApplyCommand(options(), deps);
+  await waitUntilTrue(() => h.fleet.allCalls().some((c) => c.method === 'writeFile'));
+  proc.emit('SIGTERM');
+  assert.equal(await run, 130);
+  assert.deepEqual(exits, []);
+  assert.match(h.err.join('\n'), /^kprov: SIGTERM: stopping: no new task starts/m);
+  const text = h.out.join('\n');
+  assert.match(text, /^STOPPING: interrupted \(SIGTERM\): nothing new starts; steps under way get up to 30\.0 s to end$/m);
+  assert.match(text, /^PLAY \[Later\] skipped: interrupted \(SIGTERM\)$/m);
+  assert.match(text, /^LEFT FOR THE NEXT RUN \(4 hosts\)$/m);
+  assert.match(text, /^node1 +interrupted at Configure: before app: /m);
+  assert.match(text, /^ +not done: Configure, Later$/m);
+  assert.match(text, /^INTERRUPTED: interrupted \(SIGTERM\) \(/m);
+  const [log] = await runLogs(h.inventoryDir);
+  const events = (await readFile(path.join(h.inventoryDir, 'runs', log!), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as RunEvent);
+  const last = events.at(-1)!;
+  assert.ok(last.type === 'run:finish' && last.status === 'interrupted');
+  assert.equal(proc.listenerCount('SIGTERM'), 0, 'signals are left alone after the run');
+  await assert.rejects(readFile(path.join(h.inventoryDir, '.kprov.lock')), /ENOENT/);
+  for (const m of h.fleet.machines.values()) assert.equal(m.hostLock, undefined, `${m.name}: host lock released`);
+});
+
+test('a second signal exits at once, removing the inventory lock first', async () => {
+  const h = await harness();
+  for (const m of h.fleet.machines.values()) m.latencyMs = 15;
+  const proc = Object.assign(new EventEmitter(), { ppid: 1 });
+  const lockFile = path.join(h.inventoryDir, '.kprov.lock');
+  const atExit: boolean[] = [];
+  const deps: ApplyDeps = {
+    ...h.deps,
+    watchInterrupts: (graceMs) =>
+      watchInterrupts({ process: proc, notice: () => undefined, exit: () => atExit.push(existsSync(lockFile)), fromParent: false, graceMs }),
+  };
+  const run = runApplyCommand(options(), deps);
+  await waitUntilTrue(() => h.fleet.allCalls().some((c) => c.method === 'writeFile'));
+  assert.ok(existsSync(lockFile));
+  proc.emit('SIGINT');
+  proc.emit('SIGINT');
+  assert.deepEqual(atExit, [false], 'exit(130) was called with the lock already removed');
+  await run;
+});
+
+async function waitUntilTrue(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(condition(), 'condition not reached');
+}
