@@ -6,7 +6,8 @@
  * a reboot frees the lock.
  *
  * It costs no round trip of its own on a run that reads ahead: the lock command wraps the
- * read-ahead (`wrap`), takes or refreshes the lock and then `exec`s the read in the same shell.
+ * read-ahead (`wrap`), takes the lock (or refreshes it, every few minutes of a long run) and then
+ * `exec`s the read in the same shell; read-aheads in between go unwrapped.
  * Before a host's first change (an apply or a handler) with no read-ahead before it, it is taken
  * by a command of its own (`ensure`); at the end of the run, released (`release`).
  */
@@ -19,6 +20,8 @@ import type { CommandWrap } from './read-cache.js';
 
 export const HOST_LOCK_DIR = '/run/kprov.lock';
 export const HOST_LOCK_NAME = 'kprov-lock';
+/** A held lock is refreshed by the first read-ahead after this long (most runs never need to). */
+export const HOST_LOCK_REFRESH_MS = 5 * 60_000;
 
 export interface HostLockOptions {
   /** Written into each host's lock. */
@@ -43,7 +46,7 @@ owner() { head -n 1 "$d/owner" 2>/dev/null; }
 ours() { case $(owner) in *"\\"runId\\":\\"$id\\""*) return 0;; esac; return 1; }
 age() { now=$(date +%s); m=$(stat -c %Y "$d/owner" 2>/dev/null || stat -c %Y "$d" 2>/dev/null || echo "$now"); echo $((now - m)); }
 held() { printf 'kprov-lock held %s %s\\n' "$(age)" "$(owner)"; exit 75; }
-put() { printf '%s\\n' "$rec" >"$d/owner.$$" && mv -f "$d/owner.$$" "$d/owner" || { echo 'kprov-lock error cannot write the owner file'; exit 76; }; }
+put() { printf '%s\\n' "$rec" >"$d/owner" || { echo 'kprov-lock error cannot write the owner file'; exit 76; }; }
 case $mode in
 take)
   if mkdir -m 0700 "$d" 2>/dev/null; then put; echo 'kprov-lock taken'
@@ -91,6 +94,7 @@ export function splitLockLine(stdout: string): { line: LockLine | undefined; res
 /** One host's lock for the run. */
 export class HostLock {
   private held = false;
+  private refreshedAt = 0;
   private lastLine: LockLine | undefined;
 
   constructor(
@@ -104,8 +108,12 @@ export class HostLock {
     return this.held;
   }
 
-  /** Takes (or, once held, refreshes) the lock in front of a command the run sends anyway. */
-  wrap(): CommandWrap {
+  /**
+   * Takes (or, once held and due, refreshes) the lock in front of a command the run sends anyway;
+   * undefined when there is nothing to do (held, refreshed lately).
+   */
+  wrap(): CommandWrap | undefined {
+    if (this.held && this.now() - this.refreshedAt < HOST_LOCK_REFRESH_MS) return undefined;
     this.lastLine = undefined;
     const mode = this.held ? 'refresh' : 'take';
     return {
@@ -126,7 +134,7 @@ export class HostLock {
   async settle(remote: RemoteHost): Promise<'ran' | 'again'> {
     const line = this.lastLine;
     if (line?.state === 'taken') {
-      this.held = true;
+      this.markHeld();
       return 'ran';
     }
     if (line === undefined) {
@@ -142,7 +150,7 @@ export class HostLock {
   async ensure(remote: RemoteHost): Promise<void> {
     if (this.held) return;
     const line = await this.send(remote, 'take', '');
-    if (line.state === 'taken') this.held = true;
+    if (line.state === 'taken') this.markHeld();
     else await this.resolve(remote, line);
   }
 
@@ -165,8 +173,13 @@ export class HostLock {
       // Someone else took it over first.
       throw this.busy(again.state === 'held' ? parseRunHolder(again.owner) : undefined, `another kprov run holds ${HOST_LOCK_DIR} on ${this.host}`);
     }
-    this.held = true;
+    this.markHeld();
     this.warn(`took over ${HOST_LOCK_DIR}: ${stale}`);
+  }
+
+  private markHeld(): void {
+    this.held = true;
+    this.refreshedAt = this.now();
   }
 
   private async send(remote: RemoteHost, mode: 'take' | 'takeover' | 'release', expect: string): Promise<LockLine> {

@@ -220,8 +220,9 @@ async function readAhead(rt: RunRuntime, play: string, session: HostSession, ent
   const started = rt.clock.now();
   // The host lock rides on the read: no round trip of its own.
   const lock = session.lock;
-  let report = await cache.prefetch(remote, request, lock?.wrap());
-  if (lock && (await lock.settle(remote)) === 'again') report = await cache.prefetch(remote, request);
+  const wrap = lock?.wrap();
+  let report = await cache.prefetch(remote, request, wrap);
+  if (wrap && lock && (await lock.settle(remote)) === 'again') report = await cache.prefetch(remote, request);
   rt.emit({ type: 'host:read', play, host: session.host.name, ...report, durationMs: rt.clock.now() - started });
 }
 

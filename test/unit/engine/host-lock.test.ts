@@ -80,6 +80,16 @@ function readingTask(name: string): Task {
 }
 
 async function run(yaml: string, setup: RunSetup & { hostLock?: HostLockOptions }) {
+  return runWith(yaml, setup);
+}
+
+/** A clock 6 minutes further on at every look: every read-ahead is due to refresh the lock. */
+function hastyClock(): { now(): number } {
+  let t = Date.now();
+  return { now: () => (t += 6 * 60_000) };
+}
+
+async function runWith(yaml: string, setup: RunSetup & { hostLock?: HostLockOptions }) {
   const events: RunEvent[] = [];
   const plan = planRun(parsePlaybook(yaml, 'test.yml'), setup.inventory, new RoleRegistry(setup.roles), { tags: [], skipTags: [] });
   answerReadAhead(setup.fleet);
@@ -89,13 +99,20 @@ async function run(yaml: string, setup: RunSetup & { hostLock?: HostLockOptions 
     emit: (e) => events.push(e),
     run: undefined,
     ...(setup.hostLock ? { hostLock: setup.hostLock } : {}),
+    ...(setup.clock ? { clock: setup.clock } : {}),
   });
   return { result, events, of: <T extends RunEvent['type']>(type: T) => events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type) };
 }
 
 const THREE_PLAYS = '- name: one\n  hosts: all\n  roles: [a]\n- name: two\n  hosts: all\n  roles: [b]\n- name: three\n  hosts: all\n  roles: [a]\n';
 
-test('the lock rides on each host\'s first read-ahead, later ones refresh it: one extra command per host, the release', async () => {
+const lockModes = (fleet: FakeFleet, host: string) =>
+  fleet
+    .machine(host)
+    .calls.filter((c) => c.method === 'exec' && isHostLock(c.argv))
+    .map((c) => `${hostLockMode(c.argv!)}${c.argv!.length > 9 && isReadAhead(c.argv!.slice(9)) ? '+read' : ''}`);
+
+test('the lock rides on each host\'s first read-ahead: one extra command per host, the release', async () => {
   const inv = makeInventory(hostNames(3));
   const roles = [role('a', () => [readingTask('a')]), role('b', () => [readingTask('b')])];
   const without = new FakeFleet(hostNames(3));
@@ -107,10 +124,17 @@ test('the lock rides on each host\'s first read-ahead, later ones refresh it: on
     const plain = without.machine(host).calls.filter((c) => c.method === 'exec');
     const calls = locked.machine(host).calls.filter((c) => c.method === 'exec');
     assert.equal(calls.length, plain.length + 1, `${host}: the same commands plus the release`);
-    const lockModes = calls.filter((c) => isHostLock(c.argv)).map((c) => `${hostLockMode(c.argv!)}${c.argv!.length > 9 && isReadAhead(c.argv!.slice(9)) ? '+read' : ''}`);
-    assert.deepEqual(lockModes, ['take+read', 'refresh+read', 'refresh+read', 'release']);
+    assert.deepEqual(lockModes(locked, host), ['take+read', 'release']);
     assert.equal(locked.machine(host).hostLock, undefined, 'released at the end');
   }
+});
+
+test('in a long run, read-aheads refresh the lock every few minutes, still with no command of their own', async () => {
+  const inv = makeInventory(hostNames(2));
+  const roles = [role('a', () => [readingTask('a')]), role('b', () => [readingTask('b')])];
+  const fleet = new FakeFleet(hostNames(2));
+  await run(THREE_PLAYS, { inventory: inv, roles, fleet, hostLock: options('1111aaaa'), clock: hastyClock() });
+  for (const host of hostNames(2)) assert.deepEqual(lockModes(fleet, host), ['take+read', 'refresh+read', 'refresh+read', 'release']);
 });
 
 test('a host another run holds stops the whole run (refused): nothing more changes anywhere, our locks are released', async () => {
@@ -166,7 +190,7 @@ test('without a read-ahead first, the lock is taken by its own command just befo
   assert.deepEqual(order, ['sha256', 'lock take', 'writeFile', 'lock release', 'close']);
 });
 
-test('a run whose lock was taken over by another one stops at its next read-ahead', async () => {
+test('a run whose lock was taken over by another one stops at its next refresh', async () => {
   const inv = makeInventory(hostNames(2));
   const fleet = new FakeFleet(hostNames(2));
   const intruder = JSON.stringify(holder('eeee1111', { host: 'ctl-b' }));
@@ -183,7 +207,7 @@ test('a run whose lock was taken over by another one stops at its next read-ahea
       },
     ]),
   ];
-  const { result } = await run(THREE_PLAYS, { inventory: inv, roles, fleet, hostLock: options('1111aaaa') });
+  const { result } = await run(THREE_PLAYS, { inventory: inv, roles, fleet, hostLock: options('1111aaaa'), clock: hastyClock() });
   assert.match(result.refusedBy?.message ?? '', /^another kprov run took over \/run\/kprov\.lock on node1 from this one: pid 4242 on host ctl-b since/);
   assert.equal(fleet.machine('node1').hostLock?.owner, intruder);
 });
