@@ -3,3 +3,5 @@
 import { main } from '../dist/src/cli/main.js';
 
 process.exitCode = await main(process.argv.slice(2));
+// An interrupted run may leave abandoned remote steps settling; they must not hold the exit.
+if (process.exitCode === 130) setTimeout(() => process.exit(130), 2000).unref();

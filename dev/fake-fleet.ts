@@ -77,6 +77,8 @@ export class FakeMachine {
   freeBytes = Number.POSITIVE_INFINITY;
   /** The host went away (network down, powered off): every call fails as a lost SSH connection does. */
   lost = false;
+  /** The run lock in /run/kprov.lock (src/engine/host-lock.ts): its owner line and age. */
+  hostLock: { owner: string; ageSeconds: number } | undefined;
 
   constructor(
     readonly name: string,

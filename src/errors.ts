@@ -10,8 +10,10 @@ export const ExitCode = {
   ok: 0,
   /** The run reached hosts and at least one host failed. */
   hostFailed: 1,
-  /** Bad input or usage: nothing was changed on any host. */
+  /** Bad input or usage, or another run holds the lock: nothing was changed on any host. */
   badInput: 2,
+  /** SIGINT/SIGTERM stopped the run (128 + SIGINT, as shells report it). */
+  interrupted: 130,
 } as const;
 
 export type ErrorCode =
@@ -25,6 +27,8 @@ export type ErrorCode =
   | 'host'
   | 'artifact'
   | 'pki'
+  /** Another run holds the inventory's or a host's lock. */
+  | 'lock'
   | 'internal';
 
 /** Where in an input file a problem was found. Lines and columns count from 1. */

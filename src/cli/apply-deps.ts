@@ -16,6 +16,7 @@ import type { SshEvent } from '../ssh/events.js';
 import type { ApplyDeps, LoadedInventory } from './apply.js';
 import type { CliIO } from './io.js';
 import { resolveInventoryDir } from './resolve-inventory.js';
+import { watchProcessInterrupts } from './interrupts.js';
 
 /** SSH layer events worth showing the user; connection details stay in the SSH layer. */
 function sshNotice(e: SshEvent): { message: string; host?: string } | undefined {
@@ -72,6 +73,7 @@ export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>
     // A lab inventory's hosts exist only inside the lab's network namespace: run there.
     runElsewhere: (dir, argv) => runInLabNamespaceIfNeeded(dir, argv, path.join(packageRoot, 'bin', 'kprov.js')),
     clock: systemClock,
+    watchInterrupts: (graceMs) => watchProcessInterrupts((text) => io.err(text), io.env, graceMs),
     ...(process.stdin.isTTY ? { askPassword: createPasswordPrompt(process.stdin, process.stderr) } : {}),
     ...(io.isTTY ? { terminal: { stdout: process.stdout, stderr: process.stderr } } : {}),
   };

@@ -5,16 +5,22 @@
 import { Command } from 'commander';
 import path from 'node:path';
 import { z } from 'zod';
-import { KprovError, formatLocation, type SourceLocation } from '../errors.js';
+import { ExitCode, KprovError, formatLocation, type SourceLocation } from '../errors.js';
 import { DEFAULT_CONCURRENCY, executePlan, type Clock } from '../engine/executor.js';
 import { fanOut, type EventSink } from '../engine/events.js';
-import { checkTags, planRun } from '../engine/run-plan.js';
+import { checkTags, planRun, type RunPlan } from '../engine/run-plan.js';
 import { loadPlaybook, resolvePlaybookPath } from '../engine/playbook.js';
 import { jsonLinesRenderer } from '../engine/render/json-lines.js';
 import { listrRenderer, type TerminalStreams } from '../engine/render/listr.js';
 import { plainRenderer } from '../engine/render/plain.js';
 import type { Renderer } from '../engine/render/renderer.js';
 import { openRunLog } from '../engine/render/run-log.js';
+import { newRunId } from '../engine/run-id.js';
+import type { RunHolder } from '../engine/run-holder.js';
+import { holderAlive, hostLockStaleReason, thisProcessHolder } from './control-host.js';
+import { takeInventoryLock } from './inventory-lock.js';
+import type { Interrupts } from './interrupts.js';
+import { DEFAULT_GRACE_MS } from '../engine/run-stop.js';
 import type { RoleRegistry } from '../engine/role-registry.js';
 import { parseTagList } from '../engine/tags.js';
 import type { InventoryHost } from '../inventory/model.js';
@@ -78,6 +84,14 @@ export interface ApplyDeps<R = unknown> {
   gatherFacts?: (host: RemoteHost) => Promise<HostFacts>;
   /** Reads a password without echo from the terminal; undefined when there is no terminal. */
   askPassword?: () => Promise<string | undefined>;
+  /** This process as the holder of the run's locks (default: its PID on this host). */
+  runHolder?(runId: string, command: string, now: Date): Promise<RunHolder>;
+  /** Whether a lock's holder still runs; `unknown` when it ran on another control host. */
+  holderAlive?(holder: RunHolder): Promise<boolean | 'unknown'>;
+  /** When another run's lock on a host may be taken over (default: control-host.ts). */
+  hostLockStaleReason?(held: RunHolder | undefined, ageSeconds: number): Promise<string | undefined>;
+  /** SIGINT/SIGTERM for the run (interrupts.ts); without it, signals keep their default effect. */
+  watchInterrupts?(graceMs: number): Interrupts;
 }
 
 /** Runs apply/plan and returns the exit code: 0 ok, 1 a host failed or was unreachable. Bad input throws KprovError (exit 2). */
@@ -90,8 +104,39 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
   const inventoryDir = await deps.resolveInventoryDir(options.inventory);
   const delegated = await deps.runElsewhere?.(inventoryDir, commandArgv(options, playbookPath, inventoryDir));
   if (delegated !== undefined) return delegated;
-  const inventory = await deps.loadInventory(inventoryDir);
-  const plan = planRun(playbook, inventory, deps.roles, { limit: options.limit, tags: options.tags, skipTags: options.skipTags });
+  // From here this process runs the plays: a signal stops them cleanly (see interrupts.ts).
+  const interrupts = deps.watchInterrupts?.(DEFAULT_GRACE_MS);
+  try {
+    const inventory = await deps.loadInventory(inventoryDir);
+    const plan = planRun(playbook, inventory, deps.roles, { limit: options.limit, tags: options.tags, skipTags: options.skipTags });
+    const runId = newRunId();
+    // One run at a time per cluster; a plan changes nothing and takes no lock.
+    const holder = await (deps.runHolder ?? thisProcessHolder)(runId, commandLabel(options, playbookPath, deps.playbooksDir), new Date(deps.clock.now()));
+    const lock = options.dryRun ? undefined : await takeInventoryLock(inventory.dir, holder, { alive: deps.holderAlive ?? holderAlive, now: () => deps.clock.now() });
+    if (lock) interrupts?.beforeForcedExit(() => lock.release());
+    try {
+      const prepared = { playbookPath, inventory, plan, runId, holder, lockWarnings: lock?.warnings ?? [] };
+      return await runLocked(options, deps, prepared, interrupts?.signal);
+    } finally {
+      lock?.release();
+    }
+  } finally {
+    interrupts?.dispose();
+  }
+}
+
+interface Prepared<R> {
+  playbookPath: string;
+  inventory: LoadedInventory<R>;
+  plan: RunPlan<R>;
+  runId: string;
+  holder: RunHolder;
+  lockWarnings: readonly string[];
+}
+
+async function runLocked<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>, prepared: Prepared<R>, signal: AbortSignal | undefined): Promise<number> {
+  const { io } = deps;
+  const { playbookPath, inventory, plan, runId } = prepared;
   // Asked before any progress is drawn: a prompt in the middle of listr2's output would be lost.
   let password: string | undefined;
   if (options.askPass) {
@@ -102,13 +147,13 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
   const renderer = chooseRenderer(options, deps);
   let sink: EventSink = renderer.sink;
   const notice = (message: string, host?: string) =>
-    sink({ type: 'warning', time: new Date(deps.clock.now()).toISOString(), message, ...(host ? { host } : {}) });
+    sink({ type: 'warning', time: new Date(deps.clock.now()).toISOString(), runId, message, ...(host ? { host } : {}) });
   const connector = deps.createConnector(inventory, {
     concurrency: options.concurrency,
     notice,
     ...(password !== undefined ? { password: async () => password } : {}),
   });
-  const log = openRunLog(inventory.dir, new Date(deps.clock.now()));
+  const log = openRunLog(inventory.dir, new Date(deps.clock.now()), runId);
   sink = fanOut(log.sink, renderer.sink);
   try {
     const result = await executePlan(plan, {
@@ -116,18 +161,37 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
       concurrency: options.concurrency,
       connector: { connect: (h) => connector.connect(h), closeAll: () => connector.closeAll() },
       emit: sink,
+      runId,
       playbookLabel: relativeTo(io.cwd, playbookPath),
       clock: deps.clock,
-      warnings: inventory.warnings.map((w) => (w.location ? `${formatLocation(w.location)}: ${w.message}` : w.message)),
+      warnings: [...prepared.lockWarnings, ...inventory.warnings.map((w) => (w.location ? `${formatLocation(w.location)}: ${w.message}` : w.message))],
       ...(deps.gatherFacts ? { gatherFacts: deps.gatherFacts } : {}),
       run: inventory.createRun({ dryRun: options.dryRun }),
+      ...(options.dryRun ? {} : { hostLock: { holder: prepared.holder, staleReason: deps.hostLockStaleReason ?? hostLockStaleReason } }),
+      ...(signal ? { signal } : {}),
     });
     await renderer.done();
     if (!options.json) io.out(`run log: ${relativeTo(io.cwd, log.path)}`);
-    return result.status === 'ok' ? 0 : 1;
+    // Another run holds a host: bad input's exit code, after the run has said what it did.
+    if (result.refusedBy) throw result.refusedBy;
+    return result.status === 'ok' ? ExitCode.ok : result.status === 'interrupted' ? ExitCode.interrupted : ExitCode.hostFailed;
   } finally {
     log.close();
   }
+}
+
+/** The command as a lock shows it to another run: `kprov apply cluster --limit node4`. */
+function commandLabel(options: ApplyCommandOptions, playbookPath: string, playbooksDir: string): string {
+  const inPlaybooksDir = path.dirname(playbookPath) === path.resolve(playbooksDir);
+  const playbook = inPlaybooksDir ? path.basename(playbookPath).replace(/\.ya?ml$/, '') : playbookPath;
+  return [
+    'kprov',
+    options.dryRun ? 'plan' : 'apply',
+    playbook,
+    ...(options.limit !== undefined ? ['--limit', options.limit] : []),
+    ...(options.tags.length > 0 ? ['--tags', options.tags.join(',')] : []),
+    ...(options.skipTags.length > 0 ? ['--skip-tags', options.skipTags.join(',')] : []),
+  ].join(' ');
 }
 
 /** The same command with resolved paths, for re-running it in another place. */

@@ -92,7 +92,10 @@ export interface TaskContext<R = unknown> {
   /** The host's merged inventory variables. */
   readonly vars: Readonly<Record<string, unknown>>;
   readonly inventory: InventoryView;
-  /** The hosts of the current play (after --limit), in inventory order. */
+  /**
+   * The hosts of the current play (after --limit) still in the run, in inventory order: a host
+   * that failed in an earlier play is left out (Ansible's `ansible_play_hosts`).
+   */
   readonly playHosts: readonly InventoryHost[];
   /** The run context (see the module comment). */
   readonly run: R;

@@ -5,8 +5,12 @@
 import type { ChangeKind } from './contract.js';
 import type { FailureInfo } from './errors.js';
 
-/** Outcome of a task, a handler run, or a host in a play. */
-export type Status = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable';
+/**
+ * Outcome of a task, a handler run, or a host in a play. `interrupted`: the run was stopped while
+ * it was under way (its step in flight was abandoned after the grace, or its remaining steps never
+ * started).
+ */
+export type Status = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable' | 'interrupted';
 
 /** A change as reported: only these fields leave the task (helpers may keep content privately). */
 export interface ChangeRecord {
@@ -19,6 +23,8 @@ export interface ChangeRecord {
 interface Base {
   /** ISO 8601 UTC time the event was emitted. */
   time: string;
+  /** The run this event belongs to (also in the run log's name): runs never share an id. */
+  runId: string;
 }
 
 export interface RunStartEvent extends Base {
@@ -184,12 +190,46 @@ export interface HostRecap {
   skipped: number;
 }
 
+/**
+ * The run is stopping early: no new play, host, task or handler starts, and steps in flight get
+ * `graceMs` to end. `interrupted`: SIGINT/SIGTERM (the caller's signal); `refused`: another run
+ * holds a host's lock.
+ */
+export interface RunStopEvent extends Base {
+  type: 'run:stop';
+  kind: 'interrupted' | 'refused';
+  reason: string;
+  graceMs: number;
+}
+
+/** A host the run did not finish: how far it got, and what the next run will do there. */
+export interface HostLeftBehind {
+  host: string;
+  /**
+   * `interrupted`: the run was stopped in the middle of the host's work; `stopped`: the run stopped
+   * (a failure elsewhere, an interrupt) between the host's plays.
+   */
+  why: 'failed' | 'unreachable' | 'interrupted' | 'stopped';
+  /** Where: `play: step` that failed, or where the interrupt found the host. */
+  at?: string;
+  /** Plays whose tasks all ran on the host in this run. */
+  done: string[];
+  /** Plays of the host that did not run, or not to the end: the next apply does them. */
+  pending: string[];
+  /** Handlers notified on the host that did not run, as `play: handler`. */
+  handlers: string[];
+}
+
 export interface RunFinishEvent extends Base {
   type: 'run:finish';
-  status: 'ok' | 'failed';
+  status: 'ok' | 'failed' | 'interrupted';
+  /** Why the run stopped before its end (an interrupt, a failure that stops the playbook). */
+  stopped?: string;
   dryRun: boolean;
   durationMs: number;
   recap: HostRecap[];
+  /** Every host left behind (empty when the run finished everywhere). */
+  leftBehind: HostLeftBehind[];
 }
 
 export type RunEvent =
@@ -208,12 +248,13 @@ export type RunEvent =
   | HandlerFinishEvent
   | PlayFinishEvent
   | WarningEvent
+  | RunStopEvent
   | RunFinishEvent;
 
 export type RunEventType = RunEvent['type'];
 
-/** An event without its time stamp, as the executor builds it. */
-export type EventBody = RunEvent extends infer E ? (E extends RunEvent ? Omit<E, 'time'> : never) : never;
+/** An event without its time stamp and run id, as the executor builds it. */
+export type EventBody = RunEvent extends infer E ? (E extends RunEvent ? Omit<E, 'time' | 'runId'> : never) : never;
 
 export type EventSink = (event: RunEvent) => void;
 

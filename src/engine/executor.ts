@@ -2,9 +2,10 @@
  * Runs a RunPlan: first every role's `validate` for every play (bad input fails here, before any
  * host is contacted); then plays in order; within a play, hosts in parallel (bounded by `concurrency`),
  * each host's tasks in order (check, then apply only what check found); handlers at the end of
- * the play (or of each serial batch). A failing host is out for the rest of the run while the
- * others go on; after a play with any failed or unreachable host the playbook stops.
- * Everything is reported through events; nothing is printed.
+ * the play (or of each serial batch). A failing host drops out for the rest of the run while the
+ * others go on, unless the play says otherwise (`any_errors_fatal`, `max_fail_percentage`: see
+ * play-control.ts), which stops the playbook. Everything is reported through events; nothing is
+ * printed.
  */
 import pLimit from 'p-limit';
 import { ExitCode, isKprovError, KprovError } from '../errors.js';
@@ -12,11 +13,16 @@ import type { InventoryHost } from '../inventory/model.js';
 import type { HostFacts, PlayContext, TemplateRenderer } from './contract.js';
 import type { RemoteHost } from '../ssh/types.js';
 import { describeFailure, type FailureInfo } from './errors.js';
-import type { EventBody, EventSink, HostRecap, RunEvent, Status } from './events.js';
+import type { EventBody, EventSink, HostLeftBehind, HostRecap, RunEvent, Status } from './events.js';
 import { gatherFacts as defaultGatherFacts } from '../ssh/facts.js';
 import { runHandlers } from './handlers.js';
 import { HostSession } from './host-session.js';
 import { runHostPlay, type HostPlayResult } from './host-play.js';
+import { leftBehind } from './left-behind.js';
+import { PlayControl, tooMany } from './play-control.js';
+import { newRunId } from './run-id.js';
+import { DEFAULT_GRACE_MS, RunStop } from './run-stop.js';
+import { HOST_LOCK_DIR, HostLock, type HostLockOptions } from './host-lock.js';
 import type { PlannedPlay, RunPlan } from './run-plan.js';
 import { createTemplateRenderer } from './template.js';
 
@@ -51,12 +57,26 @@ export interface ExecuteOptions<R> {
   clock?: Clock;
   /** Emitted right after run:start (e.g. the inventory loader's warnings). */
   warnings?: readonly string[];
+  /** Carried by every event (a new one when not given). */
+  runId?: string;
+  /**
+   * Aborted to stop the run early (SIGINT/SIGTERM in the CLI): no new play, host, task or handler
+   * starts, steps in flight get `graceMs` (default 30 s) to end, and the run finishes `interrupted`.
+   */
+  signal?: AbortSignal;
+  graceMs?: number;
+  /** The run's lock on each host it changes (host-lock.ts); none in a dry run. */
+  hostLock?: HostLockOptions;
 }
 
 export interface RunResult {
-  status: 'ok' | 'failed';
+  status: 'ok' | 'failed' | 'interrupted';
   recap: HostRecap[];
   durationMs: number;
+  /** Hosts the run did not finish, and what the next run will do there. */
+  leftBehind: HostLeftBehind[];
+  /** Another run held a host's lock: the run stopped there (the CLI exits 2 with this error). */
+  refusedBy?: KprovError;
 }
 
 /** The per-run services every play and host share. */
@@ -69,13 +89,18 @@ export interface RunRuntime {
   render: TemplateRenderer;
   clock: Clock;
   emit(body: EventBody): void;
+  /** Set when the run must stop early (interrupt, refusal): checked before anything new starts. */
+  stop: RunStop;
 }
 
 export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R>): Promise<RunResult> {
   const clock = options.clock ?? systemClock;
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
-  const emit = (body: EventBody): void => options.emit({ ...body, time: new Date(clock.now()).toISOString() } as RunEvent);
+  const runId = options.runId ?? newRunId();
+  const emit = (body: EventBody): void => options.emit({ ...body, time: new Date(clock.now()).toISOString(), runId } as RunEvent);
+  const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+  const stop = new RunStop(options.signal, graceMs, (reason, kind) => emit({ type: 'run:stop', kind, reason, graceMs }));
   const rt: RunRuntime = {
     plan,
     dryRun: options.dryRun,
@@ -84,9 +109,13 @@ export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R
     render: options.render ?? lazyDefaultRenderer(),
     clock,
     emit,
+    stop,
   };
   const gather = options.gatherFacts ?? defaultGatherFacts;
-  const sessions = new Map(plan.hosts.map((h) => [h.name, new HostSession(h, options.connector, gather)]));
+  const hostLock = options.dryRun ? undefined : options.hostLock;
+  const lockFor = (host: string) =>
+    hostLock && new HostLock(host, hostLock, (message) => emit({ type: 'warning', host, message }), () => clock.now());
+  const sessions = new Map(plan.hosts.map((h) => [h.name, new HostSession(h, options.connector, gather, lockFor(h.name))]));
   const started = clock.now();
 
   emit({
@@ -102,39 +131,70 @@ export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R
     concurrency,
   });
   for (const message of options.warnings ?? []) emit({ type: 'warning', message });
-  await validatePlays(rt);
-
   try {
-    let stopReason: string | undefined;
+    await validatePlays(rt);
+  } catch (err) {
+    stop.dispose();
+    throw err;
+  }
+
+  let stopReason: string | undefined;
+  try {
     for (const planned of plan.plays) {
+      if (stop.requested) stopReason ??= stop.reason;
+      stopReason ??= failedBeforeStart(planned, sessions);
       if (stopReason !== undefined) {
         emit({ type: 'play:skip', play: planned.play.name, index: planned.index, reason: stopReason });
         continue;
       }
-      const failedHosts = await runPlay(rt, planned, sessions);
-      if (failedHosts.length > 0) {
-        stopReason = `play "${planned.play.name}" failed on ${failedHosts.join(', ')}`;
-      }
+      stopReason = await runPlay(rt, planned, sessions);
     }
   } finally {
+    stop.dispose();
+    await releaseHostLocks(sessions, emit);
     await closeConnections(options.connector, sessions, emit);
   }
 
   const recap = plan.hosts.map((h) => ({ ...sessions.get(h.name)!.recap }));
+  const behind = leftBehind(plan, sessions);
   const failed = recap.some((r) => r.failed > 0 || r.unreachable > 0);
+  const status = stop.kind === 'interrupted' ? 'interrupted' : failed ? 'failed' : 'ok';
   const durationMs = clock.now() - started;
-  emit({ type: 'run:finish', status: failed ? 'failed' : 'ok', dryRun: options.dryRun, durationMs, recap });
-  return { status: failed ? 'failed' : 'ok', recap, durationMs };
+  emit({
+    type: 'run:finish',
+    status,
+    ...(stopReason !== undefined ? { stopped: stopReason } : {}),
+    dryRun: options.dryRun,
+    durationMs,
+    recap,
+    leftBehind: behind,
+  });
+  return { status, recap, durationMs, leftBehind: behind, ...(stop.refusedBy ? { refusedBy: stop.refusedBy } : {}) };
 }
 
-/** Runs one play; returns the hosts that failed or were unreachable in it. */
-async function runPlay(rt: RunRuntime, planned: PlannedPlay, sessions: Map<string, HostSession>): Promise<string[]> {
+/**
+ * With `max_fail_percentage`, hosts that failed earlier in the run count: an etcd play must not
+ * start without a member that was unreachable since the first play. Returns why the playbook stops.
+ */
+function failedBeforeStart(planned: PlannedPlay, sessions: Map<string, HostSession>): string | undefined {
+  const failed = planned.hosts.map((h) => sessions.get(h.name)!).filter((s) => !s.usable);
+  if (!tooMany(failed.length, planned.hosts.length, planned.play.maxFailPercentage)) return undefined;
+  const byPlay = new Map<string, string[]>();
+  for (const s of failed) {
+    const play = s.failure?.play ?? 'an earlier play';
+    byPlay.set(play, [...(byPlay.get(play) ?? []), s.host.name]);
+  }
+  return [...byPlay].map(([play, hosts]) => `play "${play}" failed on ${hosts.join(', ')}`).join('; ');
+}
+
+/** Runs one play; returns why the playbook must stop after it, or undefined. */
+async function runPlay(rt: RunRuntime, planned: PlannedPlay, sessions: Map<string, HostSession>): Promise<string | undefined> {
   const { play } = planned;
   const active = planned.hosts.filter((h) => sessions.get(h.name)!.usable);
   if (active.length === 0) {
     const reason = planned.hosts.length === 0 ? 'no hosts matched' : 'every host of this play failed earlier';
     rt.emit({ type: 'play:skip', play: play.name, index: planned.index, reason });
-    return [];
+    return undefined;
   }
   const batchSize = serialBatchSize(planned, active.length);
   const started = rt.clock.now();
@@ -150,47 +210,59 @@ async function runPlay(rt: RunRuntime, planned: PlannedPlay, sessions: Map<strin
   if (prepareError) {
     for (const h of active) {
       const s = sessions.get(h.name)!;
-      s.markFailed();
+      s.markFailed({ play: play.name, step: prepareError.step });
       rt.emit({ type: 'host:start', play: play.name, host: h.name });
       rt.emit({ type: 'host:finish', play: play.name, host: h.name, status: 'failed', durationMs: 0, step: prepareError.step, error: prepareError.error });
     }
     rt.emit({ type: 'play:finish', play: play.name, index: planned.index, status: 'failed', durationMs: rt.clock.now() - started, error: prepareError.error });
-    return active.map((h) => h.name);
+    // Nothing of the play ran anywhere: whatever comes after builds on it.
+    return `play "${play.name}" failed: ${prepareError.step}`;
   }
 
   const limit = pLimit(rt.concurrency);
   const statuses = new Map<string, Status>();
+  let stopReason: string | undefined;
   for (let i = 0; i < active.length; i += batchSize) {
     const batch = active.slice(i, i + batchSize);
-    const control = { aborted: false };
+    const failedBefore = planned.hosts.filter((h) => !sessions.get(h.name)!.usable).map((h) => h.name);
+    const control = new PlayControl(play, planned.hosts.length, failedBefore);
     const results = await Promise.all(
-      batch.map((h) => limit(() => runHostPlay(rt, planned, sessions.get(h.name)!, control))),
+      batch.map((h) => limit(() => runHostPlay(rt, planned, sessions.get(h.name)!, control, active))),
     );
     batch.forEach((h, j) => statuses.set(h.name, results[j]!.status));
     const byHost = new Map(batch.map((h, j) => [h.name, results[j]!]));
     if (control.aborted) {
-      warnPendingHandlers(rt, planned, byHost, 'the play was aborted (any_errors_fatal)');
+      warnPendingHandlers(rt, planned, sessions, byHost, `the play was stopped (${control.reason})`);
     } else {
       await runHandlers(rt, planned, sessions, byHost, limit, statuses);
     }
-    const batchFailed = batch.some((h) => !sessions.get(h.name)!.usable);
-    const rest = active.slice(i + batchSize);
-    if (batchFailed && rest.length > 0) {
-      // A rolling play stops at the first bad batch: the remaining hosts keep their old state.
-      for (const h of rest) {
-        rt.emit({ type: 'host:start', play: play.name, host: h.name });
-        rt.emit({ type: 'host:finish', play: play.name, host: h.name, status: 'skipped', durationMs: 0, reason: 'an earlier serial batch failed' });
-        statuses.set(h.name, 'skipped');
-      }
-      break;
+    for (const [host, result] of byHost) {
+      const session = sessions.get(host)!;
+      if (result.complete && session.usable) session.donePlays.add(play.name);
     }
+    const failedInBatch = batch.filter((h) => !sessions.get(h.name)!.usable).map((h) => h.name);
+    // A handler that failed counts against the play's policy like a task.
+    for (const h of failedInBatch) control.hostFailed(h);
+    stopReason = control.stopReason() ?? (rt.stop.requested ? rt.stop.reason : undefined);
+    const rest = active.slice(i + batchSize);
+    // A rolling play stops at the first bad batch: the remaining hosts keep their old state, and
+    // later plays would build on a change rolled out halfway.
+    if (failedInBatch.length > 0 && rest.length > 0) stopReason ??= `play "${play.name}" stopped after a serial batch failed on ${failedInBatch.join(', ')}`;
+    if (stopReason === undefined) continue;
+    for (const h of rest) {
+      rt.emit({ type: 'host:start', play: play.name, host: h.name });
+      rt.emit({ type: 'host:finish', play: play.name, host: h.name, status: 'skipped', durationMs: 0, reason: failedInBatch.length > 0 ? 'an earlier serial batch failed' : stopReason });
+      statuses.set(h.name, 'skipped');
+    }
+    break;
   }
 
   const failed = active.filter((h) => !sessions.get(h.name)!.usable).map((h) => h.name);
   const anyChanged = [...statuses.values()].includes('changed');
-  const status: Status = failed.length > 0 ? 'failed' : anyChanged ? 'changed' : 'ok';
+  const interrupted = [...statuses.values()].includes('interrupted') || rt.stop.kind === 'interrupted';
+  const status: Status = failed.length > 0 ? 'failed' : interrupted ? 'interrupted' : anyChanged ? 'changed' : 'ok';
   rt.emit({ type: 'play:finish', play: play.name, index: planned.index, status, durationMs: rt.clock.now() - started });
-  return failed;
+  return stopReason;
 }
 
 function serialBatchSize(planned: PlannedPlay, hostCount: number): number {
@@ -257,11 +329,13 @@ async function prepareRoles(
 function warnPendingHandlers(
   rt: RunRuntime,
   planned: PlannedPlay,
+  sessions: Map<string, HostSession>,
   results: ReadonlyMap<string, HostPlayResult>,
   why: string,
 ): void {
   for (const [host, { notified }] of results) {
     for (const name of notified) {
+      sessions.get(host)!.unrunHandlers.push(`${planned.play.name}: ${name}`);
       rt.emit({
         type: 'warning',
         play: planned.play.name,
@@ -270,6 +344,31 @@ function warnPendingHandlers(
       });
     }
   }
+}
+
+/** Bound on releasing one host's lock at the end (a host that stopped answering must not hold the run). */
+const RELEASE_TIMEOUT_MS = 10_000;
+
+async function releaseHostLocks(sessions: Map<string, HostSession>, emit: (b: EventBody) => void): Promise<void> {
+  await Promise.all(
+    [...sessions.values()].map(async (s) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${RELEASE_TIMEOUT_MS / 1000} s`)), RELEASE_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([s.releaseLock(), timeout]);
+      } catch (err) {
+        emit({
+          type: 'warning',
+          host: s.host.name,
+          message: `could not release ${HOST_LOCK_DIR}: ${describeFailure(err).message}; the next run takes it over once it knows this run is gone (or remove it on the host)`,
+        });
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
 }
 
 async function closeConnections(connector: Connector, sessions: Map<string, HostSession>, emit: (b: EventBody) => void): Promise<void> {

@@ -8,6 +8,8 @@
  */
 import type { LimitFunction } from 'p-limit';
 import { describeFailure, UnreachableError } from './errors.js';
+import { StepAbandonedError } from './run-stop.js';
+import { isKprovError } from '../errors.js';
 import type { Status } from './events.js';
 import type { RunRuntime } from './executor.js';
 import type { HostPlayResult } from './host-play.js';
@@ -36,6 +38,11 @@ export async function runHandlers(
   }
   if (runs.length === 0) return;
   const play = planned.play.name;
+  if (rt.stop.requested) {
+    // The run is stopping: no handler starts. The next run must redo these (reported at the end).
+    for (const run of runs) for (const host of run.hosts) sessions.get(host)!.unrunHandlers.push(`${play}: ${run.name}`);
+    return;
+  }
   rt.emit({
     type: 'handlers:start',
     play,
@@ -47,7 +54,13 @@ export async function runHandlers(
     const { ctx } = results.get(host)!;
     const handler = run.planned.handler;
     if (!session.usable) {
+      session.unrunHandlers.push(`${play}: ${run.name}`);
       rt.emit({ type: 'handler:finish', play, host, handler: run.name, status: 'skipped', durationMs: 0, reason: 'the host failed earlier' });
+      return 'skipped';
+    }
+    if (rt.stop.requested) {
+      session.unrunHandlers.push(`${play}: ${run.name}`);
+      rt.emit({ type: 'handler:finish', play, host, handler: run.name, status: 'skipped', durationMs: 0, reason: rt.stop.reason });
       return 'skipped';
     }
     const started = rt.clock.now();
@@ -65,17 +78,34 @@ export async function runHandlers(
     const skip = handler.skipReason?.(ctx);
     if (rt.dryRun) return skip !== undefined ? finish('skipped', `dry run: would skip: ${skip}`) : finish('changed', 'dry run: would run');
     try {
-      const remote = await session.connect();
-      const result = skip !== undefined ? { status: 'skipped' as const, reason: skip } : ((await handler.run(remote, ctx)) ?? { status: 'changed' as const });
-      // Skipped or not, the service must be healthy before the next host's turn.
-      if (handler.waitHealthy) await handler.waitHealthy(remote, ctx);
-      // Only now is nothing owed: a run that ends before this line leaves the record for the next.
-      await clearPending(remote, run.name);
+      // Run and health wait are one step: once started, a stop lets it end (within the grace).
+      const result = await rt.stop.bounded(
+        (async () => {
+          const remote = await session.connect();
+          if (skip === undefined) await session.beforeChange(remote);
+          const ran = skip !== undefined ? { status: 'skipped' as const, reason: skip } : ((await handler.run(remote, ctx)) ?? { status: 'changed' as const });
+          // Skipped or not, the service must be healthy before the next host's turn.
+          if (handler.waitHealthy) await handler.waitHealthy(remote, ctx);
+          // Only now is nothing owed: a run that ends before this line leaves the record for the next.
+          await clearPending(remote, run.name);
+          return ran;
+        })(),
+      );
       return result.status === 'skipped' ? finish('skipped', result.reason) : finish('changed');
     } catch (err) {
+      if (err instanceof StepAbandonedError) {
+        session.interruptedAt ??= `${play}: handler ${run.name} (abandoned)`;
+        session.unrunHandlers.push(`${play}: ${run.name}`);
+        statuses.set(host, 'interrupted');
+        rt.emit({ type: 'handler:finish', play, host, handler: run.name, status: 'interrupted', durationMs: rt.clock.now() - started, error: describeFailure(err) });
+        // Not a failure of the host: the hosts after it are skipped because the run is stopping.
+        return 'skipped';
+      }
       const unreachable = err instanceof UnreachableError;
-      if (unreachable) session.markUnreachable();
-      else session.markFailed();
+      if (isKprovError(err) && err.code === 'lock') rt.stop.refuse(err);
+      const at = { play, step: `handler ${run.name}` };
+      if (unreachable) session.markUnreachable(at);
+      else session.markFailed(at);
       statuses.set(host, unreachable ? 'unreachable' : 'failed');
       rt.emit({
         type: 'handler:finish',
@@ -95,6 +125,7 @@ export async function runHandlers(
       let stoppedAt: string | undefined;
       for (const host of run.hosts) {
         if (stoppedAt !== undefined) {
+          sessions.get(host)!.unrunHandlers.push(`${play}: ${run.name}`);
           rt.emit({
             type: 'handler:finish',
             play,

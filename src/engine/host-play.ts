@@ -8,25 +8,26 @@
 import type { Change, RemoteReads, Task, TaskContext } from './contract.js';
 import type { RemoteHost } from '../ssh/types.js';
 import { describeFailure, UnreachableError, type FailureInfo } from './errors.js';
+import { isKprovError } from '../errors.js';
+import { StepAbandonedError } from './run-stop.js';
 import type { ChangeRecord, Status } from './events.js';
 import type { RunRuntime } from './executor.js';
 import type { HostSession } from './host-session.js';
+import type { PlayControl } from './play-control.js';
 import type { PlannedPlay } from './run-plan.js';
+import type { InventoryHost } from '../inventory/model.js';
 import { recordPending, type OwedHandler } from './pending.js';
 import { ReadCache } from './read-cache.js';
 import { owedHandlers, pendingPaths, resumeTask } from './resume.js';
 import { shouldRun, SPECIAL_TAGS, type TagFilter } from './tags.js';
-
-/** Shared by the hosts of one play (or serial batch): any_errors_fatal sets `aborted`. */
-export interface PlayControl {
-  aborted: boolean;
-}
 
 export interface HostPlayResult {
   status: Status;
   /** Handlers notified by tasks that changed something (empty when the host failed). */
   notified: Set<string>;
   ctx: TaskContext;
+  /** Every selected task ran (the host was not stopped early). */
+  complete: boolean;
 }
 
 interface TaskEntry {
@@ -36,18 +37,31 @@ interface TaskEntry {
   resumes?: boolean;
 }
 
-export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session: HostSession, control: PlayControl): Promise<HostPlayResult> {
+/** `playHosts`: the play's hosts still in the run, as tasks see them in `ctx.playHosts`. */
+export async function runHostPlay(
+  rt: RunRuntime,
+  planned: PlannedPlay,
+  session: HostSession,
+  control: PlayControl,
+  playHosts: readonly InventoryHost[],
+): Promise<HostPlayResult> {
   const play = planned.play.name;
   const host = session.host.name;
   const started = rt.clock.now();
   rt.emit({ type: 'host:start', play, host });
   const cache = new ReadCache();
-  const ctx = taskContext(rt, planned, session, cache);
+  const ctx = taskContext(rt, planned, session, cache, playHosts);
   const notified = new Set<string>();
+  if (rt.stop.requested) {
+    // Queued behind --concurrency when the run was stopped: never started here.
+    rt.emit({ type: 'host:finish', play, host, status: 'skipped', durationMs: 0, reason: rt.stop.reason });
+    return { status: 'skipped', notified, ctx, complete: false };
+  }
   let anyChanged = false;
+  let stoppedEarly: string | undefined;
   let step = 'list tasks';
   let current: { index: number; entry: TaskEntry; started: number } | undefined;
-
+  let entries: TaskEntry[] = [];
   // Announced once the list is final (owed handlers are found by the read), or when the host fails after listing.
   let listed: TaskEntry[] | undefined;
   let announced = false;
@@ -58,18 +72,18 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
   };
 
   try {
-    const entries = await selectTasks(planned, rt.plan.filter, ctx, (s) => (step = s));
+    entries = await rt.stop.bounded(selectTasks(planned, rt.plan.filter, ctx, (s) => (step = s)));
     listed = entries;
-    if (entries.length > 0 && planned.play.gatherFacts) {
+    if (entries.length > 0 && planned.play.gatherFacts && !rt.stop.requested) {
       step = 'gather facts';
-      await session.facts();
+      await rt.stop.bounded(session.facts());
     }
-    if (entries.length > 0 && !control.aborted) {
+    if (entries.length > 0 && !control.aborted && !rt.stop.requested) {
       step = 'read host state';
       const notifiable = new Set(entries.flatMap((e) => e.task.notify ?? []));
-      await readAhead(rt, play, session, entries, ctx, cache, pendingPaths(notifiable));
+      await rt.stop.bounded(readAhead(rt, play, session, entries, ctx, cache, pendingPaths(notifiable)));
       if (notifiable.size > 0) {
-        for (const record of await owedHandlers(await session.connect(), notifiable, cache)) {
+        for (const record of await rt.stop.bounded(owedHandlers(await session.connect(), notifiable, cache))) {
           entries.push({ role: planned.handlers.get(record.handler)?.role ?? play, task: resumeTask(record), resumes: true });
         }
       }
@@ -77,23 +91,19 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
     announce();
     for (const [index, entry] of entries.entries()) {
       const base = { play, host, role: entry.role, task: entry.task.name, index };
-      if (control.aborted) {
+      if (control.aborted || rt.stop.requested) {
+        // Nothing new starts once the play or the run is stopping.
+        stoppedEarly ??= control.aborted ? control.reason : rt.stop.reason;
+        if (!control.aborted) session.interruptedAt ??= `${play}: before ${entry.role}: ${entry.task.name}`;
         session.recap.skipped += 1;
-        rt.emit({ type: 'task:finish', ...base, status: 'skipped', durationMs: 0, changes: [], reason: 'another host failed (any_errors_fatal)' });
+        rt.emit({ type: 'task:finish', ...base, status: 'skipped', durationMs: 0, changes: [], reason: stoppedEarly });
         continue;
       }
       step = `${entry.role}: ${entry.task.name}`;
       current = { index, entry, started: rt.clock.now() };
       rt.emit({ type: 'task:start', ...base });
-      const remote = await session.connect();
-      const changes = await entry.task.check(remote, ctx);
-      if (changes.length > 0 && !rt.dryRun) {
-        // On the host before the change: whatever ends the run next, the handlers stay owed.
-        if (!entry.resumes) await recordPending(remote, owedBy(entry.task, planned), changes);
-        // Dropped before apply: a failing apply may have changed part of it.
-        cache.invalidate(changes);
-        await entry.task.apply(remote, changes, ctx);
-      }
+      // Check and apply are one step: once started, a stop lets it end (within the grace).
+      const changes = await rt.stop.bounded(runTask(rt, session, entry, owedBy(entry.task, planned), ctx, cache));
       session.state.recordChanged(changes.flatMap((c) => (c.path === undefined ? [] : [c.path])));
       if (changes.length > 0) {
         anyChanged = true;
@@ -113,25 +123,33 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
     }
     // Handlers restart services: what was read before must not answer for after.
     cache.close();
-    const status: Status = anyChanged ? 'changed' : 'ok';
+    const interrupted = stoppedEarly !== undefined && !control.aborted;
+    const status: Status = interrupted ? 'interrupted' : anyChanged ? 'changed' : 'ok';
     rt.emit({
       type: 'host:finish',
       play,
       host,
       status,
       durationMs: rt.clock.now() - started,
-      ...(control.aborted ? { reason: 'stopped early: another host failed (any_errors_fatal)' } : {}),
+      ...(stoppedEarly !== undefined ? { reason: `stopped early: ${stoppedEarly}` } : {}),
     });
-    return { status, notified, ctx };
+    return { status, notified, ctx, complete: stoppedEarly === undefined };
   } catch (err) {
     cache.close();
     announce();
     const unreachable = err instanceof UnreachableError;
+    const abandoned = err instanceof StepAbandonedError;
     const error: FailureInfo = unreachable ? err.info : describeFailure(err);
-    const status: Status = unreachable ? 'unreachable' : 'failed';
-    if (unreachable) session.markUnreachable();
-    else session.markFailed();
-    if (planned.play.anyErrorsFatal) control.aborted = true;
+    const status: Status = unreachable ? 'unreachable' : abandoned ? 'interrupted' : 'failed';
+    const at = { play, step: unreachable ? 'connect' : step };
+    if (abandoned) session.interruptedAt ??= `${play}: ${step} (abandoned)`;
+    else {
+      if (unreachable) session.markUnreachable(at);
+      else session.markFailed(at);
+      control.hostFailed(host);
+      // Another run holds this host: nothing more of this run may change anything anywhere.
+      if (isKprovError(err) && err.code === 'lock') rt.stop.refuse(err);
+    }
     if (current) {
       rt.emit({
         type: 'task:finish',
@@ -146,17 +164,50 @@ export async function runHostPlay(rt: RunRuntime, planned: PlannedPlay, session:
         error,
       });
     }
-    rt.emit({ type: 'host:finish', play, host, status, durationMs: rt.clock.now() - started, step: unreachable ? 'connect' : step, error });
+    if (abandoned) {
+      // Every listed task gets its outcome: those after the abandoned one never started.
+      for (const [index, entry] of entries.entries()) {
+        if (index <= (current?.index ?? -1)) continue;
+        session.recap.skipped += 1;
+        rt.emit({ type: 'task:finish', play, host, role: entry.role, task: entry.task.name, index, status: 'skipped', durationMs: 0, changes: [], reason: rt.stop.reason });
+      }
+    }
+    rt.emit({ type: 'host:finish', play, host, status, durationMs: rt.clock.now() - started, step: at.step, error });
     for (const name of notified) {
+      session.unrunHandlers.push(`${play}: ${name}`);
       rt.emit({
         type: 'warning',
         play,
         host,
-        message: `handler "${name}" was notified but did not run because the host failed; it stays recorded as pending on the host and the next apply runs it`,
+        message: `handler "${name}" was notified but did not run because the host ${abandoned ? 'was interrupted' : 'failed'}; it stays recorded as pending on the host and the next apply runs it`,
       });
     }
-    return { status, notified: new Set(), ctx };
+    return { status, notified: new Set(), ctx, complete: false };
   }
+}
+
+/** One task: check, and unless this is a dry run, apply exactly what check found. */
+async function runTask(rt: RunRuntime, session: HostSession, entry: TaskEntry, owed: OwedHandler[], ctx: TaskContext, cache: ReadCache): Promise<Change[]> {
+  const { task } = entry;
+  const remote = await session.connect();
+  const changes = await task.check(remote, ctx);
+  if (changes.length > 0 && !rt.dryRun) {
+    await session.beforeChange(remote);
+    // On the host before the change: whatever ends the run next, the handlers stay owed.
+    if (!entry.resumes) await recordPending(remote, owed, changes);
+    // Dropped before apply: a failing apply may have changed part of it.
+    cache.invalidate(changes);
+    await task.apply(remote, changes, ctx);
+  }
+  return changes;
+}
+
+/** The handlers a task notifies, with the unit each restarts (named in the record). */
+function owedBy(task: Task, planned: PlannedPlay): OwedHandler[] {
+  return (task.notify ?? []).map((name) => {
+    const unit = planned.handlers.get(name)?.handler.unit;
+    return { name, ...(unit !== undefined ? { unit } : {}) };
+  });
 }
 
 /** The host's tasks for this play, in role order, keeping those the tag filter selects. */
@@ -208,25 +259,21 @@ async function readAhead(
   if (request.paths.length + request.units.length + request.commands.length === 0) return;
   const remote: RemoteHost = await session.connect();
   const started = rt.clock.now();
-  const report = await cache.prefetch(remote, request);
+  // The host lock rides on the read: no round trip of its own.
+  const lock = session.lock;
+  const wrap = lock?.wrap();
+  let report = await cache.prefetch(remote, request, wrap);
+  if (wrap && lock && (await lock.settle(remote)) === 'again') report = await cache.prefetch(remote, request);
   rt.emit({ type: 'host:read', play, host: session.host.name, ...report, durationMs: rt.clock.now() - started });
 }
 
-/** The handlers a task notifies, with the unit each restarts (named in the record). */
-function owedBy(task: Task, planned: PlannedPlay): OwedHandler[] {
-  return (task.notify ?? []).map((name) => {
-    const unit = planned.handlers.get(name)?.handler.unit;
-    return { name, ...(unit !== undefined ? { unit } : {}) };
-  });
-}
-
-function taskContext(rt: RunRuntime, planned: PlannedPlay, session: HostSession, cache: ReadCache): TaskContext {
+function taskContext(rt: RunRuntime, planned: PlannedPlay, session: HostSession, cache: ReadCache, playHosts: readonly InventoryHost[]): TaskContext {
   const play = planned.play.name;
   return {
     host: session.host,
     vars: session.host.vars,
     inventory: rt.plan.inventory,
-    playHosts: planned.hosts,
+    playHosts,
     run: rt.run,
     dryRun: rt.dryRun,
     state: session.state,

@@ -24,7 +24,13 @@ export interface Play {
   roles: PlayRole[];
   tags: string[];
   serial: Serial | undefined;
+  /** A failure of any host in this play stops the play's other hosts and the playbook. */
   anyErrorsFatal: boolean;
+  /**
+   * The share of the play's hosts (in percent) that may have failed — in this play or earlier in
+   * the run — before the playbook stops; 0: the play needs every one of its hosts.
+   */
+  maxFailPercentage: number | undefined;
   gatherFacts: boolean;
   location: SourceLocation;
   hostsLocation: SourceLocation;
@@ -65,6 +71,7 @@ const playSchema = z.strictObject({
   tags: tagsSchema.optional(),
   serial: serialSchema.optional(),
   any_errors_fatal: z.boolean().optional(),
+  max_fail_percentage: z.number().min(0, 'max_fail_percentage is from 0 to 100').max(100, 'max_fail_percentage is from 0 to 100').optional(),
   gather_facts: z.boolean().optional(),
 });
 
@@ -92,6 +99,7 @@ export function parsePlaybook(text: string, file: string): Playbook {
       tags: p.tags ?? [],
       serial: p.serial === undefined ? undefined : typeof p.serial === 'number' ? { count: p.serial } : { percent: Number.parseInt(p.serial, 10) },
       anyErrorsFatal: p.any_errors_fatal ?? false,
+      maxFailPercentage: p.max_fail_percentage,
       gatherFacts: p.gather_facts ?? false,
       location: locate(source, [i]),
       hostsLocation: locate(source, [i, 'hosts']),

@@ -23,6 +23,15 @@ export interface PrefetchReport {
   exitCode: number;
 }
 
+/**
+ * A command that rides along with the read-ahead (the host lock): it wraps the read's argv and
+ * takes its own output off the result, handing back the read's.
+ */
+export interface CommandWrap {
+  argv(inner: readonly string[]): string[];
+  unwrap(result: ExecResult): ExecResult;
+}
+
 // Changes whose effect on the host is only the file at their path (and its directories).
 const PATH_KINDS = new Set(['file', 'directory', 'binary']);
 
@@ -43,10 +52,12 @@ export class ReadCache {
     };
   }
 
-  /** Reads everything in `request` with one command. A read that fails leaves the cache empty. */
-  async prefetch(host: RemoteHost, request: PrefetchRequest): Promise<PrefetchReport> {
+  /** Reads everything in `request` with one command (`wrap`ped when given). A read that fails leaves the cache empty. */
+  async prefetch(host: RemoteHost, request: PrefetchRequest, wrap?: CommandWrap): Promise<PrefetchReport> {
     const token = newToken();
-    const result = await host.exec(prefetchArgv(request, token), { timeoutMs: prefetchTimeoutMs(request) });
+    const argv = prefetchArgv(request, token);
+    const raw = await host.exec(wrap ? wrap.argv(argv) : argv, { timeoutMs: prefetchTimeoutMs(request) });
+    const result = wrap ? wrap.unwrap(raw) : raw;
     const report = { paths: request.paths.length, units: request.units.length, commands: request.commands.length, exitCode: result.code };
     if (result.code !== 0 || this.closed) return report;
     const read = parsePrefetch(result.stdout, request, token);

@@ -2,12 +2,11 @@
  * Lets any kprov command given a lab inventory reach the lab's hosts: their addresses exist only
  * inside the lab's network namespace, so the command re-executes itself there.
  */
-import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { constants } from 'node:os';
 import { KprovError } from '../errors.js';
 import { readLabFile } from './lab-files.js';
 import { namespaceExists, netnsPath } from './network.js';
+import { runPassingSignals } from './signal-forward.js';
 
 /** True when this process already lives in the named network namespace. */
 export async function inNamespace(namespace: string): Promise<boolean> {
@@ -17,8 +16,9 @@ export async function inNamespace(namespace: string): Promise<boolean> {
 
 /**
  * When `inventoryDir` belongs to a lab and this process is outside the lab's namespace, runs the
- * same node + script + `argv` under `ip netns exec` with this process's stdio and resolves with
- * its exit code. Otherwise resolves undefined and the caller carries on itself.
+ * same node + script + `argv` under `ip netns exec` with this process's stdio, passing SIGINT and
+ * SIGTERM on to it (signal-forward.ts), and resolves with its exit code. Otherwise resolves
+ * undefined and the caller carries on itself.
  * `script` defaults to this process's script; a CLI run in-process (tests) passes bin/kprov.js.
  */
 export async function runInLabNamespaceIfNeeded(
@@ -38,17 +38,10 @@ export async function runInLabNamespaceIfNeeded(
   if (script === undefined) throw new KprovError('internal', 'cannot tell which script to re-execute');
   // Node's own flags belong to this script only (a test runner's must not reach the CLI).
   const nodeFlags = script === process.argv[1] ? process.execArgv : [];
-  const child = spawn('ip', ['netns', 'exec', lab.namespace, process.execPath, ...nodeFlags, script, ...argv], {
-    stdio: 'inherit',
+  // `ip netns exec` execs node in its own place: the child's PID is node's, and signals passed on reach it.
+  return runPassingSignals('ip', ['netns', 'exec', lab.namespace, process.execPath, ...nodeFlags, script, ...argv], {
+    onSpawnError: (err) => new KprovError('lab', `cannot enter the lab namespace: ${err.message}`),
   });
-  return new Promise<number>((resolve, reject) => {
-    child.on('error', (err) => reject(new KprovError('lab', `cannot enter the lab namespace: ${err.message}`)));
-    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
-  });
-}
-
-function signalNumber(signal: NodeJS.Signals): number {
-  return constants.signals[signal] ?? 1;
 }
 
 /**

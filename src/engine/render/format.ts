@@ -1,6 +1,6 @@
 /** Text shared by the renderers: durations, the PLAY RECAP, the per-host plan, failures. */
 import { formatFailure } from '../errors.js';
-import type { HostRecap, RunEvent, TaskFinishEvent } from '../events.js';
+import type { HostLeftBehind, HostRecap, RunEvent, TaskFinishEvent } from '../events.js';
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -22,11 +22,37 @@ export function formatRecap(recap: readonly HostRecap[]): string[] {
   ];
 }
 
+/**
+ * Per host the run did not finish: why, what it did, and what the next run will do there (the
+ * plays still to run, handlers that were notified and did not run). Empty when nothing is left.
+ */
+export function formatLeftBehind(hosts: readonly HostLeftBehind[]): string[] {
+  if (hosts.length === 0) return [];
+  const width = Math.max(4, ...hosts.map((h) => h.host.length));
+  const pad = ' '.repeat(width + 2);
+  const lines = [`LEFT FOR THE NEXT RUN (${hosts.length} host${hosts.length === 1 ? '' : 's'})`];
+  for (const h of hosts) {
+    lines.push(`${h.host.padEnd(width)}  ${h.why}${h.at ? ` at ${h.at}` : ''}`);
+    lines.push(`${pad}done: ${h.done.length > 0 ? h.done.join(', ') : 'nothing'}`);
+    if (h.pending.length > 0) lines.push(`${pad}not done: ${h.pending.join(', ')}`);
+    if (h.handlers.length > 0) lines.push(`${pad}handlers not run: ${h.handlers.join(', ')}`);
+  }
+  return lines;
+}
+
+/** The line shown when the run starts stopping early. */
+export function formatStop(event: Extract<RunEvent, { type: 'run:stop' }>): string {
+  return `STOPPING: ${event.reason}: nothing new starts; steps under way get up to ${formatDuration(event.graceMs)} to end`;
+}
+
 /** One line saying how the run ended. */
 export function formatOutcome(event: Extract<RunEvent, { type: 'run:finish' }>): string {
   const failed = event.recap.filter((r) => r.failed > 0 || r.unreachable > 0).map((r) => r.host);
   const changed = event.recap.filter((r) => r.changed > 0).length;
   const took = formatDuration(event.durationMs);
+  if (event.status === 'interrupted') {
+    return `INTERRUPTED: ${event.stopped ?? 'interrupted'}${failed.length > 0 ? `; FAILED on ${failed.join(', ')}` : ''} (${took})`;
+  }
   if (failed.length > 0) return `FAILED on ${failed.join(', ')} (${took})`;
   if (event.dryRun) return changed > 0 ? `plan: ${changed} host(s) would change; nothing was modified (${took})` : `plan: no changes (${took})`;
   return changed > 0 ? `done: ${changed} host(s) changed (${took})` : `done: no changes (${took})`;

@@ -15,7 +15,7 @@ import type {
   RunEvent,
   TaskFinishEvent,
 } from '../events.js';
-import { formatDuration, formatOutcome, formatRecap, PlanCollector } from './format.js';
+import { formatDuration, formatLeftBehind, formatOutcome, formatRecap, formatStop, PlanCollector } from './format.js';
 import type { Renderer } from './renderer.js';
 
 export interface TerminalStreams {
@@ -116,6 +116,7 @@ export function listrRenderer(streams: TerminalStreams): Renderer {
             const e = await taskDone.get(taskKey(play, host, index)).promise;
             tt.title = `${e.role}: ${e.task} ${color.dim(formatDuration(e.durationMs))}${e.status === 'changed' ? ` ${color.yellow('changed')}` : ''}`;
             if (e.status === 'skipped') tt.skip(`${e.role}: ${e.task} (${e.reason ?? 'skipped'})`);
+            if (e.status === 'interrupted') tt.skip(`${e.role}: ${e.task} (${e.error?.message ?? 'interrupted'})`);
             if (e.status === 'failed' || e.status === 'unreachable') {
               throw new Error(formatFailure(host, `${e.role}: ${e.task}`, e.error ?? { message: e.status }));
             }
@@ -131,7 +132,7 @@ export function listrRenderer(streams: TerminalStreams): Renderer {
     if (e.status === 'failed' || e.status === 'unreachable') {
       throw new Error(formatFailure(e.host, e.step ?? 'run', e.error ?? { message: e.status }));
     }
-    if (e.status === 'skipped') t.skip(`${e.host} (${e.reason ?? 'skipped'})`);
+    if (e.status === 'skipped' || e.status === 'interrupted') t.skip(`${e.host} ${e.status} (${e.reason ?? e.error?.message ?? e.status})`);
   };
 
   const handlersTask = (play: string): Entry => ({
@@ -150,7 +151,7 @@ export function listrRenderer(streams: TerminalStreams): Renderer {
           task: async (_c: unknown, tt: Wrapper) => {
             const e = await handlerDone.get(`${play}\u0000${r.handler}\u0000${r.host}`).promise;
             tt.title = `${e.handler} on ${e.host} ${color.dim(formatDuration(e.durationMs))}${e.reason ? ` (${e.reason})` : ''}`;
-            if (e.status === 'skipped') tt.skip(`${e.handler} on ${e.host} (${e.reason ?? 'skipped'})`);
+            if (e.status === 'skipped' || e.status === 'interrupted') tt.skip(`${e.handler} on ${e.host} (${e.reason ?? e.error?.message ?? e.status})`);
             if (e.status === 'failed' || e.status === 'unreachable') {
               throw new Error(formatFailure(e.host, `handler ${e.handler}`, e.error ?? { message: e.status }));
             }
@@ -237,10 +238,13 @@ export function listrRenderer(streams: TerminalStreams): Renderer {
       case 'warning':
         warnings.push(`WARNING ${e.host ? `${e.host}: ` : ''}${e.message}`);
         break;
+      case 'run:stop':
+        warnings.push(formatStop(e));
+        break;
       case 'run:finish':
         if (e.dryRun) trailer.push('', ...plan.format());
         if (warnings.length > 0) trailer.push('', ...warnings);
-        trailer.push('', ...formatRecap(e.recap), formatOutcome(e));
+        trailer.push('', ...formatRecap(e.recap), ...formatLeftBehind(e.leftBehind), formatOutcome(e));
         break;
       default:
         break;

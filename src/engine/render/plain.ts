@@ -3,7 +3,7 @@
  * as they happen, then the plan (dry run) and the PLAY RECAP.
  */
 import type { EventSink, RunEvent } from '../events.js';
-import { failureLines, formatDuration, formatOutcome, formatRecap, PlanCollector } from './format.js';
+import { failureLines, formatDuration, formatLeftBehind, formatOutcome, formatRecap, formatStop, PlanCollector } from './format.js';
 import type { Renderer } from './renderer.js';
 
 export function plainRenderer(out: (line: string) => void): Renderer {
@@ -36,9 +36,9 @@ export function plainRenderer(out: (line: string) => void): Renderer {
         break;
       }
       case 'host:finish':
-        if (e.error && (e.status === 'failed' || e.status === 'unreachable')) {
-          for (const l of failureLines(e.host, e.step ?? 'run', e.error)) out(`  ${e.status === 'unreachable' ? 'UNREACHABLE' : 'FAILED'} ${l}`);
-        } else if (e.status === 'skipped') {
+        if (e.error && (e.status === 'failed' || e.status === 'unreachable' || e.status === 'interrupted')) {
+          for (const l of failureLines(e.host, e.step ?? 'run', e.error)) out(`  ${e.status.toUpperCase()} ${l}`);
+        } else if (e.status === 'skipped' || e.status === 'interrupted') {
           out(`  ${host(e.host)}  skipped  ${e.reason ?? ''}`);
         }
         break;
@@ -58,6 +58,9 @@ export function plainRenderer(out: (line: string) => void): Renderer {
       case 'warning':
         out(`  WARNING ${e.host ? `${e.host}: ` : ''}${e.message}`);
         break;
+      case 'run:stop':
+        out(formatStop(e));
+        break;
       case 'run:finish':
         out('');
         if (e.dryRun) {
@@ -65,6 +68,7 @@ export function plainRenderer(out: (line: string) => void): Renderer {
           out('');
         }
         for (const l of formatRecap(e.recap)) out(l);
+        for (const l of formatLeftBehind(e.leftBehind)) out(l);
         out(formatOutcome(e));
         break;
       default:

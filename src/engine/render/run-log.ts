@@ -1,6 +1,7 @@
 /**
- * `<inventory>/runs/<UTC timestamp>.jsonl`: every event of every run (plans too), one JSON object
- * per line, written synchronously so a crash still leaves the events up to it on disk.
+ * `<inventory>/runs/<UTC timestamp>-<run id>.jsonl`: every event of every run (plans too), one
+ * JSON object per line, written synchronously so a crash still leaves the events up to it on disk.
+ * One file per run: two runs started in the same second never write into the same file.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -12,17 +13,17 @@ export interface RunLog {
   close(): void;
 }
 
-/** `2025-01-31T12-00-05Z`: sortable, and valid in file names everywhere. */
-export function runLogName(time: Date): string {
-  return `${time.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '-')}.jsonl`;
+/** `2025-01-31T12-00-05Z-3f9a1c2b.jsonl`: sorts by time, valid in file names everywhere. */
+export function runLogName(time: Date, runId: string): string {
+  return `${time.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '-')}-${runId}.jsonl`;
 }
 
-export function openRunLog(inventoryDir: string, time: Date): RunLog {
+export function openRunLog(inventoryDir: string, time: Date, runId: string): RunLog {
   const dir = path.join(inventoryDir, 'runs');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // Two runs in the same second append to the same file: 'a' keeps both, one after the other.
-  const file = path.join(dir, runLogName(time));
-  const fd = openSync(file, 'a', 0o600);
+  // 'wx': a run never appends to another run's log.
+  const file = path.join(dir, runLogName(time, runId));
+  const fd = openSync(file, 'wx', 0o600);
   let open = true;
   return {
     path: file,

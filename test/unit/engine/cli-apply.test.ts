@@ -1,12 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { registerApply, runApplyCommand, type ApplyCommandOptions, type ApplyDeps } from '../../../src/cli/apply.js';
 import type { CliIO } from '../../../src/cli/io.js';
+import { watchInterrupts } from '../../../src/cli/interrupts.js';
 import type { RunEvent } from '../../../src/engine/events.js';
 import { RoleRegistry } from '../../../src/engine/role-registry.js';
 import { file, restartHandler, service } from '../../../src/engine/tasks/index.js';
@@ -120,11 +123,34 @@ test('--json prints only JSON-lines events, and the run log gets the same events
   assert.ok(events.some((e) => e.type === 'warning' && e.host === 'node1' && /host key/.test(e.message)), 'connector notices are events');
   const logs = await runLogs(h.inventoryDir);
   assert.equal(logs.length, 1);
-  assert.match(logs[0]!, /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\.jsonl$/);
+  assert.match(logs[0]!, /^\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ-[0-9a-f]{8}\.jsonl$/);
   const logged = (await readFile(path.join(h.inventoryDir, 'runs', logs[0]!), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as RunEvent);
   assert.deepEqual(logged, events);
+  const runId = events[0]!.runId;
+  assert.ok(events.every((e) => e.runId === runId), 'every event, the connector\'s notices too, carries the run id');
+  assert.ok(logs[0]!.endsWith(`-${runId}.jsonl`), 'the run log is named after the run');
   assert.doesNotMatch(h.out.join('\n'), /TOPSECRETKEYDATA/);
   assert.equal(h.closed, 1, 'connections are closed once at the end');
+});
+
+test('two runs started in the same second write two run logs, each event with its own run id', async () => {
+  const h = await harness();
+  const second = new Date('2025-01-31T12:00:05.000Z').getTime();
+  const deps: ApplyDeps = { ...h.deps, clock: { now: () => second } };
+  assert.equal(await runApplyCommand(options({ dryRun: true, json: true }), deps), 1);
+  const firstRun = h.out.map((l) => JSON.parse(l) as RunEvent);
+  h.out.length = 0;
+  assert.equal(await runApplyCommand(options({ dryRun: true, json: true }), deps), 1);
+  const secondRun = h.out.map((l) => JSON.parse(l) as RunEvent);
+  const logs = await runLogs(h.inventoryDir);
+  assert.equal(logs.length, 2, logs.join(', '));
+  assert.ok(logs.every((l) => l.startsWith('2025-01-31T12-00-05Z-')));
+  assert.notEqual(firstRun[0]!.runId, secondRun[0]!.runId);
+  for (const [run, events] of [firstRun, secondRun].entries()) {
+    const log = logs.find((l) => l.endsWith(`-${events[0]!.runId}.jsonl`))!;
+    const logged = (await readFile(path.join(h.inventoryDir, 'runs', log), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as RunEvent);
+    assert.deepEqual(logged, events, `run ${run + 1} has a log of its own`);
+  }
 });
 
 test('plain output: tasks, handler, failure with command and output, recap; exit 1', async () => {
@@ -144,6 +170,19 @@ test('plain output: tasks, handler, failure with command and output, recap; exit
   assert.match(text, /^node2 : ok=0 {2}changed=5 {2}unreachable=0 {2}failed=1 {2}skipped=0$/m);
   assert.match(text, /^FAILED on node2 \(/m);
   assert.match(text, /^run log: inventory\/lab\/runs\/.*\.jsonl$/m);
+});
+
+test('a failed host is named in the recap with what the next run will do there; exit 1', async () => {
+  const h = await harness();
+  h.fleet.unreachable.add('node4');
+  const code = await runApplyCommand(options(), h.deps);
+  assert.equal(code, 1);
+  const text = h.out.join('\n');
+  assert.match(text, /^node4 : ok=0 {2}changed=0 {2}unreachable=1 /m);
+  assert.match(text, /^LEFT FOR THE NEXT RUN \(2 hosts\)$/m);
+  assert.match(text, /^node4 +unreachable at Configure: connect\n +done: nothing\n +not done: Configure$/m);
+  assert.match(text, /^node2 +failed at Later: later: health\n +done: Configure\n +not done: Later$/m);
+  assert.match(text, /^FAILED on node2, node4 \(/m);
 });
 
 test('plan: per-host changes with diffs, secrets masked, nothing written; a second apply reports 0 changed', async () => {
@@ -302,3 +341,126 @@ test('kprov plan cluster --tags etdc exits 2 suggesting etcd; the playbook\'s ta
     assert.doesNotMatch(r.stderr, /unknown tag/, tags.join());
   }
 });
+
+test('one run at a time: a second apply is refused at once (exit 2) naming the holder; the lock goes with the run', async () => {
+  const h = await harness();
+  const lockFile = path.join(h.inventoryDir, '.kprov.lock');
+  // The first run is slow enough for the second to start while it holds the lock.
+  for (const m of h.fleet.machines.values()) m.latencyMs = 20;
+  let lockedDuringRun: string | undefined;
+  const watcher = setInterval(() => {
+    void readFile(lockFile, 'utf8').then((t) => (lockedDuringRun ??= t), () => undefined);
+  }, 5);
+  const first = runApplyCommand(options(), h.deps);
+  await new Promise((r) => setTimeout(r, 30));
+  const connectsBefore = h.fleet.connects.size;
+  const started = Date.now();
+  await assert.rejects(runApplyCommand(options({ limit: 'node1' }), h.deps), (err: unknown) => {
+    assert.ok(err instanceof KprovError);
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, new RegExp(`^another kprov run holds ${lockFile.replace(/[.]/g, '\\.')}: pid ${process.pid} on host \\S+ since \\d\\d:\\d\\d:\\d\\d UTC \\(kprov apply site\\)$`));
+    return true;
+  });
+  assert.ok(Date.now() - started < 1000, 'refused at once');
+  assert.equal(await first, 1, 'the first run goes on to its end (node2 fails in "Later")');
+  clearInterval(watcher);
+  assert.ok(h.fleet.connects.size >= connectsBefore);
+  const held = JSON.parse(lockedDuringRun!) as { runId: string; command: string; pid: number };
+  assert.equal(held.command, 'kprov apply site');
+  assert.equal(held.pid, process.pid);
+  const logs = await runLogs(h.inventoryDir);
+  assert.equal(logs.length, 1, 'the refused run wrote no run log');
+  assert.ok(logs[0]!.endsWith(`-${held.runId}.jsonl`), 'the lock names the run of the log');
+  await assert.rejects(readFile(lockFile), /ENOENT/, 'released at the end, a failed run too');
+});
+
+test('a plan takes no lock and is not stopped by one; a stale lock is taken over with a warning event', async () => {
+  const h = await harness();
+  const lockFile = path.join(h.inventoryDir, '.kprov.lock');
+  const holder = { runId: 'dead0001', user: 'root', host: 'here', pid: 999_999, since: new Date().toISOString(), command: 'kprov apply site' };
+  await writeFile(lockFile, JSON.stringify(holder));
+  const deps: ApplyDeps = { ...h.deps, holderAlive: async (x) => (x.runId === 'dead0001' ? false : true) };
+  assert.equal(await runApplyCommand(options({ dryRun: true, limit: 'node1' }), deps), 0);
+  assert.equal(JSON.parse(await readFile(lockFile, 'utf8')).runId, 'dead0001', 'the plan left the lock alone');
+
+  h.out.length = 0;
+  assert.equal(await runApplyCommand(options({ json: true, limit: 'node1' }), deps), 0);
+  const events = h.out.map((l) => JSON.parse(l) as RunEvent);
+  const warning = events.find((e) => e.type === 'warning' && /took over/.test(e.message));
+  assert.ok(warning && warning.type === 'warning');
+  assert.equal(warning.message, `took over ${lockFile}: run dead0001 (pid 999999, kprov apply site) is gone`);
+  await assert.rejects(readFile(lockFile), /ENOENT/);
+});
+
+test('a host held by another control host\'s run: the apply stops, exits 2 naming the holder, and releases its own locks', async () => {
+  const h = await harness();
+  const theirs = JSON.stringify({ runId: 'ffff0000', user: 'ops', host: 'ctl-b', pid: 777, since: new Date().toISOString(), command: 'kprov apply cluster' });
+  h.fleet.machine('node3').hostLock = { owner: theirs, ageSeconds: 5 };
+  await assert.rejects(runApplyCommand(options(), h.deps), (err: unknown) => {
+    assert.ok(err instanceof KprovError);
+    assert.equal(err.exitCode, 2);
+    assert.equal(err.host, 'node3');
+    assert.match(err.message, /^another kprov run holds \/run\/kprov\.lock on node3: pid 777 on host ctl-b since \d\d:\d\d:\d\d UTC \(kprov apply cluster\)$/);
+    return true;
+  });
+  assert.match(h.out.join('\n'), /^STOPPING: another kprov run holds \/run\/kprov\.lock on node3/m);
+  assert.equal(h.fleet.machine('node3').hostLock?.owner, theirs);
+  for (const n of ['node1', 'node2', 'node4']) assert.equal(h.fleet.machine(n).hostLock, undefined, n);
+  await assert.rejects(readFile(path.join(h.inventoryDir, '.kprov.lock')), /ENOENT/);
+});
+
+test('SIGTERM during an apply: steps under way end, the run log ends with run:finish interrupted, locks go, exit 130', async () => {
+  const h = await harness();
+  for (const m of h.fleet.machines.values()) m.latencyMs = 15;
+  const proc = Object.assign(new EventEmitter(), { ppid: 1 });
+  const exits: number[] = [];
+  const deps: ApplyDeps = {
+    ...h.deps,
+    watchInterrupts: (graceMs) => watchInterrupts({ process: proc, notice: (t) => h.err.push(t), exit: (c) => exits.push(c), fromParent: false, graceMs }),
+  };
+  const run = runApplyCommand(options(), deps);
+  await waitUntilTrue(() => h.fleet.allCalls().some((c) => c.method === 'writeFile'));
+  proc.emit('SIGTERM');
+  assert.equal(await run, 130);
+  assert.deepEqual(exits, []);
+  assert.match(h.err.join('\n'), /^kprov: SIGTERM: stopping: no new task starts/m);
+  const text = h.out.join('\n');
+  assert.match(text, /^STOPPING: interrupted \(SIGTERM\): nothing new starts; steps under way get up to 30\.0 s to end$/m);
+  assert.match(text, /^PLAY \[Later\] skipped: interrupted \(SIGTERM\)$/m);
+  assert.match(text, /^LEFT FOR THE NEXT RUN \(4 hosts\)$/m);
+  assert.match(text, /^node1 +interrupted at Configure: before app: /m);
+  assert.match(text, /^ +not done: Configure, Later$/m);
+  assert.match(text, /^INTERRUPTED: interrupted \(SIGTERM\) \(/m);
+  const [log] = await runLogs(h.inventoryDir);
+  const events = (await readFile(path.join(h.inventoryDir, 'runs', log!), 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as RunEvent);
+  const last = events.at(-1)!;
+  assert.ok(last.type === 'run:finish' && last.status === 'interrupted');
+  assert.equal(proc.listenerCount('SIGTERM'), 0, 'signals are left alone after the run');
+  await assert.rejects(readFile(path.join(h.inventoryDir, '.kprov.lock')), /ENOENT/);
+  for (const m of h.fleet.machines.values()) assert.equal(m.hostLock, undefined, `${m.name}: host lock released`);
+});
+
+test('a second signal exits at once, removing the inventory lock first', async () => {
+  const h = await harness();
+  for (const m of h.fleet.machines.values()) m.latencyMs = 15;
+  const proc = Object.assign(new EventEmitter(), { ppid: 1 });
+  const lockFile = path.join(h.inventoryDir, '.kprov.lock');
+  const atExit: boolean[] = [];
+  const deps: ApplyDeps = {
+    ...h.deps,
+    watchInterrupts: (graceMs) =>
+      watchInterrupts({ process: proc, notice: () => undefined, exit: () => atExit.push(existsSync(lockFile)), fromParent: false, graceMs }),
+  };
+  const run = runApplyCommand(options(), deps);
+  await waitUntilTrue(() => h.fleet.allCalls().some((c) => c.method === 'writeFile'));
+  assert.ok(existsSync(lockFile));
+  proc.emit('SIGINT');
+  proc.emit('SIGINT');
+  assert.deepEqual(atExit, [false], 'exit(130) was called with the lock already removed');
+  await run;
+});
+
+async function waitUntilTrue(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 2));
+  assert.ok(condition(), 'condition not reached');
+}

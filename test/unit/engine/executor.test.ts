@@ -88,7 +88,9 @@ test('a failing host is named with command, exit code and last output; others fi
     role('a', () => [convergingTask('before'), commandTask('check etcd health', ['node2'], ['etcdctl', 'endpoint', 'health']), convergingTask('after')]),
     role('b', () => [convergingTask('never')]),
   ];
-  const { of, result } = await runYaml(twoPlays, { inventory: inv, roles, fleet });
+  // The second play needs every one of its hosts: node2's failure in the first stops it.
+  const yaml = `${twoPlays}  max_fail_percentage: 0\n`;
+  const { of, result } = await runYaml(yaml, { inventory: inv, roles, fleet });
   assert.equal(result.status, 'failed');
 
   const failed = of('host:finish').find((e) => e.host === 'node2')!;
@@ -120,7 +122,9 @@ test('an unreachable host is reported as such and the others go on', async () =>
   const fleet = new FakeFleet(hostNames(5));
   fleet.unreachable.add('node4');
   const roles = [role('a', () => [convergingTask('t')]), role('b', () => [convergingTask('u')])];
-  const { of, result } = await runYaml(twoPlays, { inventory: inv, roles, fleet });
+  // The second play needs every one of its hosts, node4 among them.
+  const yaml = twoPlays.replace('hosts: etcd', 'hosts: etcd:node4\n  max_fail_percentage: 0');
+  const { of, result } = await runYaml(yaml, { inventory: inv, roles, fleet });
   const node4 = of('host:finish').find((e) => e.host === 'node4')!;
   assert.equal(node4.status, 'unreachable');
   assert.equal(node4.step, 'connect');
@@ -423,4 +427,18 @@ test('the recap counts ok, changed, failed, unreachable and skipped per host', a
     { host: 'node3', ok: 0, changed: 0, failed: 0, unreachable: 1, skipped: 0 },
   ]);
   assert.deepEqual(of('run:finish')[0]!.recap, result.recap);
+});
+
+test('every event carries the run id: the given one, else a new one per run', async () => {
+  const inv = makeInventory(hostNames(2));
+  const roles = [role('a', () => [convergingTask('t')])];
+  const yaml = '- name: p\n  hosts: all\n  roles: [a]\n';
+  const given = await runYaml(yaml, { inventory: inv, roles, fleet: new FakeFleet(hostNames(2)), runId: '0badc0de' });
+  assert.ok(given.events.length > 5);
+  assert.ok(given.events.every((e) => e.runId === '0badc0de'));
+  const a = await runYaml(yaml, { inventory: inv, roles, fleet: new FakeFleet(hostNames(2)) });
+  const b = await runYaml(yaml, { inventory: inv, roles, fleet: new FakeFleet(hostNames(2)) });
+  assert.match(a.events[0]!.runId, /^[0-9a-f]{8}$/);
+  assert.ok(a.events.every((e) => e.runId === a.events[0]!.runId));
+  assert.notEqual(a.events[0]!.runId, b.events[0]!.runId);
 });

@@ -1,5 +1,6 @@
 /**
- * Teaches fake machines the engine's read-ahead (src/engine/prefetch.ts): the one command that
+ * Teaches fake machines the engine's read-ahead (src/engine/prefetch.ts), and the host lock that
+ * may wrap it (fake-host-lock.ts): the one command that
  * stats and hashes paths, shows units and runs probes is answered from the machine's state, the
  * way the script answers on a host, and recorded as a read. Probes are answered by the machine's
  * own commands and test script, so a probe means the same whether it is read ahead or run later.
@@ -10,6 +11,7 @@ import { STAT_SCRIPT } from '../../../src/engine/tasks/remote-stat.js';
 import { UNIT_PROPERTIES } from '../../../src/engine/tasks/unit-state.js';
 import type { ExecResult } from '../../../src/ssh/types.js';
 import type { FakeFleet, FakeMachine } from '../../../dev/fake-fleet.js';
+import { answerHostLock, isHostLock } from './fake-host-lock.js';
 
 /** The read-ahead's argv (as recorded in FakeCall.argv). */
 export function isReadAhead(argv: readonly string[] | undefined): boolean {
@@ -24,7 +26,12 @@ export function answerReadAhead(fleet: FakeFleet): FakeFleet {
     if (installed.has(m)) continue;
     installed.add(m);
     const builtin = m.builtin.bind(m);
-    m.builtin = (argv) => (isReadAhead(argv) ? { result: readAhead(argv.slice(4), m, builtin), mutating: false } : builtin(argv));
+    const read: FakeMachine['builtin'] = (argv) => (isReadAhead(argv) ? { result: readAhead(argv.slice(4), m, builtin), mutating: false } : builtin(argv));
+    // The host lock wraps the read (or runs on its own): answered here, then the read.
+    m.builtin = (argv) =>
+      isHostLock(argv)
+        ? { result: answerHostLock(argv, m, (inner) => read(inner)?.result ?? { code: 127, stdout: '', stderr: `sh: 1: ${inner[0]}: not found` }), mutating: true }
+        : read(argv);
   }
   return fleet;
 }

@@ -64,6 +64,9 @@ export interface RunSetup {
   /** The run context roles see as ctx.run (a ClusterRun for cluster roles). */
   run?: unknown;
   clock?: Clock;
+  runId?: string;
+  signal?: AbortSignal;
+  graceMs?: number;
 }
 
 export async function runYaml(yaml: string, setup: RunSetup): Promise<RunOutcome> {
@@ -105,6 +108,9 @@ async function execute(yaml: string, setup: RunSetup, events: RunEvent[]): Promi
     ...(setup.render ? { render: setup.render } : {}),
     run: setup.run,
     ...(setup.clock ? { clock: setup.clock } : {}),
+    ...(setup.runId ? { runId: setup.runId } : {}),
+    ...(setup.signal ? { signal: setup.signal } : {}),
+    ...(setup.graceMs !== undefined ? { graceMs: setup.graceMs } : {}),
   });
 }
 

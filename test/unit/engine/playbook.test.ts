@@ -7,6 +7,7 @@ import { planRun } from '../../../src/engine/run-plan.js';
 import { loadPlaybook, parsePlaybook, resolvePlaybookPath } from '../../../src/engine/playbook.js';
 import { RoleRegistry } from '../../../src/engine/role-registry.js';
 import { KprovError } from '../../../src/errors.js';
+import { packageRoot } from '../../../src/paths.js';
 import { clusterInventory, convergingTask, role } from './playbook-harness.js';
 
 const valid = `# the cluster
@@ -127,4 +128,25 @@ test('playbook names resolve in playbooks/, paths relative to the working direct
   await assert.rejects(loadPlaybook(path.join(dir, 'missing.yml')), /does not exist/);
   const pb = await loadPlaybook(path.join(dir, 'cluster.yml'));
   assert.equal(pb.plays.length, 3);
+});
+
+test('max_fail_percentage: a percentage from 0 to 100, absent by default; the shipped cluster.yml states its policy', async () => {
+  const pb = parsePlaybook('- name: etcd\n  hosts: etcd\n  max_fail_percentage: 0\n  roles: [etcd]\n- name: n\n  hosts: all\n  roles: [node]\n', 'pb.yml');
+  assert.equal(pb.plays[0]!.maxFailPercentage, 0);
+  assert.equal(pb.plays[1]!.maxFailPercentage, undefined);
+  expectError('- name: x\n  hosts: all\n  max_fail_percentage: 101\n  roles: [a]\n', /max_fail_percentage is from 0 to 100/, 3);
+  expectError('- name: x\n  hosts: all\n  max_fail_percentage: "10%"\n  roles: [a]\n', /max_fail_percentage/, 3);
+
+  const cluster = await loadPlaybook(path.join(packageRoot, 'playbooks', 'cluster.yml'));
+  const policy = Object.fromEntries(cluster.plays.map((p) => [p.name, [p.anyErrorsFatal, p.maxFailPercentage ?? null]]));
+  assert.deepEqual(policy, {
+    'Distribute the cluster SSH key': [false, null],
+    'Facts and preflight checks': [true, null],
+    'Container runtime': [false, null],
+    'Pod network (CNI)': [false, null],
+    etcd: [false, 0],
+    'Control plane': [false, 0],
+    Nodes: [false, null],
+    'Verify the cluster': [false, null],
+  });
 });
