@@ -76,7 +76,7 @@ export async function labDown(name: string, options: LabDownOptions = {}): Promi
   await deleteNamespace(namespace);
   emit({ type: 'removed', what: `namespace ${namespace}` });
 
-  await removeLabCgroups(name);
+  await removeLabCgroups(name, state?.cgroups ?? []);
   await unmountAll(dir);
   const leftMounts = await mountsUnder(dir);
   const leftNamespaces = (await Promise.all([namespace, ...hostNamespaces].map(async (ns) => ((await namespaceExists(ns)) ? ns : undefined)))).filter(

@@ -40,6 +40,8 @@ const labStateSchema = z.object({
   bridge: z.object({ name: z.string(), address: z.string(), prefixLength: z.number().int() }),
   baseImage: z.string().optional(),
   inventoryDir: z.string().optional(),
+  /** The lab's cgroup directory in each hierarchy (its hosts' are below; removed by `lab down`). */
+  cgroups: z.array(z.string()).default([]),
   mirror: z
     .object({ root: z.string(), listen: z.string(), log: z.string(), process: processRefSchema.optional() })
     .optional(),

@@ -11,7 +11,7 @@ import { initInventory } from '../inventory/scaffold.js';
 import { pinInventory, readReleasePins } from './release-pins.js';
 import { KprovError } from '../errors.js';
 import { ensureBaseImage } from './base-image.js';
-import { hostCgroupDirs } from './cgroups.js';
+import { hostCgroupDirs, labCgroupDirs, makeCgroup } from './cgroups.js';
 import { containerExecArgv, findLeader, startContainer } from './container.js';
 import type { LabEventSink } from './events.js';
 import { hashPassword, hostRootPaths, mountHostRoot, personalizeHostRoot } from './host-root.js';
@@ -176,6 +176,7 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     bridge: { name: BRIDGE_NAME, address: BRIDGE_ADDRESS, prefixLength: LAB_PREFIX_LENGTH },
     baseImage,
     inventoryDir,
+    cgroups: await labCgroupDirs(name),
     hosts: [],
   };
   const store = new LabStateStore(dir, initial);
@@ -345,12 +346,13 @@ async function createHost(ctx: BringUpContext, index: number, passwordHash: stri
     dir: hostDir,
     root: paths.root,
     consoleLog: path.join(hostDir, 'console.log'),
-    cgroups: await hostCgroupDirs(name, hostName(index)),
+    cgroups: hostCgroupDirs(store.state.cgroups, hostName(index)),
   };
   await store.update((s) => {
     s.hosts.push(host);
     s.hosts.sort((a, b) => a.index - b.index);
   });
+  for (const cgroup of host.cgroups) await makeCgroup(cgroup);
   await createHostNetwork(namespace, host.namespace, host.veth, host.address);
   await mountHostRoot(ctx.baseImage, paths);
   await personalizeHostRoot(paths.root, {

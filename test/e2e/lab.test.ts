@@ -15,7 +15,7 @@ import { mountsUnder } from '../../src/lab/mounts.js';
 import { labDir } from '../../src/lab/paths.js';
 import { labDown } from '../../src/lab/down.js';
 import { readLabState } from '../../src/lab/state.js';
-import { systemdCgroupMounts } from '../../src/lab/cgroups.js';
+import { cgroupHierarchies } from '../../src/lab/cgroups.js';
 import { packageRoot } from '../../src/paths.js';
 
 const NAME = 'e2e-lab';
@@ -81,14 +81,21 @@ describe('kprov lab', { skip, concurrency: false }, () => {
     }
   });
 
-  test('every host has cgroups of its own (shared ones make units fail at random)', async () => {
+  test('every host has cgroups of its own in every hierarchy (shared ones make units fail at random)', async () => {
     const state = await readLabState(NAME);
+    const hierarchies = cgroupHierarchies(await readFile('/proc/self/mountinfo', 'utf8'));
+    assert.equal(state?.cgroups.length, hierarchies.length);
     const seen = new Set<string>();
     for (const host of state?.hosts ?? []) {
       const cgroup = await readFile(`/proc/${host.leader?.pid}/cgroup`, 'utf8');
       const systemdLine = cgroup.split('\n').find((l) => l.startsWith('0::')) ?? '';
       assert.match(systemdLine, new RegExp(`^0::/kprov-lab/${NAME}/${host.name}/payload/`));
       seen.add(systemdLine);
+      // nspawn itself is in the host's cgroup of every hierarchy (in systemd's, nspawn keeps to
+      // supervisor/ and puts the host's init in payload/).
+      const nspawnCgroups = (await readFile(`/proc/${host.nspawn?.pid}/cgroup`, 'utf8')).trim().split('\n');
+      assert.equal(nspawnCgroups.length, hierarchies.length);
+      for (const line of nspawnCgroups) assert.match(line, new RegExp(`/kprov-lab/${NAME}/${host.name}(?:/supervisor)?$`), line);
     }
     assert.equal(seen.size, 3);
   });
@@ -231,8 +238,9 @@ process.exitCode = await runInLabNamespaceIfNeeded(process.argv[2], ['lab', 'sta
     await assert.rejects(stat(dir));
     const links = await runCommand(['ip', '-o', 'link', 'show']);
     assert.doesNotMatch(links.stdout, /veth-node|kprov-br0/);
-    for (const hierarchy of systemdCgroupMounts(await readFile('/proc/self/mountinfo', 'utf8'))) {
-      await assert.rejects(stat(path.join(hierarchy, 'kprov-lab', NAME)), `no cgroup is left in ${hierarchy}`);
+    assert.ok(resources.cgroups.length > 0);
+    for (const h of cgroupHierarchies(await readFile('/proc/self/mountinfo', 'utf8'))) {
+      await assert.rejects(stat(path.join(h.mountPoint, 'kprov-lab', NAME)), `no cgroup is left in ${h.mountPoint}`);
     }
     const again = await runCli(['lab', 'down', '--name', NAME], { env: process.env });
     assert.equal(again.code, 0, again.stderr);
