@@ -105,6 +105,8 @@ async function stopHost(host: HostState, graceMs: number, emit: LabEventSink): P
   const leftovers = [...(await processesInNetns(netnsPath(host.namespace))), ...(host.leader ? [host.leader] : [])];
   await killProcesses(leftovers);
   await unmountAll(host.dir);
+  // Its container images and snapshots (the host's own mounts of them died with the host).
+  if (host.containerdDir) await rm(host.containerdDir, { recursive: true, force: true });
   await deleteNamespace(host.namespace);
   for (const dir of host.cgroups) await removeCgroupTree(dir);
   // nspawn leaves an empty directory per machine; rmdir never removes anything but that.

@@ -29,6 +29,8 @@ const hostStateSchema = z.object({
   consoleLog: z.string(),
   /** The host's own cgroup directories (removed by `lab down`). */
   cgroups: z.array(z.string()).default([]),
+  /** containerd's state directory on the machine's disk, bound at /var/lib/containerd in the host. */
+  containerdDir: z.string().optional(),
 });
 
 const labStateSchema = z.object({

@@ -13,6 +13,7 @@ import { KprovError } from '../errors.js';
 import { ensureBaseImage } from './base-image.js';
 import { hostCgroupDirs, labCgroupDirs, makeCgroup } from './cgroups.js';
 import { containerExecArgv, findLeader, startContainer } from './container.js';
+import { containerdDir, installCgroupRemountUnit } from './container-support.js';
 import type { LabEventSink } from './events.js';
 import { hashPassword, hostRootPaths, mountHostRoot, personalizeHostRoot } from './host-root.js';
 import { BOOTSTRAP_PASSWORD_FILE, writeLabFiles, type LabFile } from './lab-files.js';
@@ -336,6 +337,7 @@ async function createHost(ctx: BringUpContext, index: number, passwordHash: stri
   const { store, name, namespace, dir } = ctx;
   const hostDir = path.join(dir, 'hosts', hostName(index));
   const paths = hostRootPaths(hostDir);
+  const containerd = containerdDir(hostDir);
   const host: HostState = {
     name: hostName(index),
     index,
@@ -347,6 +349,7 @@ async function createHost(ctx: BringUpContext, index: number, passwordHash: stri
     root: paths.root,
     consoleLog: path.join(hostDir, 'console.log'),
     cgroups: hostCgroupDirs(store.state.cgroups, hostName(index)),
+    containerdDir: containerd,
   };
   await store.update((s) => {
     s.hosts.push(host);
@@ -361,6 +364,8 @@ async function createHost(ctx: BringUpContext, index: number, passwordHash: stri
     passwordHash,
     ...(ctx.options.authorizedKey !== undefined ? { authorizedKey: ctx.options.authorizedKey } : {}),
   });
+  await installCgroupRemountUnit(paths.root);
+  await mkdir(containerd, { recursive: true, mode: 0o700 });
   const nspawn = await startContainer({
     root: paths.root,
     machine: host.machine,
@@ -368,6 +373,7 @@ async function createHost(ctx: BringUpContext, index: number, passwordHash: stri
     namespace: host.namespace,
     consoleLog: host.consoleLog,
     cgroups: host.cgroups,
+    containerdDir: containerd,
   });
   await store.updateHost(host.name, (h) => {
     h.nspawn = nspawn;
