@@ -62,6 +62,10 @@ export async function labDown(name: string, options: LabDownOptions = {}): Promi
     await stopProcess(state.mirror.process, 5_000);
     emit({ type: 'removed', what: 'artifact mirror' });
   }
+  if (state?.registry?.process) {
+    await stopProcess(state.registry.process, 5_000);
+    emit({ type: 'removed', what: 'image registry' });
+  }
 
   const hosts = state?.hosts ?? [];
   await Promise.all(hosts.map((h) => stopHost(h, graceMs, emit)));

@@ -47,6 +47,10 @@ const labStateSchema = z.object({
   mirror: z
     .object({ root: z.string(), listen: z.string(), log: z.string(), process: processRefSchema.optional() })
     .optional(),
+  /** The image registry: its storage and config are in the lab's directory. */
+  registry: z
+    .object({ listen: z.string(), storage: z.string(), config: z.string(), log: z.string(), process: processRefSchema.optional() })
+    .optional(),
   hosts: z.array(hostStateSchema),
 });
 

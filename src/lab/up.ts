@@ -18,7 +18,9 @@ import type { LabEventSink } from './events.js';
 import { hashPassword, hostRootPaths, mountHostRoot, personalizeHostRoot } from './host-root.js';
 import { BOOTSTRAP_PASSWORD_FILE, writeLabFiles, type LabFile } from './lab-files.js';
 import { labDown } from './down.js';
-import { mirrorLogTail, startMirror } from './mirror-process.js';
+import { mirrorLogTail, startMirror } from './lab-servers.js';
+import { ensureRegistryBinary } from './registry-binary.js';
+import { startRegistry } from './registry.js';
 import {
   BRIDGE_ADDRESS,
   BRIDGE_NAME,
@@ -74,9 +76,14 @@ export interface LabUpResult {
   passwordFile: string;
   mirrorUrl: string;
   mirrorRoot: string;
+  /** The lab's image registry, http://10.213.0.1:5000 (inside the lab namespace). */
+  registryUrl: string;
   hosts: LabUpHost[];
-  /** Base image (0 when cached), creating and starting every host, until every sshd answered, all of it. */
-  timings: { baseImageMs: number; hostsMs: number; sshMs: number; totalMs: number };
+  /**
+   * Base image and registry program (each ~0 when cached), creating and starting every host,
+   * until every sshd answered, all of it.
+   */
+  timings: { baseImageMs: number; registryBinaryMs: number; hostsMs: number; sshMs: number; totalMs: number };
 }
 
 /** fs.inotify limits every host's systemd needs (the default 128 instances stop at ~15 hosts). */
@@ -150,6 +157,8 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   await preflight(name, count, env);
   const baseImage = await ensureBaseImage({ env, onEvent: emit });
   const baseImageMs = Date.now() - started;
+  const registryBinary = await ensureRegistryBinary({ env, onEvent: emit });
+  const registryBinaryMs = Date.now() - started - baseImageMs;
 
   // Claim the name: mkdir fails if another `lab up` got there first.
   const dir = labDir(name, env);
@@ -183,7 +192,22 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   const store = new LabStateStore(dir, initial);
   try {
     await store.update(() => undefined);
-    return await bringUp({ store, name, count, dir, namespace, inventoryDir, mirrorRoot, baseImage, bootTimeoutMs, emit, options, started, baseImageMs });
+    return await bringUp({
+      store,
+      name,
+      count,
+      dir,
+      namespace,
+      inventoryDir,
+      mirrorRoot,
+      baseImage,
+      registryBinary,
+      bootTimeoutMs,
+      emit,
+      options,
+      started,
+      timings: { baseImageMs, registryBinaryMs },
+    });
   } catch (err) {
     emit({ type: 'cleanup', reason: err instanceof Error ? err.message : String(err) });
     await keepLogs(store.state, failedLogsDir(name, env)).catch(() => undefined);
@@ -210,6 +234,7 @@ async function keepLogs(state: LabState, target: string): Promise<void> {
     }
   }
   if (state.mirror) await copyFile(state.mirror.log, path.join(target, 'mirror.log')).catch(() => undefined);
+  if (state.registry) await copyFile(state.registry.log, path.join(target, 'registry.log')).catch(() => undefined);
 }
 
 interface BringUpContext {
@@ -221,11 +246,12 @@ interface BringUpContext {
   inventoryDir: string;
   mirrorRoot: string;
   baseImage: string;
+  registryBinary: string;
   bootTimeoutMs: number;
   emit: LabEventSink;
   options: LabUpOptions;
   started: number;
-  baseImageMs: number;
+  timings: { baseImageMs: number; registryBinaryMs: number };
 }
 
 async function bringUp(ctx: BringUpContext): Promise<LabUpResult> {
@@ -244,11 +270,12 @@ async function bringUp(ctx: BringUpContext): Promise<LabUpResult> {
   await store.update((s) => {
     if (s.mirror) s.mirror.process = mirrorProcess;
   });
+  const registry = await startRegistry(store, namespace, ctx.registryBinary);
 
   const password = randomBytes(18).toString('base64url');
   const passwordHash = await hashPassword(password);
   const mirrorUrl = `http://${listen}/`;
-  const mirrorReady = waitForTcp(namespace, [listen], { timeoutMs: 10_000 });
+  const serversReady = waitForTcp(namespace, [listen, registry.listen], { timeoutMs: 10_000 });
 
   // Each host's sshd is polled from the moment its container starts, so boot times are honest.
   const startedAt = new Map<string, number>();
@@ -293,10 +320,11 @@ async function bringUp(ctx: BringUpContext): Promise<LabUpResult> {
       hint: `see the console logs in ${failedLogsDir(name, ctx.options.env ?? process.env)}`,
     });
   }
-  if (!(await mirrorReady).every((r) => r.ok)) {
-    throw new KprovError('lab', `the artifact mirror did not start on ${listen}: ${await mirrorLogTail(mirrorLog)}`);
-  }
+  const [mirrorUp, registryUp] = await serversReady;
+  if (!mirrorUp?.ok) throw new KprovError('lab', `the artifact mirror did not start on ${listen}: ${await mirrorLogTail(mirrorLog)}`);
   emit({ type: 'mirror', url: mirrorUrl, root: mirrorRoot });
+  if (!registryUp?.ok) throw new KprovError('lab', `the lab registry did not start on ${registry.listen}: ${await mirrorLogTail(registry.log)}`);
+  emit({ type: 'registry', url: registry.url });
 
   await Promise.all(hosts.map((h) => waitUntilRunning(h, ctx)));
 
@@ -312,6 +340,7 @@ async function bringUp(ctx: BringUpContext): Promise<LabUpResult> {
     subnet: `${LAB_SUBNET_PREFIX}.0/${LAB_PREFIX_LENGTH}`,
     mirrorUrl,
     mirrorRoot,
+    registryUrl: registry.url,
     hosts: hosts.map((h) => ({ name: h.name, address: h.address, machine: h.machine })),
   };
   await writeLabFiles(inventoryDir, labFile, password);
@@ -327,8 +356,9 @@ async function bringUp(ctx: BringUpContext): Promise<LabUpResult> {
     passwordFile: path.join(inventoryDir, BOOTSTRAP_PASSWORD_FILE),
     mirrorUrl,
     mirrorRoot,
+    registryUrl: registry.url,
     hosts: hosts.map((h) => ({ name: h.name, address: h.address, machine: h.machine, sshMs: sshAt.get(h.name) ?? 0 })),
-    timings: { baseImageMs: ctx.baseImageMs, hostsMs, sshMs, totalMs: Date.now() - ctx.started },
+    timings: { ...ctx.timings, hostsMs, sshMs, totalMs: Date.now() - ctx.started },
   };
 }
 

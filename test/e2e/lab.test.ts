@@ -40,7 +40,11 @@ describe('kprov lab', { skip, concurrency: false }, () => {
     assert.equal(labJson['namespace'], `kprov-${NAME}`);
     assert.equal(labJson['bridgeAddress'], '10.213.0.1');
     assert.equal(labJson['mirrorUrl'], 'http://10.213.0.1:8080/');
-    assert.match(await readFile(path.join(lab.inventoryDir, 'group_vars/all/lab.yml'), 'utf8'), /^ansible_user: root$/m);
+    assert.equal(labJson['registryUrl'], 'http://10.213.0.1:5000');
+    const labYml = await readFile(path.join(lab.inventoryDir, 'group_vars/all/lab.yml'), 'utf8');
+    assert.match(labYml, /^ansible_user: root$/m);
+    assert.match(labYml, /^containerd_registries:\n {2}docker\.io:\n {4}- http:\/\/10\.213\.0\.1:5000$/m);
+    assert.match(labYml, /^containerd_restrict_oom_score_adj: true$/m);
     const pw = await stat(lab.passwordFile);
     assert.equal(pw.mode & 0o777, 0o600);
     assert.match((await readFile(lab.passwordFile, 'utf8')).trim(), /^[A-Za-z0-9_-]{24}$/);
@@ -141,7 +145,17 @@ describe('kprov lab', { skip, concurrency: false }, () => {
     assert.equal(put.stdout, '405');
   });
 
-  test('lab status --json reports the lab, its hosts and mirror as running', async () => {
+  test('the image registry answers the hosts on the bridge address, and listens nowhere else', async () => {
+    const r = await lab.exec('node2', ['curl', '-fsS', '-D', '-', `${lab.registryUrl}/v2/`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^docker-distribution-api-version: registry\/2\.0\r?$/im);
+    const listeners = await lab.inLab(['ss', '-Hltn', 'sport = :5000']);
+    assert.deepEqual(listeners.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)[3]), ['10.213.0.1:5000']);
+    const state = await readLabState(NAME);
+    assert.match(await readFile(state!.registry!.config, 'utf8'), /^ {2}addr: 10\.213\.0\.1:5000$/m);
+  });
+
+  test('lab status --json reports the lab, its hosts, mirror and registry as running', async () => {
     const r = await runCli(['lab', 'status', '--json', '--name', NAME], { env: process.env });
     assert.equal(r.code, 0, r.stderr);
     const [status] = JSON.parse(r.stdout) as {
@@ -150,6 +164,7 @@ describe('kprov lab', { skip, concurrency: false }, () => {
       namespaceExists: boolean;
       hosts: { name: string; address: string; running: boolean }[];
       mirror: { running: boolean; url: string };
+      registry: { running: boolean; url: string };
     }[];
     assert.equal(status?.name, NAME);
     assert.equal(status?.phase, 'ready');
@@ -163,6 +178,7 @@ describe('kprov lab', { skip, concurrency: false }, () => {
       ],
     );
     assert.equal(status?.mirror.running, true);
+    assert.deepEqual([status?.registry.url, status?.registry.running], ['http://10.213.0.1:5000', true]);
     const text = await runCli(['lab', 'status'], { env: process.env });
     assert.match(text.stdout, new RegExp(`^${NAME}: ready, 3/3 hosts running`, 'm'));
   });
@@ -228,7 +244,7 @@ process.exitCode = await runInLabNamespaceIfNeeded(process.argv[2], ['lab', 'sta
 
   test('lab down removes every process, mount, namespace and link; a second down is a no-op', async () => {
     const resources = await labResources(NAME);
-    assert.equal(resources.pids.length, 1 + 2 * 3, 'mirror + nspawn and init per host');
+    assert.equal(resources.pids.length, 2 + 2 * 3, 'mirror, registry + nspawn and init per host');
     const dir = labDir(NAME);
     const down = await runCli(['lab', 'down', '--name', NAME], { env: process.env });
     assert.equal(down.code, 0, down.stderr);

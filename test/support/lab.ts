@@ -41,6 +41,7 @@ export async function labResources(name: string): Promise<{ pids: number[]; name
   if (!state) return { pids: [], namespaces: [], mounts: [], cgroups: [] };
   const pids = [
     ...(state.mirror?.process ? [state.mirror.process.pid] : []),
+    ...(state.registry?.process ? [state.registry.process.pid] : []),
     ...state.hosts.flatMap((h) => [h.nspawn?.pid, h.leader?.pid].filter((p): p is number => p !== undefined)),
   ];
   return {
