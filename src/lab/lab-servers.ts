@@ -38,7 +38,8 @@ export function startMirror(namespace: string, root: string, listen: string, log
   return startLabServer(namespace, [process.execPath, labScript('mirror-server'), '--root', root, '--listen', listen], logFile, { what: 'the artifact mirror' });
 }
 
-export async function mirrorLogTail(logFile: string): Promise<string> {
+/** The last lines of a server's log, for the error when it does not start. */
+export async function logTail(logFile: string): Promise<string> {
   const text = await readFile(logFile, 'utf8').catch(() => '');
   return text.trim().split('\n').slice(-3).join(' | ');
 }

@@ -18,7 +18,7 @@ import type { LabEventSink } from './events.js';
 import { hashPassword, hostRootPaths, mountHostRoot, personalizeHostRoot } from './host-root.js';
 import { BOOTSTRAP_PASSWORD_FILE, writeLabFiles, type LabFile } from './lab-files.js';
 import { labDown } from './down.js';
-import { mirrorLogTail, startMirror } from './lab-servers.js';
+import { logTail, startMirror } from './lab-servers.js';
 import { ensureRegistryBinary } from './registry-binary.js';
 import { startRegistry } from './registry.js';
 import {
@@ -321,9 +321,9 @@ async function bringUp(ctx: BringUpContext): Promise<LabUpResult> {
     });
   }
   const [mirrorUp, registryUp] = await serversReady;
-  if (!mirrorUp?.ok) throw new KprovError('lab', `the artifact mirror did not start on ${listen}: ${await mirrorLogTail(mirrorLog)}`);
+  if (!mirrorUp?.ok) throw new KprovError('lab', `the artifact mirror did not start on ${listen}: ${await logTail(mirrorLog)}`);
   emit({ type: 'mirror', url: mirrorUrl, root: mirrorRoot });
-  if (!registryUp?.ok) throw new KprovError('lab', `the lab registry did not start on ${registry.listen}: ${await mirrorLogTail(registry.log)}`);
+  if (!registryUp?.ok) throw new KprovError('lab', `the lab registry did not start on ${registry.listen}: ${await logTail(registry.log)}`);
   emit({ type: 'registry', url: registry.url });
 
   await Promise.all(hosts.map((h) => waitUntilRunning(h, ctx)));
