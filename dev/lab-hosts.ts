@@ -46,6 +46,8 @@ export interface RunningLab {
   passwordFile: string;
   mirrorRoot: string;
   mirrorUrl: string;
+  /** The lab's image registry, http://10.213.0.1:5000 (inside the lab namespace). */
+  registryUrl: string;
   hosts: { name: string; address: string }[];
   addresses: string[];
   up: LabUpResult;
@@ -138,6 +140,7 @@ export async function startLab(options: StartLabOptions): Promise<RunningLab> {
     passwordFile: up.passwordFile,
     mirrorRoot: up.mirrorRoot,
     mirrorUrl: up.mirrorUrl,
+    registryUrl: up.registryUrl,
     hosts: up.hosts.map((h) => ({ name: h.name, address: h.address })),
     addresses: up.hosts.map((h) => h.address),
     up,

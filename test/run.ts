@@ -64,13 +64,15 @@ function selectedFiles(suite: Suite): string[] {
   return files.filter((f) => pathFilters.some((p) => path.relative(testRoot, f).includes(p)));
 }
 
-/** Builds (or finds) the lab's cached base image once, before e2e files start in parallel. */
+/** Builds (or finds) the lab's cached base image and registry program once, before e2e files start in parallel. */
 async function prepareLab(): Promise<void> {
   if (process.getuid?.() !== 0) return;
   const started = Date.now();
   const { ensureBaseImage } = await import('../src/lab/base-image.js');
+  const { ensureRegistryBinary } = await import('../src/lab/registry-binary.js');
   const dir = await ensureBaseImage();
-  console.log(`lab base image ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${dir}`);
+  const registry = await ensureRegistryBinary();
+  console.log(`lab base image and registry ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${dir}, ${registry}`);
 }
 
 interface SuiteOutcome {

@@ -34,23 +34,49 @@ export async function digests(file: string, algorithms: readonly Algorithm[]): P
   return out;
 }
 
+/** A running GNU tar writing `entries` (relative to `dir`) to its stdout, reproducibly. */
+export interface TarStream {
+  stdout: NodeJS.ReadableStream;
+  /** Resolves when tar exited 0, rejects with its stderr otherwise. */
+  done: Promise<void>;
+}
+
+export interface TarOptions {
+  /** chmod(1)-style modes stamped on every entry (the files' own otherwise), e.g. `go=rX,u=rwX`. */
+  mode?: string;
+}
+
 /**
- * Writes `outFile` as a gzipped tar of `entries` (paths relative to `dir`), atomically.
- * `mtime` (seconds since the epoch) is stamped on every entry.
+ * Sorted names, uid/gid 0 without names, `mtime` (seconds since the epoch) on every entry, GNU
+ * format (no pax headers with access times): the same files give the same bytes.
  */
-export async function tarGz(dir: string, entries: readonly string[], outFile: string, mtime: number): Promise<void> {
-  const tmp = `${outFile}.tmp-${process.pid}`;
+export function spawnTar(dir: string, entries: readonly string[], mtime: number, what: string, options: TarOptions = {}): TarStream {
+  const mode = options.mode !== undefined ? [`--mode=${options.mode}`] : [];
   const tar = spawn(
     'tar',
-    ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=@${Math.floor(mtime)}`, '--format=gnu', '-C', dir, '-cf', '-', ...entries],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=@${Math.floor(mtime)}`, ...mode, '--format=gnu', '-C', dir, '-cf', '-', '--', ...entries],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', LC_ALL: 'C' } },
   );
   let stderr = '';
   tar.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const exited = new Promise<number>((resolve) => tar.on('close', (code) => resolve(code ?? -1)));
-  await pipeline(tar.stdout, createGzip({ level: 6 }), createWriteStream(tmp));
-  const code = await exited;
-  if (code !== 0) throw new KprovError('lab', `tar failed for ${outFile}: ${stderr.trim()}`);
+  const done = new Promise<void>((resolve, reject) => {
+    tar.on('error', reject);
+    tar.on('close', (code) => (code === 0 ? resolve() : reject(new KprovError('lab', `tar failed for ${what}: ${stderr.trim()}`))));
+  });
+  return { stdout: tar.stdout, done };
+}
+
+/**
+ * Writes `outFile` as a tar of `entries` (paths relative to `dir`), gzipped by zlib without a
+ * timestamp unless `gzip` is false, atomically. `mtime` (seconds since the epoch) is stamped on
+ * every entry.
+ */
+export async function tarGz(dir: string, entries: readonly string[], outFile: string, mtime: number, gzip = true, options: TarOptions = {}): Promise<void> {
+  const tmp = `${outFile}.tmp-${process.pid}`;
+  const tar = spawnTar(dir, entries, mtime, outFile, options);
+  if (gzip) await pipeline(tar.stdout, createGzip({ level: 6 }), createWriteStream(tmp));
+  else await pipeline(tar.stdout, createWriteStream(tmp));
+  await tar.done;
   await rename(tmp, outFile);
 }
 

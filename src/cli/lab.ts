@@ -56,6 +56,8 @@ function describeEvent(event: LabEvent): string | undefined {
       if (event.status === 'building') return 'Building the lab base image with debootstrap (about a minute, once)…';
       if (event.status === 'built') return `Built the base image in ${seconds(event.ms ?? 0)}: ${event.path}`;
       return undefined;
+    case 'registry-binary':
+      return event.status === 'fetching' ? `Fetching the lab registry's program (Debian's docker-registry ${event.version}, once)…` : undefined;
     case 'network':
       return `Lab network: namespace ${event.namespace}, no route out`;
     case 'host-ssh':
@@ -80,7 +82,8 @@ function formatStatus(s: LabStatus, cwd: string): string[] {
   const inventory = s.inventoryDir ? `, inventory ${path.relative(cwd, s.inventoryDir) || '.'}` : '';
   const lines = [`${s.name}: ${s.phase}, ${running}/${s.hosts.length} hosts running, namespace ${s.namespace}${s.namespaceExists ? '' : ' (missing)'}${inventory}`];
   if (s.error) lines.push(`  problem: ${s.error}`);
-  if (s.mirror) lines.push(`  mirror  ${s.mirror.url}  ${s.mirror.running ? 'running' : 'stopped'}  serving ${s.mirror.root}`);
+  if (s.mirror) lines.push(`  mirror   ${s.mirror.url}  ${s.mirror.running ? 'running' : 'stopped'}  serving ${s.mirror.root}`);
+  if (s.registry) lines.push(`  registry ${s.registry.url}  ${s.registry.running ? 'running' : 'stopped'}  storage ${s.registry.storage}`);
   for (const h of s.hosts) lines.push(`  ${h.name.padEnd(7)} ${h.address.padEnd(13)} ${h.running ? 'running' : 'stopped'}  machine ${h.machine}`);
   return lines;
 }
@@ -130,7 +133,7 @@ export function registerLab(program: Command, io: CliIO): void {
       const first = result.hosts[0]?.address ?? '';
       const last = result.hosts[result.hosts.length - 1]?.address ?? '';
       io.out(
-        `Lab ${result.name} is up in ${seconds(result.timings.totalMs)}: ${result.hosts.length} host(s) ${first}${last !== first ? `–${last}` : ''}, mirror ${result.mirrorUrl}`,
+        `Lab ${result.name} is up in ${seconds(result.timings.totalMs)}: ${result.hosts.length} host(s) ${first}${last !== first ? `–${last}` : ''}, mirror ${result.mirrorUrl}, registry ${result.registryUrl}`,
       );
       io.out(`Inventory: ${shown} (root's bootstrap password is in ${path.relative(io.cwd, result.passwordFile)})`);
       io.out(`Next: kprov apply cluster -i ${shown}    Stop: kprov lab down --name ${result.name}`);
@@ -170,7 +173,7 @@ export function registerLab(program: Command, io: CliIO): void {
 
   lab
     .command('down')
-    .description('stop a lab\'s hosts and mirror and remove everything it made (safe to repeat)')
+    .description('stop a lab\'s hosts, mirror and registry and remove everything it made (safe to repeat)')
     .option('--name <name>', `lab name (default ${DEFAULT_LAB_NAME})`)
     .action(async (raw: Record<string, unknown>) => {
       const opts = parseOptions(nameOptionsSchema, raw);

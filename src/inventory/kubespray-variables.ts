@@ -110,7 +110,7 @@ const RULES: readonly Rule[] = [
   { names: ['kube_override_hostname'], status: 'differs', instead: 'nodes are named by their inventory host names', sameWhen: [undefined, '', '{{ inventory_hostname }}'] },
   { names: ['etcd_compaction_retention', 'etcd_metrics', 'etcd_memory_limit', 'etcd_quota_backend_bytes', 'etcd_peer_client_auth'], status: 'differs', instead: "etcd runs with etcd's own default for this setting", sameWhen: [undefined] },
   { names: ['loadbalancer_apiserver_port', 'loadbalancer_apiserver_type', 'loadbalancer_apiserver_healthcheck_port', 'nginx_kube_apiserver_port', 'nginx_kube_apiserver_healthcheck_port'], status: 'no-effect', instead: 'a setting of the node-local API proxy kprov does not deploy yet (nodes use loadbalancer_apiserver or the first control-plane host)' },
-  { names: ['kube_image_repo', 'k8s_image_pull_policy'], status: 'no-effect', instead: 'kprov runs the control plane from binaries (host mode), not images' },
+  { names: ['k8s_image_pull_policy'], status: 'no-effect', instead: 'kprov runs the control plane from binaries (host mode), not images' },
 
   // Playbook machinery and fixed locations.
   {

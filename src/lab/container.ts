@@ -8,6 +8,7 @@ import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KprovError } from '../errors.js';
 import { inCgroupsArgv } from './cgroups.js';
+import { CONTAINERD_ROOT } from './container-support.js';
 import { netnsPath } from './network.js';
 import { childrenOf, innermostPid, processRef, type ProcessRef } from './processes.js';
 
@@ -19,6 +20,8 @@ export interface ContainerSpec {
   consoleLog: string;
   /** The host's own cgroups (see cgroups.ts), joined before nspawn starts. */
   cgroups: readonly string[];
+  /** A directory on the machine's disk for containerd's state (see container-support.ts). */
+  containerdDir: string;
 }
 
 /** The PATH commands run with inside a host (its own, not the caller's). */
@@ -41,6 +44,11 @@ export function nspawnArgs(spec: ContainerSpec): string[] {
     // Real hosts configure their own network: kprov sets net.ipv4.ip_forward and pod routes.
     // Each host has a network namespace of its own, so this reaches nothing beyond it.
     '--capability=CAP_NET_ADMIN',
+    // containerd's snapshots are overlays, which cannot have the host's overlay root as upper layer.
+    `--bind=${spec.containerdDir}:${CONTAINERD_ROOT}`,
+    // runc gives each container a session keyring; nspawn's seccomp filter denies keyctl(2)
+    // otherwise, and allowing it keeps containerd's config the same as on real hosts.
+    '--system-call-filter=@keyring',
   ];
 }
 

@@ -62,6 +62,10 @@ export async function labDown(name: string, options: LabDownOptions = {}): Promi
     await stopProcess(state.mirror.process, 5_000);
     emit({ type: 'removed', what: 'artifact mirror' });
   }
+  if (state?.registry?.process) {
+    await stopProcess(state.registry.process, 5_000);
+    emit({ type: 'removed', what: 'image registry' });
+  }
 
   const hosts = state?.hosts ?? [];
   await Promise.all(hosts.map((h) => stopHost(h, graceMs, emit)));
@@ -76,7 +80,7 @@ export async function labDown(name: string, options: LabDownOptions = {}): Promi
   await deleteNamespace(namespace);
   emit({ type: 'removed', what: `namespace ${namespace}` });
 
-  await removeLabCgroups(name);
+  await removeLabCgroups(name, state?.cgroups ?? []);
   await unmountAll(dir);
   const leftMounts = await mountsUnder(dir);
   const leftNamespaces = (await Promise.all([namespace, ...hostNamespaces].map(async (ns) => ((await namespaceExists(ns)) ? ns : undefined)))).filter(
@@ -105,6 +109,8 @@ async function stopHost(host: HostState, graceMs: number, emit: LabEventSink): P
   const leftovers = [...(await processesInNetns(netnsPath(host.namespace))), ...(host.leader ? [host.leader] : [])];
   await killProcesses(leftovers);
   await unmountAll(host.dir);
+  // Its container images and snapshots (the host's own mounts of them died with the host).
+  if (host.containerdDir) await rm(host.containerdDir, { recursive: true, force: true });
   await deleteNamespace(host.namespace);
   for (const dir of host.cgroups) await removeCgroupTree(dir);
   // nspawn leaves an empty directory per machine; rmdir never removes anything but that.

@@ -1,10 +1,13 @@
 /** What lab operations report as they go; only the CLI turns these into lines of text. */
 import type { BaseImageEvent } from './base-image.js';
+import type { RegistryBinaryEvent } from './registry-binary.js';
 
 export type LabEvent =
   | BaseImageEvent
+  | RegistryBinaryEvent
   | { type: 'network'; namespace: string }
   | { type: 'mirror'; url: string; root: string }
+  | { type: 'registry'; url: string }
   | { type: 'host-started'; host: string; machine: string; address: string }
   | { type: 'host-ssh'; host: string; address: string; ms: number }
   | { type: 'host-ready'; host: string; state: string; ms: number }

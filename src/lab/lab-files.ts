@@ -4,8 +4,10 @@
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { stringify } from 'yaml';
 import { z } from 'zod';
 import { readJsonFile } from './json-file.js';
+import { LAB_MIRRORED_REGISTRIES } from './registry.js';
 
 export const LAB_FILE = 'lab.json';
 export const BOOTSTRAP_PASSWORD_FILE = path.join('credentials', 'bootstrap-password');
@@ -17,6 +19,8 @@ const labFileSchema = z.object({
   subnet: z.string(),
   mirrorUrl: z.string(),
   mirrorRoot: z.string(),
+  /** Absent in labs made before the registry. */
+  registryUrl: z.string().optional(),
   hosts: z.array(z.object({ name: z.string(), address: z.string(), machine: z.string() })),
 });
 
@@ -32,13 +36,21 @@ export function readLabFile(inventoryDir: string): Promise<LabFile | undefined> 
 }
 
 /** group_vars/all/lab.yml: how the lab's hosts are reached and where they download from. */
-export function labGroupVars(lab: Pick<LabFile, 'mirrorUrl'>): string {
-  return `# Written by kprov lab up: the lab's hosts log in as root (first with the bootstrap password in
+export function labGroupVars(lab: Pick<LabFile, 'mirrorUrl' | 'registryUrl'>): string {
+  const text = `# Written by kprov lab up: the lab's hosts log in as root (first with the bootstrap password in
 # credentials/bootstrap-password, then with the cluster key that key distribution installs).
 ansible_user: root
 # Every download comes from the lab's artifact mirror, laid out as upstream's trees
 # (https://HOST/PATH is fetched from {files_repo}/HOST/PATH).
 files_repo: ${lab.mirrorUrl.replace(/\/+$/, '')}
+`;
+  if (lab.registryUrl === undefined) return text;
+  const registries = Object.fromEntries(LAB_MIRRORED_REGISTRIES.map((r) => [r, [lab.registryUrl]]));
+  return `${text}# Every image comes from the lab's registry: containerd asks it for these upstream registries
+# (k8s.gcr.io/pause:3.1 is pause:3.1 there). Lab hosts have no way out.
+${stringify({ containerd_registries: registries })}# Nothing on this machine may lower an oom_score_adj (no CAP_SYS_RESOURCE): containerd's CRI
+# keeps pod processes at or above its own, or pod sandboxes fail to start.
+containerd_restrict_oom_score_adj: true
 `;
 }
 

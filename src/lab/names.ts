@@ -15,6 +15,8 @@ export const LAB_PREFIX_LENGTH = 24;
 export const BRIDGE_ADDRESS = `${LAB_SUBNET_PREFIX}.1`;
 export const BRIDGE_NAME = 'kprov-br0';
 export const MIRROR_PORT = 8080;
+/** The lab's image registry (distribution's usual port). */
+export const REGISTRY_PORT = 5000;
 /** Host i (from 1) gets .10+i: .11, .12, … */
 const FIRST_HOST_OCTET = 11;
 
@@ -76,6 +78,10 @@ export function hostAddress(index: number): string {
 
 export function mirrorListen(): string {
   return `${BRIDGE_ADDRESS}:${MIRROR_PORT}`;
+}
+
+export function registryListen(): string {
+  return `${BRIDGE_ADDRESS}:${REGISTRY_PORT}`;
 }
 
 export function checkInterfaceName(name: string): string {

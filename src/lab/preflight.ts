@@ -16,6 +16,9 @@ export const COMMAND_PACKAGES: Readonly<Record<string, string>> = {
   'ssh-keygen': 'openssh-client',
   openssl: 'openssl',
   sysctl: 'procps',
+  'apt-get': 'apt',
+  'apt-cache': 'apt',
+  'dpkg-deb': 'dpkg',
 };
 
 export const UP_COMMANDS = Object.keys(COMMAND_PACKAGES);

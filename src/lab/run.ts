@@ -7,6 +7,7 @@ export interface RunOptions {
   /** Bounded: every tool the lab runs has a time limit. */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
   /** Do not throw on a non-zero exit status. */
   allowFailure?: boolean;
 }
@@ -27,6 +28,7 @@ export async function run(command: string, args: readonly string[], options: Run
     ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
     env: options.env ?? process.env,
     extendEnv: false,
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     stripFinalNewline: true,
   });
   const code = typeof result.exitCode === 'number' ? result.exitCode : 128;

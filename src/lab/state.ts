@@ -29,6 +29,8 @@ const hostStateSchema = z.object({
   consoleLog: z.string(),
   /** The host's own cgroup directories (removed by `lab down`). */
   cgroups: z.array(z.string()).default([]),
+  /** containerd's state directory on the machine's disk, bound at /var/lib/containerd in the host. */
+  containerdDir: z.string().optional(),
 });
 
 const labStateSchema = z.object({
@@ -40,8 +42,14 @@ const labStateSchema = z.object({
   bridge: z.object({ name: z.string(), address: z.string(), prefixLength: z.number().int() }),
   baseImage: z.string().optional(),
   inventoryDir: z.string().optional(),
+  /** The lab's cgroup directory in each hierarchy (its hosts' are below; removed by `lab down`). */
+  cgroups: z.array(z.string()).default([]),
   mirror: z
     .object({ root: z.string(), listen: z.string(), log: z.string(), process: processRefSchema.optional() })
+    .optional(),
+  /** The image registry: its storage and config are in the lab's directory. */
+  registry: z
+    .object({ listen: z.string(), storage: z.string(), config: z.string(), log: z.string(), process: processRefSchema.optional() })
     .optional(),
   hosts: z.array(hostStateSchema),
 });

@@ -2,6 +2,7 @@
 import { labNamespace } from './names.js';
 import { namespaceExists } from './network.js';
 import { isRunning } from './processes.js';
+import { registryUrl } from './registry.js';
 import { listLabNames, readLabState } from './state.js';
 
 export interface LabHostStatus {
@@ -21,6 +22,7 @@ export interface LabStatus {
   namespaceExists: boolean;
   inventoryDir?: string;
   mirror?: { url: string; root: string; running: boolean; pid?: number };
+  registry?: { url: string; storage: string; running: boolean; pid?: number };
   hosts: LabHostStatus[];
   error?: string;
 }
@@ -58,6 +60,14 @@ export async function labStatus(name: string, env: NodeJS.ProcessEnv = process.e
       root: state.mirror.root,
       running: state.mirror.process !== undefined && (await isRunning(state.mirror.process)),
       ...(state.mirror.process ? { pid: state.mirror.process.pid } : {}),
+    };
+  }
+  if (state.registry) {
+    status.registry = {
+      url: registryUrl(state.registry.listen),
+      storage: state.registry.storage,
+      running: state.registry.process !== undefined && (await isRunning(state.registry.process)),
+      ...(state.registry.process ? { pid: state.registry.process.pid } : {}),
     };
   }
   return status;

@@ -11,13 +11,16 @@ import { initInventory } from '../inventory/scaffold.js';
 import { pinInventory, readReleasePins } from './release-pins.js';
 import { KprovError } from '../errors.js';
 import { ensureBaseImage } from './base-image.js';
-import { hostCgroupDirs } from './cgroups.js';
+import { hostCgroupDirs, labCgroupDirs, makeCgroup } from './cgroups.js';
 import { containerExecArgv, findLeader, startContainer } from './container.js';
+import { containerdDir, installCgroupRemountUnit } from './container-support.js';
 import type { LabEventSink } from './events.js';
 import { hashPassword, hostRootPaths, mountHostRoot, personalizeHostRoot } from './host-root.js';
 import { BOOTSTRAP_PASSWORD_FILE, writeLabFiles, type LabFile } from './lab-files.js';
 import { labDown } from './down.js';
-import { mirrorLogTail, startMirror } from './mirror-process.js';
+import { logTail, startMirror } from './lab-servers.js';
+import { ensureRegistryBinary } from './registry-binary.js';
+import { startRegistry } from './registry.js';
 import {
   BRIDGE_ADDRESS,
   BRIDGE_NAME,
@@ -73,9 +76,14 @@ export interface LabUpResult {
   passwordFile: string;
   mirrorUrl: string;
   mirrorRoot: string;
+  /** The lab's image registry, http://10.213.0.1:5000 (inside the lab namespace). */
+  registryUrl: string;
   hosts: LabUpHost[];
-  /** Base image (0 when cached), creating and starting every host, until every sshd answered, all of it. */
-  timings: { baseImageMs: number; hostsMs: number; sshMs: number; totalMs: number };
+  /**
+   * Base image and registry program (each ~0 when cached), creating and starting every host,
+   * until every sshd answered, all of it.
+   */
+  timings: { baseImageMs: number; registryBinaryMs: number; hostsMs: number; sshMs: number; totalMs: number };
 }
 
 /** fs.inotify limits every host's systemd needs (the default 128 instances stop at ~15 hosts). */
@@ -149,6 +157,8 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
   await preflight(name, count, env);
   const baseImage = await ensureBaseImage({ env, onEvent: emit });
   const baseImageMs = Date.now() - started;
+  const registryBinary = await ensureRegistryBinary({ env, onEvent: emit });
+  const registryBinaryMs = Date.now() - started - baseImageMs;
 
   // Claim the name: mkdir fails if another `lab up` got there first.
   const dir = labDir(name, env);
@@ -176,12 +186,28 @@ export async function labUp(options: LabUpOptions): Promise<LabUpResult> {
     bridge: { name: BRIDGE_NAME, address: BRIDGE_ADDRESS, prefixLength: LAB_PREFIX_LENGTH },
     baseImage,
     inventoryDir,
+    cgroups: await labCgroupDirs(name),
     hosts: [],
   };
   const store = new LabStateStore(dir, initial);
   try {
     await store.update(() => undefined);
-    return await bringUp({ store, name, count, dir, namespace, inventoryDir, mirrorRoot, baseImage, bootTimeoutMs, emit, options, started, baseImageMs });
+    return await bringUp({
+      store,
+      name,
+      count,
+      dir,
+      namespace,
+      inventoryDir,
+      mirrorRoot,
+      baseImage,
+      registryBinary,
+      bootTimeoutMs,
+      emit,
+      options,
+      started,
+      timings: { baseImageMs, registryBinaryMs },
+    });
   } catch (err) {
     emit({ type: 'cleanup', reason: err instanceof Error ? err.message : String(err) });
     await keepLogs(store.state, failedLogsDir(name, env)).catch(() => undefined);
@@ -208,6 +234,7 @@ async function keepLogs(state: LabState, target: string): Promise<void> {
     }
   }
   if (state.mirror) await copyFile(state.mirror.log, path.join(target, 'mirror.log')).catch(() => undefined);
+  if (state.registry) await copyFile(state.registry.log, path.join(target, 'registry.log')).catch(() => undefined);
 }
 
 interface BringUpContext {
@@ -219,11 +246,12 @@ interface BringUpContext {
   inventoryDir: string;
   mirrorRoot: string;
   baseImage: string;
+  registryBinary: string;
   bootTimeoutMs: number;
   emit: LabEventSink;
   options: LabUpOptions;
   started: number;
-  baseImageMs: number;
+  timings: { baseImageMs: number; registryBinaryMs: number };
 }
 
 async function bringUp(ctx: BringUpContext): Promise<LabUpResult> {
@@ -242,11 +270,12 @@ async function bringUp(ctx: BringUpContext): Promise<LabUpResult> {
   await store.update((s) => {
     if (s.mirror) s.mirror.process = mirrorProcess;
   });
+  const registry = await startRegistry(store, namespace, ctx.registryBinary);
 
   const password = randomBytes(18).toString('base64url');
   const passwordHash = await hashPassword(password);
   const mirrorUrl = `http://${listen}/`;
-  const mirrorReady = waitForTcp(namespace, [listen], { timeoutMs: 10_000 });
+  const serversReady = waitForTcp(namespace, [listen, registry.listen], { timeoutMs: 10_000 });
 
   // Each host's sshd is polled from the moment its container starts, so boot times are honest.
   const startedAt = new Map<string, number>();
@@ -291,10 +320,11 @@ async function bringUp(ctx: BringUpContext): Promise<LabUpResult> {
       hint: `see the console logs in ${failedLogsDir(name, ctx.options.env ?? process.env)}`,
     });
   }
-  if (!(await mirrorReady).every((r) => r.ok)) {
-    throw new KprovError('lab', `the artifact mirror did not start on ${listen}: ${await mirrorLogTail(mirrorLog)}`);
-  }
+  const [mirrorUp, registryUp] = await serversReady;
+  if (!mirrorUp?.ok) throw new KprovError('lab', `the artifact mirror did not start on ${listen}: ${await logTail(mirrorLog)}`);
   emit({ type: 'mirror', url: mirrorUrl, root: mirrorRoot });
+  if (!registryUp?.ok) throw new KprovError('lab', `the lab registry did not start on ${registry.listen}: ${await logTail(registry.log)}`);
+  emit({ type: 'registry', url: registry.url });
 
   await Promise.all(hosts.map((h) => waitUntilRunning(h, ctx)));
 
@@ -310,6 +340,7 @@ async function bringUp(ctx: BringUpContext): Promise<LabUpResult> {
     subnet: `${LAB_SUBNET_PREFIX}.0/${LAB_PREFIX_LENGTH}`,
     mirrorUrl,
     mirrorRoot,
+    registryUrl: registry.url,
     hosts: hosts.map((h) => ({ name: h.name, address: h.address, machine: h.machine })),
   };
   await writeLabFiles(inventoryDir, labFile, password);
@@ -325,8 +356,9 @@ async function bringUp(ctx: BringUpContext): Promise<LabUpResult> {
     passwordFile: path.join(inventoryDir, BOOTSTRAP_PASSWORD_FILE),
     mirrorUrl,
     mirrorRoot,
+    registryUrl: registry.url,
     hosts: hosts.map((h) => ({ name: h.name, address: h.address, machine: h.machine, sshMs: sshAt.get(h.name) ?? 0 })),
-    timings: { baseImageMs: ctx.baseImageMs, hostsMs, sshMs, totalMs: Date.now() - ctx.started },
+    timings: { ...ctx.timings, hostsMs, sshMs, totalMs: Date.now() - ctx.started },
   };
 }
 
@@ -335,6 +367,7 @@ async function createHost(ctx: BringUpContext, index: number, passwordHash: stri
   const { store, name, namespace, dir } = ctx;
   const hostDir = path.join(dir, 'hosts', hostName(index));
   const paths = hostRootPaths(hostDir);
+  const containerd = containerdDir(hostDir);
   const host: HostState = {
     name: hostName(index),
     index,
@@ -345,12 +378,14 @@ async function createHost(ctx: BringUpContext, index: number, passwordHash: stri
     dir: hostDir,
     root: paths.root,
     consoleLog: path.join(hostDir, 'console.log'),
-    cgroups: await hostCgroupDirs(name, hostName(index)),
+    cgroups: hostCgroupDirs(store.state.cgroups, hostName(index)),
+    containerdDir: containerd,
   };
   await store.update((s) => {
     s.hosts.push(host);
     s.hosts.sort((a, b) => a.index - b.index);
   });
+  for (const cgroup of host.cgroups) await makeCgroup(cgroup);
   await createHostNetwork(namespace, host.namespace, host.veth, host.address);
   await mountHostRoot(ctx.baseImage, paths);
   await personalizeHostRoot(paths.root, {
@@ -359,6 +394,8 @@ async function createHost(ctx: BringUpContext, index: number, passwordHash: stri
     passwordHash,
     ...(ctx.options.authorizedKey !== undefined ? { authorizedKey: ctx.options.authorizedKey } : {}),
   });
+  await installCgroupRemountUnit(paths.root);
+  await mkdir(containerd, { recursive: true, mode: 0o700 });
   const nspawn = await startContainer({
     root: paths.root,
     machine: host.machine,
@@ -366,6 +403,7 @@ async function createHost(ctx: BringUpContext, index: number, passwordHash: stri
     namespace: host.namespace,
     consoleLog: host.consoleLog,
     cgroups: host.cgroups,
+    containerdDir: containerd,
   });
   await store.updateHost(host.name, (h) => {
     h.nspawn = nspawn;

@@ -15,7 +15,7 @@ import { mountsUnder } from '../../src/lab/mounts.js';
 import { labDir } from '../../src/lab/paths.js';
 import { labDown } from '../../src/lab/down.js';
 import { readLabState } from '../../src/lab/state.js';
-import { systemdCgroupMounts } from '../../src/lab/cgroups.js';
+import { cgroupHierarchies } from '../../src/lab/cgroups.js';
 import { packageRoot } from '../../src/paths.js';
 
 const NAME = 'e2e-lab';
@@ -40,7 +40,11 @@ describe('kprov lab', { skip, concurrency: false }, () => {
     assert.equal(labJson['namespace'], `kprov-${NAME}`);
     assert.equal(labJson['bridgeAddress'], '10.213.0.1');
     assert.equal(labJson['mirrorUrl'], 'http://10.213.0.1:8080/');
-    assert.match(await readFile(path.join(lab.inventoryDir, 'group_vars/all/lab.yml'), 'utf8'), /^ansible_user: root$/m);
+    assert.equal(labJson['registryUrl'], 'http://10.213.0.1:5000');
+    const labYml = await readFile(path.join(lab.inventoryDir, 'group_vars/all/lab.yml'), 'utf8');
+    assert.match(labYml, /^ansible_user: root$/m);
+    assert.match(labYml, /^containerd_registries:\n {2}docker\.io:\n {4}- http:\/\/10\.213\.0\.1:5000$/m);
+    assert.match(labYml, /^containerd_restrict_oom_score_adj: true$/m);
     const pw = await stat(lab.passwordFile);
     assert.equal(pw.mode & 0o777, 0o600);
     assert.match((await readFile(lab.passwordFile, 'utf8')).trim(), /^[A-Za-z0-9_-]{24}$/);
@@ -81,14 +85,21 @@ describe('kprov lab', { skip, concurrency: false }, () => {
     }
   });
 
-  test('every host has cgroups of its own (shared ones make units fail at random)', async () => {
+  test('every host has cgroups of its own in every hierarchy (shared ones make units fail at random)', async () => {
     const state = await readLabState(NAME);
+    const hierarchies = cgroupHierarchies(await readFile('/proc/self/mountinfo', 'utf8'));
+    assert.equal(state?.cgroups.length, hierarchies.length);
     const seen = new Set<string>();
     for (const host of state?.hosts ?? []) {
       const cgroup = await readFile(`/proc/${host.leader?.pid}/cgroup`, 'utf8');
       const systemdLine = cgroup.split('\n').find((l) => l.startsWith('0::')) ?? '';
       assert.match(systemdLine, new RegExp(`^0::/kprov-lab/${NAME}/${host.name}/payload/`));
       seen.add(systemdLine);
+      // nspawn itself is in the host's cgroup of every hierarchy (in systemd's, nspawn keeps to
+      // supervisor/ and puts the host's init in payload/).
+      const nspawnCgroups = (await readFile(`/proc/${host.nspawn?.pid}/cgroup`, 'utf8')).trim().split('\n');
+      assert.equal(nspawnCgroups.length, hierarchies.length);
+      for (const line of nspawnCgroups) assert.match(line, new RegExp(`/kprov-lab/${NAME}/${host.name}(?:/supervisor)?$`), line);
     }
     assert.equal(seen.size, 3);
   });
@@ -134,7 +145,17 @@ describe('kprov lab', { skip, concurrency: false }, () => {
     assert.equal(put.stdout, '405');
   });
 
-  test('lab status --json reports the lab, its hosts and mirror as running', async () => {
+  test('the image registry answers the hosts on the bridge address, and listens nowhere else', async () => {
+    const r = await lab.exec('node2', ['curl', '-fsS', '-D', '-', `${lab.registryUrl}/v2/`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^docker-distribution-api-version: registry\/2\.0\r?$/im);
+    const listeners = await lab.inLab(['ss', '-Hltn', 'sport = :5000']);
+    assert.deepEqual(listeners.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)[3]), ['10.213.0.1:5000']);
+    const state = await readLabState(NAME);
+    assert.match(await readFile(state!.registry!.config, 'utf8'), /^ {2}addr: 10\.213\.0\.1:5000$/m);
+  });
+
+  test('lab status --json reports the lab, its hosts, mirror and registry as running', async () => {
     const r = await runCli(['lab', 'status', '--json', '--name', NAME], { env: process.env });
     assert.equal(r.code, 0, r.stderr);
     const [status] = JSON.parse(r.stdout) as {
@@ -143,6 +164,7 @@ describe('kprov lab', { skip, concurrency: false }, () => {
       namespaceExists: boolean;
       hosts: { name: string; address: string; running: boolean }[];
       mirror: { running: boolean; url: string };
+      registry: { running: boolean; url: string };
     }[];
     assert.equal(status?.name, NAME);
     assert.equal(status?.phase, 'ready');
@@ -156,6 +178,7 @@ describe('kprov lab', { skip, concurrency: false }, () => {
       ],
     );
     assert.equal(status?.mirror.running, true);
+    assert.deepEqual([status?.registry.url, status?.registry.running], ['http://10.213.0.1:5000', true]);
     const text = await runCli(['lab', 'status'], { env: process.env });
     assert.match(text.stdout, new RegExp(`^${NAME}: ready, 3/3 hosts running`, 'm'));
   });
@@ -221,7 +244,7 @@ process.exitCode = await runInLabNamespaceIfNeeded(process.argv[2], ['lab', 'sta
 
   test('lab down removes every process, mount, namespace and link; a second down is a no-op', async () => {
     const resources = await labResources(NAME);
-    assert.equal(resources.pids.length, 1 + 2 * 3, 'mirror + nspawn and init per host');
+    assert.equal(resources.pids.length, 2 + 2 * 3, 'mirror, registry + nspawn and init per host');
     const dir = labDir(NAME);
     const down = await runCli(['lab', 'down', '--name', NAME], { env: process.env });
     assert.equal(down.code, 0, down.stderr);
@@ -231,8 +254,9 @@ process.exitCode = await runInLabNamespaceIfNeeded(process.argv[2], ['lab', 'sta
     await assert.rejects(stat(dir));
     const links = await runCommand(['ip', '-o', 'link', 'show']);
     assert.doesNotMatch(links.stdout, /veth-node|kprov-br0/);
-    for (const hierarchy of systemdCgroupMounts(await readFile('/proc/self/mountinfo', 'utf8'))) {
-      await assert.rejects(stat(path.join(hierarchy, 'kprov-lab', NAME)), `no cgroup is left in ${hierarchy}`);
+    assert.ok(resources.cgroups.length > 0);
+    for (const h of cgroupHierarchies(await readFile('/proc/self/mountinfo', 'utf8'))) {
+      await assert.rejects(stat(path.join(h.mountPoint, 'kprov-lab', NAME)), `no cgroup is left in ${h.mountPoint}`);
     }
     const again = await runCli(['lab', 'down', '--name', NAME], { env: process.env });
     assert.equal(again.code, 0, again.stderr);

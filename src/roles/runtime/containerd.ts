@@ -14,8 +14,6 @@ export const CONTAINERD_ENDPOINT = `unix://${CONTAINERD_SOCKET}`;
 export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
 export const CONTAINERD_UNIT_PATH = '/etc/systemd/system/containerd.service';
 export const CNI_CONF_DIR = '/etc/cni/net.d';
-/** The pause image kubeadm v1.13 uses for pod sandboxes. */
-export const SANDBOX_IMAGE = 'k8s.gcr.io/pause:3.1';
 
 export interface ContainerdPaths {
   containerd: string;
@@ -50,7 +48,51 @@ export function containerdConfigVersion(containerdVersion: string): 1 | 2 {
   return versionAtLeast(containerdVersion, '1.5.0') ? 2 : 1;
 }
 
-/** Variables for both containerd templates. */
+/** The pod sandbox image, `{pod_infra_image_repo}:{pod_infra_image_tag}` (kubeadm v1.13's k8s.gcr.io/pause:3.1 by default). */
+export function sandboxImage(vars: Pick<HostVars, 'pod_infra_image_repo' | 'pod_infra_image_tag'>): string {
+  return `${vars.pod_infra_image_repo}:${vars.pod_infra_image_tag}`;
+}
+
+export interface RegistryMirror {
+  name: string;
+  /** TOML array items, each a quoted string. */
+  endpoints: string;
+}
+
+/** containerd_registries for the CRI `registry.mirrors` tables, sorted so the config is stable. */
+export function registryMirrors(registries: HostVars['containerd_registries']): RegistryMirror[] {
+  return Object.keys(registries)
+    .sort()
+    .map((name) => ({ name, endpoints: registries[name]!.map((e) => JSON.stringify(e)).join(', ') }));
+}
+
+/**
+ * `restrict_oom_score_adj` came with containerd 1.3's CRI plugin: rendered from then on, and
+ * refused when wanted on an older containerd (which would ignore it and fail to start pods).
+ */
+function restrictOomScoreAdj(vars: Pick<HostVars, 'containerd_version' | 'containerd_restrict_oom_score_adj'>): boolean | undefined {
+  if (versionAtLeast(vars.containerd_version, '1.3.0')) return vars.containerd_restrict_oom_score_adj;
+  if (vars.containerd_restrict_oom_score_adj) {
+    throw new KprovError('config', `containerd_restrict_oom_score_adj needs containerd 1.3 or later; containerd_version is ${vars.containerd_version}`, {
+      hint: 'set containerd_version to 1.3.0 or later, or containerd_restrict_oom_score_adj to false',
+    });
+  }
+  return undefined;
+}
+
+export type ContainerdVars = Pick<
+  HostVars,
+  | 'bin_dir'
+  | 'containerd_version'
+  | 'containerd_registries'
+  | 'pod_infra_image_repo'
+  | 'pod_infra_image_tag'
+  | 'containerd_restrict_oom_score_adj'
+  | 'http_proxy'
+  | 'https_proxy'
+  | 'no_proxy'
+>;
+
 /** The proxy environment containerd pulls images through (it reads the upper-case names). */
 function proxyEnvironment(vars: Pick<HostVars, 'http_proxy' | 'https_proxy' | 'no_proxy'>): [string, string][] {
   const env: [string, string | undefined][] = [
@@ -61,8 +103,11 @@ function proxyEnvironment(vars: Pick<HostVars, 'http_proxy' | 'https_proxy' | 'n
   return env.filter((e): e is [string, string] => e[1] !== undefined);
 }
 
-export function containerdTemplateVars(vars: Pick<HostVars, 'bin_dir' | 'containerd_version' | 'http_proxy' | 'https_proxy' | 'no_proxy'>): Record<string, unknown> {
+
+/** Variables for both containerd templates. */
+export function containerdTemplateVars(vars: ContainerdVars): Record<string, unknown> {
   const paths = containerdPaths(vars);
+  const restrict = restrictOomScoreAdj(vars);
   return {
     containerd_version: vars.containerd_version,
     config_version: containerdConfigVersion(vars.containerd_version),
@@ -72,7 +117,10 @@ export function containerdTemplateVars(vars: Pick<HostVars, 'bin_dir' | 'contain
     runc_path: paths.runc,
     config_path: CONTAINERD_CONFIG,
     socket: CONTAINERD_SOCKET,
-    sandbox_image: SANDBOX_IMAGE,
+    sandbox_image: sandboxImage(vars),
+    registries: registryMirrors(vars.containerd_registries),
+    // '' leaves the line out (containerd before 1.3).
+    restrict_oom_score_adj: restrict === undefined ? '' : String(restrict),
     systemd_cgroup: CGROUP_DRIVER === 'systemd' ? 'true' : 'false',
     cni_bin_dir: CNI_BIN_DIR,
     cni_conf_dir: CNI_CONF_DIR,

@@ -14,6 +14,7 @@ function initialState(name: string): LabState {
     phase: 'creating',
     namespace: `kprov-${name}`,
     bridge: { name: 'kprov-br0', address: '10.213.0.1', prefixLength: 24 },
+    cgroups: [],
     hosts: [],
   };
 }

@@ -5,6 +5,7 @@ import { isKprovError } from '../../../src/errors.js';
 import { containerdConfigVersion, containerdTemplateVars } from '../../../src/roles/runtime/containerd.js';
 import { CGROUP_DRIVER } from '../../../src/roles/runtime/cgroup-driver.js';
 import { IP_FORWARD_SYSCTL_FILE, renderRuntimeFiles, runtimeRole } from '../../../src/roles/runtime/index.js';
+import { nodeRole } from '../../../src/roles/node/index.js';
 import { describeFailure } from '../../../src/engine/errors.js';
 import { waitForContainerd } from '../../../src/roles/runtime/ctr-answers.js';
 import { FakeHost } from '../../../dev/fake-fleet.js';
@@ -62,7 +63,85 @@ test('a version 1 config (containerd 1.2) uses plugins.cri and systemd_cgroup, a
   assert.match(unit, /^ExecStart=\/opt\/kprov\/bin\/containerd --config/m);
   assert.match(unit, /^Type=simple$/m);
   assert.match(unit, /PATH=\/opt\/kprov\/bin:/);
-  assert.equal(containerdTemplateVars({ bin_dir: '/opt/kprov/bin', containerd_version: '1.2.6' })['runc_path'], '/opt/kprov/bin/runc');
+  const vars = { bin_dir: '/opt/kprov/bin', containerd_version: '1.2.6', containerd_registries: {}, pod_infra_image_repo: 'k8s.gcr.io/pause', pod_infra_image_tag: '3.1', containerd_restrict_oom_score_adj: false };
+  assert.equal(containerdTemplateVars(vars)['runc_path'], '/opt/kprov/bin/runc');
+  // containerd 1.2 has no restrict_oom_score_adj: no line, and asking for it is refused.
+  assert.doesNotMatch(config, /restrict_oom_score_adj/);
+  assert.throws(
+    () => containerdTemplateVars({ ...vars, containerd_restrict_oom_score_adj: true }),
+    (e: unknown) => isKprovError(e) && e.code === 'config' && /containerd_restrict_oom_score_adj needs containerd 1\.3 or later; containerd_version is 1\.2\.6/.test(e.message),
+  );
+});
+
+/** The tables of a rendered config, each with its lines (enough TOML to check where a key sits). */
+function tomlTables(config: string): Map<string, string[]> {
+  const tables = new Map<string, string[]>();
+  let current = '';
+  tables.set(current, []);
+  for (const raw of config.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header) {
+      current = header[1]!;
+      assert.ok(!tables.has(current), `table [${current}] is defined once`);
+      tables.set(current, []);
+    } else tables.get(current)!.push(line);
+  }
+  return tables;
+}
+
+test("Kubespray's image settings: registry mirrors (plain http too), the sandbox image, the OOM restriction, in both formats", async () => {
+  const settings = {
+    containerd_registries: { 'k8s.gcr.io': 'http://10.213.0.1:5000', 'docker.io': ['http://10.213.0.1:5000', 'https://registry-1.docker.io'] },
+    kube_image_repo: 'registry.local:5000/k8s',
+    pod_infra_image_tag: 3.1,
+    containerd_restrict_oom_score_adj: true,
+  };
+  const v2 = tomlTables(renderRuntimeFiles({ render, run: (await loadCluster(undefined, { containerd_version: '1.6.20', ...settings })).run() }, 'node1').config);
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  assert.ok(v2.get(cri)!.includes('sandbox_image = "registry.local:5000/k8s/pause:3.1"'), 'pod_infra_image_repo follows kube_image_repo');
+  assert.ok(v2.get(cri)!.includes('restrict_oom_score_adj = true'));
+  assert.deepEqual(v2.get(`${cri}.registry.mirrors."docker.io"`), ['endpoint = ["http://10.213.0.1:5000", "https://registry-1.docker.io"]']);
+  assert.deepEqual(v2.get(`${cri}.registry.mirrors."k8s.gcr.io"`), ['endpoint = ["http://10.213.0.1:5000"]']);
+  assert.deepEqual(
+    [...v2.keys()].filter((k) => k.includes('.mirrors.')),
+    [`${cri}.registry.mirrors."docker.io"`, `${cri}.registry.mirrors."k8s.gcr.io"`],
+    'sorted by registry name',
+  );
+
+  const v1 = tomlTables(renderRuntimeFiles({ render, run: (await loadCluster(undefined, { containerd_version: '1.3.4', ...settings })).run() }, 'node1').config);
+  assert.ok(v1.get('plugins.cri')!.includes('restrict_oom_score_adj = true'));
+  assert.ok(v1.get('plugins.cri')!.includes('sandbox_image = "registry.local:5000/k8s/pause:3.1"'));
+  assert.deepEqual(v1.get('plugins.cri.registry.mirrors."k8s.gcr.io"'), ['endpoint = ["http://10.213.0.1:5000"]']);
+
+  // Defaults: kubeadm v1.13's pause image, Docker Hub's own endpoint for docker.io, no restriction.
+  const plain = renderRuntimeFiles({ render, run: (await loadCluster(undefined, { containerd_version: '1.6.20' })).run() }, 'node1').config;
+  const d = tomlTables(plain);
+  assert.ok(d.get(cri)!.includes('sandbox_image = "k8s.gcr.io/pause:3.1"'));
+  assert.ok(d.get(cri)!.includes('restrict_oom_score_adj = false'));
+  assert.deepEqual(d.get(`${cri}.registry.mirrors."docker.io"`), ['endpoint = ["https://registry-1.docker.io"]']);
+  // No mirrors at all: no registry tables.
+  const none = renderRuntimeFiles({ render, run: (await loadCluster(undefined, { containerd_version: '1.6.20', containerd_registries: {} })).run() }, 'node1').config;
+  assert.doesNotMatch(none, /registry/);
+});
+
+test('bad image settings are refused with what is expected', async () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ containerd_registries: { 'docker.io': 'ftp://mirror' } }, /containerd_registries.*http:\/\/ or https:\/\/ URL/],
+    [{ containerd_registries: { 'docker.io': [] } }, /containerd_registries.*at least one mirror URL/],
+    [{ containerd_registries: ['http://mirror'] }, /containerd_registries.*mapping of registry names/],
+    [{ pod_infra_image_repo: 'K8s.gcr.io/Pause' }, /pod_infra_image_repo.*image repository/],
+    [{ pod_infra_image_tag: 'a:b' }, /pod_infra_image_tag.*image tag/],
+    [{ containerd_restrict_oom_score_adj: 'maybe' }, /containerd_restrict_oom_score_adj.*true or false/],
+  ];
+  for (const [vars, expected] of cases) {
+    await assert.rejects(loadCluster(undefined, vars), (e: unknown) => {
+      assert.ok(isKprovError(e), String(e));
+      assert.match(`${e.message}\n${JSON.stringify(e)}`, expected);
+      return true;
+    }, JSON.stringify(vars));
+  }
 });
 
 test('runtime: first apply installs and starts containerd; a re-apply changes nothing, restarts nothing, uploads nothing', async () => {
@@ -188,4 +267,47 @@ test('artifact binaries: one look for the whole play; only a file that differs i
   const warnings = r.of('warning').filter((w) => w.host === 'node2').map((w) => w.message);
   assert.deepEqual(warnings, ['containerd 1.6.20 (amd64): checksum NOT verified (--insecure-skip-checksum): http://mirror/x']);
   assert.ok(r.of('handler:finish').some((e) => e.host === 'node2' && e.handler === 'restart containerd'));
+});
+
+test('runtime: changing an image setting rewrites only containerd config and restarts only containerd', async () => {
+  const RUNTIME_AND_NODE = `
+- name: Container runtime
+  hosts: k8s_cluster
+  roles: [runtime]
+- name: Kubernetes nodes
+  hosts: k8s_cluster
+  roles: [node]
+`;
+  const base = { containerd_version: '1.6.20' };
+  const c = await loadCluster(undefined, base);
+  c.artifacts = fakeArtifacts();
+  const { fleet } = nodeFleet(['node1', 'node2', 'node3']);
+  const first = await runYaml(RUNTIME_AND_NODE, { inventory: c.view, roles: [runtimeRole, nodeRole], fleet, run: c.run() });
+  assert.equal(first.result.status, 'ok', JSON.stringify(first.of('host:finish').map((e) => e.error)));
+
+  const changes: Record<string, unknown>[] = [
+    { containerd_registries: { 'k8s.gcr.io': ['http://10.213.0.1:5000'] } },
+    { kube_image_repo: 'registry.local:5000/k8s' },
+    { pod_infra_image_repo: 'registry.local:5000/pause' },
+    { pod_infra_image_tag: '3.2' },
+    { containerd_restrict_oom_score_adj: true },
+  ];
+  for (const change of changes) {
+    const next = await loadCluster(undefined, { ...base, ...change });
+    next.artifacts = c.artifacts;
+    // Same cluster, same PKI: only the variable differs.
+    Object.assign(next.inventory, { dir: c.inventory.dir });
+    const restartsBefore = new Map([...fleet.machines].map(([n, m]) => [n, m.restarts.length]));
+    const r = await runYaml(RUNTIME_AND_NODE, { inventory: { ...next.view, dir: c.inventory.dir }, roles: [runtimeRole, nodeRole], fleet, run: next.run() });
+    assert.equal(r.result.status, 'ok', JSON.stringify(r.of('host:finish').map((e) => e.error)));
+    const changed = r.of('task:finish').filter((e) => e.status === 'changed');
+    assert.deepEqual([...new Set(changed.map((e) => e.task))], ['file /etc/containerd/config.toml'], JSON.stringify(change));
+    assert.equal(changed.length, 3, 'on every host');
+    for (const [name, m] of fleet.machines) {
+      assert.deepEqual(m.restarts.slice(restartsBefore.get(name)).map((x) => x.unit), ['containerd.service'], `${name} ${JSON.stringify(change)}`);
+    }
+    // Back to the start for the next setting.
+    const back = await runYaml(RUNTIME_AND_NODE, { inventory: c.view, roles: [runtimeRole, nodeRole], fleet, run: c.run() });
+    assert.equal(back.result.status, 'ok');
+  }
 });
