@@ -18,6 +18,7 @@ import { openRunLog } from '../engine/render/run-log.js';
 import { newRunId } from '../engine/run-id.js';
 import type { RunHolder } from '../engine/run-holder.js';
 import { holderAlive, hostLockStaleReason, thisProcessHolder } from './control-host.js';
+import { commandArgv, commandLabel } from './apply-argv.js';
 import { takeInventoryLock } from './inventory-lock.js';
 import type { Interrupts } from './interrupts.js';
 import { DEFAULT_GRACE_MS } from '../engine/run-stop.js';
@@ -94,7 +95,10 @@ export interface ApplyDeps<R = unknown> {
   watchInterrupts?(graceMs: number): Interrupts;
 }
 
-/** Runs apply/plan and returns the exit code: 0 ok, 1 a host failed or was unreachable. Bad input throws KprovError (exit 2). */
+/**
+ * Runs apply/plan and returns the exit code: 0 ok, 1 a host failed or was unreachable, 130
+ * interrupted. Bad input, and another run holding the inventory or a host, throw KprovError (exit 2).
+ */
 export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>): Promise<number> {
   const { io } = deps;
   const playbookPath = await resolvePlaybookPath(options.playbook, deps.playbooksDir, io.cwd);
@@ -180,38 +184,6 @@ async function runLocked<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>, pr
   }
 }
 
-/** The command as a lock shows it to another run: `kprov apply cluster --limit node4`. */
-function commandLabel(options: ApplyCommandOptions, playbookPath: string, playbooksDir: string): string {
-  const inPlaybooksDir = path.dirname(playbookPath) === path.resolve(playbooksDir);
-  const playbook = inPlaybooksDir ? path.basename(playbookPath).replace(/\.ya?ml$/, '') : playbookPath;
-  return [
-    'kprov',
-    options.dryRun ? 'plan' : 'apply',
-    playbook,
-    ...(options.limit !== undefined ? ['--limit', options.limit] : []),
-    ...(options.tags.length > 0 ? ['--tags', options.tags.join(',')] : []),
-    ...(options.skipTags.length > 0 ? ['--skip-tags', options.skipTags.join(',')] : []),
-  ].join(' ');
-}
-
-/** The same command with resolved paths, for re-running it in another place. */
-export function commandArgv(options: ApplyCommandOptions, playbookPath: string, inventoryDir: string): string[] {
-  return [
-    'apply',
-    playbookPath,
-    '-i',
-    inventoryDir,
-    ...(options.dryRun ? ['--dry-run'] : []),
-    ...(options.limit !== undefined ? ['--limit', options.limit] : []),
-    ...options.tags.flatMap((t) => ['--tags', t]),
-    ...options.skipTags.flatMap((t) => ['--skip-tags', t]),
-    '--concurrency',
-    String(options.concurrency),
-    ...(options.json ? ['--json'] : []),
-    ...(options.askPass ? ['--ask-pass'] : []),
-  ];
-}
-
 function chooseRenderer<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>): Renderer {
   if (options.json) return jsonLinesRenderer((line) => deps.io.out(line));
   if (deps.io.isTTY && deps.terminal) return listrRenderer(deps.terminal);
@@ -255,6 +227,8 @@ function addRunOptions(cmd: Command): Command {
     .option('--json', 'print events as JSON lines instead of progress')
     .option('-k, --ask-pass', 'ask for the SSH password of the first login (hosts without the cluster key yet)');
 }
+
+export { commandArgv } from './apply-argv.js';
 
 export type ApplyDepsFactory<R> = (io: CliIO) => Promise<ApplyDeps<R>>;
 

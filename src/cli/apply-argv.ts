@@ -1,0 +1,39 @@
+/**
+ * `kprov apply` as text and as argv: the label a lock shows to another run, and the same command
+ * with resolved paths for re-running it elsewhere (a lab's network namespace).
+ */
+import path from 'node:path';
+import type { ApplyCommandOptions } from './apply.js';
+
+/** The command as a lock shows it to another run: `kprov apply cluster --limit node4`. */
+export function commandLabel(options: ApplyCommandOptions, playbookPath: string, playbooksDir: string): string {
+  const inPlaybooksDir = path.dirname(playbookPath) === path.resolve(playbooksDir);
+  const playbook = inPlaybooksDir ? path.basename(playbookPath).replace(/\.ya?ml$/, '') : playbookPath;
+  return [
+    'kprov',
+    options.dryRun ? 'plan' : 'apply',
+    playbook,
+    ...(options.limit !== undefined ? ['--limit', options.limit] : []),
+    ...(options.tags.length > 0 ? ['--tags', options.tags.join(',')] : []),
+    ...(options.skipTags.length > 0 ? ['--skip-tags', options.skipTags.join(',')] : []),
+  ].join(' ');
+}
+
+/** The same command with resolved paths, for re-running it in another place. */
+export function commandArgv(options: ApplyCommandOptions, playbookPath: string, inventoryDir: string): string[] {
+  return [
+    'apply',
+    playbookPath,
+    '-i',
+    inventoryDir,
+    ...(options.dryRun ? ['--dry-run'] : []),
+    ...(options.limit !== undefined ? ['--limit', options.limit] : []),
+    ...options.tags.flatMap((t) => ['--tags', t]),
+    ...options.skipTags.flatMap((t) => ['--skip-tags', t]),
+    '--concurrency',
+    String(options.concurrency),
+    ...(options.json ? ['--json'] : []),
+    ...(options.askPass ? ['--ask-pass'] : []),
+  ];
+}
+
