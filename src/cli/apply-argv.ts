@@ -20,7 +20,7 @@ export function commandLabel(options: ApplyCommandOptions, playbookPath: string,
 }
 
 /** The same command with resolved paths, for re-running it in another place. */
-export function commandArgv(options: ApplyCommandOptions, playbookPath: string, inventoryDir: string): string[] {
+export function commandArgv(options: ApplyCommandOptions, playbookPath: string, inventoryDir: string, cwd = process.cwd()): string[] {
   return [
     'apply',
     playbookPath,
@@ -34,6 +34,15 @@ export function commandArgv(options: ApplyCommandOptions, playbookPath: string, 
     String(options.concurrency),
     ...(options.json ? ['--json'] : []),
     ...(options.askPass ? ['--ask-pass'] : []),
+    // Paths resolved here: the other place may have another working directory.
+    ...(options.extraVars ?? []).flatMap((e) => ['--extra-vars', e.trim().startsWith('@') ? `@${path.resolve(cwd, e.trim().slice(1))}` : e]),
+    ...(options.connection?.user !== undefined ? ['--user', options.connection.user] : []),
+    ...(options.connection?.become ? ['--become'] : []),
+    ...(options.connection?.becomeUser !== undefined ? ['--become-user', options.connection.becomeUser] : []),
+    ...(options.connection?.privateKey !== undefined ? ['--private-key', path.resolve(cwd, options.connection.privateKey)] : []),
+    ...(options.diff ? ['--diff'] : []),
+    ...(options.verbosity ? Array.from({ length: options.verbosity }, () => '--verbose') : []),
+    ...(options.list === 'hosts' ? ['--list-hosts'] : options.list === 'tags' ? ['--list-tags'] : []),
   ];
 }
 

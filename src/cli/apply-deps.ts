@@ -7,6 +7,7 @@ import path from 'node:path';
 import { systemClock } from '../engine/executor.js';
 import { createClusterRun, type ClusterRun } from '../cluster/run.js';
 import { builtinRoleRegistry } from '../roles/index.js';
+import { parseExtraVars } from '../inventory/extra-vars.js';
 import { loadInventory } from '../inventory/load.js';
 import { assertInLabNamespaceIfLab, runInLabNamespaceIfNeeded } from '../lab/netns.js';
 import { packageRoot, playbooksDir } from '../paths.js';
@@ -38,8 +39,18 @@ export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>
     playbooksDir,
     roles: builtinRoleRegistry(),
     resolveInventoryDir: (option) => resolveInventoryDir(option, io),
-    async loadInventory(dir): Promise<LoadedInventory<ClusterRun>> {
-      const inv = await loadInventory(dir, { strict: false });
+    async loadInventory(dir, load): Promise<LoadedInventory<ClusterRun>> {
+      const c = load.connection;
+      const inv = await loadInventory(dir, {
+        strict: false,
+        extraVars: await parseExtraVars(load.extraVars, load.cwd),
+        connectionDefaults: {
+          ...(c.user !== undefined ? { ansible_user: c.user } : {}),
+          ...(c.become ? { ansible_become: true } : {}),
+          ...(c.becomeUser !== undefined ? { ansible_become_user: c.becomeUser } : {}),
+          ...(c.privateKey !== undefined ? { ansible_ssh_private_key_file: path.resolve(load.cwd, c.privateKey) } : {}),
+        },
+      });
       // A key file that cannot log in is bad input, found before any host is contacted.
       const keyWarnings = await requireKeyFiles(inv);
       return {

@@ -44,6 +44,31 @@ export interface ApplyCommandOptions {
   json: boolean;
   /** Ask once, before the run, for the SSH password of the first login (like Ansible's -k). */
   askPass?: boolean;
+  /** Ansible's -e values as given (`k=v`, a JSON/YAML mapping, `@file`). */
+  extraVars?: string[];
+  /** Ansible's -u, -b, --become-user, --private-key: kprov's defaults for them, below the inventory's. */
+  connection?: ConnectionOptions;
+  /** Show each change's diff in apply output too (Ansible's --diff). */
+  diff?: boolean;
+  /** -v, -vv, -vvv: 1 read-ahead, 2 task starts, 3 SSH events. */
+  verbosity?: number;
+  /** Print the play hosts or tags and stop (Ansible's --list-hosts, --list-tags). */
+  list?: 'hosts' | 'tags';
+}
+
+export interface ConnectionOptions {
+  user?: string;
+  become?: boolean;
+  becomeUser?: string;
+  privateKey?: string;
+}
+
+/** How the command wants the inventory loaded. */
+export interface InventoryLoadOptions {
+  extraVars: readonly string[];
+  connection: ConnectionOptions;
+  /** Where relative `-e @file` and --private-key paths are found. */
+  cwd: string;
 }
 
 /** What the command needs of a loaded inventory. */
@@ -71,7 +96,7 @@ export interface ApplyDeps<R = unknown> {
   playbooksDir: string;
   roles: RoleRegistry<R>;
   resolveInventoryDir(option: string | undefined): Promise<string>;
-  loadInventory(dir: string): Promise<LoadedInventory<R>>;
+  loadInventory(dir: string, options: InventoryLoadOptions): Promise<LoadedInventory<R>>;
   createConnector(inventory: LoadedInventory<R>, setup: ConnectorSetup): HostConnector;
   clock: Clock;
   /**
@@ -106,13 +131,17 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
   // Before anything else (a lab inventory re-runs the command elsewhere): a typo in --tags is bad input.
   checkTags(playbook, deps.roles, options);
   const inventoryDir = await deps.resolveInventoryDir(options.inventory);
-  const delegated = await deps.runElsewhere?.(inventoryDir, commandArgv(options, playbookPath, inventoryDir));
+  const delegated = await deps.runElsewhere?.(inventoryDir, commandArgv(options, playbookPath, inventoryDir, io.cwd));
   if (delegated !== undefined) return delegated;
   // From here this process runs the plays: a signal stops them cleanly (see interrupts.ts).
   const interrupts = deps.watchInterrupts?.(DEFAULT_GRACE_MS);
   try {
-    const inventory = await deps.loadInventory(inventoryDir);
+    const inventory = await deps.loadInventory(inventoryDir, { extraVars: options.extraVars ?? [], connection: options.connection ?? {}, cwd: io.cwd });
     const plan = planRun(playbook, inventory, deps.roles, { limit: options.limit, tags: options.tags, skipTags: options.skipTags });
+    if (options.list) {
+      for (const line of options.list === 'hosts' ? listHosts(plan) : listTags(plan)) io.out(line);
+      return 0;
+    }
     const runId = newRunId();
     // One run at a time per cluster; a plan changes nothing and takes no lock.
     const holder = await (deps.runHolder ?? thisProcessHolder)(runId, commandLabel(options, playbookPath, deps.playbooksDir), new Date(deps.clock.now()));
@@ -186,8 +215,23 @@ async function runLocked<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>, pr
 
 function chooseRenderer<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>): Renderer {
   if (options.json) return jsonLinesRenderer((line) => deps.io.out(line));
-  if (deps.io.isTTY && deps.terminal) return listrRenderer(deps.terminal);
-  return plainRenderer((line) => deps.io.out(line));
+  // Diffs and the details of -v are lines, not a progress tree.
+  const detail = { diff: options.diff === true, verbosity: options.verbosity ?? 0 };
+  if (deps.io.isTTY && deps.terminal && !detail.diff && detail.verbosity === 0) return listrRenderer(deps.terminal);
+  return plainRenderer((line) => deps.io.out(line), detail);
+}
+
+/** Ansible's --list-hosts: each play's hosts after --limit. */
+function listHosts<R>(plan: RunPlan<R>): string[] {
+  return plan.plays.flatMap((p) => [`play #${p.index + 1} (${p.play.hosts}): ${p.play.name}`, `  hosts (${p.hosts.length}):`, ...p.hosts.map((h) => `    ${h.name}`)]);
+}
+
+/** Ansible's --list-tags: each play's tags (its own, its roles' and their tasks'). */
+function listTags<R>(plan: RunPlan<R>): string[] {
+  return plan.plays.flatMap((p) => {
+    const tags = [...new Set(p.roles.flatMap((r) => [...r.tags, ...(r.role.taskTags ?? [])]))].sort();
+    return [`play #${p.index + 1} (${p.play.hosts}): ${p.play.name}`, `  TASK TAGS: [${tags.join(', ')}]`];
+  });
 }
 
 function relativeTo(cwd: string, p: string): string {
@@ -208,12 +252,23 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 interface RawOptions {
   inventory?: string;
   dryRun?: boolean;
+  check?: boolean;
   limit?: string;
   tags: string[];
   skipTags: string[];
   concurrency: number;
+  forks?: number;
   json?: boolean;
   askPass?: boolean;
+  extraVars: string[];
+  become?: boolean;
+  becomeUser?: string;
+  user?: string;
+  privateKey?: string;
+  diff?: boolean;
+  verbose: number;
+  listHosts?: boolean;
+  listTags?: boolean;
 }
 
 function addRunOptions(cmd: Command): Command {
@@ -225,7 +280,45 @@ function addRunOptions(cmd: Command): Command {
     .option('--skip-tags <tags>', 'skip tasks with these tags (comma-separated, repeatable)', collect, [])
     .option('--concurrency <n>', 'hosts worked on at once', parseConcurrency, DEFAULT_CONCURRENCY)
     .option('--json', 'print events as JSON lines instead of progress')
-    .option('-k, --ask-pass', 'ask for the SSH password of the first login (hosts without the cluster key yet)');
+    .option('-k, --ask-pass', 'ask for the SSH password of the first login (hosts without the cluster key yet)')
+    // Ansible's options where they mean the same thing.
+    .option('-e, --extra-vars <vars>', 'variables above every inventory file: key=value …, a JSON/YAML mapping, or @file (repeatable)', collect, [])
+    .option('-u, --user <user>', 'the SSH user where the inventory sets no ansible_user')
+    .option('-b, --become', 'become root with sudo where the inventory sets no ansible_become')
+    .option('--become-user <user>', 'the user to become where the inventory sets no ansible_become_user')
+    .option('--private-key <file>', 'the SSH private key where the inventory sets no ansible_ssh_private_key_file')
+    .option('-f, --forks <n>', 'the same as --concurrency', parseConcurrency)
+    .option('-C, --check', 'the same as --dry-run (kprov plan)')
+    .option('-D, --diff', "show each change's diff in apply output too")
+    .option('-v, --verbose', '-v read-ahead per host, -vv also each task as it starts, -vvv also SSH events', (_: string, n: number) => n + 1, 0)
+    .option('--list-hosts', "list each play's hosts (after --limit) and stop")
+    .option('--list-tags', "list each play's tags and stop");
+}
+
+/** The apply options of the raw commander values (the dry-run switch is the caller's). */
+function applyOptions(playbook: string, raw: RawOptions, dryRun: boolean): ApplyCommandOptions {
+  const connection: ConnectionOptions = {
+    ...(raw.user !== undefined ? { user: raw.user } : {}),
+    ...(raw.become ? { become: true } : {}),
+    ...(raw.becomeUser !== undefined ? { becomeUser: raw.becomeUser } : {}),
+    ...(raw.privateKey !== undefined ? { privateKey: raw.privateKey } : {}),
+  };
+  return {
+    playbook,
+    inventory: raw.inventory,
+    dryRun: dryRun || raw.check === true,
+    limit: raw.limit,
+    tags: parseTagList(raw.tags),
+    skipTags: parseTagList(raw.skipTags),
+    concurrency: raw.forks ?? raw.concurrency,
+    json: raw.json === true,
+    askPass: raw.askPass === true,
+    extraVars: raw.extraVars,
+    connection,
+    diff: raw.diff === true,
+    verbosity: raw.verbose,
+    ...(raw.listHosts ? { list: 'hosts' as const } : raw.listTags ? { list: 'tags' as const } : {}),
+  };
 }
 
 export { commandArgv } from './apply-argv.js';
@@ -239,20 +332,7 @@ async function defaultDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>> {
 
 export function registerApply(program: Command, io: CliIO, makeDeps: ApplyDepsFactory<unknown> = defaultDeps): void {
   const run = async (playbook: string, raw: RawOptions, cmd: Command, dryRun: boolean) => {
-    const code = await runApplyCommand(
-      {
-        playbook,
-        inventory: raw.inventory,
-        dryRun,
-        limit: raw.limit,
-        tags: parseTagList(raw.tags),
-        skipTags: parseTagList(raw.skipTags),
-        concurrency: raw.concurrency,
-        json: raw.json === true,
-        askPass: raw.askPass === true,
-      },
-      await makeDeps(io),
-    );
+    const code = await runApplyCommand(applyOptions(playbook, raw, dryRun), await makeDeps(io));
     setExitCode(cmd, code);
   };
 

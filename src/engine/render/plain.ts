@@ -6,7 +6,15 @@ import type { EventSink, RunEvent } from '../events.js';
 import { failureLines, formatDuration, formatLeftBehind, formatOutcome, formatRecap, formatStop, PlanCollector } from './format.js';
 import type { Renderer } from './renderer.js';
 
-export function plainRenderer(out: (line: string) => void): Renderer {
+export interface PlainDetail {
+  /** Each change's diff under it in apply output too (plans always show them). */
+  diff?: boolean;
+  /** 1: what was read ahead per host; 2: also each task as it starts. */
+  verbosity?: number;
+}
+
+export function plainRenderer(out: (line: string) => void, detail: PlainDetail = {}): Renderer {
+  const verbosity = detail.verbosity ?? 0;
   const plan = new PlanCollector();
   let width = 4;
   let dryRun = false;
@@ -32,9 +40,20 @@ export function plainRenderer(out: (line: string) => void): Renderer {
         const status = e.status === 'failed' ? 'FAILED' : e.status === 'unreachable' ? 'UNREACHABLE' : e.status;
         out(`  ${host(e.host)}  ${status.padEnd(7)}  ${e.role}: ${e.task}  ${formatDuration(e.durationMs)}${e.reason ? `  (${e.reason})` : ''}`);
         // In a dry run the changes are listed with their diffs in the plan at the end.
-        if (!dryRun) for (const c of e.changes) out(`  ${host('')}           ~ ${c.summary}`);
+        if (!dryRun) {
+          for (const c of e.changes) {
+            out(`  ${host('')}           ~ ${c.summary}`);
+            if (detail.diff && c.diff) for (const d of c.diff.replace(/\n$/, '').split('\n')) out(`  ${host('')}             ${d}`);
+          }
+        }
         break;
       }
+      case 'task:start':
+        if (verbosity >= 2) out(`  ${host(e.host)}  start    ${e.role}: ${e.task}`);
+        break;
+      case 'host:read':
+        if (verbosity >= 1) out(`  ${host(e.host)}  read     ${e.paths} paths, ${e.units} units, ${e.commands} probes in one command  ${formatDuration(e.durationMs)}`);
+        break;
       case 'host:finish':
         if (e.error && (e.status === 'failed' || e.status === 'unreachable' || e.status === 'interrupted')) {
           for (const l of failureLines(e.host, e.step ?? 'run', e.error)) out(`  ${e.status.toUpperCase()} ${l}`);

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { registerApply, runApplyCommand, type ApplyCommandOptions, type ApplyDeps } from '../../../src/cli/apply.js';
+import { commandArgv, registerApply, runApplyCommand, type ApplyCommandOptions, type ApplyDeps } from '../../../src/cli/apply.js';
 import type { CliIO } from '../../../src/cli/io.js';
 import { watchInterrupts } from '../../../src/cli/interrupts.js';
 import type { RunEvent } from '../../../src/engine/events.js';
@@ -286,9 +286,9 @@ test('a lab inventory runs the same command where its hosts are reachable, with 
   const loader = h.deps.loadInventory;
   const deps: ApplyDeps = {
     ...h.deps,
-    loadInventory: async (dir) => {
+    loadInventory: async (dir, load) => {
       loaded += 1;
-      return loader(dir);
+      return loader(dir, load);
     },
     runElsewhere: async (dir, argv) => {
       seen.push({ dir, argv });
@@ -314,7 +314,7 @@ test('a lab inventory runs the same command where its hosts are reachable, with 
 test('an unknown --tags or --skip-tags value is bad input before the inventory is read or any host contacted', async () => {
   const h = await harness();
   let loaded = 0;
-  const deps: ApplyDeps = { ...h.deps, loadInventory: async (dir) => (loaded++, h.deps.loadInventory(dir)) };
+  const deps: ApplyDeps = { ...h.deps, loadInventory: async (dir, load) => (loaded++, h.deps.loadInventory(dir, load)) };
   await assert.rejects(runApplyCommand(options({ tags: ['confg'], skipTags: ['nope'] }), deps), (e: KprovError) => {
     assert.equal(e.code, 'usage');
     assert.equal(e.exitCode, 2);
@@ -464,3 +464,33 @@ async function waitUntilTrue(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 2));
   assert.ok(condition(), 'condition not reached');
 }
+
+test("Ansible's options: --check is a plan, -f the concurrency, -e/-u/-b reach the inventory loader, --list-hosts and --list-tags stop before any host", async () => {
+  const h = await harness();
+  const loads: unknown[] = [];
+  const deps: ApplyDeps = { ...h.deps, loadInventory: async (dir, load) => (loads.push(load), h.deps.loadInventory(dir, load)) };
+  const program = new Command().exitOverride();
+  registerApply(program, h.deps.io, async () => deps);
+  await program.parseAsync(['apply', 'site.yml', '-i', 'inventory/lab', '-C', '-f', '3', '-e', 'kube_log_level=4', '-e', '@extra.yml', '-u', 'deploy', '-b', '--json'], { from: 'user' });
+  const start = JSON.parse(h.out[0]!) as Extract<RunEvent, { type: 'run:start' }>;
+  assert.deepEqual([start.dryRun, start.concurrency], [true, 3]);
+  assert.deepEqual(loads[0], { extraVars: ['kube_log_level=4', '@extra.yml'], connection: { user: 'deploy', become: true }, cwd: h.cwd });
+
+  h.out.length = 0;
+  const callsBefore = h.fleet.allCalls().length;
+  const listing = new Command().exitOverride();
+  registerApply(listing, h.deps.io, async () => deps);
+  await listing.parseAsync(['apply', 'site', '-i', 'inventory/lab', '--list-hosts'], { from: 'user' });
+  assert.match(h.out.join('\n'), /^play #1 \(all\): Configure\n  hosts \(4\):\n    node1$/m);
+  h.out.length = 0;
+  await listing.parseAsync(['apply', 'site', '-i', 'inventory/lab', '--list-tags'], { from: 'user' });
+  assert.match(h.out.join('\n'), /^  TASK TAGS: \[.*\]$/m);
+  assert.equal(h.fleet.allCalls().length, callsBefore, 'no host contacted');
+});
+
+test('the re-run argv carries the Ansible options, with -e @file and --private-key made absolute', async () => {
+  const argv = commandArgv(options({ extraVars: ['a=1', '@vars/extra.yml'], connection: { user: 'deploy', become: true, privateKey: 'keys/id' }, diff: true, verbosity: 2 }), '/pb/site.yml', '/inv', '/work');
+  assert.deepEqual(argv.slice(argv.indexOf('--concurrency') + 2), [
+    '--extra-vars', 'a=1', '--extra-vars', '@/work/vars/extra.yml', '--user', 'deploy', '--become', '--private-key', '/work/keys/id', '--diff', '--verbose', '--verbose',
+  ]);
+});
