@@ -33,6 +33,17 @@ function sshNotice(e: SshEvent): { message: string; host?: string } | undefined 
   }
 }
 
+/** -vvv: any SSH event as one line (its fields, secrets never among them). */
+function verboseSsh(e: SshEvent): { message: string; host?: string } {
+  const { type, ...fields } = e;
+  const host = 'host' in fields && typeof fields.host === 'string' ? fields.host : undefined;
+  const details = Object.entries(fields)
+    .filter(([k, v]) => k !== 'host' && v !== undefined)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ');
+  return { message: `${type} ${details}`.trim(), ...(host !== undefined ? { host } : {}) };
+}
+
 export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>> {
   return {
     io,
@@ -74,7 +85,7 @@ export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>
           env: io.env,
           ...(setup.password ? { password: setup.password } : {}),
           onEvent: (e) => {
-            const n = sshNotice(e);
+            const n = sshNotice(e) ?? (setup.verboseSsh ? verboseSsh(e) : undefined);
             if (n) setup.notice(n.message, n.host);
           },
         },

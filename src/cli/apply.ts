@@ -89,6 +89,8 @@ export interface ConnectorSetup {
   password?: () => Promise<string | undefined>;
   /** Something the user should see that is not a failure (a host key pinned on first use…). */
   notice(message: string, host?: string): void;
+  /** -vvv: every SSH event becomes a notice (connections, logins, key distribution). */
+  verboseSsh?: boolean;
 }
 
 export interface ApplyDeps<R = unknown> {
@@ -184,6 +186,7 @@ async function runLocked<R>(options: ApplyCommandOptions, deps: ApplyDeps<R>, pr
   const connector = deps.createConnector(inventory, {
     concurrency: options.concurrency,
     notice,
+    ...((options.verbosity ?? 0) >= 3 ? { verboseSsh: true } : {}),
     ...(password !== undefined ? { password: async () => password } : {}),
   });
   const log = openRunLog(inventory.dir, new Date(deps.clock.now()), runId);
