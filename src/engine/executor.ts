@@ -22,7 +22,8 @@ import { leftBehind } from './left-behind.js';
 import { PlayControl, tooMany } from './play-control.js';
 import { newRunId } from './run-id.js';
 import { DEFAULT_GRACE_MS, RunStop } from './run-stop.js';
-import { HOST_LOCK_DIR, HostLock, type HostLockOptions } from './host-lock.js';
+import { HostLock, type HostLockOptions } from './host-lock.js';
+import { endSessions } from './end-sessions.js';
 import type { PlannedPlay, RunPlan } from './run-plan.js';
 import { createTemplateRenderer } from './template.js';
 
@@ -151,8 +152,7 @@ export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R
     }
   } finally {
     stop.dispose();
-    await releaseHostLocks(sessions, emit);
-    await closeConnections(options.connector, sessions, emit);
+    await endSessions(options.connector, sessions, emit);
   }
 
   const recap = plan.hosts.map((h) => ({ ...sessions.get(h.name)!.recap }));
@@ -343,40 +343,6 @@ function warnPendingHandlers(
         message: `handler "${name}" was notified but did not run because ${why}; run it by hand (the next apply will not notify it again)`,
       });
     }
-  }
-}
-
-/** Bound on releasing one host's lock at the end (a host that stopped answering must not hold the run). */
-const RELEASE_TIMEOUT_MS = 10_000;
-
-async function releaseHostLocks(sessions: Map<string, HostSession>, emit: (b: EventBody) => void): Promise<void> {
-  await Promise.all(
-    [...sessions.values()].map(async (s) => {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${RELEASE_TIMEOUT_MS / 1000} s`)), RELEASE_TIMEOUT_MS);
-      });
-      try {
-        await Promise.race([s.releaseLock(), timeout]);
-      } catch (err) {
-        emit({
-          type: 'warning',
-          host: s.host.name,
-          message: `could not release ${HOST_LOCK_DIR}: ${describeFailure(err).message}; the next run takes it over once it knows this run is gone (or remove it on the host)`,
-        });
-      } finally {
-        clearTimeout(timer);
-      }
-    }),
-  );
-}
-
-async function closeConnections(connector: Connector, sessions: Map<string, HostSession>, emit: (b: EventBody) => void): Promise<void> {
-  try {
-    if (connector.closeAll) await connector.closeAll();
-    else await Promise.all([...sessions.values()].map((s) => s.close()));
-  } catch (err) {
-    emit({ type: 'warning', message: `closing connections: ${describeFailure(err).message}` });
   }
 }
 
