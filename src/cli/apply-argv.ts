@@ -43,6 +43,7 @@ export function commandArgv(options: ApplyCommandOptions, playbookPath: string, 
     ...(options.diff ? ['--diff'] : []),
     ...(options.verbosity ? Array.from({ length: options.verbosity }, () => '--verbose') : []),
     ...(options.list === 'hosts' ? ['--list-hosts'] : options.list === 'tags' ? ['--list-tags'] : []),
+    ...(options.strict ? ['--strict'] : []),
   ];
 }
 

@@ -53,7 +53,7 @@ export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>
     async loadInventory(dir, load): Promise<LoadedInventory<ClusterRun>> {
       const c = load.connection;
       const inv = await loadInventory(dir, {
-        strict: false,
+        strict: load.strict,
         extraVars: await parseExtraVars(load.extraVars, load.cwd),
         connectionDefaults: {
           ...(c.user !== undefined ? { ansible_user: c.user } : {}),

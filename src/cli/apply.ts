@@ -54,6 +54,8 @@ export interface ApplyCommandOptions {
   verbosity?: number;
   /** Print the play hosts or tags and stop (Ansible's --list-hosts, --list-tags). */
   list?: 'hosts' | 'tags';
+  /** Kubespray settings kprov does not implement, and unknown variables, are errors. */
+  strict?: boolean;
 }
 
 export interface ConnectionOptions {
@@ -69,6 +71,7 @@ export interface InventoryLoadOptions {
   connection: ConnectionOptions;
   /** Where relative `-e @file` and --private-key paths are found. */
   cwd: string;
+  strict: boolean;
 }
 
 /** What the command needs of a loaded inventory. */
@@ -138,7 +141,7 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
   // From here this process runs the plays: a signal stops them cleanly (see interrupts.ts).
   const interrupts = deps.watchInterrupts?.(DEFAULT_GRACE_MS);
   try {
-    const inventory = await deps.loadInventory(inventoryDir, { extraVars: options.extraVars ?? [], connection: options.connection ?? {}, cwd: io.cwd });
+    const inventory = await deps.loadInventory(inventoryDir, { extraVars: options.extraVars ?? [], connection: options.connection ?? {}, cwd: io.cwd, strict: options.strict === true });
     const plan = planRun(playbook, inventory, deps.roles, { limit: options.limit, tags: options.tags, skipTags: options.skipTags });
     if (options.list) {
       for (const line of options.list === 'hosts' ? listHosts(plan) : listTags(plan)) io.out(line);
@@ -272,6 +275,7 @@ interface RawOptions {
   verbose: number;
   listHosts?: boolean;
   listTags?: boolean;
+  strict?: boolean;
 }
 
 function addRunOptions(cmd: Command): Command {
@@ -295,7 +299,8 @@ function addRunOptions(cmd: Command): Command {
     .option('-D, --diff', "show each change's diff in apply output too")
     .option('-v, --verbose', '-v read-ahead per host, -vv also each task as it starts, -vvv also SSH events', (_: string, n: number) => n + 1, 0)
     .option('--list-hosts', "list each play's hosts (after --limit) and stop")
-    .option('--list-tags', "list each play's tags and stop");
+    .option('--list-tags', "list each play's tags and stop")
+    .option('--strict', 'Kubespray settings kprov does not implement, and unknown variables, are errors (all at once)');
 }
 
 /** The apply options of the raw commander values (the dry-run switch is the caller's). */
@@ -321,6 +326,7 @@ function applyOptions(playbook: string, raw: RawOptions, dryRun: boolean): Apply
     diff: raw.diff === true,
     verbosity: raw.verbose,
     ...(raw.listHosts ? { list: 'hosts' as const } : raw.listTags ? { list: 'tags' as const } : {}),
+    strict: raw.strict === true,
   };
 }
 

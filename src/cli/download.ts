@@ -15,13 +15,15 @@ import { displayPath, resolveInventoryDir } from './resolve-inventory.js';
 export interface DownloadCommandOptions {
   inventory?: string;
   insecureSkipChecksum?: boolean;
+  /** Kubespray settings kprov does not implement, and unknown variables, are errors. */
+  strict?: boolean;
   json?: boolean;
 }
 
 /** How the command reads the inventory (injected by tests): hosts with groups and variables. */
 export interface InventorySource {
   resolveDir(option: string | undefined, io: CliIO): Promise<string>;
-  loadHosts(dir: string, io: CliIO): Promise<ArtifactHost[]>;
+  loadHosts(dir: string, io: CliIO, strict: boolean): Promise<ArtifactHost[]>;
 }
 
 export interface DownloadReport {
@@ -84,7 +86,7 @@ function progress(io: CliIO): (e: ArtifactEvent) => void {
 
 export async function runDownload(options: DownloadCommandOptions, io: CliIO, source: InventorySource): Promise<DownloadReport> {
   const dir = await source.resolveDir(options.inventory, io);
-  const hosts = await source.loadHosts(dir, io);
+  const hosts = await source.loadHosts(dir, io, options.strict === true);
   const planned = planArtifacts(hosts, { insecureSkipChecksum: options.insecureSkipChecksum ?? false });
   if (planned.length === 0) {
     throw new KprovError('inventory', `no host in ${dir} needs any artifact`, {
@@ -139,6 +141,7 @@ export function registerDownload(program: Command, io: CliIO, source: InventoryS
     .description('fill the local artifact cache with every binary the inventory needs (for air-gapped runs)')
     .option('-i, --inventory <dir>', 'inventory directory (default: $KPROV_INVENTORY, else the one under ./inventory)')
     .option('--insecure-skip-checksum', 'do not verify checksums (warns for every artifact)')
+    .option('--strict', 'Kubespray settings kprov does not implement, and unknown variables, are errors')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -157,8 +160,8 @@ export function registerDownload(program: Command, io: CliIO, source: InventoryS
 /** The real inventory: each host's groups and kprov variables (defaults included). */
 const inventorySource: InventorySource = {
   resolveDir: resolveInventoryDir,
-  loadHosts: async (dir, io) => {
-    const inv = await loadInventory(dir);
+  loadHosts: async (dir, io, strict) => {
+    const inv = await loadInventory(dir, { strict });
     if (inv.warnings.length > 0) {
       const n = inv.warnings.length;
       io.err(`${n} inventory warning${n === 1 ? '' : 's'}; see them with: kprov inventory check -i ${displayPath(inv.dir, io.cwd)}`);

@@ -84,7 +84,6 @@ const RULES: readonly Rule[] = [
   { names: /^(?:azure|openstack|oci|aws|vsphere|gce)_/, status: 'no-effect', instead: 'a cloud-provider setting; kprov configures no cloud provider' },
 
   // Control plane and kubelet settings kprov does not apply yet.
-  { names: ['kubernetes_audit'], status: 'differs', instead: 'kprov writes no audit policy and no audit log yet', sameWhen: off },
   { names: ['kube_encrypt_secret_data'], status: 'differs', instead: 'kprov does not encrypt secrets at rest in etcd yet', sameWhen: off },
   { names: ['kube_basic_auth', 'kube_token_auth'], status: 'differs', instead: 'kprov enables no static password or token files (client certificates only)', sameWhen: off },
   { names: ['kube_api_pwd', 'kube_users'], status: 'no-effect', instead: 'static users; kprov authenticates with client certificates only' },

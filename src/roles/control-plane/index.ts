@@ -10,7 +10,8 @@ import { pkiFileTasks } from '../../cluster/pki.js';
 import { prepareCluster } from '../../cluster/prepare.js';
 import type { ClusterHost } from '../../cluster/topology.js';
 import { KprovError } from '../../errors.js';
-import { file, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
+import path from 'node:path';
+import { directory, file, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
 import type { ClusterPlayContext, ClusterRole, ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 import { validateClusterUnits } from '../cluster-units.js';
 import { writeLocalhostArtifacts } from './localhost-artifacts.js';
@@ -61,6 +62,7 @@ async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
     ...CONTROL_PLANE_COMPONENTS.map((c) => artifactBinaries({ name: `${c} binary`, artifact: c, notify: restart(c) })),
     artifactBinaries({ name: 'kubectl binary', artifact: 'kubectl' }),
     ...(await pkiFileTasks(ctx, ['control-plane'], { notify: (f) => controlPlaneReaders(f.readers).map(restartHandlerName) })),
+    ...auditTasks(ctx, host, restart('kube-apiserver')),
     ...CONTROL_PLANE_COMPONENTS.map((c) =>
       file<ClusterRun>({
         path: unitFile(c),
@@ -76,6 +78,17 @@ async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
     service({ name: 'start kube-apiserver.service', unit: unitOfComponent('kube-apiserver'), healthy: HEALTHY['kube-apiserver'], ...HEALTH }),
     ...FOLLOWERS.map((c) => service({ name: `start ${unitOfComponent(c)}`, unit: unitOfComponent(c), wait: false })),
     ...FOLLOWERS.map((c) => waitStarted({ unit: unitOfComponent(c), healthy: HEALTHY[c], ...HEALTH })),
+  ];
+}
+
+/** kubernetes_audit: the policy kube-apiserver reads, and the directory its log goes to. */
+function auditTasks(ctx: ClusterTaskContext, host: ClusterHost, notify: string[]): ClusterTask[] {
+  const v = host.vars;
+  if (!v.kubernetes_audit) return [];
+  return [
+    directory({ path: path.posix.dirname(v.audit_policy_file), mode: 0o755, owner: 'root', group: 'root' }),
+    file({ path: v.audit_policy_file, mode: 0o644, owner: 'root', group: 'root', content: ctx.render('control-plane/apiserver-audit-policy.yaml.j2', {}), notify }),
+    directory({ path: path.posix.dirname(v.audit_log_path), mode: 0o700, owner: 'root', group: 'root' }),
   ];
 }
 

@@ -103,6 +103,18 @@ function oidcArgs(v: HostVars): Record<string, string> {
   return Object.fromEntries(pairs.filter((p): p is [string, string] => p[1] !== undefined));
 }
 
+/** kubernetes_audit as kube-apiserver's audit flags (the policy file is the role's task). */
+function auditArgs(v: HostVars): Record<string, string | number> {
+  if (!v.kubernetes_audit) return {};
+  return {
+    'audit-policy-file': v.audit_policy_file,
+    'audit-log-path': v.audit_log_path,
+    'audit-log-maxage': v.audit_log_maxage,
+    'audit-log-maxbackup': v.audit_log_maxbackups,
+    'audit-log-maxsize': v.audit_log_maxsize,
+  };
+}
+
 /**
  * The flags the inventory adds to or changes on `component`, later sources winning: kprov's own
  * translations of variables (feature gates, OIDC), then kubeadm-style extra args, then custom flags.
@@ -113,6 +125,7 @@ export function controlPlaneExtraArgs(v: HostVars, component: ControlPlaneCompon
     'kube-apiserver': [
       { variable: 'kube_feature_gates', value: gates },
       { variable: 'kube_oidc_*', value: oidcArgs(v) },
+      { variable: 'kubernetes_audit', value: auditArgs(v) },
       { variable: 'kube_kubeadm_apiserver_extra_args', value: v.kube_kubeadm_apiserver_extra_args },
       { variable: 'apiserver_custom_flags', value: v.apiserver_custom_flags },
     ],

@@ -1,6 +1,6 @@
 /** The control-plane role's variables. */
 import { declareVariables } from '../../inventory/variables.js';
-import { bool, httpUrl, list, oneOf, optional, port, scalarMap, text, absolutePath } from '../../inventory/value-types.js';
+import { absolutePath, bool, httpUrl, int, list, oneOf, optional, port, scalarMap, text } from '../../inventory/value-types.js';
 
 const flagList = list(text('a flag such as --v=3'), 'a list of flags such as ["--v=3"]');
 const flagMap = scalarMap('a mapping of flag names to values, such as {service-node-port-range: 30000-32767}');
@@ -20,6 +20,14 @@ export const CONTROL_PLANE_VARIABLES = declareVariables({
   // What the control host gets in <inventory>/artifacts/ (kprov writes admin.conf unless told not to).
   kubeconfig_localhost: { schema: bool, default: true, scope: 'control_plane' },
   kubectl_localhost: { schema: bool, default: false, scope: 'control_plane' },
+
+  // kube-apiserver's audit log (Kubespray's names and defaults).
+  kubernetes_audit: { schema: bool, default: false, scope: 'control_plane' },
+  audit_policy_file: { schema: absolutePath, default: '{{ kube_config_dir }}/audit-policy/apiserver-audit-policy.yaml', scope: 'control_plane' },
+  audit_log_path: { schema: absolutePath, default: '/var/log/audit/kube-apiserver-audit.log', scope: 'control_plane' },
+  audit_log_maxage: { schema: int('a number of days', 0, 100000), default: 30, scope: 'control_plane' },
+  audit_log_maxbackups: { schema: int('a number of files', 0, 100000), default: 1, scope: 'control_plane' },
+  audit_log_maxsize: { schema: int('a number of MiB', 0, 1000000), default: 100, scope: 'control_plane' },
 
   // OpenID Connect authentication of API users.
   kube_oidc_auth: { schema: bool, default: false, scope: 'control_plane' },

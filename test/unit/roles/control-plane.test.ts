@@ -284,3 +284,13 @@ test('kubectl_localhost copies the verified kubectl to <inventory>/artifacts; ku
   assert.deepEqual(await readFile(kubectl), await readFile(cached.cachePath));
   await assert.rejects(stat(path.join(inventory.dir, 'artifacts', 'admin.conf')), /ENOENT/);
 });
+
+test('kubernetes_audit writes the audit policy kube-apiserver reads and makes its log directory', async (t) => {
+  const { inventory, fleet, artifacts } = await setup(t, { kubernetes_audit: true });
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(inventory, artifacts) });
+  assert.equal(run.result.status, 'ok', JSON.stringify(run.of('host:finish').map((e) => e.error)));
+  for (const m of fleet.machines.values()) {
+    assert.match(m.files.get('/etc/kubernetes/audit-policy/apiserver-audit-policy.yaml')!.content.toString(), /^kind: Policy$/m);
+    assert.equal(m.dirs.get('/var/log/audit')!.mode, 0o700);
+  }
+});

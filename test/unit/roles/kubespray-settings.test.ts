@@ -101,3 +101,19 @@ test('http_proxy, https_proxy and no_proxy reach containerd, which pulls images 
   assert.match(unit, /^Environment="NO_PROXY=localhost,\.corp\.example"$/m);
   assert.doesNotMatch(unit, /HTTP_PROXY=/);
 });
+
+test('kubernetes_audit: the audit flags on kube-apiserver, with Kubespray\'s defaults', async (t) => {
+  const off = flagsOf((await render(t, {})).controlPlane()['kube-apiserver']);
+  assert.equal([...off.keys()].some((k) => k.startsWith('audit-')), false);
+  const on = flagsOf((await render(t, { kubernetes_audit: true, audit_log_maxage: 7 })).controlPlane()['kube-apiserver']);
+  assert.deepEqual(Object.fromEntries([...on].filter(([k]) => k.startsWith('audit-'))), {
+    'audit-policy-file': '/etc/kubernetes/audit-policy/apiserver-audit-policy.yaml',
+    'audit-log-path': '/var/log/audit/kube-apiserver-audit.log',
+    'audit-log-maxage': '7',
+    'audit-log-maxbackup': '1',
+    'audit-log-maxsize': '100',
+  });
+  const policy = parse(createTemplateRenderer()('control-plane/apiserver-audit-policy.yaml.j2', {}));
+  assert.equal(policy.kind, 'Policy');
+  assert.equal(policy.apiVersion, 'audit.k8s.io/v1');
+});
