@@ -209,4 +209,26 @@ describe('preflight, runtime, CNI and node components on a 3-host lab', { skip, 
       assert.match(await sh(h, 'curl -fsS http://127.0.0.1:10249/proxyMode'), /^(ipvs|iptables)$/);
     }
   });
+
+  test('a full file system on one worker: that host fails naming the path and "no space left on device", the others converge, and the next run finishes it', async () => {
+    // A 64 KiB tmpfs over node3's bin directory: the binaries vanish from view and none fits back.
+    await sh('node3', 'mount -t tmpfs -o size=64k kprov-full /usr/local/bin');
+    try {
+      const full = await apply();
+      assert.equal(full.code, 1, 'a host failed');
+      const node3 = of(full.events, 'host:finish').find((e) => e.host === 'node3' && e.error);
+      assert.ok(node3, full.stdout.slice(-3000));
+      assert.match(node3.error!.message, /writing \/usr\/local\/bin\/[a-z-]+: no space left on device/);
+      const recap = of(full.events, 'run:finish')[0]!.recap;
+      assert.deepEqual(recap.filter((r) => r.failed > 0 || r.unreachable > 0).map((r) => r.host), ['node3'], 'only the full host failed');
+    } finally {
+      await sh('node3', 'umount /usr/local/bin');
+    }
+    // Room again: the next run converges, and the one after changes nothing.
+    const again = await apply();
+    assert.equal(again.code, 0, failures(again));
+    const settled = await apply();
+    assert.equal(settled.code, 0, failures(settled));
+    assert.deepEqual(of(settled.events, 'run:finish')[0]!.recap.map((r) => `${r.host} changed=${r.changed}`), HOSTS.map((h) => `${h} changed=0`));
+  });
 });
