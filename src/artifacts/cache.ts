@@ -5,6 +5,8 @@
  *                                   cache answers without any network request
  *   <dir>/archives/<hex>-<rules>.json  what was extracted from an archive for a set of install rules
  *   <dir>/tmp/                      downloads in progress (renamed into sha256/ once verified)
+ *   <dir>/checked/<hex>.json        the blob's inode, size and change time when it last hashed to
+ *                                   its name: a later run re-hashes it only when these differ
  * Every index file is one small JSON written atomically (temp + rename), so concurrent runs never
  * see a half-written entry and two URLs never contend for one file.
  */
@@ -63,6 +65,9 @@ export interface CorruptBlob {
 
 const STALE_TEMP_MS = 24 * 3600 * 1000;
 
+const blobStampSchema = z.object({ ino: z.string(), size: z.string(), ctimeNs: z.string() });
+type BlobStamp = z.infer<typeof blobStampSchema>;
+
 export class ArtifactCache {
   /**
    * Blobs already hashed by this instance (one per run): sha256 → the check's outcome. Shared by
@@ -76,7 +81,7 @@ export class ArtifactCache {
   static async open(dir: string): Promise<ArtifactCache> {
     const cache = new ArtifactCache(dir);
     try {
-      for (const sub of ['sha256', 'urls', 'archives', 'tmp']) await mkdir(path.join(dir, sub), { recursive: true });
+      for (const sub of ['sha256', 'urls', 'archives', 'tmp', 'checked']) await mkdir(path.join(dir, sub), { recursive: true });
     } catch (err) {
       throw cacheError(dir, err);
     }
@@ -114,6 +119,7 @@ export class ArtifactCache {
     await chmod(tempFile, 0o444);
     await rename(tempFile, target);
     this.checked.set(sha256, Promise.resolve(undefined));
+    await this.stampChecked(sha256);
     return target;
   }
 
@@ -126,14 +132,40 @@ export class ArtifactCache {
   verifyBlob(sha256: string): Promise<CorruptBlob | undefined> {
     let outcome = this.checked.get(sha256);
     if (!outcome) {
-      outcome = this.hashBlob(sha256).then(async (found) => {
-        if (found === `sha256 ${sha256}`) return undefined;
+      outcome = (async () => {
+        // Unchanged since it last hashed to its name (no write can keep ctime): nothing to read.
+        if (await this.stampStillHolds(sha256)) return undefined;
+        const found = await this.hashBlob(sha256);
+        if (found === `sha256 ${sha256}`) {
+          await this.stampChecked(sha256);
+          return undefined;
+        }
         await this.discardBlob(sha256);
         return { path: this.blobPath(sha256), found };
-      });
+      })();
       this.checked.set(sha256, outcome);
     }
     return outcome;
+  }
+
+  private stampPath(sha256: string): string {
+    return path.join(this.dir, 'checked', `${sha256}.json`);
+  }
+
+  private async blobIdentity(sha256: string): Promise<BlobStamp | undefined> {
+    const st = await stat(this.blobPath(sha256), { bigint: true }).catch(() => undefined);
+    return st?.isFile() ? { ino: String(st.ino), size: String(st.size), ctimeNs: String(st.ctimeNs) } : undefined;
+  }
+
+  /** Records the blob as it is now as checked (best effort: a missing stamp only costs a re-hash). */
+  private async stampChecked(sha256: string): Promise<void> {
+    const identity = await this.blobIdentity(sha256);
+    if (identity) await this.writeJson(this.stampPath(sha256), identity).catch(() => undefined);
+  }
+
+  private async stampStillHolds(sha256: string): Promise<boolean> {
+    const [recorded, now] = await Promise.all([readJson(this.stampPath(sha256), blobStampSchema), this.blobIdentity(sha256)]);
+    return recorded !== undefined && now !== undefined && recorded.ino === now.ino && recorded.size === now.size && recorded.ctimeNs === now.ctimeNs;
   }
 
   private async hashBlob(sha256: string): Promise<string> {
@@ -148,6 +180,7 @@ export class ArtifactCache {
   private async discardBlob(sha256: string): Promise<void> {
     try {
       await rm(this.blobPath(sha256), { force: true });
+      await rm(this.stampPath(sha256), { force: true });
       for (const name of await readdir(path.join(this.dir, 'urls'))) {
         const file = path.join(this.dir, 'urls', name);
         if ((await readJson(file, urlEntrySchema))?.sha256 === sha256) await rm(file, { force: true });

@@ -129,4 +129,16 @@ describe('verification cost', () => {
     const next = await ArtifactCache.open(fx.cacheDir);
     assert.match((await next.verifyBlob(first!.sha256))?.found ?? '', /^sha256 [0-9a-f]{64}$/);
   });
+
+  it('a later run does not read a blob again while it is unchanged since it last hashed to its name', async () => {
+    const [first] = await downloadArtifacts([fx.artifact('runc')], opts());
+    const later = await ArtifactCache.open(fx.cacheDir);
+    // Its inode, size and change time still match the stamp: no byte of it is read.
+    later.blobDigest = () => Promise.reject(new Error('read the blob'));
+    assert.equal(await later.verifyBlob(first!.sha256), undefined);
+    // Any write moves its change time, so a changed blob is read (and caught) as before.
+    await flipByte(first!.cachePath);
+    const after = await ArtifactCache.open(fx.cacheDir);
+    assert.match((await after.verifyBlob(first!.sha256))?.found ?? '', /^sha256 [0-9a-f]{64}$/);
+  });
 });
