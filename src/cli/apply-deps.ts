@@ -9,8 +9,9 @@ import { createClusterRun, type ClusterRun } from '../cluster/run.js';
 import { builtinRoleRegistry } from '../roles/index.js';
 import { parseExtraVars } from '../inventory/extra-vars.js';
 import { loadInventory } from '../inventory/load.js';
-import { assertInLabNamespaceIfLab, runInLabNamespaceIfNeeded } from '../lab/netns.js';
-import { packageRoot, playbooksDir } from '../paths.js';
+import { assertInLabNamespaceIfLab } from '../lab/netns.js';
+import { runInLabIfNeeded } from './lab-reexec.js';
+import { playbooksDir } from '../paths.js';
 import { createConnector, createPasswordPrompt } from '../ssh/index.js';
 import { requireKeyFiles } from '../ssh/key-files.js';
 import type { SshEvent } from '../ssh/events.js';
@@ -93,7 +94,7 @@ export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>
       return { connect: (host) => connector.connect(host.name), closeAll: () => connector.closeAll() };
     },
     // A lab inventory's hosts exist only inside the lab's network namespace: run there.
-    runElsewhere: (dir, argv) => runInLabNamespaceIfNeeded(dir, argv, path.join(packageRoot, 'bin', 'kprov.js')),
+    runElsewhere: runInLabIfNeeded,
     clock: systemClock,
     watchInterrupts: (graceMs) => watchProcessInterrupts((text) => io.err(text), io.env, graceMs),
     ...(process.stdin.isTTY ? { askPassword: createPasswordPrompt(process.stdin, process.stderr) } : {}),

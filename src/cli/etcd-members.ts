@@ -3,13 +3,11 @@
  * SSH connection and etcdctl set up with the cluster's certificates, inside the lab's network
  * namespace for a lab inventory. Connections are closed when `use` returns.
  */
-import path from 'node:path';
 import { pkiPlanOf } from '../cluster/pki.js';
 import { buildTopology, type EtcdMember, type Topology } from '../cluster/topology.js';
 import { KprovError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
-import { assertInLabNamespaceIfLab, runInLabNamespaceIfNeeded } from '../lab/netns.js';
-import { packageRoot } from '../paths.js';
+import { assertInLabNamespaceIfLab } from '../lab/netns.js';
 import { etcdTlsFiles } from '../roles/etcd/config.js';
 import type { Etcdctl } from '../roles/etcd/etcdctl.js';
 import { createConnector } from '../ssh/index.js';
@@ -22,10 +20,6 @@ export interface ConnectedMember {
   etcdctl: Etcdctl;
 }
 
-/** Runs `argv` (kprov's own arguments) inside the lab's namespace when `dir` is a lab's; its exit status, or undefined here. */
-export function runInLabIfNeeded(dir: string, argv: string[]): Promise<number | undefined> {
-  return runInLabNamespaceIfNeeded(dir, argv, path.join(packageRoot, 'bin', 'kprov.js'));
-}
 
 export interface ClusterAccess {
   topology: Topology;

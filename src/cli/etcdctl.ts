@@ -7,7 +7,8 @@
 import type { Command } from 'commander';
 import { KprovError } from '../errors.js';
 import { etcdctlArgv } from '../roles/etcd/etcdctl.js';
-import { runInLabIfNeeded, withEtcdMembers } from './etcd-members.js';
+import { withEtcdMembers } from './etcd-members.js';
+import { runInLabIfNeeded } from './lab-reexec.js';
 import { setExitCode } from './exit-code.js';
 import type { CliIO } from './io.js';
 import { resolveInventoryDir } from './resolve-inventory.js';

@@ -20,6 +20,7 @@ import type { RunEvent } from '../../src/engine/events.js';
 import { ROUTE_PROTO } from '../../src/roles/cni/pod-routes.js';
 import { startClusterLab, type ClusterLab } from '../../dev/cluster-lab.js';
 import { labSkipReason } from '../support/lab.js';
+import { eventsOf } from '../support/run-events.js';
 
 const NAME = 'e2e-node';
 const HOSTS = ['node1', 'node2', 'node3'];
@@ -32,7 +33,7 @@ interface Applied {
   stderr: string;
 }
 
-const of = <T extends RunEvent['type']>(events: RunEvent[], type: T) => events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type);
+const of = eventsOf;
 
 describe('preflight, runtime, CNI and node components on a 3-host lab', { skip, concurrency: false, timeout: 300_000 }, () => {
   let lab: ClusterLab;

@@ -18,6 +18,7 @@ import { packageRoot } from '../../src/paths.js';
 import { pinVariables, RELEASE_DIR, startClusterLab, type ClusterLab } from '../../dev/cluster-lab.js';
 import { kprovBin } from '../../dev/lab-hosts.js';
 import { labSkipReason } from '../support/lab.js';
+import { eventsOf } from '../support/run-events.js';
 
 const NAME = 'e2e-cluster';
 const skip = labSkipReason();
@@ -53,7 +54,7 @@ async function packageCopy(dir: string): Promise<string> {
   return dir;
 }
 
-const of = <T extends RunEvent['type']>(events: RunEvent[], type: T) => events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type);
+const of = eventsOf;
 
 describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, () => {
   let lab: ClusterLab;

@@ -15,12 +15,13 @@ import type { RunEvent } from '../../src/engine/events.js';
 import { readLabState } from '../../src/lab/state.js';
 import { labSkipReason } from '../support/lab.js';
 import { runLog, startKprov, waitFor, type KprovProcess } from '../support/kprov-process.js';
+import { eventsOf } from '../support/run-events.js';
 
 const NAME = 'e2e-fwork';
 const HOSTS = ['node1', 'node2', 'node3'];
 const ETCD_TLS = ['--cacert=/etc/ssl/etcd/ssl/ca.crt', '--cert=/etc/ssl/etcd/ssl/healthcheck-client.crt', '--key=/etc/ssl/etcd/ssl/healthcheck-client.key'];
 
-const of = <T extends RunEvent['type']>(events: RunEvent[], type: T) => events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type);
+const of = eventsOf;
 
 test('a worker lost mid-run: etcd, the control plane and the other worker converge; exit 1 names it', { skip: labSkipReason(), timeout: 900_000 }, async () => {
   const lab = await startClusterLab({ name: NAME, hosts: HOSTS.length });

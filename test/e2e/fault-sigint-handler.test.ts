@@ -22,6 +22,7 @@ import type { RunEvent } from '../../src/engine/events.js';
 import { pinVariables, startClusterLab, type ClusterLab } from '../../dev/cluster-lab.js';
 import { kprovBin } from '../../dev/lab-hosts.js';
 import { labSkipReason } from '../support/lab.js';
+import { eventsOf } from '../support/run-events.js';
 
 const NAME = 'e2e-sigint';
 const HOSTS = ['node1', 'node2', 'node3'];
@@ -37,7 +38,7 @@ interface Applied {
   output: string;
 }
 
-const of = <T extends RunEvent['type']>(events: RunEvent[], type: T) => events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type);
+const of = eventsOf;
 const parseEvents = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as RunEvent);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 

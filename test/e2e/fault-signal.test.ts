@@ -20,13 +20,14 @@ import { pinVariables, startClusterLab, type ClusterLab } from '../../dev/cluste
 import type { RunEvent } from '../../src/engine/events.js';
 import { labSkipReason } from '../support/lab.js';
 import { descendants, jsonEvents, kprovProcesses, runLog, startKprov, waitFor, type KprovProcess } from '../support/kprov-process.js';
+import { eventsOf } from '../support/run-events.js';
 
 const NAME = 'e2e-fsig';
 const HOSTS = ['node1', 'node2', 'node3'];
 const ETCD_TLS = ['--cacert=/etc/ssl/etcd/ssl/ca.crt', '--cert=/etc/ssl/etcd/ssl/healthcheck-client.crt', '--key=/etc/ssl/etcd/ssl/healthcheck-client.key'];
 const KUBECTL = '/usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf';
 
-const of = <T extends RunEvent['type']>(events: RunEvent[], type: T) => events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type);
+const of = eventsOf;
 
 describe('signals and crashes in the middle of a run', { skip: labSkipReason(), concurrency: false, timeout: 900_000 }, () => {
   let lab: ClusterLab;

@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import type { RunEvent } from '../../src/engine/events.js';
 import { RELEASE_DIR, startClusterLab, type ClusterLab } from '../../dev/cluster-lab.js';
 import { labSkipReason } from '../support/lab.js';
+import { eventsOf } from '../support/run-events.js';
 
 const run = promisify(execFile);
 
@@ -42,7 +43,7 @@ interface Applied {
   output: string;
 }
 
-const of = <T extends RunEvent['type']>(events: RunEvent[], type: T) => events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type);
+const of = eventsOf;
 
 test('download_localhost: false: hosts fetch, verify and install their own artifacts; the control host downloads nothing', { skip: labSkipReason(), timeout: 600_000 }, async () => {
   const lab = await startClusterLab({ name: 'e2e-fetch', hosts: 2 });

@@ -1,0 +1,12 @@
+/**
+ * A lab inventory's hosts exist only inside the lab's network namespace: a command that reaches
+ * them re-runs this kprov there (with `argv`, its own arguments) and returns that run's exit
+ * status, or undefined when this process is already the right place.
+ */
+import path from 'node:path';
+import { runInLabNamespaceIfNeeded } from '../lab/netns.js';
+import { packageRoot } from '../paths.js';
+
+export function runInLabIfNeeded(inventoryDir: string, argv: string[]): Promise<number | undefined> {
+  return runInLabNamespaceIfNeeded(inventoryDir, argv, path.join(packageRoot, 'bin', 'kprov.js'));
+}
