@@ -117,7 +117,7 @@ function request(url: string, options: HttpOptions): Promise<{ req: ClientReques
     const req = !proxy
       ? client.get(target, { headers })
       : target.protocol === 'http:'
-        ? http.get({ ...viaHttpProxy(target, proxy), headers: { ...headers, ...viaHttpProxy(target, proxy).headers } })
+        ? http.get(viaHttpProxy(target, proxy, headers))
         : // No agent: Node then opens the socket with createConnection, our tunnel.
           https.get(target, { headers, createConnection: tunnelThrough(proxy) });
     const timer = setTimeout(

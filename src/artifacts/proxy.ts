@@ -36,13 +36,13 @@ export function proxyFor(target: URL, settings: ProxySettings | undefined): URL 
   return new URL(raw);
 }
 
-/** Request options that send a plain-http GET for `target` to `proxy`. */
-export function viaHttpProxy(target: URL, proxy: URL): http.RequestOptions {
+/** Request options that send a plain-http GET for `target` to `proxy`, with `headers` added. */
+export function viaHttpProxy(target: URL, proxy: URL, headers: Record<string, string>): http.RequestOptions {
   return {
     host: proxy.hostname,
     port: proxy.port || 80,
     path: target.href,
-    headers: { host: target.host, ...authorization(proxy) },
+    headers: { ...headers, host: target.host, ...authorization(proxy) },
   };
 }
 

@@ -10,10 +10,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { KprovError } from '../../errors.js';
 import type { RemoteHost } from '../../ssh/types.js';
-import type { Topology } from '../../cluster/topology.js';
+import type { EtcdMember, Topology } from '../../cluster/topology.js';
 import { ETCD_UNIT } from './config.js';
 import { etcdctlArgv, type Etcdctl } from './etcdctl.js';
-import type { EtcdMember } from '../../cluster/topology.js';
 
 const ENV = { ETCDCTL_API: '3' };
 const REMOTE_SNAPSHOT = '/var/lib/kprov/restore/snapshot.db';
