@@ -32,8 +32,12 @@ const CONTROL_PLANE = ['kube-apiserver', 'kube-controller-manager', 'kube-schedu
 const ETCD_TLS = ['--cacert=/etc/ssl/etcd/ssl/ca.crt', '--cert=/etc/ssl/etcd/ssl/healthcheck-client.crt', '--key=/etc/ssl/etcd/ssl/healthcheck-client.key'];
 const KUBECTL = ['/usr/local/bin/kubectl', '--kubeconfig=/etc/kubernetes/admin.conf'];
 const RUN_TIMEOUT_MS = 600_000;
-/** SSH keepalive (5 s × 3 unanswered), one reconnect attempt (10 s), the end of the run: well under this. */
-const CUT_BOUND_MS = 90_000;
+/**
+ * SSH keepalive (a ping every 5 s, the 4th unanswered closes: ≤ 20 s), the one reconnect attempt
+ * (≤ 10 s), the other hosts' steps under way: under this, and under the 90 s health waits, which
+ * must not keep polling a host that is gone.
+ */
+const CUT_BOUND_MS = 60_000;
 
 const of = eventsOf;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -107,23 +111,20 @@ describe('fault: a control-plane host\'s network cut during its restart', { skip
     await link('up');
     measured.push(`apply with kube_log_level 3, ${CUT}'s link cut at handler:start restart kube-apiserver after ${seconds(cutAt - run.started)}: the run ended ${seconds(afterCut)} after the cut, exit ${exit.code} (load ${await loadavg()})`);
     console.log(run.stdout.split('\n').filter((l) => /^(LEFT|FAILED|UNREACHABLE|node\d|  +(done|not done|handlers))/.test(l)).join('\n'));
-    assert.equal(exit.code, 1, `${run.stdout.slice(-4000)}\n${run.stderr}`);
-    assert.ok(afterCut < CUT_BOUND_MS, `bounded by the SSH keepalive: ${afterCut} ms`);
-
     const events = await runLog(lab.inventoryDir);
+    const failure = [...of(events, 'handler:finish'), ...of(events, 'host:finish')].find((e) => e.host === CUT && e.error);
     const finish = of(events, 'run:finish')[0];
+    const why = failure?.error?.message ?? '';
+    if (failure) measured.push(`${CUT} failed ${seconds(Date.parse(failure.time) - cutAt)} after the cut: ${why}`);
+    if (finish) measured.push(`run:finish ${seconds(Date.parse(finish.time) - cutAt)} after the cut`);
+
+    assert.equal(exit.code, 1, `${run.stdout.slice(-4000)}\n${run.stderr}`);
+    assert.ok(afterCut < CUT_BOUND_MS, `bounded by the SSH keepalive and the one reconnect: ${afterCut} ms (${why})`);
     assert.ok(finish, 'the run log ends with run:finish');
     assert.equal(finish.status, 'failed');
     const broken = finish.recap.filter((r) => r.failed > 0 || r.unreachable > 0).map((r) => r.host);
     assert.deepEqual(broken, [CUT], JSON.stringify(finish.recap));
-    const failedHandler = of(events, 'handler:finish').find((e) => e.host === CUT && e.status === 'failed');
-    const failedHost = of(events, 'host:finish').find((e) => e.host === CUT && e.error);
-    const why = failedHandler?.error?.message ?? failedHost?.error?.message ?? '';
-    assert.match(why, /connection lost|Keepalive timeout|No response from server|no SSH login/i, JSON.stringify(failedHandler ?? failedHost));
-    const failedAt = Date.parse((failedHandler ?? failedHost)!.time) - cutAt;
-    const finishedAt = Date.parse(finish.time) - cutAt;
-    measured.push(`${CUT}'s failure, ${seconds(failedAt)} after the cut: ${why}; run:finish ${seconds(finishedAt)} after the cut`);
-    for (const w of of(events, 'warning')) measured.push(`warning: ${w.host ?? '-'} ${w.message}`);
+    assert.match(why, /connection lost|connection was lost|Keepalive timeout/, JSON.stringify(failure));
     assert.ok(finish.leftBehind.some((h) => h.host === CUT), JSON.stringify(finish.leftBehind));
     assert.match(run.stdout, new RegExp(`^${CUT} +(failed|unreachable) at Control plane`, 'm'));
 
