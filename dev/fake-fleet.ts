@@ -54,7 +54,7 @@ export interface FakeCall {
 }
 
 /** Answers a command the fake does not know; undefined lets the fake answer (or exit 127). */
-export type ExecScript = (argv: readonly string[], machine: FakeMachine) => ExecResult | undefined | Promise<ExecResult | undefined>;
+export type ExecScript = (argv: readonly string[], machine: FakeMachine, options?: ExecOptions) => ExecResult | undefined | Promise<ExecResult | undefined>;
 
 const UNIT_DIR = '/etc/systemd/system/';
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
@@ -308,13 +308,13 @@ export class FakeHost implements RemoteHost {
     return this.machine.bytesUploaded;
   }
 
-  async exec(argv: readonly string[], _options?: ExecOptions): Promise<ExecResult> {
+  async exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
     this.assertOpen();
     const known = this.machine.builtin(argv);
     const mutating = known?.mutating ?? true;
     return this.machine.call('exec', { argv: [...argv] }, mutating, async () => {
       if (known) return known.result;
-      const scripted = await this.machine.script?.(argv, this.machine);
+      const scripted = await this.machine.script?.(argv, this.machine, options);
       return scripted ?? fail(127, `sh: 1: ${argv[0]}: not found`);
     });
   }
