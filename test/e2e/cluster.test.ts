@@ -4,6 +4,10 @@
  * order on one lab and build on each other:
  *   1. a fresh apply gives a cluster the real etcdctl and the real kubectl find healthy;
  *   2. a second apply changes nothing, restarts nothing and uploads nothing;
+ *   then pods: `kprov apply check` passes (a pod on every node reaches every other node's pod);
+ *   the real kubectl runs a pod (scheduled, Running, -o wide, logs) and deleting it removes its
+ *   containers from containerd; a deleted pod route fails the check naming the pair, and a
+ *   re-apply restores it;
  *   3. changing kube_proxy_mode rewrites only kube-proxy's config and restarts only kube-proxy;
  *   4. a template with a flag value the stand-in rejects fails naming host, unit and the
  *      stand-in's error line; the original templates then repair the cluster.
@@ -199,6 +203,76 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
     assert.deepEqual(of(run.events, 'handler:start'), [], 'no handler ran');
     assert.deepEqual(await invocations(), unitsBefore, 'no unit was restarted');
     assert.deepEqual(await binaries(), binsBefore, 'no binary was uploaded');
+  });
+
+  /** `kprov apply check --json` inside the lab namespace. */
+  async function check(): Promise<Applied> {
+    const started = Date.now();
+    const r = await lab.inLab([process.execPath, kprovBin, 'apply', 'check', '-i', lab.inventoryDir, '--json'], { timeoutMs: 400_000 });
+    return { code: r.code, events: parseEvents(r.stdout), ms: Date.now() - started, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** The real kubectl with the admin kubeconfig, inside the lab namespace. */
+  function kubectlRun(args: string[], timeoutMs = 60_000) {
+    return lab.inLab([kubectl, '--kubeconfig', path.join(lab.inventoryDir, 'artifacts', 'admin.conf'), ...args], { timeoutMs });
+  }
+
+  test('kprov apply check: a pod on every node runs in its pod CIDR and reaches every other node\'s pod', async () => {
+    const run = await check();
+    assert.equal(run.code, 0, failures(run));
+    const checked = of(run.events, 'task:finish').filter((e) => e.role === 'check');
+    assert.equal(checked.filter((e) => /^check: a pod on node\d runs in /.test(e.task) && e.status === 'ok').length, 5, JSON.stringify(checked));
+    console.log(`measured: kprov apply check on 5 nodes ${(run.ms / 1000).toFixed(1)} s`);
+    const left = await kubectlRun(['get', 'pods', '-l', 'app.kubernetes.io/managed-by=kprov-check', '-o', 'name']);
+    assert.equal(left.stdout.trim(), '', 'the check removed its pods');
+  });
+
+  test('the real kubectl runs a pod: scheduled, Running, listed wide, its logs; delete removes its containers', async () => {
+    const started = Date.now();
+    const created = await kubectlRun(['run', 'hello', '--image=docker.io/kprov/workload:1', '--restart=Never', '--command', '--', 'sh', '-c', 'echo hello from $(hostname); exec sleep 3600']);
+    assert.equal(created.code, 0, created.stderr);
+    let row = '';
+    for (let i = 0; i < 90 && !/\sRunning\s/.test(row); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+      row = (await kubectlRun(['get', 'pod', 'hello', '-o', 'wide', '--no-headers'])).stdout;
+    }
+    console.log(`measured: kubectl run to Running ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const m = /^hello\s+1\/1\s+Running\s+0\s+\S+\s+(10\.233\.\d+\.\d+)\s+(node[45])\s/.exec(row);
+    assert.ok(m, `a worker runs it (masters are tainted): ${row}`);
+    const node = m[2]!;
+    const logs = await kubectlRun(['logs', 'hello']);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.equal(logs.stdout.trim(), 'hello from hello');
+    const before = await lab.exec(node, ['ctr', '-n', 'k8s.io', 'containers', 'ls', '-q']);
+    assert.ok(before.stdout.trim().split('\n').length >= 2, `sandbox and container exist on ${node}: ${before.stdout}`);
+    const deleted = await kubectlRun(['delete', 'pod', 'hello', '--timeout=60s']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    let after = before.stdout;
+    for (let i = 0; i < 30 && after.trim() !== ''; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      after = (await lab.exec(node, ['ctr', '-n', 'k8s.io', 'containers', 'ls', '-q'])).stdout;
+    }
+    assert.equal(after.trim(), '', `no container left on ${node}`);
+  });
+
+  test('a deleted pod route fails the check naming the pair; a re-apply restores it and the check passes', async () => {
+    const cidrs = await kubectlJson<{ items: { metadata: { name: string }; spec: { podCIDR?: string } }[] }>(path.join(lab.inventoryDir, 'artifacts', 'admin.conf'), ['get', 'nodes']);
+    const node5Cidr = cidrs.items.find((n) => n.metadata.name === 'node5')?.spec.podCIDR;
+    assert.ok(node5Cidr, 'node5 has a pod CIDR');
+    const del = await lab.exec('node4', ['ip', 'route', 'del', node5Cidr]);
+    assert.equal(del.code, 0, del.stderr);
+    const broken = await check();
+    assert.equal(broken.code, 1, 'the check fails');
+    const failed = of(broken.events, 'task:finish').filter((e) => e.role === 'check' && e.status === 'failed');
+    assert.deepEqual(failed.map((e) => e.host).sort(), ['node4', 'node5']);
+    for (const f of failed) {
+      assert.match(f.error!.message, /node4 → node5 \(10\.233\.\d+\.\d+:8080\)/, f.error!.message);
+      assert.ok(f.error!.output!.includes('ip route:'), 'the routes are shown');
+    }
+    const repaired = await apply();
+    assert.equal(repaired.code, 0, failures(repaired));
+    const again = await check();
+    assert.equal(again.code, 0, failures(again));
   });
 
   test('changing kube_proxy_mode touches only kube-proxy', async () => {
