@@ -44,6 +44,7 @@ export function commandArgv(options: ApplyCommandOptions, playbookPath: string, 
     ...(options.verbosity ? Array.from({ length: options.verbosity }, () => '--verbose') : []),
     ...(options.list === 'hosts' ? ['--list-hosts'] : options.list === 'tags' ? ['--list-tags'] : []),
     ...(options.strict ? ['--strict'] : []),
+    ...(options.yes ? ['--yes'] : []),
   ];
 }
 

@@ -45,6 +45,17 @@ function verboseSsh(e: SshEvent): { message: string; host?: string } {
   return { message: `${type} ${details}`.trim(), ...(host !== undefined ? { host } : {}) };
 }
 
+/** A yes/no question on the terminal (stderr, so --json output stays clean). */
+async function askOnTerminal(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
 export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>> {
   return {
     io,
@@ -70,6 +81,7 @@ export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>
         hosts: inv.hosts,
         groups: inv.groups,
         warnings: [...inv.warnings, ...keyWarnings],
+        hostVar: (host, name) => (inv.hostVars(host) as Record<string, unknown>)[name],
         createRun: ({ dryRun }) => createClusterRun(inv, { dryRun, env: io.env }),
       };
     },
@@ -97,7 +109,7 @@ export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>
     runElsewhere: runInLabIfNeeded,
     clock: systemClock,
     watchInterrupts: (graceMs) => watchProcessInterrupts((text) => io.err(text), io.env, graceMs),
-    ...(process.stdin.isTTY ? { askPassword: createPasswordPrompt(process.stdin, process.stderr) } : {}),
+    ...(process.stdin.isTTY ? { askPassword: createPasswordPrompt(process.stdin, process.stderr), askConfirmation: askOnTerminal } : {}),
     ...(io.isTTY ? { terminal: { stdout: process.stdout, stderr: process.stderr } } : {}),
   };
 }

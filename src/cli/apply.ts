@@ -29,6 +29,7 @@ import type { ClusterRun } from '../cluster/run.js';
 import type { HostFacts, InventoryView } from '../engine/contract.js';
 import type { RemoteHost } from '../ssh/types.js';
 import type { CliIO } from './io.js';
+import { confirmPlays } from './confirm-plays.js';
 import { setExitCode } from './exit-code.js';
 
 export interface ApplyCommandOptions {
@@ -56,6 +57,8 @@ export interface ApplyCommandOptions {
   list?: 'hosts' | 'tags';
   /** Kubespray settings kprov does not implement, and unknown variables, are errors. */
   strict?: boolean;
+  /** Plays that ask for confirmation (reset) go on without asking. */
+  yes?: boolean;
 }
 
 export interface ConnectionOptions {
@@ -77,6 +80,8 @@ export interface InventoryLoadOptions {
 /** What the command needs of a loaded inventory. */
 export interface LoadedInventory<R = unknown> extends InventoryView {
   readonly warnings: readonly { message: string; location?: SourceLocation }[];
+  /** A host's value of a variable, extra vars included (a play's `confirm` variable). */
+  hostVar(host: string, name: string): unknown;
   /** Builds the run context the roles see (a ClusterRun for the built-in roles), once per run. */
   createRun(options: { dryRun: boolean }): R;
 }
@@ -115,6 +120,8 @@ export interface ApplyDeps<R = unknown> {
   gatherFacts?: (host: RemoteHost) => Promise<HostFacts>;
   /** Reads a password without echo from the terminal; undefined when there is no terminal. */
   askPassword?: () => Promise<string | undefined>;
+  /** Asks a yes/no question on the terminal; absent when there is no terminal. */
+  askConfirmation?: (question: string) => Promise<boolean>;
   /** This process as the holder of the run's locks (default: its PID on this host). */
   runHolder?(runId: string, command: string, now: Date): Promise<RunHolder>;
   /** Whether a lock's holder still runs; `unknown` when it ran on another control host. */
@@ -147,6 +154,8 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
       for (const line of options.list === 'hosts' ? listHosts(plan) : listTags(plan)) io.out(line);
       return 0;
     }
+    // Before any lock or connection: a run that is not confirmed changes nothing anywhere.
+    if (!options.dryRun) await confirmPlays(plan, { yes: options.yes === true, hostVar: (h, n) => inventory.hostVar(h, n), ...(deps.askConfirmation ? { ask: deps.askConfirmation } : {}) });
     const runId = newRunId();
     // One run at a time per cluster; a plan changes nothing and takes no lock.
     const holder = await (deps.runHolder ?? thisProcessHolder)(runId, commandLabel(options, playbookPath, deps.playbooksDir), new Date(deps.clock.now()));
@@ -276,6 +285,8 @@ interface RawOptions {
   listHosts?: boolean;
   listTags?: boolean;
   strict?: boolean;
+  yes?: boolean;
+  removeSshKey?: boolean;
 }
 
 function addRunOptions(cmd: Command): Command {
@@ -300,7 +311,9 @@ function addRunOptions(cmd: Command): Command {
     .option('-v, --verbose', '-v read-ahead per host, -vv also each task as it starts, -vvv also SSH events', (_: string, n: number) => n + 1, 0)
     .option('--list-hosts', "list each play's hosts (after --limit) and stop")
     .option('--list-tags', "list each play's tags and stop")
-    .option('--strict', 'Kubespray settings kprov does not implement, and unknown variables, are errors (all at once)');
+    .option('--strict', 'Kubespray settings kprov does not implement, and unknown variables, are errors (all at once)')
+    .option('--yes', 'do not ask before plays that undo things (reset); the same as -e reset_confirmation=yes')
+    .option('--remove-ssh-key', 'reset: also remove the cluster SSH key from the hosts\' authorized_keys (-e reset_remove_ssh_key=true)');
 }
 
 /** The apply options of the raw commander values (the dry-run switch is the caller's). */
@@ -321,12 +334,14 @@ function applyOptions(playbook: string, raw: RawOptions, dryRun: boolean): Apply
     concurrency: raw.forks ?? raw.concurrency,
     json: raw.json === true,
     askPass: raw.askPass === true,
-    extraVars: raw.extraVars,
+    // A playbook's own switch, carried as the variable its role reads.
+    extraVars: raw.removeSshKey ? [...raw.extraVars, 'reset_remove_ssh_key=true'] : raw.extraVars,
     connection,
     diff: raw.diff === true,
     verbosity: raw.verbose,
     ...(raw.listHosts ? { list: 'hosts' as const } : raw.listTags ? { list: 'tags' as const } : {}),
     strict: raw.strict === true,
+    yes: raw.yes === true,
   };
 }
 

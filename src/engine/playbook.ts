@@ -32,6 +32,11 @@ export interface Play {
    */
   maxFailPercentage: number | undefined;
   gatherFacts: boolean;
+  /**
+   * A variable that confirms this play (Kubespray's reset_confirmation): unless it is yes, the
+   * run asks before the play touches its hosts, and refuses without a terminal to ask.
+   */
+  confirm: string | undefined;
   location: SourceLocation;
   hostsLocation: SourceLocation;
 }
@@ -73,6 +78,7 @@ const playSchema = z.strictObject({
   any_errors_fatal: z.boolean().optional(),
   max_fail_percentage: z.number().min(0, 'max_fail_percentage is from 0 to 100').max(100, 'max_fail_percentage is from 0 to 100').optional(),
   gather_facts: z.boolean().optional(),
+  confirm: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'confirm names a variable, such as reset_confirmation').optional(),
 });
 
 const playbookSchema = z.array(playSchema).min(1, 'a playbook is a non-empty list of plays');
@@ -101,6 +107,7 @@ export function parsePlaybook(text: string, file: string): Playbook {
       anyErrorsFatal: p.any_errors_fatal ?? false,
       maxFailPercentage: p.max_fail_percentage,
       gatherFacts: p.gather_facts ?? false,
+      confirm: p.confirm,
       location: locate(source, [i]),
       hostsLocation: locate(source, [i, 'hosts']),
     };

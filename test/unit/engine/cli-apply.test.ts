@@ -77,7 +77,13 @@ async function harness(opts: { isTTY?: boolean; terminal?: ApplyDeps['terminal']
     playbooksDir,
     roles: new RoleRegistry(appRoles()),
     resolveInventoryDir: async (option) => path.resolve(cwd, option ?? 'inventory/lab'),
-    loadInventory: async (dir) => ({ ...clusterInventory(1, dir), createRun: () => undefined, warnings: [{ message: 'unknown variable "foo"', location: { file: 'group_vars/all.yml', line: 3 } }] }),
+    loadInventory: async (dir, load) => ({
+      ...clusterInventory(1, dir),
+      createRun: () => undefined,
+      warnings: [{ message: 'unknown variable "foo"', location: { file: 'group_vars/all.yml', line: 3 } }],
+      // Only k=v extra vars: enough for a play's confirmation variable.
+      hostVar: (_host, name) => load.extraVars.map((e) => e.split('=')).find(([k]) => k === name)?.[1],
+    }),
     createConnector: (_inv, setup) => {
       assert.ok(setup.concurrency >= 1);
       return {
@@ -493,4 +499,28 @@ test('the re-run argv carries the Ansible options, with -e @file and --private-k
   assert.deepEqual(argv.slice(argv.indexOf('--concurrency') + 2), [
     '--extra-vars', 'a=1', '--extra-vars', '@/work/vars/extra.yml', '--user', 'deploy', '--become', '--private-key', '/work/keys/id', '--diff', '--verbose', '--verbose',
   ]);
+});
+
+test('a play with confirm: refused without a terminal (exit 2, no host touched); --yes, -e VAR=yes or a yes on the terminal go on', async () => {
+  const h = await harness();
+  await writeFile(path.join(h.cwd, 'playbooks', 'undo.yml'), '- name: Undo\n  hosts: all\n  confirm: undo_confirmation\n  roles: [app]\n');
+  const refused = await runApplyCommand(options({ playbook: 'undo' }), h.deps).catch((err: unknown) => err);
+  assert.ok(refused instanceof KprovError, String(refused));
+  assert.equal(refused.code, 'usage');
+  assert.match(refused.message, /^"Undo" on 4 host\(s\): node1, node2, node3, node4\. This cannot be undone\. Not confirmed: nothing was changed$/);
+  assert.match(refused.hint!, /--yes, or -e undo_confirmation=yes/);
+  assert.equal(h.fleet.connects.size, 0, 'no host was contacted');
+  // A plan changes nothing, so it needs no confirmation.
+  assert.equal(await runApplyCommand(options({ playbook: 'undo', dryRun: true }), h.deps), 0);
+
+  const asked: string[] = [];
+  const contacted = h.fleet.opened.length;
+  const no = await runApplyCommand(options({ playbook: 'undo' }), { ...h.deps, askConfirmation: async (q) => (asked.push(q), false) }).catch((err: unknown) => err);
+  assert.ok(no instanceof KprovError && /"Undo" not confirmed/.test(no.message));
+  assert.match(asked[0]!, /node1, node2, node3, node4\. This cannot be undone\. Go on\?$/);
+  assert.equal(h.fleet.opened.length, contacted, 'no host was contacted after a no');
+
+  assert.equal(await runApplyCommand(options({ playbook: 'undo', yes: true }), h.deps), 0);
+  assert.equal(await runApplyCommand(options({ playbook: 'undo', extraVars: ['undo_confirmation=yes'] }), h.deps), 0);
+  assert.equal(await runApplyCommand(options({ playbook: 'undo' }), { ...h.deps, askConfirmation: async () => true }), 0);
 });
