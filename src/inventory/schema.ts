@@ -14,6 +14,7 @@ import { CONTROL_PLANE_VARIABLES } from '../roles/control-plane/variables.js';
 import { ETCD_VARIABLES } from '../roles/etcd/variables.js';
 import { NODE_VARIABLES } from '../roles/node/variables.js';
 import { PREINSTALL_VARIABLES } from '../roles/preinstall/variables.js';
+import { RESET_VARIABLES } from '../roles/reset/variables.js';
 import { RUNTIME_VARIABLES } from '../roles/runtime/variables.js';
 import { SSH_KEYS_VARIABLES } from '../roles/ssh-keys/variables.js';
 import { HOST_VARIABLES } from './host-variables.js';
@@ -31,6 +32,7 @@ const VARIABLES = {
   ...CNI_VARIABLES,
   ...NODE_VARIABLES,
   ...CHECK_VARIABLES,
+  ...RESET_VARIABLES,
   ...PREINSTALL_VARIABLES,
   ...PKI_VARIABLES,
   ...ARTIFACT_VARIABLES,

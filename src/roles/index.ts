@@ -11,11 +11,12 @@ import { etcdRole } from './etcd/index.js';
 import { factsRole } from './facts/index.js';
 import { nodeRole } from './node/index.js';
 import { preinstallRole } from './preinstall/index.js';
+import { resetRole } from './reset/index.js';
 import { runtimeRole } from './runtime/index.js';
 import { sshKeysRole } from './ssh-keys/index.js';
 import { verifyRole } from './verify/index.js';
 
-export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, controlPlaneRole, nodeRole, checkRole];
+export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, controlPlaneRole, nodeRole, checkRole, resetRole];
 
 export function builtinRoleRegistry(): RoleRegistry<ClusterRun> {
   return new RoleRegistry(builtinRoles);

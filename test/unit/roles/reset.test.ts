@@ -1,0 +1,37 @@
+/**
+ * The reset role's pieces that need no host: what it removes follows the inventory's
+ * directories, and its file probe (real sh) lists exactly what exists.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { footprint, RESET_UNITS } from '../../../src/roles/reset/footprint.js';
+import { FILES_SCRIPT } from '../../../src/roles/reset/scripts.js';
+import { loadCluster } from './node-cluster.js';
+
+test('the footprint follows the inventory: moved directories are removed where they are', async () => {
+  const c = await loadCluster(undefined, { kube_config_dir: '/srv/kube', etcd_data_dir: '/data/etcd', bin_dir: '/opt/bin' });
+  const paths = footprint(c.run().inventory.hostVars('node1'));
+  for (const p of ['/srv/kube', '/srv/kube/ssl', '/data/etcd', '/opt/bin/kubelet', '/opt/bin/etcdctl', '/opt/bin/containerd-shim-runc-v2', '/etc/ssl/etcd', '/etc/systemd/system/kubelet.service', '/etc/containerd', '/etc/cni', '/opt/cni', '/var/lib/kubelet', '/var/lib/kprov']) {
+    assert.ok(paths.includes(p), `${p} is removed`);
+  }
+  assert.ok(!paths.includes('/etc/kubernetes'), 'the default directory is not touched when it moved');
+  assert.ok(!paths.some((p) => p === '/' || p === '/etc' || p === '/var/lib' || p === '/usr/local/bin' || p === '/var/log'), 'no shared directory is removed whole');
+  assert.deepEqual(RESET_UNITS.slice(0, 2), ['kubelet.service', 'kube-proxy.service'], 'what runs pods stops first');
+});
+
+test('the file probe lists what exists, files, directories and dangling links alike', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kprov-reset-'));
+  try {
+    await mkdir(path.join(dir, 'etc-kubernetes'));
+    await writeFile(path.join(dir, 'kubelet'), 'x');
+    await execa('ln', ['-s', path.join(dir, 'nowhere'), path.join(dir, 'dangling')]);
+    const r = await execa('sh', ['-c', FILES_SCRIPT, 'kprov-reset', 'probe', ...['etc-kubernetes', 'kubelet', 'dangling', 'absent'].map((p) => path.join(dir, p))]);
+    assert.deepEqual(r.stdout.split('\n'), ['etc-kubernetes', 'kubelet', 'dangling'].map((p) => `path ${path.join(dir, p)}`));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
