@@ -26,6 +26,7 @@ import {
 import { localMemberHealth, type Etcdctl } from './etcdctl.js';
 import { membershipTask, type MembershipDecision } from './membership.js';
 import { validateClusterUnits } from '../cluster-units.js';
+import { backupTimerHandler, scheduledBackupTasks } from './scheduled-backup.js';
 
 export const RESTART_ETCD = 'restart etcd';
 /** A new cluster elects its first leader within a few election timeouts (5 s each). */
@@ -77,6 +78,7 @@ async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
     service({ name: `start ${ETCD_UNIT}`, unit: ETCD_UNIT, wait: false }),
     // The gate every run passes: the member serves quorum reads before the next play starts.
     waitStarted({ name: 'wait until the etcd member is healthy', unit: ETCD_UNIT, healthy, always: true, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }),
+    ...scheduledBackupTasks(ctx, etcdctl.bin, etcdctl.tls),
   ];
 }
 
@@ -84,7 +86,7 @@ export const etcdRole: ClusterRole = {
   name: 'etcd',
   tags: ['etcd'],
   taskTags: [DOWNLOAD_TAG],
-  handlers: [restartHandler({ name: RESTART_ETCD, unit: ETCD_UNIT, rolling: true, healthy, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 })],
+  handlers: [restartHandler({ name: RESTART_ETCD, unit: ETCD_UNIT, rolling: true, healthy, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }), backupTimerHandler],
   validate: validateClusterUnits,
   prepare: prepareCluster,
   tasks,

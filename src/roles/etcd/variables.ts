@@ -1,6 +1,6 @@
 /** The etcd role's variables. */
 import { declareVariables } from '../../inventory/variables.js';
-import { absolutePath, oneOf, release, text } from '../../inventory/value-types.js';
+import { absolutePath, int, oneOf, optional, release, text } from '../../inventory/value-types.js';
 
 export const ETCD_VARIABLES = declareVariables({
   etcd_member_name: {
@@ -12,4 +12,10 @@ export const ETCD_VARIABLES = declareVariables({
   etcd_deployment_type: { schema: oneOf(['host', 'static_pod'] as const), default: 'host', scope: 'etcd' },
   etcd_cert_dir: { schema: absolutePath, default: '/etc/ssl/etcd/ssl' },
   etcd_data_dir: { schema: absolutePath, default: '/var/lib/etcd' },
+  // Snapshots on each member by a systemd timer: OnCalendar syntax (daily, hourly, *-*-* 03:00:00).
+  etcd_backup_schedule: {
+    schema: optional(text('a systemd OnCalendar schedule such as daily or *-*-* 03:00:00').regex(/^[A-Za-z0-9*:,./~ -]+$/, 'a systemd OnCalendar schedule such as daily or *-*-* 03:00:00')),
+    scope: 'etcd',
+  },
+  etcd_backup_keep: { schema: int('a number of snapshots (1-1000)', 1, 1000), default: 7, scope: 'etcd' },
 });

@@ -13,19 +13,20 @@ import type { HostVars } from '../../inventory/schema.js';
 import { BRIDGE_SYSCTL_FILE, MODULES_LOAD_FILE } from '../cni/bridge-netfilter.js';
 import { POD_ROUTES_UNIT } from '../cni/index.js';
 import { ETCD_ENV_FILE } from '../etcd/config.js';
+import { BACKUP_SCRIPT_NAME, BACKUP_SERVICE, BACKUP_TIMER } from '../etcd/scheduled-backup.js';
 import { KUBE_PROXY_DIR, KUBELET_DIR } from '../node/settings.js';
 import { CNI_CONF_DIR, CONTAINERD_CONFIG } from '../runtime/containerd.js';
 import { IP_FORWARD_SYSCTL_FILE } from '../runtime/index.js';
 
 /** Stopped and removed in this order: what runs pods, then the control plane, then their stores. */
-export const RESET_UNITS = ['kubelet.service', 'kube-proxy.service', 'kube-scheduler.service', 'kube-controller-manager.service', 'kube-apiserver.service', 'etcd.service', POD_ROUTES_UNIT] as const;
+export const RESET_UNITS = [BACKUP_TIMER, BACKUP_SERVICE, 'kubelet.service', 'kube-proxy.service', 'kube-scheduler.service', 'kube-controller-manager.service', 'kube-apiserver.service', 'etcd.service', POD_ROUTES_UNIT] as const;
 export const CONTAINERD_SERVICE = 'containerd.service';
 
 /** containerd's default root (kprov's config keeps it). */
 const CONTAINERD_ROOT = '/var/lib/containerd';
 
 /** The names the artifacts install in bin_dir (the catalogue's install rules). */
-const BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl', 'etcd', 'etcdctl', 'containerd', 'containerd-shim', 'containerd-shim-runc-v1', 'containerd-shim-runc-v2', 'containerd-stress', 'ctr', 'runc'];
+const BINARIES = [BACKUP_SCRIPT_NAME, 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl', 'etcd', 'etcdctl', 'containerd', 'containerd-shim', 'containerd-shim-runc-v1', 'containerd-shim-runc-v2', 'containerd-stress', 'ctr', 'runc'];
 
 /** Directories whose contents pods and containerd mount things into: unmounted before removal. */
 export function mountRoots(): string[] {

@@ -105,6 +105,7 @@ test('a run: binaries, TLS files, data dir, env file and unit, every member star
     'pki /etc/ssl/etcd/ssl/peer.crt', 'pki /etc/ssl/etcd/ssl/peer.key', 'pki /etc/ssl/etcd/ssl/server.crt', 'pki /etc/ssl/etcd/ssl/server.key',
     'directory /var/lib/etcd', 'etcd membership of node1', 'file /etc/etcd.env', 'file /etc/systemd/system/etcd.service',
     'start etcd.service', 'wait until the etcd member is healthy',
+    'no scheduled etcd snapshots (etcd_backup_schedule unset)',
   ]);
   for (const m of fleet.machines.values()) {
     assert.equal(m.dirs.get('/var/lib/etcd')!.mode, 0o700);
@@ -172,4 +173,43 @@ test('a dry run writes nothing on hosts or under the inventory', async (t) => {
   for (const m of fleet.machines.values()) assert.deepEqual(m.mutatingCalls().filter((c) => !readOnly(c.argv)), []);
   assert.ok(run.of('task:finish').some((e) => e.task === 'file /etc/etcd.env' && e.status === 'changed'));
   await assert.rejects(import('node:fs/promises').then((fs) => fs.stat(`${inventory.dir}/pki`)), /ENOENT/);
+});
+
+test('etcd_backup_schedule: a timer on every member keeping etcd_backup_keep snapshots; unset again, it is removed', async (t) => {
+  const inventory = await loadTestInventory(t, { vars: { etcd_backup_schedule: '*-*-* 03:00:00', etcd_backup_keep: 3 } });
+  const fleet = new FakeFleet(inventory.hosts.map((h) => h.name));
+  const state: FakeClusterState = { added: [], unhealthy: new Set() };
+  for (const m of fleet.machines.values()) m.script = clusterScript(state);
+  const artifacts = Promise.resolve(await fakeArtifacts(t));
+  const r = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, run: testRun(inventory, artifacts) });
+  assert.equal(r.result.status, 'ok', JSON.stringify(r.of('host:finish').map((e) => e.error)));
+  for (const m of fleet.machines.values()) {
+    assert.match(m.files.get('/etc/systemd/system/kprov-etcd-backup.timer')!.content.toString(), /^OnCalendar=\*-\*-\* 03:00:00$/m);
+    const script = m.files.get('/usr/local/bin/kprov-etcd-backup')!;
+    assert.equal(script.mode, 0o755);
+    assert.match(script.content.toString(), /--cert=\/etc\/ssl\/etcd\/ssl\/healthcheck-client\.crt/);
+    assert.match(script.content.toString(), /head -n -3 /);
+    assert.ok(m.units.get('kprov-etcd-backup.timer')?.enabled, `${m.name}: the timer is enabled`);
+  }
+  // The schedule removed from the inventory: the next run takes the timer away (the fake
+  // hosts run the removal script's rm on their files).
+  const removals: string[] = [];
+  for (const m of fleet.machines.values()) {
+    m.script = (argv, machine) => {
+      if (argv[0] === 'sh' && argv[2]?.includes('systemctl disable --now kprov-etcd-backup.timer')) {
+        for (const p of argv.slice(4)) machine.files.delete(p);
+        removals.push(machine.name);
+        return { code: 0, stdout: '', stderr: '' };
+      }
+      return clusterScript(state)(argv, machine);
+    };
+  }
+  const plain = await loadTestInventory(t);
+  const off = await runYaml(PLAYBOOK, { inventory: plain, roles: [etcdRole], fleet, run: testRun(plain, artifacts) });
+  assert.equal(off.result.status, 'ok', JSON.stringify(off.of('host:finish').map((e) => e.error)));
+  assert.deepEqual(removals.sort(), [...fleet.machines.keys()].sort());
+  for (const m of fleet.machines.values()) assert.equal(m.files.has('/etc/systemd/system/kprov-etcd-backup.timer'), false);
+  const quiet = await runYaml(PLAYBOOK, { inventory: plain, roles: [etcdRole], fleet, run: testRun(plain, artifacts) });
+  assert.equal(removals.length, fleet.machines.size, 'nothing left to remove the next time');
+  assert.equal(quiet.result.status, 'ok');
 });
