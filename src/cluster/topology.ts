@@ -20,6 +20,8 @@ export interface ClusterHost {
   isEtcd: boolean;
   /** Runs a kubelet and kube-proxy (member of k8s_cluster). */
   isNode: boolean;
+  /** Listed in kube_node: takes workloads even when it is also control plane. */
+  isWorker: boolean;
   vars: HostVars;
 }
 
@@ -95,6 +97,7 @@ export function buildTopology(inventory: Inventory): Topology {
         isControlPlane: inGroup(GROUP.controlPlane, h.name),
         isEtcd: inGroup(GROUP.etcd, h.name),
         isNode: inGroup(GROUP.k8sCluster, h.name),
+        isWorker: inGroup(GROUP.node, h.name),
         vars: hv,
       };
     });

@@ -3,6 +3,7 @@
  * both the number of attempts and the elapsed time capped. Never an unbounded loop.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { HostLostError } from '../ssh/errors.js';
 
 export interface WaitOptions {
   /** What is awaited, for the error message (e.g. `etcd.service to be active`). */
@@ -24,7 +25,8 @@ export class WaitTimeoutError extends Error {
 
 /**
  * Calls `probe` until it returns a value other than undefined. A probe that throws counts as not
- * ready yet (its message is kept for the timeout error).
+ * ready yet (its message is kept for the timeout error), except when the host itself is lost:
+ * waiting cannot make a host answer whose connection could not be opened again.
  */
 export async function waitUntil<T>(probe: () => Promise<T | undefined>, options: WaitOptions): Promise<T> {
   const started = Date.now();
@@ -36,6 +38,7 @@ export async function waitUntil<T>(probe: () => Promise<T | undefined>, options:
       if (value !== undefined) return value;
       last = undefined;
     } catch (err) {
+      if (err instanceof HostLostError) throw err;
       last = err instanceof Error ? err.message : String(err);
     }
     const left = options.timeoutMs - (Date.now() - started);

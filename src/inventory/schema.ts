@@ -8,6 +8,7 @@ import { ARTIFACT_VAR_NAMES } from '../artifacts/ids.js';
 import { ARTIFACT_VARIABLES } from '../artifacts/variables.js';
 import { CLUSTER_VARIABLES } from '../cluster/variables.js';
 import { PKI_VARIABLES } from '../pki/variables.js';
+import { CHECK_VARIABLES } from '../roles/check/variables.js';
 import { CNI_VARIABLES } from '../roles/cni/variables.js';
 import { CONTROL_PLANE_VARIABLES } from '../roles/control-plane/variables.js';
 import { ETCD_VARIABLES } from '../roles/etcd/variables.js';
@@ -29,6 +30,7 @@ const VARIABLES = {
   ...RUNTIME_VARIABLES,
   ...CNI_VARIABLES,
   ...NODE_VARIABLES,
+  ...CHECK_VARIABLES,
   ...PREINSTALL_VARIABLES,
   ...PKI_VARIABLES,
   ...ARTIFACT_VARIABLES,

@@ -51,6 +51,8 @@ files_repo: ${lab.mirrorUrl.replace(/\/+$/, '')}
 ${stringify({ containerd_registries: registries })}# Nothing on this machine may lower an oom_score_adj (no CAP_SYS_RESOURCE): containerd's CRI
 # keeps pod processes at or above its own, or pod sandboxes fail to start.
 containerd_restrict_oom_score_adj: true
+# kprov apply check runs its pods from the lab's workload image (busybox: httpd, wget, timeout).
+check_image: docker.io/kprov/workload:1
 `;
 }
 

@@ -4,6 +4,7 @@
  */
 import { RoleRegistry } from '../engine/role-registry.js';
 import type { ClusterRole, ClusterRun } from '../cluster/run.js';
+import { checkRole } from './check/index.js';
 import { cniRole } from './cni/index.js';
 import { controlPlaneRole } from './control-plane/index.js';
 import { etcdRole } from './etcd/index.js';
@@ -14,7 +15,7 @@ import { runtimeRole } from './runtime/index.js';
 import { sshKeysRole } from './ssh-keys/index.js';
 import { verifyRole } from './verify/index.js';
 
-export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, controlPlaneRole, nodeRole];
+export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, controlPlaneRole, nodeRole, checkRole];
 
 export function builtinRoleRegistry(): RoleRegistry<ClusterRun> {
   return new RoleRegistry(builtinRoles);

@@ -47,3 +47,15 @@ export class HostCommandError extends KprovError {
     this.result = { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
   }
 }
+
+/**
+ * The host's connection is gone and could not be opened again (the one reconnect failed, or the
+ * reconnected one dropped too): nothing more can be done on the host in this run, so callers
+ * that retry (health waits) stop at once instead of polling a host that cannot answer.
+ */
+export class HostLostError extends KprovError {
+  constructor(host: string, message: string, cause?: unknown) {
+    super('ssh', message, { host, ...(cause === undefined ? {} : { cause }) });
+    this.name = 'HostLostError';
+  }
+}

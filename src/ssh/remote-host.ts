@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import type { SFTPWrapper } from 'ssh2';
 import { KprovError } from '../errors.js';
-import { HostCommandError } from './errors.js';
+import { HostCommandError, HostLostError } from './errors.js';
 import type { LoginMethod, SshEventSink } from './events.js';
 import type { SshHostConfig } from './host-config.js';
 import { becomeArgv, commandLine, withEnv } from './quote.js';
@@ -62,19 +62,28 @@ export class SshRemoteHost implements RemoteHost {
     return this.session.method;
   }
 
-  /** The live session; a dropped connection is re-established once, after that the host fails. */
+  /**
+   * The live session; a dropped connection is re-established once, after that the host fails.
+   * Either way out (the reconnect failed, or the new connection dropped too) is a HostLostError.
+   */
   private async live(): Promise<Session> {
     const reason = this.session.closedReason;
     if (reason === undefined) return this.session;
     if (!this.reconnect) {
       this.onEvent({ type: 'ssh.reconnecting', host: this.name, reason });
-      this.reconnect = this.open('any').then((fresh) => (this.session = fresh));
+      this.reconnect = this.open('any').then(
+        (fresh) => (this.session = fresh),
+        (err: unknown) => {
+          const why = err instanceof Error ? err.message : String(err);
+          throw new HostLostError(this.name, `the connection was lost (${reason}) and could not be opened again: ${why}`, err);
+        },
+      );
       return this.reconnect;
     }
     // Callers that found the connection gone while the one reconnect was under way share it.
     const fresh = await this.reconnect;
     if (fresh.closedReason === undefined) return fresh;
-    throw new KprovError('ssh', `the connection was lost again (${fresh.closedReason}); giving up on this host`, { host: this.name });
+    throw new HostLostError(this.name, `the connection was lost again (${fresh.closedReason}); giving up on this host`);
   }
 
   private async onLiveSession<T>(use: (s: Session) => Promise<T>): Promise<T> {

@@ -42,11 +42,15 @@ function rbacAllows(a: RequestAttributes): boolean {
     if (readVerbs.has(a.verb)) return true;
     if (lockFor('kube-controller-manager')) return true;
     // Node lifecycle and IPAM controllers (node-controller's service-account role in a real cluster).
-    return ['nodes', 'nodes/status'].includes(r) && ['update', 'patch'].includes(a.verb);
+    if (['nodes', 'nodes/status'].includes(r) && ['update', 'patch'].includes(a.verb)) return true;
+    // The pod garbage collector deletes pods of nodes that are gone.
+    return r === 'pods' && a.verb === 'delete';
   }
   if (user.name === 'system:kube-scheduler') {
     if (lockFor('kube-scheduler')) return true;
-    return readVerbs.has(a.verb) && ['nodes', 'services', 'namespaces'].includes(r);
+    if (readVerbs.has(a.verb) && ['nodes', 'services', 'namespaces', 'pods'].includes(r)) return true;
+    // system:kube-scheduler: bind pods and record why one cannot be scheduled.
+    return (r === 'pods/binding' && a.verb === 'create') || (r === 'pods/status' && ['update', 'patch'].includes(a.verb));
   }
   if (user.name === 'system:kube-proxy' || user.groups.includes('system:node-proxier')) {
     if (['endpoints', 'services'].includes(r) && (a.verb === 'list' || a.verb === 'watch' || a.verb === 'get')) return true;
@@ -61,6 +65,10 @@ function nodeAuthorizerAllows(a: RequestAttributes): boolean {
   if (r === 'nodes') return readVerbs.has(a.verb) || ['create', 'update', 'patch', 'delete'].includes(a.verb);
   if (r === 'nodes/status') return ['get', 'update', 'patch'].includes(a.verb);
   if (r === 'services' || r === 'endpoints') return readVerbs.has(a.verb);
+  // system:node's pod rules; NodeRestriction admission narrows them to the node's own pods.
+  if (r === 'pods') return readVerbs.has(a.verb) || a.verb === 'create' || a.verb === 'delete';
+  if (r === 'pods/status') return ['update', 'patch'].includes(a.verb);
+  if (r === 'pods/eviction') return a.verb === 'create';
   return false;
 }
 

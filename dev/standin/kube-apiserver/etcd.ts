@@ -23,7 +23,7 @@ export interface KeyValue {
 
 const int64 = z.union([z.string(), z.number()]).transform((v) => Number(v));
 const headerSchema = z.looseObject({ revision: int64.optional() });
-const kvSchema = z.looseObject({
+export const kvSchema = z.looseObject({
   key: z.string(),
   value: z.string().optional(),
   create_revision: int64.optional(),
@@ -34,11 +34,11 @@ const txnSchema = z.looseObject({ header: headerSchema.optional(), succeeded: z.
 const leaseSchema = z.looseObject({ ID: z.union([z.string(), z.number()]) });
 const healthSchema = z.looseObject({ health: z.union([z.string(), z.boolean()]) });
 
-const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-const unb64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
+export const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
+export const unb64 = (s: string | undefined) => Buffer.from(s ?? '', 'base64').toString('utf8');
 
 /** The key just past every key with this prefix (etcd's range_end for a prefix scan). */
-function prefixEnd(prefix: string): string {
+export function prefixEnd(prefix: string): string {
   const buf = Buffer.from(prefix, 'utf8');
   for (let i = buf.length - 1; i >= 0; i--) {
     if (buf[i]! < 0xff) {
@@ -94,6 +94,30 @@ export class EtcdClient {
         },
       );
       req.on('timeout', () => req.destroy(new Error('context deadline exceeded')));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /**
+   * Opens a streaming POST (etcd's /v3/watch) on the preferred endpoint; the caller reads and ends
+   * the response. No timeout: a watch lives until its owner closes it.
+   */
+  openStream(path: string, body: unknown): Promise<{ response: http.IncomingMessage; close: () => void }> {
+    const ep = this.endpoints[this.preferred]!;
+    const url = new URL(path, ep);
+    const payload = Buffer.from(JSON.stringify(body));
+    const lib = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const req = lib.request(url, { method: 'POST', agent: this.agents.get(ep.href), headers: { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } }, (response) => {
+        if (response.statusCode !== 200) {
+          response.resume();
+          req.destroy();
+          reject(new Error(`etcd ${ep.origin}${path}: HTTP ${response.statusCode ?? 0}`));
+          return;
+        }
+        resolve({ response, close: () => req.destroy() });
+      });
       req.on('error', reject);
       req.end(payload);
     });
@@ -197,6 +221,6 @@ export class EtcdClient {
   }
 }
 
-function toKv(kv: z.infer<typeof kvSchema>): KeyValue {
+export function toKv(kv: z.infer<typeof kvSchema>): KeyValue {
   return { key: unb64(kv.key), value: unb64(kv.value), createRevision: kv.create_revision ?? 0, modRevision: kv.mod_revision ?? 0 };
 }

@@ -4,16 +4,22 @@
  * resources and componentstatuses.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { KubeletClientOptions } from './options.js';
 import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/klog.js';
 import { INSECURE_USER, authenticate, type AuthnConfig, type UserInfo } from './authn.js';
-import { authorize, nodeNameOf, type RequestAttributes } from './authz.js';
+import { admit } from './admission.js';
+import { authorize, type RequestAttributes } from './authz.js';
 import { getComponentStatus, listComponentStatuses } from './componentstatus.js';
 import type { EtcdClient } from './etcd.js';
 import { mergePatch, strategicMergePatch } from './patch.js';
 import { Registry, StatusError, selfLink, type Obj } from './registry.js';
 import { findResource, type ResourceDef } from './resources.js';
-import { readBody, send, sendStatus } from './http.js';
+import { readBody, readOptionalBody, send, sendStatus } from './http.js';
+import { servePodLog } from './pod-logs.js';
+import { bindPod, deleteOptionsFrom, deletePod, evictPod } from './pod-operations.js';
+import { preparePodForCreate } from './pods.js';
+import { serveWatch, watchRequest } from './watch.js';
 import { serveNonResource } from './nonresource.js';
 import { fieldMatcher, labelMatcher } from './selectors.js';
 import { negotiate, toTable } from './tables.js';
@@ -26,6 +32,7 @@ export interface ApiContext {
   admission: ReadonlySet<string>;
   advertiseAddress: string;
   securePort: number;
+  kubeletClient: KubeletClientOptions;
   log: Logger;
 }
 
@@ -81,22 +88,6 @@ function parseResourcePath(method: string, parts: string[], query: URLSearchPara
 
 export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
 
-  /** Admission for a write; `target` is the object's name (from the URL, or the body on create). */
-  const admit = async (user: UserInfo, r: ResourceRequest, target: string | undefined): Promise<void> => {
-    if (ctx.admission.has('NodeRestriction') && r.def.name === 'nodes' && ['create', 'update', 'patch', 'delete'].includes(r.verb)) {
-      const own = nodeNameOf(user);
-      if (own !== undefined && target !== own) {
-        throw new StatusError(403, 'Forbidden', `nodes "${target ?? ''}" is forbidden: node "${own}" cannot modify node "${target ?? ''}"`, { name: target ?? '', kind: 'nodes' });
-      }
-    }
-    if (ctx.admission.has('NamespaceLifecycle') && r.def.namespaced && r.verb === 'create' && r.namespace !== undefined) {
-      const nsDef = findResource('namespaces')!;
-      if (!(await ctx.registry.exists(nsDef, undefined, r.namespace))) {
-        throw new StatusError(404, 'NotFound', `namespaces "${r.namespace}" not found`, { name: r.namespace, kind: 'namespaces' });
-      }
-    }
-  };
-
   const serveResource = async (req: IncomingMessage, res: ServerResponse, user: UserInfo, r: ResourceRequest, query: URLSearchParams): Promise<void> => {
     const format = negotiate(req.headers.accept);
     if (format === 'unacceptable' && (r.verb === 'get' || r.verb === 'list')) {
@@ -105,7 +96,12 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
     const include = (query.get('includeObject') ?? 'Metadata') as 'None' | 'Metadata' | 'Object';
     const { def, namespace, name } = r;
 
-    if (r.verb === 'watch') throw new StatusError(405, 'MethodNotAllowed', 'watch is not served by this stand-in apiserver');
+    if (r.verb === 'watch') {
+      if (def.virtual) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+      const byLabel = labelMatcher(query.get('labelSelector'));
+      const byField = fieldMatcher(query.get('fieldSelector'));
+      return serveWatch(ctx, req, res, watchRequest(def, namespace, query, (o) => byLabel(o) && byField(o)));
+    }
     if (r.verb === 'list') {
       let items: Obj[];
       let resourceVersion = '';
@@ -118,6 +114,7 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
       if (format === 'table') return send(res, 200, toTable(def.kind, items, listMeta, include));
       return send(res, 200, { kind: `${def.kind}List`, apiVersion: 'v1', metadata: listMeta, items });
     }
+    if (r.verb === 'get' && r.subresource === 'log') return servePodLog(ctx.registry, ctx.kubeletClient, namespace!, name!, query, res);
     if (r.verb === 'get') {
       let obj: Obj;
       if (def.virtual) {
@@ -130,15 +127,24 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
     }
     if (def.virtual) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
 
+    if (r.verb === 'create' && name !== undefined && (r.subresource === 'binding' || r.subresource === 'eviction')) {
+      const body = await readBody(req);
+      await admit(ctx.registry, ctx.admission, user, r, name, undefined);
+      if (r.subresource === 'binding') await bindPod(ctx.registry, def, namespace, name, body);
+      else await evictPod(ctx.registry, def, namespace, name, body);
+      return send(res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+    }
     if (r.verb === 'create') {
       if (name !== undefined) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
       const body = (await readBody(req)) as Obj;
-      await admit(user, r, typeof body.metadata?.name === 'string' ? body.metadata.name : undefined);
+      const bodyName = typeof body.metadata?.name === 'string' ? body.metadata.name : '';
+      await admit(ctx.registry, ctx.admission, user, r, bodyName, body);
       if (body.kind !== undefined && body.kind !== def.kind) throw new StatusError(400, 'BadRequest', `the kind of the object (${String(body.kind)}) does not match the resource (${def.kind})`);
-      return send(res, 201, await ctx.registry.create(def, namespace, body));
+      const prepared = def.name === 'pods' ? preparePodForCreate(body, bodyName) : body;
+      return send(res, 201, await ctx.registry.create(def, namespace, prepared));
     }
     if (name === undefined) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
-    await admit(user, r, name);
+    await admit(ctx.registry, ctx.admission, user, r, name, undefined);
     if (r.verb === 'update') {
       const body = (await readBody(req)) as Obj;
       return send(res, 200, await ctx.registry.update(def, namespace, name, body, r.subresource));
@@ -151,6 +157,11 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
       const patch = await readBody(req);
       const apply = type === 'application/merge-patch+json' ? mergePatch : strategicMergePatch;
       return send(res, 200, await ctx.registry.patch(def, namespace, name, (current) => apply(current, patch) as Obj, r.subresource));
+    }
+    if (r.verb === 'delete' && def.name === 'pods') {
+      const marked = await deletePod(ctx.registry, def, namespace, name, deleteOptionsFrom(await readOptionalBody(req), query));
+      if (marked) return send(res, 200, marked);
+      return send(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: def.name } });
     }
     if (r.verb === 'delete') {
       await ctx.registry.delete(def, namespace, name);

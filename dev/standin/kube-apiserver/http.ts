@@ -15,7 +15,12 @@ export function sendStatus(res: ServerResponse, err: StatusError): void {
   send(res, err.code, err.toStatus());
 }
 
-export function readBody(req: IncomingMessage): Promise<unknown> {
+/** A body that may be absent (DELETE's options): undefined when empty. */
+export async function readOptionalBody(req: IncomingMessage): Promise<unknown> {
+  return readBody(req, true);
+}
+
+export function readBody(req: IncomingMessage, optional = false): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -29,6 +34,7 @@ export function readBody(req: IncomingMessage): Promise<unknown> {
       chunks.push(c);
     });
     req.on('end', () => {
+      if (optional && size === 0) return resolve(undefined);
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown);
       } catch (err) {

@@ -66,6 +66,7 @@ const apiserver: Component = {
       admission: opts.admission,
       advertiseAddress: opts.advertiseAddress,
       securePort: opts.securePort,
+      kubeletClient: opts.kubeletClient,
       log,
     };
     const secure = https.createServer(

@@ -22,7 +22,16 @@ import { parseCidr } from '../common/cidr.js';
 import { parseCsvRows, type AuthnConfig, type StaticUser } from './authn.js';
 import type { EtcdTls } from './etcd.js';
 
+/** How the apiserver reaches kubelets (pod logs): its client certificate and the address order. */
+export interface KubeletClientOptions {
+  cert?: Buffer;
+  key?: Buffer;
+  ca?: Buffer;
+  preferredAddressTypes: string[];
+}
+
 export interface ApiserverOptions {
+  kubeletClient: KubeletClientOptions;
   bindAddress: string;
   securePort: number;
   insecureBindAddress: string;
@@ -252,7 +261,16 @@ export function loadApiserverOptions(flags: Flags, log: Logger): ApiserverOption
   const np = /^(\d+)(?:[-+](\d+))?$/.exec(nodePorts);
   if (!np) throw configError(`invalid argument "${nodePorts}" for "--service-node-port-range" flag: unable to parse port range: ${nodePorts}`);
 
+  const kubeletClient: KubeletClientOptions = {
+    ...(flags.string('kubelet-client-certificate') !== ''
+      ? { cert: readFileFor('--kubelet-client-certificate', flags.string('kubelet-client-certificate')), key: readFileFor('--kubelet-client-key', flags.string('kubelet-client-key')) }
+      : {}),
+    ...(flags.string('kubelet-certificate-authority') !== '' ? { ca: readFileFor('--kubelet-certificate-authority', flags.string('kubelet-certificate-authority')) } : {}),
+    preferredAddressTypes: flags.list('kubelet-preferred-address-types', ['Hostname', 'InternalDNS', 'InternalIP', 'ExternalDNS', 'ExternalIP']),
+  };
+
   return {
+    kubeletClient,
     bindAddress,
     securePort,
     insecureBindAddress,

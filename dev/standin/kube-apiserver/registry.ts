@@ -74,7 +74,16 @@ export class Registry {
     return def.namespaced ? `${this.prefix}/${def.storagePath}/${namespace}/${name}` : `${this.prefix}/${def.storagePath}/${name}`;
   }
 
-  private decode(def: ResourceDef, kv: KeyValue): Obj {
+  /** The etcd prefix of a list or watch, and whether a key below it is one of its objects. */
+  scope(def: ResourceDef, namespace: string | undefined): { prefix: string; owns: (key: string) => boolean } {
+    const base = `${this.prefix}/${def.storagePath}/`;
+    const prefix = def.namespaced && namespace ? `${base}${namespace}/` : base;
+    // A namespaced prefix like services/ must not pick up services/endpoints/...: depth must match.
+    const depth = def.namespaced ? 2 : 1;
+    return { prefix, owns: (key) => key.startsWith(prefix) && key.slice(base.length).split('/').length === depth };
+  }
+
+  decode(def: ResourceDef, kv: KeyValue): Obj {
     const obj = JSON.parse(kv.value) as Obj;
     const meta = (obj.metadata ??= {});
     meta.resourceVersion = String(kv.modRevision);
@@ -101,13 +110,9 @@ export class Registry {
   }
 
   async list(def: ResourceDef, namespace: string | undefined): Promise<{ items: Obj[]; resourceVersion: string }> {
-    const prefix = def.namespaced && namespace ? `${this.prefix}/${def.storagePath}/${namespace}/` : `${this.prefix}/${def.storagePath}/`;
+    const { prefix, owns } = this.scope(def, namespace);
     const { kvs, revision } = await this.etcd.list(prefix);
-    // A namespaced prefix like services/ must not pick up services/endpoints/...: depth must match.
-    const depth = def.namespaced ? 2 : 1;
-    const items = kvs
-      .filter((kv) => kv.key.slice(`${this.prefix}/${def.storagePath}/`.length).split('/').length === depth)
-      .map((kv) => this.decode(def, kv));
+    const items = kvs.filter((kv) => owns(kv.key)).map((kv) => this.decode(def, kv));
     return { items, resourceVersion: String(revision) };
   }
 
@@ -168,7 +173,9 @@ export class Registry {
     if (subresource === 'status') {
       next = { ...current, status: input.status };
     } else {
-      next = { ...input, metadata: { ...meta, name, uid: currentMeta.uid, creationTimestamp: currentMeta.creationTimestamp } };
+      // Identity and a pending graceful deletion are not the client's to change.
+      const kept = Object.fromEntries(['uid', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds'].filter((k) => currentMeta[k] !== undefined).map((k) => [k, currentMeta[k]]));
+      next = { ...input, metadata: { ...meta, name, ...kept } };
       if (def.namespaced) next.metadata!.namespace = namespace;
       if (def.subresources.includes('status')) next.status = current.status;
     }
@@ -188,6 +195,23 @@ export class Registry {
       } catch (err) {
         if (!(err instanceof StatusError && err.reason === 'Conflict')) throw err;
       }
+    }
+    throw conflict(def, name);
+  }
+
+  /**
+   * Server-side read-modify-write with none of a client update's rules (binding, graceful
+   * deletion); `change` may throw to refuse. Retries a bounded number of times on races.
+   */
+  async mutate(def: ResourceDef, namespace: string | undefined, name: string, change: (current: Obj) => Obj): Promise<Obj> {
+    const key = this.key(def, namespace, name);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const { kv } = await this.etcd.get(key);
+      if (!kv) throw notFound(def, name);
+      const next = change(this.decode(def, kv));
+      const value = this.encode(def, next);
+      const revision = await this.etcd.putIf(key, value, kv.modRevision);
+      if (revision !== undefined) return this.decode(def, { key, value, createRevision: kv.createRevision, modRevision: revision });
     }
     throw conflict(def, name);
   }

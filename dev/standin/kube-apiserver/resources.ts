@@ -26,6 +26,7 @@ export const resources: readonly ResourceDef[] = [
   { name: 'endpoints', singularName: '', kind: 'Endpoints', namespaced: true, storagePath: 'services/endpoints', verbs: rw, shortNames: ['ep'], subresources: [] },
   { name: 'configmaps', singularName: '', kind: 'ConfigMap', namespaced: true, storagePath: 'configmaps', verbs: rw, shortNames: ['cm'], subresources: [] },
   { name: 'services', singularName: '', kind: 'Service', namespaced: true, storagePath: 'services/specs', verbs: rw, shortNames: ['svc'], subresources: ['status'] },
+  { name: 'pods', singularName: '', kind: 'Pod', namespaced: true, storagePath: 'pods', verbs: rw, shortNames: ['po'], subresources: ['status', 'binding', 'eviction', 'log'] },
   { name: 'componentstatuses', singularName: '', kind: 'ComponentStatus', namespaced: false, storagePath: '', verbs: ['get', 'list'], shortNames: ['cs'], subresources: [], virtual: true },
 ];
 
@@ -33,13 +34,22 @@ export function findResource(name: string): ResourceDef | undefined {
   return resources.find((r) => r.name === name);
 }
 
+/** Kind and verbs of each subresource in discovery, as v1.13 lists them. */
+const subresourceDiscovery: Record<string, { kind: string; group?: string; version?: string; verbs: string[] }> = {
+  status: { kind: '', verbs: ['get', 'patch', 'update'] },
+  binding: { kind: 'Binding', verbs: ['create'] },
+  eviction: { kind: 'Eviction', group: 'policy', version: 'v1beta1', verbs: ['create'] },
+  log: { kind: 'Pod', verbs: ['get'] },
+};
+
 /** The APIResourceList of /api/v1. */
 export function apiV1ResourceList(): unknown {
   const list: unknown[] = [];
   for (const r of resources) {
     list.push({ name: r.name, singularName: r.singularName, namespaced: r.namespaced, kind: r.kind, verbs: r.verbs, shortNames: r.shortNames });
     for (const sub of r.subresources) {
-      list.push({ name: `${r.name}/${sub}`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] });
+      const d = subresourceDiscovery[sub] ?? { kind: '', verbs: ['get'] };
+      list.push({ name: `${r.name}/${sub}`, singularName: '', namespaced: r.namespaced, ...d, kind: d.kind === '' ? r.kind : d.kind });
     }
   }
   return { kind: 'APIResourceList', groupVersion: 'v1', resources: list };

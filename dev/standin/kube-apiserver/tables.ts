@@ -2,7 +2,7 @@
  * Server-side printing: meta.k8s.io/v1beta1 Table objects, which kubectl asks for with
  * `Accept: application/json;as=Table;v=v1beta1;g=meta.k8s.io`. Nodes get the v1.13 node columns
  * (NAME STATUS ROLES AGE VERSION, and the -o wide ones); componentstatuses NAME STATUS MESSAGE ERROR;
- * services and endpoints their v1.13 columns; anything else the default Name / Created At.
+ * services, endpoints and pods their v1.13 columns; anything else the default Name / Created At.
  */
 import { humanDuration } from '../common/duration.js';
 import type { Obj } from './registry.js';
@@ -111,6 +111,50 @@ function endpointList(o: Obj): string {
   return all.length > 3 ? `${all.slice(0, 3).join(',')} + ${all.length - 3} more...` : all.join(',');
 }
 
+const podColumns = [
+  col('Name', 'Name must be unique within a namespace.', 0, 'name'),
+  col('Ready', 'The aggregate readiness state of this pod for accepting traffic.'),
+  col('Status', 'The aggregate status of the containers in this pod.'),
+  col('Restarts', 'The number of times the containers in this pod have been restarted.', 0, '', 'integer'),
+  col('Age', 'CreationTimestamp is a timestamp representing the server time when this object was created.'),
+  col('IP', 'IP address allocated to the pod. Routable at least within the cluster. Empty if not yet allocated.', 1),
+  col('Node', "NodeName is a request to schedule this pod onto a specific node. If it is non-empty, the scheduler simply schedules this pod onto that node, assuming that it fits resource requirements.", 1),
+  col('Nominated Node', 'nominatedNodeName is set only when this pod preempts other pods on the node, but it cannot be scheduled right away as preemption victims receive their graceful termination periods.', 1),
+  col('Readiness Gates', 'If specified, all readiness gates will be evaluated for pod readiness.', 1),
+];
+
+/** v1.13's printPod: READY, STATUS (a container's waiting or terminated reason wins) and RESTARTS. */
+function podCells(o: Obj, now: number): unknown[] {
+  const spec = record(o.spec);
+  const status = record(o.status);
+  const total = list(spec.containers).length;
+  let reason = typeof status.reason === 'string' && status.reason !== '' ? status.reason : String(status.phase ?? 'Pending');
+  let ready = 0;
+  let restarts = 0;
+  let hasRunning = false;
+  const statuses = list(status.containerStatuses);
+  for (let i = statuses.length - 1; i >= 0; i--) {
+    const c = statuses[i]!;
+    const state = record(c.state);
+    const waiting = record(state.waiting);
+    const terminated = record(state.terminated);
+    restarts += typeof c.restartCount === 'number' ? c.restartCount : 0;
+    if (typeof waiting.reason === 'string' && waiting.reason !== '') reason = waiting.reason;
+    else if (typeof terminated.reason === 'string' && terminated.reason !== '') reason = terminated.reason;
+    else if (state.terminated !== undefined) reason = typeof terminated.signal === 'number' && terminated.signal !== 0 ? `Signal:${terminated.signal}` : `ExitCode:${String(terminated.exitCode ?? 0)}`;
+    else if (c.ready === true && state.running !== undefined) {
+      hasRunning = true;
+      ready++;
+    }
+  }
+  if (reason === 'Completed' && hasRunning) reason = 'Running';
+  if (meta(o).deletionTimestamp) reason = status.reason === 'NodeLost' ? 'Unknown' : 'Terminating';
+  const gates = list(spec.readinessGates);
+  const gateCell = gates.length === 0 ? '<none>' : `${gates.filter((g) => list(status.conditions).some((c) => c.type === g.conditionType && c.status === 'True')).length}/${gates.length}`;
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : '<none>');
+  return [meta(o).name, `${ready}/${total}`, reason, restarts, age(o, now), text(status.podIP), text(spec.nodeName), text(status.nominatedNodeName), gateCell];
+}
+
 const defaultColumns = [col('Name', 'Name must be unique within a namespace.', 0, 'name'), col('Created At', 'CreationTimestamp is a timestamp representing the server time when this object was created.', 0, '', 'date')];
 
 function cellsFor(kind: string, o: Obj, now: number): unknown[] {
@@ -128,6 +172,7 @@ function cellsFor(kind: string, o: Obj, now: number): unknown[] {
     return [name, spec.type ?? 'ClusterIP', spec.clusterIP ?? '<none>', '<none>', servicePorts(o), age(o, now), selector === '' ? '<none>' : selector];
   }
   if (kind === 'Endpoints') return [name, endpointList(o), age(o, now)];
+  if (kind === 'Pod') return podCells(o, now);
   return [name, meta(o).creationTimestamp ?? null];
 }
 
@@ -139,7 +184,7 @@ function rowObject(o: Obj, include: IncludeObject): unknown {
 
 export function toTable(kind: string, items: Obj[], listMeta: Record<string, unknown>, include: IncludeObject): unknown {
   const now = Date.now();
-  const columns: Record<string, Column[]> = { Node: nodeColumns, ComponentStatus: componentStatusColumns, Service: serviceColumns, Endpoints: endpointsColumns };
+  const columns: Record<string, Column[]> = { Node: nodeColumns, ComponentStatus: componentStatusColumns, Service: serviceColumns, Endpoints: endpointsColumns, Pod: podColumns };
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1beta1',

@@ -1,8 +1,8 @@
 /**
  * kube-scheduler v1.13 stand-in: flags or a KubeSchedulerConfiguration
  * (kubescheduler.config.k8s.io/v1alpha1) with clientConnection.kubeconfig and leaderElection,
- * healthz on 10251, leader election through the kube-system/kube-scheduler Endpoints. It schedules
- * nothing: there are no pods in a stand-in cluster.
+ * healthz on 10251, leader election through the kube-system/kube-scheduler Endpoints; while
+ * leading it binds pending pods to nodes (schedule.ts).
  */
 import { z } from 'zod';
 import { loadComponentConfig } from '../common/componentconfig.js';
@@ -14,6 +14,7 @@ import { loadCertificates, loadKeyPair, readFileFor } from '../common/files.js';
 import { loadKubeconfig } from '../common/kubeconfig.js';
 import { runComponent, type Component } from '../common/run.js';
 import { splitHostPort } from '../common/serve.js';
+import { startScheduling } from './schedule.js';
 
 const duration = z.string().refine((s) => typeof parseGoDuration(s) === 'number', { message: 'invalid duration (Go syntax, e.g. 15s)' });
 
@@ -54,12 +55,13 @@ const ms = (text: string | undefined, fallback: number) => {
   return typeof v === 'number' ? v : fallback;
 };
 
-function settingsFrom(flags: Flags): ControlPlaneSettings {
+function settingsFrom(flags: Flags): ControlPlaneSettings & { schedulerName: string } {
   const healthzAddress = flags.string('address', '0.0.0.0');
   const healthzPort = flags.int('port', 10251);
   const configPath = flags.string('config');
   if (configPath === '') {
     return {
+      schedulerName: flags.string('scheduler-name', 'default-scheduler'),
       kubeconfigOrigin: '--kubeconfig',
       kubeconfig: flags.string('kubeconfig'),
       ...(flags.string('master') ? { master: flags.string('master') } : {}),
@@ -77,6 +79,7 @@ function settingsFrom(flags: Flags): ControlPlaneSettings {
   if (!bind) throw configError(`--config=${configPath}: healthzBindAddress "${cfg.healthzBindAddress ?? ''}" must be host:port`);
   const le = cfg.leaderElection ?? {};
   return {
+    schedulerName: cfg.schedulerName ?? 'default-scheduler',
     kubeconfigOrigin: `--config=${configPath}: clientConnection.kubeconfig`,
     kubeconfig: cfg.clientConnection?.kubeconfig ?? '',
     ...(flags.string('master') ? { master: flags.string('master') } : {}),
@@ -100,7 +103,18 @@ const scheduler: Component = {
   async start(flags, ctx) {
     checkFiles(flags);
     const settings = settingsFrom(flags);
-    return runControlPlane(settings, { start: (_c, log) => log.info('scheduler started (no pods to schedule in the stand-in)'), stop: () => undefined }, ctx);
+    let loop: { stop(): void } | undefined;
+    return runControlPlane(
+      settings,
+      {
+        start: (client, log) => {
+          loop?.stop();
+          loop = startScheduling(client, log, settings.schedulerName);
+        },
+        stop: () => loop?.stop(),
+      },
+      ctx,
+    );
   },
 };
 

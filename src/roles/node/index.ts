@@ -26,12 +26,17 @@ export interface NodeFilesRendered {
   staticPodPath: string;
 }
 
+function clusterHost(ctx: ClusterRenderContext, host: string): { isControlPlane: boolean; isWorker: boolean } {
+  const found = ctx.run.topology.hosts.find((h) => h.name === host);
+  return { isControlPlane: found?.isControlPlane ?? false, isWorker: found?.isWorker ?? false };
+}
+
 /** The kubelet's and kube-proxy's configs and units for one host, rendered and flag-checked. */
 export function renderNodeFiles(ctx: ClusterRenderContext, host: string): NodeFilesRendered {
   const t = nodeTemplateVars(ctx.run.topology, ctx.run.inventory.hostVars(host), host);
   return {
     kubeletConfig: ctx.render('node/kubelet-config.yaml.j2', t.kubeletConfig),
-    kubeletUnit: renderUnit(ctx, 'node/kubelet.service.j2', t.kubeletUnit, 'kubelet', kubeletExtraArgs(ctx.run.inventory.hostVars(host))),
+    kubeletUnit: renderUnit(ctx, 'node/kubelet.service.j2', t.kubeletUnit, 'kubelet', kubeletExtraArgs(clusterHost(ctx, host), ctx.run.inventory.hostVars(host))),
     proxyConfig: ctx.render('node/kube-proxy-config.yaml.j2', t.proxyConfig),
     proxyUnit: renderUnit(ctx, 'node/kube-proxy.service.j2', t.proxyUnit, 'kube-proxy'),
     staticPodPath: t.staticPodPath,

@@ -49,12 +49,31 @@ function gateMap(gates: readonly string[]): Record<string, boolean> {
   }));
 }
 
+export const MASTER_ROLE_LABEL = 'node-role.kubernetes.io/master';
+export const NODE_ROLE_LABEL = 'node-role.kubernetes.io/node';
+export const MASTER_TAINT = `${MASTER_ROLE_LABEL}=:NoSchedule`;
+
+/**
+ * The labels and taints a node registers with: kubeadm v1.13's master label on control-plane
+ * hosts and Kubespray's node label on kube_node hosts, then node_labels; the master taint on
+ * control-plane hosts that are not also in kube_node (Kubespray's rule: listing a master under
+ * kube_node means it takes workloads), then node_taints.
+ */
+export function nodeRegistration(host: { isControlPlane: boolean; isWorker: boolean }, vars: HostVars): { labels: string[]; taints: string[] } {
+  const labels = new Map<string, string>();
+  if (host.isControlPlane) labels.set(MASTER_ROLE_LABEL, '');
+  if (host.isWorker) labels.set(NODE_ROLE_LABEL, '');
+  for (const [k, v] of Object.entries(vars.node_labels)) labels.set(k, String(v));
+  const taints = [...(host.isControlPlane && !host.isWorker ? [MASTER_TAINT] : []), ...vars.node_taints];
+  return { labels: [...labels].map(([k, v]) => `${k}=${v}`), taints: [...new Set(taints)] };
+}
+
 /** The kubelet's flags from the inventory: its registration (labels, taints), then kubelet_custom_flags. */
-export function kubeletExtraArgs(vars: HostVars): Map<string, string> {
-  const labels = Object.entries(vars.node_labels).map(([k, v]) => `${k}=${String(v)}`);
+export function kubeletExtraArgs(host: { isControlPlane: boolean; isWorker: boolean }, vars: HostVars): Map<string, string> {
+  const { labels, taints } = nodeRegistration(host, vars);
   const registration: Record<string, string> = {
     ...(labels.length > 0 ? { 'node-labels': labels.join(',') } : {}),
-    ...(vars.node_taints.length > 0 ? { 'register-with-taints': vars.node_taints.join(',') } : {}),
+    ...(taints.length > 0 ? { 'register-with-taints': taints.join(',') } : {}),
   };
   return collectExtraArgs(
     'kubelet',

@@ -83,7 +83,7 @@ test('node_labels, node_taints and kubelet_custom_flags reach the kubelet; reser
   });
   const node = r.node();
   const kubelet = flagsOf(node.kubeletUnit);
-  assert.equal(kubelet.get('node-labels'), 'node-role.kubernetes.io/ingress=,disk=ssd');
+  assert.equal(kubelet.get('node-labels'), 'node-role.kubernetes.io/node=,node-role.kubernetes.io/ingress=,disk=ssd');
   assert.equal(kubelet.get('register-with-taints'), 'dedicated=ingress:NoSchedule');
   assert.equal(kubelet.get('eviction-hard'), 'memory.available<200Mi');
   const config = parse(node.kubeletConfig);

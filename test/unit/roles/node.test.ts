@@ -70,6 +70,7 @@ test('the kubelet unit carries exactly the v1.13 flags kprov needs, and they pas
       'cni-conf-dir': '/etc/cni/net.d',
       'hostname-override': 'node3',
       'node-ip': '10.0.0.13',
+      'node-labels': 'node-role.kubernetes.io/node=',
       v: '3',
     },
   );
@@ -80,6 +81,22 @@ test('the kubelet unit carries exactly the v1.13 flags kprov needs, and they pas
     () => validateUnitFlags('kubelet', kubeletUnit.replace('--v=3', '--v=3 \\\n  --image-credential-provider-config=/etc/kubernetes/credential-providers.yaml'), 'templates/systemd/kubelet.service.j2', { kubeVersion: 'v1.13.5' }),
     (e: unknown) => isKprovError(e) && /templates\/systemd\/kubelet\.service\.j2: kubelet does not accept --image-credential-provider-config /.test(e.message),
   );
+});
+
+test('control-plane hosts register with the master label and taint (kubeadm); one also in kube_node takes workloads', async () => {
+  const c = await loadCluster(undefined, {});
+  const run = c.run();
+  const byHost = (host: string) => flagsOf(renderNodeFiles({ render, run }, host).kubeletUnit);
+  const master = run.topology.hosts.find((h) => h.isControlPlane && !h.isWorker);
+  assert.ok(master, 'the fixture has a dedicated control-plane host');
+  assert.equal(byHost(master.name).get('node-labels'), 'node-role.kubernetes.io/master=');
+  assert.equal(byHost(master.name).get('register-with-taints'), 'node-role.kubernetes.io/master=:NoSchedule');
+  assert.equal(byHost('node3').get('register-with-taints'), undefined);
+  const both = run.topology.hosts.find((h) => h.isControlPlane && h.isWorker);
+  if (both) {
+    assert.equal(byHost(both.name).get('node-labels'), 'node-role.kubernetes.io/master=,node-role.kubernetes.io/node=');
+    assert.equal(byHost(both.name).get('register-with-taints'), undefined);
+  }
 });
 
 test('kube-proxy: a KubeProxyConfiguration v1alpha1 with mode, cluster CIDR, hostname and its kubeconfig; the unit only points at it', async () => {

@@ -1,0 +1,108 @@
+/**
+ * The `check` role (playbooks/check.yml, `kprov apply check`): pods run on every node and reach
+ * each other across nodes. The first control-plane host of the play drives the check through its
+ * kubectl (cluster-check.ts); every node's task waits for that report and passes or fails on its
+ * own host, showing what explains a failure there: its routes, its CNI config and containerd's
+ * journal. Changes nothing that stays: the pods it creates are deleted before it ends. In a plan
+ * it only says what it would do.
+ */
+import { HostStepError } from '../../engine/errors.js';
+import { perRun, type ClusterRole, type ClusterRun, type ClusterTask, type ClusterTaskContext } from '../../cluster/run.js';
+import type { RemoteHost } from '../../ssh/types.js';
+import { CNI_CONF_DIR } from '../runtime/containerd.js';
+import { verifyPaths } from '../verify/tools.js';
+import { runClusterCheck, type CheckReport, type CheckedNode } from './cluster-check.js';
+
+interface Slot {
+  driver?: string;
+  report?: Promise<CheckReport>;
+}
+
+const slotOf = perRun((): Slot => ({}));
+
+// Nodes wait this long for the driving host to start the check before failing on their own.
+const DRIVER_START_WAIT_MS = 60_000;
+
+async function reportFor(run: ClusterRun, timeoutMs: number): Promise<CheckReport | undefined> {
+  const slot = slotOf(run);
+  for (let waited = 0; !slot.report && waited < timeoutMs; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  return slot.report;
+}
+
+/** What explains a pod network problem on this host, each with its command. */
+async function networkDiagnostics(host: RemoteHost, cniConfDir: string): Promise<string[]> {
+  const out: string[] = [];
+  const show = async (title: string, argv: string[]) => {
+    const r = await host.exec(argv, { timeoutMs: 10_000 });
+    out.push(`${title}:`, ...`${r.stdout}${r.stderr}`.trim().split('\n').slice(-20).map((l) => `  ${l}`));
+  };
+  await show('ip route', ['ip', 'route', 'show']);
+  await show(`CNI config (${cniConfDir})`, ['sh', '-c', `for f in ${cniConfDir}/*; do echo "# $f"; cat "$f"; done`]);
+  await show('journalctl -u containerd (last 15 lines)', ['journalctl', '-u', 'containerd', '-n', '15', '--no-pager', '-o', 'short-iso']);
+  return out;
+}
+
+function driveTask(nodes: readonly CheckedNode[]): ClusterTask {
+  return {
+    name: `check: pods on ${nodes.length} node(s) start and reach each other`,
+    async check(host, ctx) {
+      if (ctx.dryRun) {
+        ctx.warn('not run in a plan: the check creates pods (and deletes them again)');
+        return [];
+      }
+      const vars = ctx.run.inventory.hostVars(host.name);
+      const self = ctx.run.topology.hosts.find((h) => h.name === host.name)!;
+      const slot = slotOf(ctx.run);
+      slot.report = runClusterCheck({ host, paths: verifyPaths(ctx.run.topology, self), nodes, image: vars.check_image, timeoutMs: vars.check_timeout * 1000, render: ctx.render });
+      const report = await slot.report;
+      if (report.problems.length > 0) throw new HostStepError(host.name, report.problems[0]!, report.problems.slice(1));
+      return [];
+    },
+    async apply() {
+      // check never reports changes.
+    },
+  };
+}
+
+function nodeTask(node: CheckedNode, driver: string | undefined): ClusterTask {
+  return {
+    name: `check: a pod on ${node.name} runs in ${node.podCidr} and reaches the other nodes' pods`,
+    async check(host, ctx) {
+      if (ctx.dryRun) return [];
+      if (!driver) throw new HostStepError(host.name, 'not checked: no control-plane host is in this run to create the pods (see --limit)', []);
+      const report = await reportFor(ctx.run, DRIVER_START_WAIT_MS);
+      if (!report) throw new HostStepError(host.name, `not checked: ${driver} did not start the check (see its own result)`, []);
+      const outcome = (await report).byNode.get(node.name);
+      if (!outcome) throw new HostStepError(host.name, `not checked: ${driver}'s check did not include ${node.name}`, []);
+      const failures = [...outcome.problems, ...outcome.unreachable];
+      if (failures.length === 0) return [];
+      throw new HostStepError(
+        host.name,
+        outcome.unreachable.length > 0 ? `pods cannot talk: ${outcome.unreachable.join('; ')}` : failures[0]!,
+        [...failures.slice(outcome.unreachable.length > 0 ? outcome.unreachable.length : 1), ...(await networkDiagnostics(host, CNI_CONF_DIR))],
+        'compare the routes to the other nodes\' pod CIDRs (kprov apply cluster --tags network restores them)',
+      );
+    },
+    async apply() {
+      // check never reports changes.
+    },
+  };
+}
+
+export function checkTasks(ctx: ClusterTaskContext): ClusterTask[] {
+  const topology = ctx.run.topology;
+  const inPlay = new Set(ctx.playHosts.map((h) => h.name));
+  const nodes: CheckedNode[] = topology.nodes.filter((n) => inPlay.has(n.host.name)).map((n) => ({ name: n.host.name, podCidr: n.podCidr }));
+  const driver = topology.controlPlane.find((h) => inPlay.has(h.name))?.name;
+  const tasks: ClusterTask[] = [];
+  if (driver === ctx.host.name) tasks.push(driveTask(nodes));
+  const self = nodes.find((n) => n.name === ctx.host.name);
+  if (self) tasks.push(nodeTask(self, driver));
+  return tasks;
+}
+
+export const checkRole: ClusterRole = {
+  name: 'check',
+  tags: ['check'],
+  tasks: checkTasks,
+};
