@@ -8,8 +8,7 @@
  *   3. a steady pod's status is not written again; a restarted kubelet adopts its containers;
  *   4. a graceful delete stops and removes the pod's containers, then the pod;
  *   5. a static pod manifest runs and gets a mirror pod; removing the manifest removes both.
- * The pod API is the test's own (test/support/fake-pod-api.ts, on node1 in place of the
- * kube-apiserver stand-in, with the cluster's certificates) until the stand-in serves pods.
+ * Everything goes through the real kubectl on node1 (admin.conf) and the kube-apiserver stand-in.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,16 +17,16 @@ import path from 'node:path';
 import { startClusterLab, type ClusterLab } from '../../../dev/cluster-lab.js';
 import { ensureLabImages, pushLabImages } from '../../../dev/lab-images.js';
 import { WORKLOAD_IMAGE } from '../../../dev/release/images.js';
-import { FAKE_POD_API_SCRIPT } from '../../support/fake-pod-api.js';
 import { labSkipReason } from '../../support/lab.js';
 
 const NAME = 'e2e-kpods';
 const HOSTS = ['node1', 'node2'];
 const skip = labSkipReason();
 const CTR = '/usr/local/bin/ctr --address /run/containerd/containerd.sock -n k8s.io';
+const KUBECTL = '/usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf';
 
 interface ApiPod {
-  metadata: { name: string; namespace: string; uid: string; annotations?: Record<string, string>; deletionTimestamp?: string };
+  metadata: { name: string; namespace: string; uid: string; resourceVersion: string; annotations?: Record<string, string>; deletionTimestamp?: string };
   spec: { nodeName: string };
   status: {
     phase?: string;
@@ -37,14 +36,6 @@ interface ApiPod {
     conditions?: Array<{ type: string; status: string; lastTransitionTime: string }>;
     containerStatuses?: Array<{ name: string; ready: boolean; restartCount: number; containerID?: string; image: string; imageID: string; state: Record<string, Record<string, unknown>> }>;
   };
-}
-
-interface Call {
-  method: string;
-  path: string;
-  contentType: string;
-  body?: unknown;
-  at: number;
 }
 
 describe('the stand-in kubelet runs pods through CRI on lab hosts', { skip, concurrency: false, timeout: 900_000 }, () => {
@@ -71,11 +62,15 @@ describe('the stand-in kubelet runs pods through CRI on lab hosts', { skip, conc
     assert.equal(r.code, 0, `${host}: ${script}\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
   }
-  const api = (method: string, p: string, body?: unknown) =>
-    sh('node1', `curl -sS -X ${method} -H 'Content-Type: application/json' ${body !== undefined ? '--data-binary @-' : ''} 'http://127.0.0.1:18080${p}'`, body !== undefined ? JSON.stringify(body) : undefined);
+  const kubectl = (args: string, input?: string) => sh('node1', `${KUBECTL} ${args}`, input);
+  const create = (pod: unknown) => kubectl('create --validate=false -f -', JSON.stringify({ apiVersion: 'v1', kind: 'Pod', ...(pod as object) }));
   const getPod = async (name: string): Promise<ApiPod | undefined> => {
-    const obj = JSON.parse(await api('GET', `/api/v1/namespaces/default/pods/${name}`)) as ApiPod & { kind?: string };
-    return obj.kind === 'Status' ? undefined : obj;
+    const r = await lab.exec('node1', ['sh', '-c', `${KUBECTL} get pod ${name} -o json`], { timeoutMs: 60_000 });
+    if (r.code !== 0) {
+      assert.match(r.stderr, /NotFound/, r.stderr);
+      return undefined;
+    }
+    return JSON.parse(r.stdout) as ApiPod;
   };
   async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
@@ -86,33 +81,22 @@ describe('the stand-in kubelet runs pods through CRI on lab hosts', { skip, conc
       await new Promise((r) => setTimeout(r, 500));
     }
   }
-  const calls = async () => JSON.parse(await api('GET', '/calls')) as Call[];
   const podContainers = async (host: string, uid: string) =>
     (await sh(host, `${CTR} containers ls -q 'labels."io.kubernetes.pod.uid"==${uid}'`)).split('\n').filter(Boolean);
   const containerdMemory = async (host: string) =>
     Number((await sh(host, `ps -eo rss,comm | awk '$2 ~ /^containerd/ { s += $1 } END { print s }'`)).trim()) / 1024;
 
-  test('kprov applies the cluster; the fake pod API takes the apiserver\'s place on node1', async () => {
+  test('kprov applies the cluster; both nodes are Ready', async () => {
     const r = await lab.kprov(['apply', 'cluster', '-i', lab.inventoryDir], { timeoutMs: 300_000 });
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     for (const h of HOSTS) measured.push(`${h} containerd without pods ${(await containerdMemory(h)).toFixed(0)} MiB RSS`);
-    const unit = await sh('node1', 'systemctl cat kube-apiserver');
-    const flag = (name: string) => new RegExp(`--${name}=(\\S+)`).exec(unit)![1]!;
-    await sh('node1', 'systemctl stop kube-apiserver kube-controller-manager kube-scheduler kube-proxy; cat > /root/fake-pod-api.js', FAKE_POD_API_SCRIPT);
-    const nodeArgs = lab.hosts.map((h) => `${h.name}=${h.address}`).join(' ');
-    await sh('node1', `systemd-run --quiet --unit=e2e-fake-pod-api node /root/fake-pod-api.js ${flag('tls-cert-file')} ${flag('tls-private-key-file')} ${flag('client-ca-file')} ${flag('kubelet-client-certificate')} ${flag('kubelet-client-key')} ${nodeArgs}`);
-    await waitFor('both kubelets listing their pods', async () => {
-      const listed = new Set((await calls().catch(() => [])).filter((c) => c.path.startsWith('/api/v1/pods?')).map((c) => decodeURIComponent(c.path)));
-      return HOSTS.every((h) => listed.has(`/api/v1/pods?fieldSelector=spec.nodeName=${h}`)) ? true : undefined;
-    }, 60_000);
+    assert.equal((await kubectl('get nodes --no-headers')).split('\n').filter((l) => / Ready /.test(l)).length, 2);
   });
 
   let web: ApiPod;
   test('a pod bound to node1 runs: Running, pod IP in node1\'s pod CIDR, v1.13 status', async () => {
     const started = Date.now();
-    await api('POST', '/api/v1/namespaces/default/pods', {
-      apiVersion: 'v1',
-      kind: 'Pod',
+    await create({
       metadata: { name: 'web', labels: { app: 'web' } },
       spec: { nodeName: 'node1', terminationGracePeriodSeconds: 3, containers: [{ name: 'web', image: WORKLOAD_IMAGE, ports: [{ containerPort: 8080 }] }] },
     });
@@ -139,7 +123,7 @@ describe('the stand-in kubelet runs pods through CRI on lab hosts', { skip, conc
   });
 
   test('a pod on node2 fetches it over HTTP, succeeds (restartPolicy Never), and its log shows the answer', async () => {
-    await api('POST', '/api/v1/namespaces/default/pods', {
+    await create({
       metadata: { name: 'client' },
       spec: {
         nodeName: 'node2',
@@ -158,24 +142,23 @@ describe('the stand-in kubelet runs pods through CRI on lab hosts', { skip, conc
     assert.equal(term['reason'], 'Completed');
     assert.deepEqual(done.status.conditions!.find((c) => c.type === 'Ready'), { ...done.status.conditions!.find((c) => c.type === 'Ready')!, status: 'False' });
     // (lab.exec trims what a command prints: the trailing newlines are checked in the unit tests.)
-    assert.equal(await api('GET', '/api/v1/namespaces/default/pods/client/log'), 'first\nweb\nfetched');
-    assert.equal(await api('GET', '/api/v1/namespaces/default/pods/client/log?tailLines=1'), 'fetched');
-    assert.match(await api('GET', '/api/v1/namespaces/default/pods/client/log?tailLines=1&timestamps=true'), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z fetched$/);
-    assert.equal(await api('GET', '/api/v1/namespaces/default/pods/client/log?limitBytes=3'), 'fir');
+    assert.equal(await kubectl('logs client'), 'first\nweb\nfetched');
+    assert.equal(await kubectl('logs client --tail=1'), 'fetched');
+    assert.match(await kubectl('logs client --tail=1 --timestamps'), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z fetched$/);
+    assert.equal(await kubectl('logs client --limit-bytes=3'), 'fir');
     // httpd on node1 logged the request on stderr.
-    assert.match(await api('GET', '/api/v1/namespaces/default/pods/web/log'), /GET \//);
+    assert.match(await kubectl('logs web -c web'), /GET \//);
+    assert.match(await kubectl('get pods -o wide'), /client\s+0\/1\s+Completed\s+0\s+\S+\s+10\.233\.65\.\d+\s+node2/);
   });
 
   test('a steady pod\'s status is not written again; a restarted kubelet adopts its containers', async () => {
-    const statusWrites = async () => (await calls()).filter((c) => c.method === 'PATCH' && c.path === '/api/v1/namespaces/default/pods/web/status');
-    const patches = await statusWrites();
-    assert.ok(patches.length >= 1);
-    assert.equal(patches[0]!.contentType, 'application/strategic-merge-patch+json');
+    // Every status write moves the pod's resourceVersion.
+    const rv = (await getPod('web'))!.metadata.resourceVersion;
     const cpuTicks = async () => Number((await sh('node1', 'set -- $(cut -d" " -f14,15 /proc/$(systemctl show -p MainPID --value kubelet)/stat); echo $(($1 + $2))')).trim());
     const t0 = await cpuTicks();
     await new Promise((r) => setTimeout(r, 10_000));
     measured.push(`node1 kubelet CPU with one steady pod ${(await cpuTicks()) - t0} ticks (1/100 s) in 10 s`);
-    assert.equal((await statusWrites()).length, patches.length, 'no status write while nothing changes');
+    assert.equal((await getPod('web'))!.metadata.resourceVersion, rv, 'no status write while nothing changes');
     const before = await podContainers('node1', web.metadata.uid);
     await sh('node1', 'systemctl restart kubelet');
     await new Promise((r) => setTimeout(r, 8_000));
@@ -187,13 +170,11 @@ describe('the stand-in kubelet runs pods through CRI on lab hosts', { skip, conc
 
   test('a graceful delete stops and removes the pod\'s containers, then the kubelet removes the pod', async () => {
     const started = Date.now();
-    await api('DELETE', '/api/v1/namespaces/default/pods/web');
+    await kubectl('delete pod web --wait=false');
     await waitFor('web gone from the API', async () => ((await getPod('web')) ? undefined : true), 60_000);
     measured.push(`graceful delete (grace 3 s) to pod gone ${((Date.now() - started) / 1000).toFixed(1)} s`);
     assert.deepEqual(await podContainers('node1', web.metadata.uid), []);
     await sh('node1', `test ! -e /var/log/pods/${web.metadata.uid}`);
-    const final = (await calls()).filter((c) => c.method === 'DELETE' && c.path === '/api/v1/namespaces/default/pods/web');
-    assert.deepEqual(final.at(-1)!.body, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0, preconditions: { uid: web.metadata.uid } });
   });
 
   test('a static pod manifest runs with a mirror pod; removing the manifest removes both', async () => {
@@ -209,6 +190,7 @@ describe('the stand-in kubelet runs pods through CRI on lab hosts', { skip, conc
     assert.match(a['kubernetes.io/config.seen']!, /^\d{4}-\d\d-\d\dT/);
     assert.equal(mirror.status.podIP, lab.hosts.find((h) => h.name === 'node2')!.address, 'hostNetwork: the node address');
     assert.equal((await sh('node1', `curl -fsS http://${mirror.status.podIP}:18081/`)).trim(), 'node2');
+    assert.match(await kubectl('get pods'), /static-web-node2\s+1\/1\s+Running/);
     const uid = a['kubernetes.io/config.hash']!;
     await sh('node2', 'rm /etc/kubernetes/manifests/static-web.yaml');
     await waitFor('the mirror pod gone', async () => ((await getPod('static-web-node2')) ? undefined : true), 60_000);
