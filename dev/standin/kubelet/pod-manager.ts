@@ -169,10 +169,13 @@ export class PodManager {
         this.dispatch(uid, async () => {
           await this.syncer.kill(uid, d.pod.deletionGracePeriodSeconds ?? d.pod.terminationGracePeriodSeconds);
           await this.deleteFromApi(d.pod, 'pod');
+          return true;
         });
       } else if (!isTerminal(d.apiObject)) {
         this.dispatch(uid, async () => {
-          if (await this.syncer.sync(d.pod)) this.state.invalidate(uid);
+          const changed = await this.syncer.sync(d.pod);
+          if (changed) this.state.invalidate(uid);
+          return changed;
         });
       }
     }
@@ -180,7 +183,10 @@ export class PodManager {
       for (const uid of this.state.pods.keys()) {
         if (desired.has(uid) || this.busy.has(uid) || this.changedSinceRelist.has(uid)) continue;
         this.log.info(`Killing unwanted pod ${uid}`);
-        this.dispatch(uid, () => this.syncer.kill(uid));
+        this.dispatch(uid, async () => {
+          await this.syncer.kill(uid);
+          return true;
+        });
       }
     }
     for (const d of desired.values()) {
@@ -191,11 +197,16 @@ export class PodManager {
     for (const uid of this.lastWritten.keys()) if (!desired.has(uid)) this.lastWritten.delete(uid);
   }
 
-  private dispatch(uid: string, work: () => Promise<void>): void {
+  /** Runs a pod's worker; one that changed the runtime makes the loop relist at once. */
+  private dispatch(uid: string, work: () => Promise<boolean>): void {
     const p = work()
-      .catch((err: unknown) => this.log.error(`pod worker ${uid}: ${messageOf(err)}`))
-      .finally(() => {
+      .catch((err: unknown) => {
+        this.log.error(`pod worker ${uid}: ${messageOf(err)}`);
+        return false;
+      })
+      .then((changed) => {
         this.busy.delete(uid);
+        if (!changed) return;
         this.changedSinceRelist.add(uid);
         this.wake();
       });

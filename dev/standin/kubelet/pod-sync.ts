@@ -37,7 +37,10 @@ export class PodSyncer {
     private readonly log: Logger,
   ) {}
 
-  /** Starts what should run and does not; returns true when it changed something in the runtime. */
+  /**
+   * Starts what should run and does not; true when it started something (the loop then relists at
+   * once). Failures are retried at the loop's pace, never at once.
+   */
   async sync(pod: Pod): Promise<boolean> {
     const rt = this.state.pods.get(pod.uid) ?? { uid: pod.uid, sandboxes: [], containers: [] };
     let changed = false;
@@ -60,7 +63,7 @@ export class PodSyncer {
       } catch (err) {
         this.log.error(`Failed to create sandbox for pod "${podDesc(pod)}": ${messageOf(err)}`);
         for (const c of pod.containers) this.waiting.set(`${pod.uid}/${c.name}`, { reason: 'ContainerCreating' });
-        return true;
+        return false;
       }
       changed = true;
     }
@@ -121,14 +124,14 @@ export class PodSyncer {
       id = await this.cri.createContainer(sandboxId, config, sbCfg);
     } catch (err) {
       this.waiting.set(key, { reason: 'CreateContainerError', message: messageOf(err) });
-      return true;
+      return false;
     }
     try {
       await this.cri.startContainer(id);
     } catch (err) {
       this.waiting.set(key, { reason: 'RunContainerError', message: messageOf(err) });
       await this.cri.removeContainer(id).catch(() => undefined);
-      return true;
+      return false;
     }
     this.waiting.delete(key);
     this.log.info(`Started container ${c.name} of pod "${podDesc(pod)}" (restart count ${restartCount})`);
