@@ -13,8 +13,10 @@ import { loadKubeconfig } from '../common/kubeconfig.js';
 import { runComponent, type Component } from '../common/run.js';
 import { closeServer, joinHostPort, listen } from '../common/serve.js';
 import { networkState } from './cni.js';
+import { serveContainerLogs, type LogLookup } from './container-logs.js';
 import { runtimeVersion, type RuntimeVersion } from './cri.js';
 import { ConditionClock, nodeStatus, registrationObject, type Readiness } from './node.js';
+import { PodManager } from './pod-manager.js';
 import { loadKubeletSettings, type KubeletSettings } from './settings.js';
 
 // A real v1.13 kubelet gives up at once when the runtime does not answer (systemd restarts it); a
@@ -83,6 +85,7 @@ const kubelet: Component = {
     log.info(`Container runtime ${runtimeLabel(version)} initialized, version: ${version.runtimeVersion}, apiVersion: ${version.runtimeApiVersion}`);
 
     const servers: Array<http.Server | https.Server> = [];
+    let lookupLogs: LogLookup | undefined;
     if (settings.healthzPort > 0) {
       const healthz = http.createServer((req, res) => {
         const ok = req.url === '/healthz' || req.url?.startsWith('/healthz?');
@@ -104,9 +107,18 @@ const kubelet: Component = {
             res.end('Unauthorized');
             return;
           }
-          const ok = req.url === '/healthz';
-          res.writeHead(ok ? 200 : 404, { 'Content-Type': 'text/plain' });
-          res.end(ok ? 'ok' : '404 page not found\n');
+          const notFound = () => {
+            const ok = req.url === '/healthz';
+            res.writeHead(ok ? 200 : 404, { 'Content-Type': 'text/plain' });
+            res.end(ok ? 'ok' : '404 page not found\n');
+          };
+          if (!lookupLogs || !req.url?.startsWith('/containerLogs/')) return notFound();
+          serveContainerLogs(req, res, lookupLogs)
+            .then((served) => served || notFound())
+            .catch((err: unknown) => {
+              if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+              res.end(messageOf(err));
+            });
         },
       );
       await listen(api, settings.address, settings.port);
@@ -161,11 +173,19 @@ const kubelet: Component = {
       };
       loop();
     }
+    // Pods bound to this node and static pods run through CRI (not through the Docker stand-in path).
+    let pods: PodManager | undefined;
+    if (settings.runtime.kind === 'remote') {
+      pods = new PodManager(settings, client, log, version.runtimeName);
+      lookupLogs = pods.lookupLogs;
+      pods.start();
+    }
     log.info('Started kubelet');
     return {
       async stop() {
         stopped = true;
         if (timer) clearTimeout(timer);
+        await pods?.stop();
         await Promise.all(servers.map(closeServer));
         client?.close();
       },

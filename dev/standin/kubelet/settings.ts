@@ -119,6 +119,12 @@ export interface KubeletSettings {
   podCIDR?: string;
   maxPods: number;
   nodeStatusUpdateMs: number;
+  /** How often static pod manifests are re-read (fileCheckFrequency, v1.13 default 20 s). */
+  fileCheckMs: number;
+  clusterDNS: string[];
+  clusterDomain: string;
+  cgroupDriver: 'cgroupfs' | 'systemd';
+  cgroupsPerQOS: boolean;
   runtime: RuntimeEndpoint;
   cniConfDir: string;
   cniBinDirs: string[];
@@ -181,7 +187,8 @@ export function loadKubeletSettings(flags: Flags): KubeletSettings {
   if (low >= high) throw configError(`failed to validate kubelet configuration: invalid configuration: ImageGCLowThresholdPercent (--image-gc-low-threshold) ${low} must be less than ImageGCHighThresholdPercent (--image-gc-high-threshold) ${high}`);
   const maxPods = pickN('max-pods', cfg.maxPods, 110);
   if (maxPods < 0) throw configError(`failed to validate kubelet configuration: invalid configuration: MaxPods (--max-pods) ${maxPods} must not be a negative number`);
-  for (const ip of flags.has('cluster-dns') ? flags.list('cluster-dns') : cfg.clusterDNS ?? []) {
+  const clusterDNS = flags.has('cluster-dns') ? flags.list('cluster-dns') : cfg.clusterDNS ?? [];
+  for (const ip of clusterDNS) {
     if (isIP(ip) === 0) throw configError(`failed to validate kubelet configuration: invalid configuration: clusterDNS ${ip} is not a valid IP address`);
   }
   const podCIDR = pickS('pod-cidr', cfg.podCIDR, '') || undefined;
@@ -192,6 +199,14 @@ export function loadKubeletSettings(flags: Flags): KubeletSettings {
         const v = cfg.nodeStatusUpdateFrequency ? parseGoDuration(cfg.nodeStatusUpdateFrequency) : 10_000;
         return typeof v === 'number' && v > 0 ? v : 10_000;
       })();
+  const fileCheckMs = flags.has('file-check-frequency')
+    ? flags.durationMs('file-check-frequency', 20_000)
+    : (() => {
+        const v = cfg.fileCheckFrequency ? parseGoDuration(cfg.fileCheckFrequency) : 20_000;
+        return typeof v === 'number' && v > 0 ? v : 20_000;
+      })();
+  const cgroupDriver = pickS('cgroup-driver', cfg.cgroupDriver, 'cgroupfs') ?? 'cgroupfs';
+  if (cgroupDriver !== 'cgroupfs' && cgroupDriver !== 'systemd') throw configError(`failed to run Kubelet: invalid cgroup driver "${cgroupDriver}"`);
 
   // Serving and client authentication.
   const certFile = pickS('tls-cert-file', cfg.tlsCertFile, '') ?? '';
@@ -266,6 +281,11 @@ export function loadKubeletSettings(flags: Flags): KubeletSettings {
     ...(podCIDR ? { podCIDR } : {}),
     maxPods,
     nodeStatusUpdateMs,
+    fileCheckMs,
+    clusterDNS,
+    clusterDomain: pickS('cluster-domain', cfg.clusterDomain, '') ?? '',
+    cgroupDriver,
+    cgroupsPerQOS: pickB('cgroups-per-qos', cfg.cgroupsPerQOS, true),
     runtime,
     cniConfDir: flags.string('cni-conf-dir', '/etc/cni/net.d'),
     cniBinDirs: flags.list('cni-bin-dir', ['/opt/cni/bin']),
