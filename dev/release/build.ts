@@ -250,6 +250,11 @@ export function releasePins(manifest: ReleaseManifest): Record<string, string> {
     containerd_version: version('containerd').replace(/^v/, ''),
     runc_version: version('runc'),
     cni_version: version('cni'),
+    // The stand-ins change with their sources while their URLs stay: pinned, a lab never gets a
+    // stale one from a download cache that trusts a URL it has seen.
+    ...Object.fromEntries(
+      manifest.artifacts.filter((a) => a.source === 'stand-in').map((a) => [`${a.name.replace(/-/g, '_')}_checksum`, `sha256:${a.sha256}`]),
+    ),
   };
 }
 

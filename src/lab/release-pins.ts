@@ -13,8 +13,8 @@ import { KprovError } from '../errors.js';
 export const RELEASE_FILE = 'kprov-release.json';
 
 const releaseSchema = z.object({
-  /** Variable → version, e.g. kube_version: v1.13.5, etcd_version: v3.4.23. */
-  pins: z.record(z.string().regex(/^[a-z_]+_version$/), z.string().min(1)),
+  /** Variable → version or checksum, e.g. kube_version: v1.13.5, kubelet_checksum: sha256:… */
+  pins: z.record(z.string().regex(/^[a-z_]+_(?:version|checksum)$/), z.string().min(1)),
 });
 
 export type ReleasePins = Readonly<Record<string, string>>;
