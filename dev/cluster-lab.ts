@@ -12,6 +12,7 @@ import { buildStandinRelease, type ReleaseManifest } from './release/build.js';
 import { pinInventory } from '../src/lab/release-pins.js';
 import { DEFAULT_CACHE_DIR } from './release/debs.js';
 import { startLab, type RunningLab, type StartLabOptions } from './lab-hosts.js';
+import { ensureLabImages, pushLabImages } from './lab-images.js';
 
 export const KUBE_VERSION = 'v1.13.5';
 
@@ -33,10 +34,17 @@ export interface ClusterLab extends RunningLab {
   release: ReleaseManifest;
 }
 
-/** lab up pins the inventory to the release the mirror serves (its kprov-release.json). */
+/** lab up pins the inventory to the release the mirror serves (its kprov-release.json); the lab images are pushed to its registry. */
 export async function startClusterLab(options: Omit<StartLabOptions, 'mirrorRoot'>): Promise<ClusterLab> {
-  const release = await ensureStandinRelease();
+  const [release, images] = await Promise.all([ensureStandinRelease(), ensureLabImages()]);
   const lab = await startLab({ ...options, mirrorRoot: RELEASE_DIR });
+  try {
+    // A cluster lab runs pods: the sandbox and workload images are in its registry from the start.
+    await pushLabImages(lab, images);
+  } catch (err) {
+    await lab.stop();
+    throw err;
+  }
   return Object.assign(lab, { release });
 }
 

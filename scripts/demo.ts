@@ -20,6 +20,8 @@ import { labStatus, type LabStatus } from '../src/lab/status.js';
 import { packageRoot } from '../src/paths.js';
 import { ensureStandinRelease, RELEASE_DIR } from '../dev/cluster-lab.js';
 import { readReleasePins } from '../src/lab/release-pins.js';
+import { ensureLabImages, pushLabImages } from '../dev/lab-images.js';
+import { runCommand } from '../dev/run-command.js';
 
 const LAB = 'demo';
 const HOSTS = 5;
@@ -115,6 +117,25 @@ async function apply(dir: string): Promise<number> {
   return Date.now() - started;
 }
 
+/** The sandbox and workload images into the lab's registry, so pods can start (built once per machine). */
+async function images(): Promise<void> {
+  heading('Images in the lab registry');
+  const registry = (await labStatus(LAB)).registry;
+  if (!registry?.running) throw new KprovError('lab', `the lab "${LAB}" has no running registry`);
+  const started = Date.now();
+  const inLab = (cmd: string[], opts?: { timeoutMs?: number }) => runCommand(['ip', 'netns', 'exec', labNamespace(LAB), ...cmd], opts);
+  const pushed = await pushLabImages({ inLab, registryUrl: registry.url }, await ensureLabImages());
+  for (const p of pushed) console.log(`    ${p.name}`);
+  console.log(`    pushed in ${seconds(Date.now() - started)} to ${registry.url}`);
+}
+
+async function check(dir: string): Promise<number> {
+  heading('kprov apply check: a pod on every node, each reaching the others by pod IP');
+  const started = Date.now();
+  await run([process.execPath, kprovBin, 'apply', 'check', '-i', dir], { timeoutMs: 600_000 });
+  return Date.now() - started;
+}
+
 async function showCluster(dir: string, kubectl: string): Promise<void> {
   heading('The cluster, as the real kubectl sees it through the admin kubeconfig');
   const adminConf = path.join(dir, 'artifacts', 'admin.conf');
@@ -146,10 +167,13 @@ async function main(): Promise<number> {
   // lab up pinned the inventory to what its mirror serves; a user's `kprov lab up` does the same.
   const pins = await readReleasePins(RELEASE_DIR);
   console.log(`    inventory: ${rel(dir)} (lab up pinned it to the mirror's release: kube ${pins?.['kube_version']}, etcd ${pins?.['etcd_version']})`);
+  await images();
   const applyMs = await apply(dir);
   await showCluster(dir, kubectl);
-  console.log(`\nDone in ${seconds(Date.now() - started)} (apply ${seconds(applyMs)}).`);
+  const checkMs = await check(dir);
+  console.log(`\nDone in ${seconds(Date.now() - started)} (apply ${seconds(applyMs)}, check ${seconds(checkMs)}).`);
   console.log(`  admin kubeconfig:  ${rel(path.join(dir, 'artifacts', 'admin.conf'))}  (also: ${rel(kprovBin)} kubeconfig -i ${rel(dir)})`);
+  console.log(`  check pods again:  ${rel(kprovBin)} apply check -i ${rel(dir)}`);
   console.log(`  a host's shell:    ${rel(kprovBin)} lab exec --name ${LAB} node1 -- bash`);
   console.log(`  run it again:      npm run demo   (reuses the lab; the apply changes nothing)`);
   console.log(`  tear down:         ${rel(kprovBin)} lab down --name ${LAB}`);

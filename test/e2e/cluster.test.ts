@@ -221,7 +221,7 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
     const run = await check();
     assert.equal(run.code, 0, failures(run));
     const checked = of(run.events, 'task:finish').filter((e) => e.role === 'check');
-    assert.equal(checked.filter((e) => /^check: a pod on node\d runs in /.test(e.task) && e.status === 'ok').length, 5, JSON.stringify(checked));
+    assert.equal(checked.filter((e) => /^a pod on node\d runs in /.test(e.task) && e.status === 'ok').length, 5, JSON.stringify(checked));
     console.log(`measured: kprov apply check on 5 nodes ${(run.ms / 1000).toFixed(1)} s`);
     const left = await kubectlRun(['get', 'pods', '-l', 'app.kubernetes.io/managed-by=kprov-check', '-o', 'name']);
     assert.equal(left.stdout.trim(), '', 'the check removed its pods');

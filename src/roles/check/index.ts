@@ -44,7 +44,7 @@ async function networkDiagnostics(host: RemoteHost, cniConfDir: string): Promise
 
 function driveTask(nodes: readonly CheckedNode[]): ClusterTask {
   return {
-    name: `check: pods on ${nodes.length} node(s) start and reach each other`,
+    name: `pods on ${nodes.length} node(s) start and reach each other`,
     async check(host, ctx) {
       if (ctx.dryRun) {
         ctx.warn('not run in a plan: the check creates pods (and deletes them again)');
@@ -66,7 +66,7 @@ function driveTask(nodes: readonly CheckedNode[]): ClusterTask {
 
 function nodeTask(node: CheckedNode, driver: string | undefined): ClusterTask {
   return {
-    name: `check: a pod on ${node.name} runs in ${node.podCidr} and reaches the other nodes' pods`,
+    name: `a pod on ${node.name} runs in ${node.podCidr} and reaches the other nodes' pods`,
     async check(host, ctx) {
       if (ctx.dryRun) return [];
       if (!driver) throw new HostStepError(host.name, 'not checked: no control-plane host is in this run to create the pods (see --limit)', []);

@@ -6,24 +6,24 @@ import { z } from 'zod';
 import { KprovError } from '../../errors.js';
 
 const state = z.looseObject({
-  waiting: z.looseObject({ reason: z.string().optional(), message: z.string().optional() }).optional(),
-  running: z.looseObject({}).optional(),
-  terminated: z.looseObject({ exitCode: z.number().optional(), reason: z.string().optional() }).optional(),
+  waiting: z.looseObject({ reason: z.string().nullish(), message: z.string().nullish() }).nullish(),
+  running: z.looseObject({}).nullish(),
+  terminated: z.looseObject({ exitCode: z.number().nullish(), reason: z.string().nullish() }).nullish(),
 });
 
 const podList = z.object({
   items: z.array(
     z.looseObject({
-      metadata: z.looseObject({ name: z.string(), labels: z.record(z.string(), z.string()).optional() }),
-      spec: z.looseObject({ nodeName: z.string().optional() }).optional(),
+      metadata: z.looseObject({ name: z.string(), labels: z.record(z.string(), z.string()).nullish() }),
+      spec: z.looseObject({ nodeName: z.string().nullish() }).nullish(),
       status: z
         .looseObject({
-          phase: z.string().optional(),
-          podIP: z.string().optional(),
-          conditions: z.array(z.looseObject({ type: z.string(), status: z.string(), reason: z.string().optional(), message: z.string().optional() })).optional(),
-          containerStatuses: z.array(z.looseObject({ name: z.string(), state: state.optional() })).optional(),
+          phase: z.string().nullish(),
+          podIP: z.string().nullish(),
+          conditions: z.array(z.looseObject({ type: z.string(), status: z.string(), reason: z.string().nullish(), message: z.string().nullish() })).nullish(),
+          containerStatuses: z.array(z.looseObject({ name: z.string(), state: state.nullish() })).nullish(),
         })
-        .optional(),
+        .nullish(),
     }),
   ),
 });
@@ -57,6 +57,6 @@ export function parsePods(json: string): PodState[] {
     }
     const unscheduled = (status.conditions ?? []).find((c) => c.type === 'PodScheduled' && c.status === 'False');
     if (unscheduled) reasons.push(`${unscheduled.reason ?? 'Unschedulable'}: ${unscheduled.message ?? ''}`.trim());
-    return { name: p.metadata.name, node: p.spec?.nodeName, phase: status.phase ?? 'Pending', ip: status.podIP || undefined, why: reasons.join('; ') };
+    return { name: p.metadata.name, node: p.spec?.nodeName ?? undefined, phase: status.phase ?? 'Pending', ip: status.podIP || undefined, why: reasons.join('; ') };
   });
 }

@@ -115,8 +115,8 @@ describe('check role', () => {
     const r = await run(cluster);
     assert.equal(r.result.status, 'ok', JSON.stringify(r.result.recap));
     const tasks = Object.fromEntries(r.of('host:tasks').map((e) => [e.host, e.tasks.map((t) => t.name)]));
-    assert.equal(tasks['node1']![0], 'check: pods on 5 node(s) start and reach each other');
-    assert.match(tasks['node5']![0]!, /^check: a pod on node5 runs in 10\.233\.\d+\.0\/24 and reaches the other nodes' pods$/);
+    assert.equal(tasks['node1']![0], 'pods on 5 node(s) start and reach each other');
+    assert.match(tasks['node5']![0]!, /^a pod on node5 runs in 10\.233\.\d+\.0\/24 and reaches the other nodes' pods$/);
     assert.ok(cluster.kubectl.every((c) => c.startsWith('node1: ')), 'kubectl runs only on the driving host');
     assert.match(cluster.kubectl[0]!, /^node1: delete pods -n default -l app.kubernetes.io\/managed-by=kprov-check/);
     assert.match(cluster.kubectl.at(-1)!, /^node1: delete pods/);
