@@ -59,6 +59,8 @@ export function footprint(vars: HostVars): string[] {
     KUBE_PROXY_DIR,
     CONTAINERD_ROOT,
     '/run/containerd',
+    // containerd's `opt` plugin creates it at start.
+    '/opt/containerd',
     '/var/lib/cni',
     '/run/flannel',
     '/var/log/pods',

@@ -37,8 +37,9 @@ if command -v ctr >/dev/null 2>&1 && systemctl is-active --quiet containerd.serv
   for c in $(ctr_ns containers ls -q); do ctr_ns containers delete "$c"; done
 fi
 systemctl disable --now containerd.service >/dev/null 2>&1 || true
-pkill -KILL -f 'containerd-shim' 2>/dev/null || true
-for i in 1 2 3 4 5 6 7 8 9 10; do pgrep -f 'containerd-shim' >/dev/null 2>&1 || break; sleep 0.3; done
+# [c]: the pattern must not match this script's own command line.
+pkill -KILL -f '[c]ontainerd-shim' 2>/dev/null || true
+for i in 1 2 3 4 5 6 7 8 9 10; do pgrep -f '[c]ontainerd-shim' >/dev/null 2>&1 || break; sleep 0.3; done
 for m in $(mounts); do umount -l "$m" 2>/dev/null || true; done
 for n in $(ls /run/netns 2>/dev/null | grep '^cni-'); do ip netns delete "$n" 2>/dev/null || rm -f "/run/netns/$n"; done
 ip link delete cni0 2>/dev/null || true
@@ -61,7 +62,10 @@ exit 0
 export const FILES_SCRIPT = String.raw`mode=$1; shift
 export LC_ALL=C
 if [ "$mode" = probe ]; then
-  for p in "$@"; do if [ -e "$p" ] || [ -L "$p" ]; then echo "path $p"; fi; done
+  for p in "$@"; do
+    if mountpoint -q "$p" 2>/dev/null; then [ -n "$(ls -A "$p" 2>/dev/null)" ] && echo "path $p (contents)"
+    elif [ -e "$p" ] || [ -L "$p" ]; then echo "path $p"; fi
+  done
   exit 0
 fi
 for p in "$@"; do
