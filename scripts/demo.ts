@@ -19,7 +19,7 @@ import { COMMAND_PACKAGES, findCommand, requireRoot } from '../src/lab/preflight
 import { labStatus, type LabStatus } from '../src/lab/status.js';
 import { packageRoot } from '../src/paths.js';
 import { ensureStandinRelease, RELEASE_DIR } from '../dev/cluster-lab.js';
-import { readReleasePins } from '../src/lab/release-pins.js';
+import { pinInventory, readReleasePins } from '../src/lab/release-pins.js';
 import { ensureLabImages, pushLabImages } from '../dev/lab-images.js';
 import { runCommand } from '../dev/run-command.js';
 
@@ -36,7 +36,7 @@ const shown = (argv: readonly string[]) =>
 const RELEASE_COMMANDS: Readonly<Record<string, string>> = { 'apt-get': 'apt', 'dpkg-deb': 'dpkg' };
 
 let step = 0;
-const STEPS = 6;
+const STEPS = 8;
 function heading(text: string): void {
   step += 1;
   console.log(`\n[${step}/${STEPS}] ${text}`);
@@ -166,6 +166,8 @@ async function main(): Promise<number> {
   const dir = await lab();
   // lab up pinned the inventory to what its mirror serves; a user's `kprov lab up` does the same.
   const pins = await readReleasePins(RELEASE_DIR);
+  // A reused lab's inventory may predate this release: pin it again (a no-op when it matches).
+  if (pins) await pinInventory(dir, pins);
   console.log(`    inventory: ${rel(dir)} (lab up pinned it to the mirror's release: kube ${pins?.['kube_version']}, etcd ${pins?.['etcd_version']})`);
   await images();
   const applyMs = await apply(dir);

@@ -60,6 +60,9 @@ export async function pinInventory(inventoryDir: string, pins: ReleasePins): Pro
   }
   if (remaining.size > 0) {
     const lines = [...remaining].map(([k, v]) => `${k}: ${v}`);
-    await writeFile(path.join(groupVars, 'all', 'release.yml'), `# The versions the lab's mirror serves (${RELEASE_FILE}).\n${lines.join('\n')}\n`);
+    // release.yml may be one of the files just edited (an earlier lab up wrote it): add to it.
+    const file = path.join(groupVars, 'all', 'release.yml');
+    const current = await readFile(file, 'utf8').catch(() => `# The versions the lab's mirror serves (${RELEASE_FILE}).\n`);
+    await writeFile(file, `${current.endsWith('\n') ? current : `${current}\n`}${lines.join('\n')}\n`);
   }
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initInventory } from '../../../src/inventory/scaffold.js';
@@ -22,6 +22,13 @@ test('lab up pins a fresh inventory to what the mirror serves, so apply needs no
   await pinInventory(inventory, read!);
   const inv = await loadInventory(inventory);
   for (const [key, value] of Object.entries(pins)) assert.equal(inv.hostVars('node1')[key as keyof typeof pins], value, key);
+
+  // A later lab up on the same inventory with more pins (checksums): the earlier pins stay.
+  const more = { ...pins, kubelet_checksum: `sha256:${'a'.repeat(64)}` };
+  await pinInventory(inventory, more);
+  const again = await loadInventory(inventory);
+  for (const [key, value] of Object.entries(pins)) assert.equal(again.hostVars('node1')[key as keyof typeof pins], value, `${key} kept`);
+  assert.match(await readFile(path.join(inventory, 'group_vars', 'all', 'release.yml'), 'utf8'), /^kubelet_checksum: sha256:a{64}$/m);
 
   await writeFile(path.join(mirror, RELEASE_FILE), '{"pins": {"kube": 1}}');
   await assert.rejects(readReleasePins(mirror), /expected \{"pins": \{"kube_version": "v1\.13\.5", …\}\}/);
