@@ -24,13 +24,12 @@ import { labSkipReason } from '../support/lab.js';
 import { jsonEvents, runLog, startKprov, waitFor, type KprovProcess } from '../support/kprov-process.js';
 import { eventsOf } from '../support/run-events.js';
 import { commandLineMismatch, unitCommandLine } from '../support/unit-cmdline.js';
+import { assertNodesReadyAndEtcdHealthy } from '../support/converged.js';
 
 const NAME = 'e2e-fcut';
 const HOSTS = ['node1', 'node2', 'node3'];
 const CUT = 'node2';
 const CONTROL_PLANE = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
-const ETCD_TLS = ['--cacert=/etc/ssl/etcd/ssl/ca.crt', '--cert=/etc/ssl/etcd/ssl/healthcheck-client.crt', '--key=/etc/ssl/etcd/ssl/healthcheck-client.key'];
-const KUBECTL = ['/usr/local/bin/kubectl', '--kubeconfig=/etc/kubernetes/admin.conf'];
 const RUN_TIMEOUT_MS = 600_000;
 /**
  * SSH keepalive (a ping every 5 s, the 4th unanswered closes: ≤ 20 s), the one reconnect attempt
@@ -160,12 +159,7 @@ describe('fault: a control-plane host\'s network cut during its restart', { skip
         assert.ok(c.running.includes('--v=3'), `${host} ${unit}: ${c.running.join(' ')}`);
       }
     }
-    const nodes = await sh('node1', `${KUBECTL.join(' ')} get nodes --no-headers`);
-    assert.deepEqual(nodes.trim().split('\n').map((l) => l.split(/\s+/).slice(0, 2).join(' ')).sort(), HOSTS.map((h) => `${h} Ready`));
-    const endpoints = `--endpoints=${lab.addresses.map((a) => `https://${a}:2379`).join(',')}`;
-    const health = await lab.exec('node3', ['env', 'ETCDCTL_API=3', '/usr/local/bin/etcdctl', ...ETCD_TLS, endpoints, 'endpoint', 'health'], { timeoutMs: 30_000 });
-    assert.equal(health.code, 0, `${health.stdout}${health.stderr}`);
-    assert.equal(`${health.stdout}${health.stderr}`.match(/is healthy/g)?.length, 3);
+    await assertNodesReadyAndEtcdHealthy(lab, { nodes: HOSTS, kubectlHost: 'node1', etcdHost: 'node3', etcdMembers: 3 });
 
     const third = await kprov(['apply', 'cluster']);
     assert.equal(third.code, 0, third.output);

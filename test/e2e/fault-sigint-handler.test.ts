@@ -23,11 +23,11 @@ import { pinVariables, startClusterLab, type ClusterLab } from '../../dev/cluste
 import { kprovBin } from '../../dev/lab-hosts.js';
 import { labSkipReason } from '../support/lab.js';
 import { eventsOf } from '../support/run-events.js';
+import { assertNodesReadyAndEtcdHealthy } from '../support/converged.js';
 
 const NAME = 'e2e-sigint';
 const HOSTS = ['node1', 'node2', 'node3'];
 const CONTROL_PLANE = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
-const ETCD_TLS = ['--cacert=/etc/ssl/etcd/ssl/ca.crt', '--cert=/etc/ssl/etcd/ssl/healthcheck-client.crt', '--key=/etc/ssl/etcd/ssl/healthcheck-client.key'];
 const RUN_TIMEOUT_MS = 600_000;
 const skip = labSkipReason();
 
@@ -182,12 +182,7 @@ describe('fault: kprov killed when it starts restarting kube-apiserver', { skip,
     const records = await Promise.all(HOSTS.map((h) => sh(h, 'ls -A /var/lib/kprov/pending')));
     assert.deepEqual(records.map((r) => r.trim()), ['', '', ''], 'nothing owed any more');
 
-    const nodes = await sh('node1', '/usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf get nodes --no-headers');
-    assert.deepEqual(nodes.trim().split('\n').map((l) => l.split(/\s+/).slice(0, 2).join(' ')).sort(), HOSTS.map((h) => `${h} Ready`));
-    const endpoints = `--endpoints=${lab.addresses.map((a) => `https://${a}:2379`).join(',')}`;
-    const health = await lab.exec('node2', ['env', 'ETCDCTL_API=3', '/usr/local/bin/etcdctl', ...ETCD_TLS, endpoints, 'endpoint', 'health'], { timeoutMs: 30_000 });
-    assert.equal(health.code, 0, health.stderr);
-    assert.equal(`${health.stdout}${health.stderr}`.match(/is healthy/g)?.length, 3);
+    await assertNodesReadyAndEtcdHealthy(lab, { nodes: HOSTS, kubectlHost: 'node1', etcdHost: 'node2', etcdMembers: 3 });
 
     const third = await kprov(['apply', 'cluster']);
     assert.equal(third.code, 0, third.output);
