@@ -35,12 +35,13 @@ export interface ClusterLab extends RunningLab {
 }
 
 /** lab up pins the inventory to the release the mirror serves (its kprov-release.json); the lab images are pushed to its registry. */
-export async function startClusterLab(options: Omit<StartLabOptions, 'mirrorRoot'>): Promise<ClusterLab> {
-  const [release, images] = await Promise.all([ensureStandinRelease(), ensureLabImages()]);
-  const lab = await startLab({ ...options, mirrorRoot: RELEASE_DIR });
+export async function startClusterLab(options: Omit<StartLabOptions, 'mirrorRoot'> & { pushImages?: boolean }): Promise<ClusterLab> {
+  const { pushImages = true, ...labOptions } = options;
+  const [release, images] = await Promise.all([ensureStandinRelease(), pushImages ? ensureLabImages() : undefined]);
+  const lab = await startLab({ ...labOptions, mirrorRoot: RELEASE_DIR });
   try {
     // A cluster lab runs pods: the sandbox and workload images are in its registry from the start.
-    await pushLabImages(lab, images);
+    if (images) await pushLabImages(lab, images);
   } catch (err) {
     await lab.stop();
     throw err;

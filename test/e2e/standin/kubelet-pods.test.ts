@@ -15,7 +15,6 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startClusterLab, type ClusterLab } from '../../../dev/cluster-lab.js';
-import { ensureLabImages, pushLabImages } from '../../../dev/lab-images.js';
 import { WORKLOAD_IMAGE } from '../../../dev/release/images.js';
 import { labSkipReason } from '../../support/lab.js';
 
@@ -43,9 +42,7 @@ describe('the stand-in kubelet runs pods through CRI on lab hosts', { skip, conc
   const measured: string[] = [];
 
   before(async () => {
-    const images = await ensureLabImages();
     lab = await startClusterLab({ name: NAME, hosts: HOSTS.length });
-    await pushLabImages(lab, images);
     const ip = (h: string) => lab.hosts.find((x) => x.name === h)!.address;
     await writeFile(
       path.join(lab.inventoryDir, 'inventory.ini'),
