@@ -16,16 +16,20 @@ import path from 'node:path';
 import { LAB_NAME_PATTERN, labNamespace } from '../lab/names.js';
 import { runPassingSignals } from '../lab/signal-forward.js';
 
-/** Options that take a value, per command reaching hosts (kept equal to the commands' by a unit test). */
+/**
+ * Options that take a value, per command reaching hosts or the lab's mirror (download), kept equal
+ * to the commands' own by a unit test.
+ */
 export const VALUE_OPTIONS: ReadonlyMap<string, readonly string[]> = new Map(Object.entries({
   apply: ['-i', '--inventory', '-l', '--limit', '-t', '--tags', '--skip-tags', '--concurrency', '-e', '--extra-vars', '-u', '--user', '--become-user', '--private-key', '-f', '--forks'],
   'etcd backup': ['-i', '--inventory', '-o', '--output'],
   'etcd restore': ['-i', '--inventory'],
   etcdctl: ['-i', '--inventory', '--host'],
+  download: ['-i', '--inventory'],
 }));
 
 export interface CommandRequest {
-  /** `apply` (also for `plan`), `etcd backup`, `etcd restore`, `etcdctl`. */
+  /** `apply` (also for `plan`), `etcd backup`, `etcd restore`, `etcdctl`, `download`. */
   command: string;
   /** `-i`'s value as given; undefined when absent. */
   inventory?: string;

@@ -9,6 +9,7 @@ import { buildProgram } from '../../../src/cli/main.js';
 import { registerApply } from '../../../src/cli/apply.js';
 import { registerEtcd } from '../../../src/cli/etcd.js';
 import { registerEtcdctl } from '../../../src/cli/etcdctl.js';
+import { registerDownload } from '../../../src/cli/download.js';
 import type { CliIO } from '../../../src/cli/io.js';
 
 const io: CliIO = { out: () => undefined, err: () => undefined, env: {}, cwd: '/', isTTY: false };
@@ -18,7 +19,7 @@ function valueOptionsOf(cmd: Command): string[] {
 }
 
 test('the option table knows every option taking a value of the commands that reach hosts', () => {
-  const program = buildProgram(io, [registerApply, registerEtcd, registerEtcdctl]);
+  const program = buildProgram(io, [registerApply, registerEtcd, registerEtcdctl, (p, i) => registerDownload(p, i)]);
   const find = (name: string, parent: Command = program) => parent.commands.find((c) => c.name() === name)!;
   const etcd = find('etcd');
   const commands: [string, Command][] = [
@@ -27,6 +28,7 @@ test('the option table knows every option taking a value of the commands that re
     ['etcd backup', find('backup', etcd)],
     ['etcd restore', find('restore', etcd)],
     ['etcdctl', find('etcdctl')],
+    ['download', find('download')],
   ];
   for (const [key, cmd] of commands) assert.deepEqual([...VALUE_OPTIONS.get(key)!].sort(), valueOptionsOf(cmd), key);
 });
@@ -42,6 +44,7 @@ test('the inventory of a command reaching hosts, in every way commander accepts 
   assert.deepEqual(commandRequest(['etcdctl', '--host', 'node2', '-i', 'inv', '--', 'get', '-i', 'x']), { command: 'etcdctl', inventory: 'inv' });
   assert.deepEqual(commandRequest(['etcd', 'backup', '-o', 'f', '-i', 'inv']), { command: 'etcd backup', inventory: 'inv' });
   assert.deepEqual(commandRequest(['etcd', 'restore', 'snap.db', '--yes']), { command: 'etcd restore' });
+  assert.deepEqual(commandRequest(['download', '--json', '-i', 'inv']), { command: 'download', inventory: 'inv' });
 });
 
 test('help, local commands, `etcd backup --list` and an option missing its value are left to the CLI', () => {
