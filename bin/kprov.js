@@ -1,7 +1,15 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI is compiled to dist/ by `npm run build` (run by `npm ci` via prepare).
-import { main } from '../dist/src/cli/main.js';
+import { runInLabFirst } from '../dist/src/cli/enter-lab.js';
 
-process.exitCode = await main(process.argv.slice(2));
-// An interrupted run may leave abandoned remote steps settling; they must not hold the exit.
-if (process.exitCode === 130) setTimeout(() => process.exit(130), 2000).unref();
+// A command on a lab inventory runs inside the lab's network namespace: entered before the CLI
+// loads, so this process (which stays only to pass signals on) costs Node's start-up and no more.
+const inLab = await runInLabFirst(process.argv.slice(2));
+if (inLab !== undefined) {
+  process.exitCode = inLab;
+} else {
+  const { main } = await import('../dist/src/cli/main.js');
+  process.exitCode = await main(process.argv.slice(2));
+  // An interrupted run may leave abandoned remote steps settling; they must not hold the exit.
+  if (process.exitCode === 130) setTimeout(() => process.exit(130), 2000).unref();
+}

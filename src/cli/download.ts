@@ -10,6 +10,8 @@ import { proxyFromVars } from '../artifacts/proxy.js';
 import { formatError, KprovError } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import type { CliIO } from './io.js';
+import { runInLabIfNeeded } from './lab-reexec.js';
+import { setExitCode } from './exit-code.js';
 import { displayPath, resolveInventoryDir } from './resolve-inventory.js';
 
 export interface DownloadCommandOptions {
@@ -152,7 +154,12 @@ export function registerDownload(program: Command, io: CliIO, source: InventoryS
         'artifact. See docs/artifacts.md.',
       ].join('\n'),
     )
-    .action(async (options: DownloadCommandOptions) => {
+    .action(async (options: DownloadCommandOptions, cmd: Command) => {
+      // A lab's mirror listens only inside the lab's network namespace: download from there.
+      const dir = await source.resolveDir(options.inventory, io);
+      const flags = [options.insecureSkipChecksum ? '--insecure-skip-checksum' : [], options.strict ? '--strict' : [], options.json ? '--json' : []].flat();
+      const elsewhere = await runInLabIfNeeded(dir, ['download', '-i', dir, ...flags]);
+      if (elsewhere !== undefined) return setExitCode(cmd, elsewhere);
       await runDownload(options, io, source);
     });
 }

@@ -24,7 +24,8 @@ export interface LeaderElectionConfig {
   onStoppedLeading(): void;
 }
 
-const JITTER = 1.2;
+/** client-go's JitterFactor: wait.Jitter(d, 1.2) waits d + rand·1.2·d, 2–4.4 s for the 2 s retry period. */
+const JITTER_FACTOR = 1.2;
 
 export class LeaderElector {
   private observedRecord = '';
@@ -74,8 +75,8 @@ export class LeaderElector {
         log.info(`successfully acquired lease ${namespace}/${name}`);
         this.cfg.onStartedLeading();
       }
-      // Candidates retry with jitter, as wait.JitterUntil does.
-      this.schedule(this.cfg.retryPeriodMs * (1 + Math.random() * (JITTER - 1)));
+      // Candidates retry with jitter, as wait.JitterUntil(…, RetryPeriod, JitterFactor, …) does.
+      this.schedule(this.cfg.retryPeriodMs * (1 + Math.random() * JITTER_FACTOR));
       return;
     }
     if (ok) this.lastRenew = now;

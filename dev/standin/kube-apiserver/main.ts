@@ -79,6 +79,10 @@ const apiserver: Component = {
       },
       createHandler(ctx, { insecure: false }),
     );
+    // Clients keep their connection, as with v1.13's Go server (no idle timeout): Node's default
+    // closes one idle for 5 s, so every kubelet heartbeat (10 s) and kube-proxy sync (30 s) would
+    // open a new TLS connection and verify its client certificate again.
+    secure.keepAliveTimeout = 0;
     await listen(secure, opts.bindAddress, opts.securePort);
     log.info(`Serving securely on ${joinHostPort(opts.bindAddress, opts.securePort)}`);
     let insecure: http.Server | undefined;

@@ -55,6 +55,13 @@ export function startMasterLeases(cfg: MasterLeaseConfig): { stop(): void } {
     const ips = kvs.map((kv) => kv.key.slice(`${cfg.prefix}/masterleases/`.length)).sort();
     await ensureService();
     const subsets = [{ addresses: ips.map((ip) => ({ ip })), ports: [port] }];
+    // Written only when they differ, as v1.13's lease reconciler does: an unchanged write every
+    // 10 s from every apiserver would be a raft proposal (and a WAL fsync on each member) for nothing.
+    const current = await cfg.registry.get(endpoints, 'default', 'kubernetes').catch((err: unknown) => {
+      if (err instanceof StatusError && err.reason === 'NotFound') return undefined;
+      throw err;
+    });
+    if (current !== undefined && JSON.stringify(current['subsets']) === JSON.stringify(subsets)) return;
     await cfg.registry
       .patch(endpoints, 'default', 'kubernetes', (current) => ({ ...current, subsets }))
       .catch(async (err: unknown) => {
