@@ -93,6 +93,50 @@ export class ApiClient {
     });
   }
 
+  /**
+   * A watch (`path` carries watch=1): the answer stays open and each line is one event, given to
+   * `onEvent`. `done` settles when the server ends it (its timeoutSeconds) or it fails; `stop`
+   * ends it early.
+   */
+  watch(path: string, onEvent: (event: unknown) => void): { done: Promise<void>; stop(): void } {
+    const url = new URL(path, this.config.server);
+    const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'kube-standin/v1.13' };
+    if (this.config.token) headers.Authorization = `Bearer ${this.config.token}`;
+    const lib = url.protocol === 'https:' ? https : http;
+    let req: http.ClientRequest | undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      req = lib.request(url, { method: 'GET', headers, agent: this.agent }, (res) => {
+        if ((res.statusCode ?? 0) >= 400) {
+          res.resume();
+          reject(new ApiError(res.statusCode ?? 0, '', `watch ${url.pathname}: HTTP ${res.statusCode ?? 0}`));
+          return;
+        }
+        let buffered = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffered += chunk;
+          let at: number;
+          while ((at = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, at).trim();
+            buffered = buffered.slice(at + 1);
+            if (line === '') continue;
+            try {
+              onEvent(JSON.parse(line));
+            } catch {
+              // A line that is not JSON is not an event.
+            }
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('error', reject);
+        res.on('aborted', () => resolve());
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    return { done, stop: () => req?.destroy() };
+  }
+
   /** Like `request`, but any status >= 400 becomes an ApiError carrying the Status message. */
   async call(method: string, path: string, body?: unknown, contentType?: string): Promise<unknown> {
     const res = await this.request(method, path, body, contentType);

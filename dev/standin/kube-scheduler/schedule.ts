@@ -2,7 +2,8 @@
  * The scheduling loop while this scheduler leads: pending pods (no node, not finished, this
  * scheduler's name) are bound one at a time to the best feasible node through pods/binding; a pod
  * that fits nowhere gets PodScheduled=False/Unschedulable with the reasons, written only when they
- * change. Polls at a fixed period and sleeps in between.
+ * change. Driven by a watch on pods, as v1.13's informers drive it: a round runs when a pod
+ * changes, and at least every RESYNC_SECONDS (nodes that become Ready or free are seen then).
  */
 import { z } from 'zod';
 import { ApiError, type ApiClient } from '../common/client.js';
@@ -11,7 +12,8 @@ import type { Logger } from '../common/klog.js';
 import { kubeTime } from '../common/objects.js';
 import { nodeSchema, place, podSchema, usageByNode, type Pod } from './placement.js';
 
-const PERIOD_MS = 1000;
+const RESYNC_SECONDS = 30;
+const RETRY_MS = 1000;
 const pendingSelector = encodeURIComponent('spec.nodeName=,status.phase!=Succeeded,status.phase!=Failed');
 const assignedSelector = encodeURIComponent('spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed');
 
@@ -59,20 +61,49 @@ async function scheduleOnce(client: ApiClient, schedulerName: string, log: Logge
 }
 
 export function startScheduling(client: ApiClient, log: Logger, schedulerName: string): { stop(): void } {
-  let timer: NodeJS.Timeout | undefined;
   let stopped = false;
-  const loop = () => {
-    void scheduleOnce(client, schedulerName, log)
-      .catch((err: unknown) => log.error(`scheduling round failed, will retry: ${messageOf(err)}`))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(loop, PERIOD_MS);
-      });
+  let running = false;
+  let again = false;
+  let watch: { stop(): void } | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  // One round at a time; events during a round ask for one more.
+  const round = async (): Promise<void> => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await scheduleOnce(client, schedulerName, log).catch((err: unknown) => log.error(`scheduling round failed, will retry: ${messageOf(err)}`));
+      } while (again && !stopped);
+    } finally {
+      running = false;
+    }
   };
-  loop();
+  const cycle = async (): Promise<void> => {
+    await round();
+    if (stopped) return;
+    const w = client.watch(`/api/v1/pods?watch=1&timeoutSeconds=${RESYNC_SECONDS}`, () => void round());
+    watch = w;
+    const failed = await w.done.then(
+      () => false,
+      (err: unknown) => {
+        log.warning(`watch of pods ended, resyncing: ${messageOf(err)}`);
+        return true;
+      },
+    );
+    if (stopped) return;
+    if (failed) retry = setTimeout(() => void cycle(), RETRY_MS);
+    else void cycle();
+  };
+  void cycle();
   return {
     stop() {
       stopped = true;
-      if (timer) clearTimeout(timer);
+      watch?.stop();
+      if (retry) clearTimeout(retry);
     },
   };
 }
