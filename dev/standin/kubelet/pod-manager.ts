@@ -24,6 +24,9 @@ import { mirrorPodObject, StaticPodSource } from './static-pods.js';
 import path from 'node:path';
 
 const TICK_MS = 2_000;
+// The pods bound here are re-listed when the watch reports a change, and at least this often.
+const RESYNC_MS = 30_000;
+const WATCH_SECONDS = 300;
 
 interface DesiredPod {
   pod: Pod;
@@ -55,6 +58,9 @@ export class PodManager {
   private wakeUp: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   private lastListError = '';
+  private apiDirty = true;
+  private lastApiList = 0;
+  private podWatch: { stop(): void } | undefined;
 
   constructor(
     private readonly settings: KubeletSettings,
@@ -69,6 +75,7 @@ export class PodManager {
   }
 
   start(): void {
+    this.watchPods();
     this.loopDone = (async () => {
       while (!this.stopped) {
         try {
@@ -83,6 +90,7 @@ export class PodManager {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.podWatch?.stop();
     this.wake();
     await this.loopDone;
     this.cri.close();
@@ -111,8 +119,36 @@ export class PodManager {
     });
   }
 
+  /**
+   * A watch on the pods bound to this node, as v1.13's kubelet keeps one: any event marks the
+   * list stale and wakes the loop, so an idle node does not list pods every tick.
+   */
+  private watchPods(): void {
+    if (!this.client || this.stopped) return;
+    const selector = encodeURIComponent(`spec.nodeName=${this.settings.nodeName}`);
+    const w = this.client.watch(`/api/v1/pods?watch=1&timeoutSeconds=${WATCH_SECONDS}&fieldSelector=${selector}`, () => {
+      this.apiDirty = true;
+      this.wake();
+    });
+    this.podWatch = w;
+    void w.done
+      .then(
+        () => 0,
+        () => 1_000,
+      )
+      .then((delay) => {
+        if (this.stopped) return;
+        this.apiDirty = true;
+        setTimeout(() => this.watchPods(), delay);
+      });
+  }
+
   private async listApiPods(): Promise<void> {
     if (!this.client) return;
+    if (!this.apiDirty && Date.now() - this.lastApiList < RESYNC_MS) return;
+    // Cleared before the call: an event during it makes the next tick list again.
+    this.apiDirty = false;
+    this.lastApiList = Date.now();
     try {
       const body = (await this.client.call('GET', `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${this.settings.nodeName}`)}`)) as { items?: unknown };
       const items = Array.isArray(body?.items) ? body.items : [];
@@ -134,6 +170,7 @@ export class PodManager {
       const why = messageOf(err);
       if (why !== this.lastListError) this.log.error(`Failed to list pods bound to ${this.settings.nodeName}: ${why}`);
       this.lastListError = why;
+      this.apiDirty = true;
     }
   }
 
