@@ -246,7 +246,8 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
     assert.equal(logs.stdout.trim(), 'hello from hello');
     const before = await lab.exec(node, ['ctr', '-n', 'k8s.io', 'containers', 'ls', '-q']);
     assert.ok(before.stdout.trim().split('\n').length >= 2, `sandbox and container exist on ${node}: ${before.stdout}`);
-    const deleted = await kubectlRun(['delete', 'pod', 'hello', '--timeout=60s']);
+    // sleep as PID 1 ignores SIGTERM: a short grace period keeps the test from waiting the default 30 s.
+    const deleted = await kubectlRun(['delete', 'pod', 'hello', '--grace-period=2', '--timeout=60s']);
     assert.equal(deleted.code, 0, deleted.stderr);
     let after = before.stdout;
     for (let i = 0; i < 30 && after.trim() !== ''; i++) {
