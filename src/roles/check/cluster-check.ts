@@ -20,7 +20,10 @@ export const CHECK_NAMESPACE = 'default';
 export const CHECK_PORT = 8080;
 const MANAGED = 'app.kubernetes.io/managed-by=kprov-check';
 const PROBE_TIMEOUT_S = 5;
-const POLL_MS = 1_000;
+/** How often pods are looked at, and how many looks a pod may stay stuck on its image. */
+export const CHECK_POLL = { intervalMs: 1_000, stuckLooks: 15 };
+// Waiting reasons that waiting does not fix (the kubelet keeps retrying, the check need not).
+const STUCK_REASONS = /^(ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull|CreateContainerConfigError)\b/;
 
 export interface CheckedNode {
   name: string;
@@ -171,20 +174,27 @@ export async function runClusterCheck(input: CheckInput): Promise<CheckReport> {
 
 type Kubectl = (args: readonly string[], stdin?: string) => Promise<{ code: number; stdout: string; stderr: string }>;
 
-/** Polls the check pods of `role` until `done` holds for `count` of them, or the deadline. */
+/**
+ * Polls the check pods of `role` until each is done or hopeless (Failed, or stuck on its image
+ * for CHECK_POLL.stuckLooks looks), or the deadline: one bad image does not cost check_timeout.
+ */
 async function waitForPods(kubectl: Kubectl, role: string, count: number, deadline: number, done: (p: PodState) => boolean): Promise<{ pods: PodState[] }> {
   let pods: PodState[] = [];
-  const maxLooks = Math.ceil(Math.max(0, deadline - Date.now()) / POLL_MS) + 1;
+  const stuck = new Map<string, number>();
+  const maxLooks = Math.ceil(Math.max(0, deadline - Date.now()) / CHECK_POLL.intervalMs) + 1;
   for (let look = 0; look < maxLooks; look++) {
     const r = await kubectl(['get', 'pods', '-n', CHECK_NAMESPACE, '-l', `${MANAGED},kprov-check/role=${role}`, '-o', 'json']);
     if (r.code === 0) {
       pods = parsePods(r.stdout);
-      if (pods.filter(done).length >= count) break;
-      // A pod that cannot start (bad image, failed sandbox) is final for the server pods too.
-      if (role === 'server' && pods.some((p) => p.phase === 'Failed')) break;
+      for (const p of pods) {
+        if (!done(p) && STUCK_REASONS.test(p.why)) stuck.set(p.name, (stuck.get(p.name) ?? 0) + 1);
+        else stuck.delete(p.name);
+      }
+      const hopeless = (p: PodState) => p.phase === 'Failed' || (stuck.get(p.name) ?? 0) >= CHECK_POLL.stuckLooks;
+      if (pods.length >= count && pods.every((p) => done(p) || hopeless(p))) break;
     }
-    if (Date.now() + POLL_MS > deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    if (Date.now() + CHECK_POLL.intervalMs > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, CHECK_POLL.intervalMs));
   }
   return { pods };
 }

@@ -13,7 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { initInventory } from '../../../src/inventory/scaffold.js';
 import { loadInventory, type Inventory } from '../../../src/inventory/load.js';
 import { checkRole } from '../../../src/roles/check/index.js';
-import { parseProbeLog, podNameFor, proberScript } from '../../../src/roles/check/cluster-check.js';
+import { CHECK_POLL, parseProbeLog, podNameFor, proberScript } from '../../../src/roles/check/cluster-check.js';
 import type { ExecResult } from '../../../src/ssh/types.js';
 import { FakeFleet, type FakeMachine } from '../../../dev/fake-fleet.js';
 import { createClusterRun } from '../../../src/cluster/run.js';
@@ -34,6 +34,8 @@ interface FakeCluster {
   pods: Map<string, FakePod>;
   /** `from to` pairs whose pods cannot talk. */
   broken: Set<string>;
+  /** Nodes whose server pod cannot pull its image. */
+  badImage: Set<string>;
   kubectl: string[];
   diagnosed: Set<string>;
 }
@@ -66,7 +68,11 @@ function script(cluster: FakeCluster, cidrs: Map<string, string>) {
       const role = /kprov-check\/role=(\w+)/.exec(args.join(' '))![1];
       const items = [...cluster.pods.values()]
         .filter((p) => p.role === role)
-        .map((p) => ({ metadata: { name: p.name }, spec: { nodeName: p.node }, status: { phase: p.role === 'server' ? 'Running' : probeFails(cluster, p) ? 'Failed' : 'Succeeded', podIP: p.ip } }));
+        .map((p) =>
+          p.role === 'server' && cluster.badImage.has(p.node)
+            ? { metadata: { name: p.name }, spec: { nodeName: p.node }, status: { phase: 'Pending', containerStatuses: [{ name: 'check', state: { waiting: { reason: 'ErrImagePull', message: 'not found' } } }] } }
+            : { metadata: { name: p.name }, spec: { nodeName: p.node }, status: { phase: p.role === 'server' ? 'Running' : probeFails(cluster, p) ? 'Failed' : 'Succeeded', podIP: p.ip } },
+        );
       return ok(JSON.stringify({ kind: 'PodList', items }));
     }
     if (args[0] === 'logs') {
@@ -100,7 +106,7 @@ describe('check role', () => {
     for (const m of fleet.machines.values()) m.script = script(cluster, cidrs);
     return runYaml(PLAYBOOK, { inventory, roles: [checkRole], fleet, run: clusterRun, dryRun });
   };
-  const fresh = (): FakeCluster => ({ pods: new Map(), broken: new Set(), kubectl: [], diagnosed: new Set() });
+  const fresh = (): FakeCluster => ({ pods: new Map(), broken: new Set(), badImage: new Set(), kubectl: [], diagnosed: new Set() });
 
   test('pure parts: pod names, the prober script and its log', () => {
     assert.equal(podNameFor('kprov-check', 'Node_1.example'), 'kprov-check-node-1.example');
@@ -136,6 +142,24 @@ describe('check role', () => {
     assert.ok(failure.error!.output!.includes('ip route:'));
     assert.deepEqual([...cluster.diagnosed].sort(), ['node2', 'node4']);
     assert.equal(cluster.pods.size, 0, 'cleaned up after a failure too');
+  });
+
+  test('a pod stuck on its image fails its node after a few looks, not at check_timeout; the others pass', async () => {
+    const saved = { ...CHECK_POLL };
+    Object.assign(CHECK_POLL, { intervalMs: 5, stuckLooks: 3 });
+    try {
+      const cluster = fresh();
+      cluster.badImage.add('node3');
+      const started = Date.now();
+      const r = await run(cluster);
+      assert.ok(Date.now() - started < 10_000, 'well before check_timeout');
+      assert.deepEqual(r.result.recap.filter((h) => h.failed > 0).map((h) => h.host), ['node3']);
+      const failure = r.of('task:finish').find((e) => e.host === 'node3' && e.status === 'failed')!;
+      assert.match(failure.error!.message, /^pod kprov-check-node3 is not running after \d+ s: Pending \(ErrImagePull: not found\)$/);
+      assert.equal(cluster.pods.size, 0);
+    } finally {
+      Object.assign(CHECK_POLL, saved);
+    }
   });
 
   test('a plan creates nothing', async () => {
