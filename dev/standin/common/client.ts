@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { configError, messageOf } from './errors.js';
+import { lineSplitter } from './lines.js';
 import type { ClientConfig } from './kubeconfig.js';
 
 export interface ApiResponse {
@@ -111,22 +112,17 @@ export class ApiClient {
           reject(new ApiError(res.statusCode ?? 0, '', `watch ${url.pathname}: HTTP ${res.statusCode ?? 0}`));
           return;
         }
-        let buffered = '';
         res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffered += chunk;
-          let at: number;
-          while ((at = buffered.indexOf('\n')) >= 0) {
-            const line = buffered.slice(0, at).trim();
-            buffered = buffered.slice(at + 1);
-            if (line === '') continue;
+        res.on(
+          'data',
+          lineSplitter((line) => {
             try {
               onEvent(JSON.parse(line));
             } catch {
               // A line that is not JSON is not an event.
             }
-          }
-        });
+          }),
+        );
         res.on('end', () => resolve());
         res.on('error', reject);
         res.on('aborted', () => resolve());

@@ -4,6 +4,7 @@
  * tell what a deleted or modified object was.
  */
 import { z } from 'zod';
+import { lineSplitter } from '../common/lines.js';
 import { b64, kvSchema, prefixEnd, toKv, type EtcdClient, type KeyValue } from './etcd.js';
 
 export interface EtcdChange {
@@ -43,7 +44,6 @@ export async function watchPrefix(
   const { response, close } = await etcd.openStream('/v3/watch', {
     create_request: { key: b64(prefix), range_end: prefixEnd(prefix), start_revision: String(afterRevision + 1), prev_kv: true },
   });
-  let buffered = '';
   let ended = false;
   const end = (err?: Error) => {
     if (ended) return;
@@ -52,13 +52,9 @@ export async function watchPrefix(
     onEnd(err);
   };
   response.setEncoding('utf8');
-  response.on('data', (chunk: string) => {
-    buffered += chunk;
-    let at: number;
-    while ((at = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, at).trim();
-      buffered = buffered.slice(at + 1);
-      if (line === '') continue;
+  response.on(
+    'data',
+    lineSplitter((line) => {
       let json: unknown;
       try {
         json = JSON.parse(line);
@@ -66,7 +62,7 @@ export async function watchPrefix(
         return end(new Error('etcd watch: an answer that is not JSON'));
       }
       const parsed = messageSchema.safeParse(json);
-      if (!parsed.success) continue;
+      if (!parsed.success) return;
       const { result, error } = parsed.data;
       if (error) return end(new Error(`etcd watch: ${error.message ?? 'failed'}`));
       if (result?.compact_revision) return end(new WatchGone(`too old resource version: ${afterRevision} (${result.compact_revision})`));
@@ -75,8 +71,8 @@ export async function watchPrefix(
       if (events.length > 0) {
         onChanges(events.map((e) => ({ type: e.type === 'DELETE' ? 'delete' : 'put', kv: toKv(e.kv), ...(e.prev_kv ? { prev: toKv(e.prev_kv) } : {}) })));
       }
-    }
-  });
+    }),
+  );
   response.on('end', () => end());
   response.on('error', (err) => end(err));
   return () => end();
