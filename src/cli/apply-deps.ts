@@ -19,6 +19,7 @@ import type { ApplyDeps, LoadedInventory } from './apply.js';
 import type { CliIO } from './io.js';
 import { resolveInventoryDir } from './resolve-inventory.js';
 import { watchProcessInterrupts } from './interrupts.js';
+import { askYesNo } from './ask-yes-no.js';
 
 /** SSH layer events worth showing the user; connection details stay in the SSH layer. */
 function sshNotice(e: SshEvent): { message: string; host?: string } | undefined {
@@ -43,17 +44,6 @@ function verboseSsh(e: SshEvent): { message: string; host?: string } {
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(' ');
   return { message: `${type} ${details}`.trim(), ...(host !== undefined ? { host } : {}) };
-}
-
-/** A yes/no question on the terminal (stderr, so --json output stays clean). */
-async function askOnTerminal(question: string): Promise<boolean> {
-  const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-  } finally {
-    rl.close();
-  }
 }
 
 export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>> {
@@ -109,7 +99,7 @@ export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>
     runElsewhere: runInLabIfNeeded,
     clock: systemClock,
     watchInterrupts: (graceMs) => watchProcessInterrupts((text) => io.err(text), io.env, graceMs),
-    ...(process.stdin.isTTY ? { askPassword: createPasswordPrompt(process.stdin, process.stderr), askConfirmation: askOnTerminal } : {}),
+    ...(process.stdin.isTTY ? { askPassword: createPasswordPrompt(process.stdin, process.stderr), askConfirmation: askYesNo } : {}),
     ...(io.isTTY ? { terminal: { stdout: process.stdout, stderr: process.stderr } } : {}),
   };
 }

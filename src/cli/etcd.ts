@@ -9,7 +9,6 @@ import path from 'node:path';
 import { KprovError } from '../errors.js';
 import { locateInventory } from '../inventory/load.js';
 import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline/promises';
 import { pkiPlanOf } from '../cluster/pki.js';
 import { controlPlaneFiles } from '../roles/control-plane/units.js';
 import { backupEtcd, listBackups } from '../roles/etcd/backup.js';
@@ -19,6 +18,7 @@ import { runInLabIfNeeded } from './lab-reexec.js';
 import { setExitCode } from './exit-code.js';
 import type { CliIO } from './io.js';
 import { displayPath, resolveInventoryDir } from './resolve-inventory.js';
+import { askYesNo } from './ask-yes-no.js';
 
 interface BackupOptions {
   inventory?: string;
@@ -66,12 +66,7 @@ async function recordedSha256(file: string): Promise<string> {
 async function confirmed(question: string, options: RestoreOptions): Promise<boolean> {
   if (options.yes) return true;
   if (!process.stdin.isTTY) throw new KprovError('usage', `${question}: pass --yes to confirm (there is no terminal to ask)`);
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-  } finally {
-    rl.close();
-  }
+  return askYesNo(question);
 }
 
 export async function runEtcdRestore(file: string, options: RestoreOptions, io: CliIO): Promise<number> {

@@ -16,12 +16,11 @@ import { registerKubeconfig } from '../../src/cli/kubeconfig.js';
 import { packageRoot } from '../../src/paths.js';
 import { pinVariables, RELEASE_DIR, startClusterLab, type ClusterLab } from '../../dev/cluster-lab.js';
 import { labSkipReason } from '../support/lab.js';
+import { ETCD_TLS, HOST_KUBECTL as KUBECTL } from '../support/converged.js';
 
 const PLAYBOOK = path.join(packageRoot, 'test', 'fixtures', 'playbooks', 'control-plane.yml');
 const HOSTS = ['node1', 'node2', 'node3'];
 const UNITS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
-const ETCD_TLS = ['--cacert=/etc/ssl/etcd/ssl/ca.crt', '--cert=/etc/ssl/etcd/ssl/healthcheck-client.crt', '--key=/etc/ssl/etcd/ssl/healthcheck-client.key'];
-const KUBECTL = ['/usr/local/bin/kubectl', '--kubeconfig=/etc/kubernetes/admin.conf'];
 
 interface Event {
   type: string;

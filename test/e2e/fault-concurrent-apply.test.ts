@@ -19,11 +19,10 @@ import type { RunEvent } from '../../src/engine/events.js';
 import { labSkipReason } from '../support/lab.js';
 import { jsonEvents, startKprov, type KprovProcess } from '../support/kprov-process.js';
 import { eventsOf } from '../support/run-events.js';
+import { ETCD_TLS, HOST_KUBECTL as KUBECTL } from '../support/converged.js';
 
 const NAME = 'e2e-fconc';
 const HOSTS = ['node1', 'node2', 'node3'];
-const ETCD_TLS = ['--cacert=/etc/ssl/etcd/ssl/ca.crt', '--cert=/etc/ssl/etcd/ssl/healthcheck-client.crt', '--key=/etc/ssl/etcd/ssl/healthcheck-client.key'];
-const KUBECTL = ['/usr/local/bin/kubectl', '--kubeconfig=/etc/kubernetes/admin.conf'];
 
 const of = eventsOf;
 

@@ -25,12 +25,12 @@ import { labSkipReason } from '../support/lab.js';
 import { jsonEvents, runLog } from '../support/kprov-process.js';
 import { eventsOf } from '../support/run-events.js';
 import { commandLineMismatch, unitCommandLine } from '../support/unit-cmdline.js';
+import { HOST_KUBECTL as KUBECTL } from '../support/converged.js';
 
 const NAME = 'e2e-fcache';
 const HOSTS = ['node1', 'node2'];
 const TARGET = 'node2';
 const KUBELET = '/usr/local/bin/kubelet';
-const KUBECTL = ['/usr/local/bin/kubectl', '--kubeconfig=/etc/kubernetes/admin.conf'];
 const RUN_TIMEOUT_MS = 400_000;
 
 const of = eventsOf;

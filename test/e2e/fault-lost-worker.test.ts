@@ -16,10 +16,10 @@ import { readLabState } from '../../src/lab/state.js';
 import { labSkipReason } from '../support/lab.js';
 import { runLog, startKprov, waitFor, type KprovProcess } from '../support/kprov-process.js';
 import { eventsOf } from '../support/run-events.js';
+import { ETCD_TLS } from '../support/converged.js';
 
 const NAME = 'e2e-fwork';
 const HOSTS = ['node1', 'node2', 'node3'];
-const ETCD_TLS = ['--cacert=/etc/ssl/etcd/ssl/ca.crt', '--cert=/etc/ssl/etcd/ssl/healthcheck-client.crt', '--key=/etc/ssl/etcd/ssl/healthcheck-client.key'];
 
 const of = eventsOf;
 

@@ -21,11 +21,12 @@ import type { RunEvent } from '../../src/engine/events.js';
 import { labSkipReason } from '../support/lab.js';
 import { descendants, jsonEvents, kprovProcesses, runLog, startKprov, waitFor, type KprovProcess } from '../support/kprov-process.js';
 import { eventsOf } from '../support/run-events.js';
+import { ETCD_TLS, HOST_KUBECTL } from '../support/converged.js';
 
 const NAME = 'e2e-fsig';
 const HOSTS = ['node1', 'node2', 'node3'];
-const ETCD_TLS = ['--cacert=/etc/ssl/etcd/ssl/ca.crt', '--cert=/etc/ssl/etcd/ssl/healthcheck-client.crt', '--key=/etc/ssl/etcd/ssl/healthcheck-client.key'];
-const KUBECTL = '/usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf';
+// The host's kubectl as one shell word list, for `sh -c` scripts.
+const KUBECTL = HOST_KUBECTL.join(' ');
 
 const of = eventsOf;
 

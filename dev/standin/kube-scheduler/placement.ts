@@ -49,14 +49,19 @@ function requests(pod: Pod): Usage {
   return { cpu, memory, pods: 1 };
 }
 
+/** Counts one pod bound to `node` into `usage` (what the next placement of a round must see). */
+export function addUsage(usage: Map<string, Usage>, node: string, pod: Pod): void {
+  const u = usage.get(node) ?? { cpu: 0, memory: 0, pods: 0 };
+  const r = requests(pod);
+  usage.set(node, { cpu: u.cpu + r.cpu, memory: u.memory + r.memory, pods: u.pods + 1 });
+}
+
 export function usageByNode(assigned: readonly Pod[]): Map<string, Usage> {
   const out = new Map<string, Usage>();
   for (const p of assigned) {
     const node = p.spec.nodeName;
     if (!node || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed') continue;
-    const u = out.get(node) ?? { cpu: 0, memory: 0, pods: 0 };
-    const r = requests(p);
-    out.set(node, { cpu: u.cpu + r.cpu, memory: u.memory + r.memory, pods: u.pods + 1 });
+    addUsage(out, node, p);
   }
   return out;
 }

@@ -10,7 +10,7 @@ import { ApiError, type ApiClient } from '../common/client.js';
 import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/klog.js';
 import { kubeTime } from '../common/objects.js';
-import { nodeSchema, place, podSchema, usageByNode, type Pod } from './placement.js';
+import { addUsage, nodeSchema, place, podSchema, usageByNode, type Pod } from './placement.js';
 
 const RESYNC_SECONDS = 30;
 const RETRY_MS = 1000;
@@ -51,8 +51,7 @@ async function scheduleOnce(client: ApiClient, schedulerName: string, log: Logge
       });
       log.info(`pod ${ns}/${pod.metadata.name} is bound successfully on node ${result.node}, ${nodes.length} nodes evaluated`);
       // Count the pod where it went, so the next pending pod of this round sees it.
-      usage.set(result.node, usageByNode([...assigned, { ...pod, spec: { ...pod.spec, nodeName: result.node } }]).get(result.node)!);
-      assigned.push({ ...pod, spec: { ...pod.spec, nodeName: result.node } });
+      addUsage(usage, result.node, pod);
     } catch (err) {
       // Bound or deleted meanwhile: the next round sees the new state.
       if (!(err instanceof ApiError && (err.status === 409 || err.status === 404))) throw err;

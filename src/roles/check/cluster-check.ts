@@ -12,6 +12,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import type { TemplateRenderer } from '../../engine/contract.js';
+import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import { kubectlArgv, outcome, type VerifyPaths } from '../verify/tools.js';
 import { parsePods, type PodState } from './pod-state.js';
@@ -207,8 +208,4 @@ function inCidr(ip: string, cidr: string): boolean {
   } catch {
     return false;
   }
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }

@@ -7,6 +7,8 @@
  * it only says what it would do.
  */
 import { HostStepError } from '../../engine/errors.js';
+import { unitDiagnostics } from '../../engine/tasks/index.js';
+import { waitUntil, WaitTimeoutError } from '../../engine/wait.js';
 import { perRun, type ClusterRole, type ClusterRun, type ClusterTask, type ClusterTaskContext } from '../../cluster/run.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import { CNI_CONF_DIR } from '../runtime/containerd.js';
@@ -23,13 +25,15 @@ const slotOf = perRun((): Slot => ({}));
 // Nodes wait this long for the driving host to start the check before failing on their own.
 const DRIVER_START_WAIT_MS = 60_000;
 
+/** The driving host's report, once it has started the check (bounded: it may have failed first). */
 async function reportFor(run: ClusterRun, timeoutMs: number): Promise<CheckReport | undefined> {
-  const slot = slotOf(run);
-  for (let waited = 0; !slot.report && waited < timeoutMs; waited += 100) await new Promise((r) => setTimeout(r, 100));
-  return slot.report;
+  return waitUntil(async () => slotOf(run).report, { what: 'the check to start', timeoutMs, intervalMs: 100 }).catch((err: unknown) => {
+    if (err instanceof WaitTimeoutError) return undefined;
+    throw err;
+  });
 }
 
-/** What explains a pod network problem on this host, each with its command. */
+/** What explains a pod network problem on this host: its routes, its CNI config, containerd. */
 async function networkDiagnostics(host: RemoteHost, cniConfDir: string): Promise<string[]> {
   const out: string[] = [];
   const show = async (title: string, argv: string[]) => {
@@ -38,7 +42,7 @@ async function networkDiagnostics(host: RemoteHost, cniConfDir: string): Promise
   };
   await show('ip route', ['ip', 'route', 'show']);
   await show(`CNI config (${cniConfDir})`, ['sh', '-c', `for f in ${cniConfDir}/*; do echo "# $f"; cat "$f"; done`]);
-  await show('journalctl -u containerd (last 15 lines)', ['journalctl', '-u', 'containerd', '-n', '15', '--no-pager', '-o', 'short-iso']);
+  out.push('containerd:', ...(await unitDiagnostics(host, 'containerd')).map((l) => `  ${l}`));
   return out;
 }
 

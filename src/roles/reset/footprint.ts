@@ -15,7 +15,7 @@ import { POD_ROUTES_UNIT } from '../cni/index.js';
 import { ETCD_ENV_FILE } from '../etcd/config.js';
 import { BACKUP_SCRIPT_NAME, BACKUP_SERVICE, BACKUP_TIMER } from '../etcd/scheduled-backup.js';
 import { KUBE_PROXY_DIR, KUBELET_DIR } from '../node/settings.js';
-import { CNI_CONF_DIR, CONTAINERD_CONFIG } from '../runtime/containerd.js';
+import { CNI_CONF_DIR, CONTAINERD_CONFIG, CONTAINERD_SOCKET } from '../runtime/containerd.js';
 import { IP_FORWARD_SYSCTL_FILE } from '../runtime/index.js';
 
 /** Stopped and removed in this order: what runs pods, then the control plane, then their stores. */
@@ -28,10 +28,11 @@ const CONTAINERD_ROOT = '/var/lib/containerd';
 /** The names the artifacts install in bin_dir (the catalogue's install rules). */
 const BINARIES = [BACKUP_SCRIPT_NAME, 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl', 'etcd', 'etcdctl', 'containerd', 'containerd-shim', 'containerd-shim-runc-v1', 'containerd-shim-runc-v2', 'containerd-stress', 'ctr', 'runc'];
 
-/** Directories whose contents pods and containerd mount things into: unmounted before removal. */
-export function mountRoots(): string[] {
-  return ['/run/containerd', CONTAINERD_ROOT, KUBELET_DIR, '/run/netns'];
-}
+// containerd's state directory: where its socket is.
+const CONTAINERD_STATE = path.posix.dirname(CONTAINERD_SOCKET);
+
+/** Directories pods and containerd mount things below: those mounts go before the files do. */
+export const MOUNT_ROOTS = [CONTAINERD_STATE, CONTAINERD_ROOT, KUBELET_DIR, '/run/netns'] as const;
 
 /** Every path to remove, files and whole directories, in no particular order. */
 export function footprint(vars: HostVars): string[] {
@@ -58,7 +59,7 @@ export function footprint(vars: HostVars): string[] {
     KUBELET_DIR,
     KUBE_PROXY_DIR,
     CONTAINERD_ROOT,
-    '/run/containerd',
+    CONTAINERD_STATE,
     // containerd's `opt` plugin creates it at start.
     '/opt/containerd',
     '/var/lib/cni',

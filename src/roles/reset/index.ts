@@ -17,7 +17,7 @@ import { shScript } from '../../ssh/quote.js';
 import { SshRemoteHost } from '../../ssh/remote-host.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import { ROUTE_PROTO } from '../cni/pod-routes.js';
-import { footprint, RESET_UNITS } from './footprint.js';
+import { footprint, MOUNT_ROOTS, RESET_UNITS } from './footprint.js';
 import { FILES_SCRIPT, SSH_KEY_SCRIPT, STOP_SCRIPT } from './scripts.js';
 
 const STEP_TIMEOUT_MS = 120_000;
@@ -43,7 +43,7 @@ function scriptStep(name: string, argvFor: (mode: 'probe' | 'remove') => string[
   };
 }
 
-const stopStep = scriptStep('stop kprov\'s services and remove their pods and pod network', (mode) => shScript(STOP_SCRIPT, [mode, String(ROUTE_PROTO), ...RESET_UNITS], 'kprov-reset'), 'remove');
+const stopStep = scriptStep('stop kprov\'s services and remove their pods and pod network', (mode) => shScript(STOP_SCRIPT, [mode, String(ROUTE_PROTO), MOUNT_ROOTS.join(':'), ...RESET_UNITS], 'kprov-reset'), 'remove');
 
 function filesStep(paths: readonly string[]): ClusterTask {
   return scriptStep('remove kprov\'s files (units, binaries, configs, certificates, data)', (mode) => shScript(FILES_SCRIPT, [mode, ...paths], 'kprov-reset'), 'remove');

@@ -6,15 +6,16 @@
  */
 
 /**
- * $1 probe|remove, $2 the route protocol of kprov's pod routes, then the units in stop order.
+ * $1 probe|remove, $2 the route protocol of kprov's pod routes, $3 the directories pods mount
+ * into (colon-separated), then the units in stop order.
  * Stops the units, kills every container and sandbox (ctr, while containerd still runs), stops
  * containerd and its shims, unmounts what pods mounted, deletes pod network namespaces, the
  * cni0 bridge, kprov's pod routes and the KUBE-/CNI- iptables chains.
  */
-export const STOP_SCRIPT = String.raw`mode=$1; proto=$2; shift 2
+export const STOP_SCRIPT = String.raw`mode=$1; proto=$2; roots=$3; shift 3
 export LC_ALL=C
 ctr_ns() { ctr -n k8s.io "$@" 2>/dev/null; }
-mounts() { for root in /run/containerd /var/lib/containerd /var/lib/kubelet /run/netns; do awk -v r="$root" 'index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo; done | sort -r -u; }
+mounts() { for root in $(echo "$roots" | tr ':' ' '); do awk -v r="$root" 'index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo; done | sort -r -u; }
 chains() { command -v iptables-save >/dev/null 2>&1 || return 0; for t in nat filter mangle; do iptables-save -t $t 2>/dev/null | sed -n 's/^:\(KUBE-[^ ]*\|CNI-[^ ]*\) .*/\1/p' | sed "s/^/$t /"; done; }
 if [ "$mode" = probe ]; then
   for u in "$@" containerd.service; do

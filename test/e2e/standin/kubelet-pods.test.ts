@@ -17,12 +17,14 @@ import path from 'node:path';
 import { startClusterLab, type ClusterLab } from '../../../dev/cluster-lab.js';
 import { WORKLOAD_IMAGE } from '../../../dev/release/images.js';
 import { labSkipReason } from '../../support/lab.js';
+import { HOST_KUBECTL } from '../../support/converged.js';
 
 const NAME = 'e2e-kpods';
 const HOSTS = ['node1', 'node2'];
 const skip = labSkipReason();
 const CTR = '/usr/local/bin/ctr --address /run/containerd/containerd.sock -n k8s.io';
-const KUBECTL = '/usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.conf';
+// The host's kubectl as one shell word list, for `sh -c` scripts.
+const KUBECTL = HOST_KUBECTL.join(' ');
 
 interface ApiPod {
   metadata: { name: string; namespace: string; uid: string; resourceVersion: string; annotations?: Record<string, string>; deletionTimestamp?: string };
