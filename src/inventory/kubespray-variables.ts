@@ -66,12 +66,13 @@ const RULES: readonly Rule[] = [
     status: 'no-effect',
     instead: 'a setting of an add-on kprov does not deploy',
   },
-  { names: ['dns_mode'], status: 'differs', instead: 'kprov deploys no cluster DNS yet: pods get skydns_server as resolver and nothing answers there', sameWhen: ['none'] },
   {
-    names: ['resolvconf_mode', 'ndots', 'manual_dns_server', 'skydns_server_secondary', 'dnsmasq_dns_server', 'dnsmasq_upstream_dns_servers', 'enable_coredns_k8s_external', 'enable_coredns_k8s_endpoint_pod_names', 'coredns_k8s_external_zone'],
+    names: ['resolvconf_mode', 'ndots', 'manual_dns_server', 'skydns_server_secondary', 'dnsmasq_dns_server', 'dnsmasq_upstream_dns_servers', 'enable_coredns_k8s_external', 'enable_coredns_k8s_endpoint_pod_names', 'coredns_k8s_external_zone', 'coredns_ordinal_suffix'],
     status: 'no-effect',
-    instead: 'a setting of the cluster DNS kprov does not deploy yet',
+    instead: "a setting of a DNS layout kprov does not build: CoreDNS forwards to upstream_dns_servers, else to the node's /etc/resolv.conf",
   },
+  addon(['enable_dns_autoscaler'], 'DNS autoscaler (CoreDNS keeps dns_min_replicas replicas)'),
+  { names: ['dns_nodes_per_replica', 'dns_cores_per_replica', 'dns_prevent_single_point_failure'], status: 'no-effect', instead: 'a setting of the DNS autoscaler kprov does not deploy: CoreDNS keeps dns_min_replicas replicas' },
 
   // Whole areas kprov does its own way.
   { names: /^docker_|^deploy_container_engine$/, status: 'no-effect', instead: 'kprov runs containerd (container_manager: containerd); Docker settings have no effect' },
@@ -109,7 +110,6 @@ const RULES: readonly Rule[] = [
   { names: ['kube_override_hostname'], status: 'differs', instead: 'nodes are named by their inventory host names', sameWhen: [undefined, '', '{{ inventory_hostname }}'] },
   { names: ['etcd_compaction_retention', 'etcd_metrics', 'etcd_memory_limit', 'etcd_quota_backend_bytes', 'etcd_peer_client_auth'], status: 'differs', instead: "etcd runs with etcd's own default for this setting", sameWhen: [undefined] },
   { names: ['loadbalancer_apiserver_port', 'loadbalancer_apiserver_type', 'loadbalancer_apiserver_healthcheck_port', 'nginx_kube_apiserver_port', 'nginx_kube_apiserver_healthcheck_port'], status: 'no-effect', instead: 'a setting of the node-local API proxy kprov does not deploy yet (nodes use loadbalancer_apiserver or the first control-plane host)' },
-  { names: ['k8s_image_pull_policy'], status: 'no-effect', instead: 'kprov runs the control plane from binaries (host mode), not images' },
 
   // Playbook machinery and fixed locations.
   {

@@ -12,6 +12,10 @@ const HINTS: Readonly<Record<string, (found: unknown) => string | undefined>> = 
     found === 'docker'
       ? "Kubespray's docker mode runs etcd in a Docker container; kprov runs it as a systemd unit or as kubeadm's static pod: set etcd_deployment_type: host (or static_pod)"
       : undefined,
+  dns_mode: (found) =>
+    found === 'coredns_dual' || found === 'manual' || found === 'kubedns'
+      ? `kprov deploys one cluster DNS, CoreDNS at skydns_server: set dns_mode: coredns (or none, and serve DNS at skydns_server yourself); ${String(found)} is not available`
+      : undefined,
   kube_network_plugin: (found) =>
     typeof found === 'string'
       ? `kprov installs one pod network, its own: the CNI bridge plugin on every node with routes between the nodes' pod CIDRs (no overlay, no network policy); set kube_network_plugin: bridge (${found} settings have no effect)`

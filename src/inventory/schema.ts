@@ -11,6 +11,7 @@ import { PKI_VARIABLES } from '../pki/variables.js';
 import { CHECK_VARIABLES } from '../roles/check/variables.js';
 import { CNI_VARIABLES } from '../roles/cni/variables.js';
 import { CONTROL_PLANE_VARIABLES } from '../roles/control-plane/variables.js';
+import { DNS_VARIABLES } from '../roles/dns/variables.js';
 import { ETCD_VARIABLES } from '../roles/etcd/variables.js';
 import { NODE_VARIABLES } from '../roles/node/variables.js';
 import { PREINSTALL_VARIABLES } from '../roles/preinstall/variables.js';
@@ -31,6 +32,7 @@ const VARIABLES = {
   ...RUNTIME_VARIABLES,
   ...CNI_VARIABLES,
   ...NODE_VARIABLES,
+  ...DNS_VARIABLES,
   ...CHECK_VARIABLES,
   ...RESET_VARIABLES,
   ...PREINSTALL_VARIABLES,

@@ -95,3 +95,13 @@ export const featureGates = list(
   text('a feature gate such as CSIBlockVolume=true').regex(/^[A-Za-z0-9]+=(?:true|false)$/, 'a feature gate such as CSIBlockVolume=true'),
   'a list of feature gates such as ["CSIBlockVolume=true"]',
 );
+
+/** `k8s.gcr.io`, `registry.local:5000/team/images`: a registry host and an optional path, as image references spell them. */
+export const IMAGE_REPO = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*)(?::\d{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+export const imageRepo = (example: string) => text(`an image repository such as ${example}`).regex(IMAGE_REPO, `an image repository such as ${example}`);
+
+/** YAML reads an unquoted `3.1` as a number; Ansible would render it as the text 3.1. */
+export const imageTag = z.preprocess(
+  (v) => (typeof v === 'number' ? String(v) : v),
+  text('an image tag such as 3.1').regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'an image tag such as 3.1'),
+);

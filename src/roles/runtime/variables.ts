@@ -1,17 +1,7 @@
 /** The runtime role's variables (containerd and runc, and the images containerd pulls). */
 import { z } from 'zod';
 import { declareVariables } from '../../inventory/variables.js';
-import { bool, httpUrl, release, structureFromText, text } from '../../inventory/value-types.js';
-
-/** `k8s.gcr.io`, `registry.local:5000/team/images`: a registry host and an optional path, as image references spell them. */
-const IMAGE_REPO = /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*)(?::\d{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-const imageRepo = (example: string) => text(`an image repository such as ${example}`).regex(IMAGE_REPO, `an image repository such as ${example}`);
-
-/** YAML reads an unquoted `3.1` as a number; Ansible would render it as the text 3.1. */
-const imageTag = z.preprocess(
-  (v) => (typeof v === 'number' ? String(v) : v),
-  text('an image tag such as 3.1').regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'an image tag such as 3.1'),
-);
+import { bool, httpUrl, imageRepo, imageTag, release, structureFromText, text } from '../../inventory/value-types.js';
 
 const REGISTRY_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$/;
 const REGISTRIES_EXPECTED = 'a mapping of registry names to mirror URLs, such as {"docker.io": ["https://registry-1.docker.io"]}';

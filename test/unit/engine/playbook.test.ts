@@ -147,6 +147,7 @@ test('max_fail_percentage: a percentage from 0 to 100, absent by default; the sh
     etcd: [false, 0],
     'Control plane': [false, 0],
     Nodes: [false, null],
+    'Cluster DNS (CoreDNS add-on)': [false, null],
     'Verify the cluster': [false, null],
   });
 });

@@ -50,8 +50,8 @@ test("Kubespray v2.11's sample: every error in one run, each with what to write 
 });
 
 for (const [sample, differs] of [
-  ['kubespray-sample-2.9', ['dashboard_enabled', 'dns_mode']],
-  ['kubespray-sample-2.11', ['dashboard_enabled', 'dns_mode', 'enable_nodelocaldns']],
+  ['kubespray-sample-2.9', ['dashboard_enabled']],
+  ['kubespray-sample-2.11', ['dashboard_enabled', 'enable_nodelocaldns']],
 ] as const) {
   test(`${sample} with the hints applied loads; the only warnings are what will differ`, async (t) => {
     const dir = await mkdtemp(path.join(tmpdir(), 'kprov-ks-sample-'));

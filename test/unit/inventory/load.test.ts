@@ -52,7 +52,7 @@ test('a Kubespray v2.9 inventory and a current one load into the same model', as
   const unknown = old.warnings.filter((w) => w.code === 'unknown-variable').map((w) => w.message);
   assert.equal(new Set(unknown).size, unknown.length);
   const differs = old.warnings.filter((w) => w.code === 'kubespray-differs').map((w) => w.message.split(':')[0]);
-  assert.deepEqual(differs, ['etcd_compaction_retention', 'dashboard_enabled', 'dns_mode']);
+  assert.deepEqual(differs, ['etcd_compaction_retention', 'dashboard_enabled']);
   assert.ok(unknown.includes('ansible_python_interpreter is an Ansible variable kprov does not use'));
   assert.equal(old.warnings.length, current.warnings.length);
 });
@@ -67,15 +67,15 @@ test('an INI file can be named directly; hosts.ini and hosts are found when inve
 });
 
 test('--strict turns Kubespray settings kprov lacks and unknown variables into errors, all at once', async () => {
-  const files = { 'inventory.ini': SMALL_INI, 'group_vars/all.yml': 'kube_version: v1.13.5\nkube_netwrok_plugin: bridge\ndns_mode: coredns\nhelm_enabled: false\n' };
+  const files = { 'inventory.ini': SMALL_INI, 'group_vars/all.yml': 'kube_version: v1.13.5\nkube_netwrok_plugin: bridge\ndashboard_enabled: true\nhelm_enabled: false\n' };
   const lenient = await load(files);
   assert.deepEqual(lenient.warnings.map((w) => w.message), [
-    'dns_mode: a Kubespray setting kprov does not implement; your cluster will differ: kprov deploys no cluster DNS yet: pods get skydns_server as resolver and nothing answers there',
+    'dashboard_enabled: a Kubespray setting kprov does not implement; your cluster will differ: kprov deploys no Kubernetes dashboard',
     'unknown variable kube_netwrok_plugin: neither kprov nor Kubespray uses it (did you mean kube_network_plugin?)',
   ]);
   const err = await loadError(files, { strict: true });
   assert.ok(err instanceof KprovErrorList);
-  assert.deepEqual(err.errors.map((e) => [e.location?.line, e.message.split(':')[0]]), [[3, 'dns_mode'], [2, 'unknown variable kube_netwrok_plugin']]);
+  assert.deepEqual(err.errors.map((e) => [e.location?.line, e.message.split(':')[0]]), [[3, 'dashboard_enabled'], [2, 'unknown variable kube_netwrok_plugin']]);
   assert.match(err.errors[0]!.hint ?? '', /^--strict: /);
 });
 
