@@ -29,7 +29,22 @@ const STUCK_REASONS = /^(ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImage
 export interface CheckedNode {
   name: string;
   podCidr: string;
+  /** The node's address, where its node ports listen. */
+  ip: string;
 }
+
+/** What the check asks of Services and the cluster DNS. */
+export interface ServiceCheck {
+  /** A name every pod must resolve (kubernetes.default.svc.<dns_domain>), and the address it must get; undefined with dns_mode: none. */
+  dns?: { name: string; address: string };
+}
+
+/** Prober targets that are not a node's pod (node names cannot start with @). */
+const SERVICE_TARGET = '@service';
+const NODEPORT_TARGET = '@nodeport';
+const DNS_TARGET = '@dns';
+// kube-proxy and the DNS add-on follow the API: a new Service may take a few seconds to answer.
+const SERVICE_TRIES = 20;
 
 export interface NodeOutcome {
   /** The server pod's IP once it ran. */
@@ -56,36 +71,76 @@ export function podNameFor(prefix: string, node: string): string {
 
 const serverScript = `mkdir -p /tmp/www && printf '%s\\n' "$NODE" > /tmp/www/index.html && exec httpd -f -p ${CHECK_PORT} -h /tmp/www`;
 
-/** `ok NODE IP` or `fail NODE IP` per target; exit 1 when any failed. */
-export function proberScript(targets: ReadonlyArray<{ node: string; ip: string }>): string {
+export interface ProberServices {
+  /** The check Service's cluster IP:port and this node's address:nodePort. */
+  clusterIp: string;
+  nodePort: string;
+  dns?: { name: string; address: string };
+}
+
+/**
+ * `ok NODE IP` or `fail NODE IP` per target pod; then, with `services`, `ok|fail @service IP:PORT`,
+ * `ok|fail @nodeport IP:PORT` (answered by any check server) and `ok|fail @dns NAME` (resolved to
+ * its address), each retried for a while first; exit 1 when any failed.
+ */
+export function proberScript(targets: ReadonlyArray<{ node: string; ip: string }>, services?: ProberServices): string {
   const list = targets.map((t) => `${t.node}=${t.ip}`).join(' ');
-  return [
+  const lines = [
     'rc=0',
     `for t in ${list}; do`,
     '  n=${t%%=*}; ip=${t#*=}',
     `  if timeout ${PROBE_TIMEOUT_S} wget -q -O - "http://$ip:${CHECK_PORT}/" 2>/dev/null | grep -qx "$n"; then echo "ok $n $ip"; else echo "fail $n $ip"; rc=1; fi`,
     'done',
-    'exit $rc',
-  ].join('\n');
+  ];
+  if (services) {
+    // Any server's answer is a node name; the retries cover kube-proxy's and the DNS add-on's first sync.
+    lines.push(
+      'retry() { i=0; while [ $i -lt ' + SERVICE_TRIES + ' ]; do if "$@"; then return 0; fi; i=$((i+1)); sleep 1; done; return 1; }',
+      `fetch() { timeout ${PROBE_TIMEOUT_S} wget -q -O - "http://$1/" 2>/dev/null | grep -q .; }`,
+      `if retry fetch ${services.clusterIp}; then echo "ok ${SERVICE_TARGET} ${services.clusterIp}"; else echo "fail ${SERVICE_TARGET} ${services.clusterIp}"; rc=1; fi`,
+      `if retry fetch ${services.nodePort}; then echo "ok ${NODEPORT_TARGET} ${services.nodePort}"; else echo "fail ${NODEPORT_TARGET} ${services.nodePort}"; rc=1; fi`,
+    );
+    if (services.dns) {
+      const { name, address } = services.dns;
+      lines.push(
+        `resolve() { timeout ${PROBE_TIMEOUT_S} nslookup ${name} 2>&1 | tail -n +3 | grep -q "${address.replace(/\./g, '\\.')}"; }`,
+        `if retry resolve; then echo "ok ${DNS_TARGET} ${name}"; else echo "fail ${DNS_TARGET} ${name}"; timeout ${PROBE_TIMEOUT_S} nslookup ${name} 2>&1 | sed 's/^/  nslookup: /'; cat /etc/resolv.conf | sed 's/^/  resolv.conf: /'; rc=1; fi`,
+      );
+    }
+  }
+  lines.push('exit $rc');
+  return lines.join('\n');
 }
 
 /** Parses a prober's log into reached and unreached targets. */
-export function parseProbeLog(log: string): { ok: string[]; failed: Array<{ node: string; ip: string }> } {
+export function parseProbeLog(log: string): { ok: string[]; failed: Array<{ node: string; ip: string }>; detail: string[] } {
   const ok: string[] = [];
   const failed: Array<{ node: string; ip: string }> = [];
+  const detail: string[] = [];
   for (const line of log.split('\n')) {
+    if (line.startsWith('  ')) detail.push(line.trim());
     const m = /^(ok|fail) (\S+) (\S+)$/.exec(line.trim());
     if (!m) continue;
     if (m[1] === 'ok') ok.push(m[2]!);
     else failed.push({ node: m[2]!, ip: m[3]! });
   }
-  return { ok, failed };
+  return { ok, failed, detail };
+}
+
+/** What a failed service target means, for the node whose prober saw it. */
+function serviceProblem(target: string, detail: string, node: string, seen: readonly string[]): string | undefined {
+  const within = `within ${SERVICE_TRIES} s`;
+  if (target === SERVICE_TARGET) return `a pod on ${node} got no answer from the check Service's cluster IP ${detail} ${within} (kube-proxy's rules on ${node})`;
+  if (target === NODEPORT_TARGET) return `a pod on ${node} got no answer from ${node}'s node port ${detail} ${within} (kube-proxy's rules on ${node})`;
+  if (target === DNS_TARGET) return [`a pod on ${node} could not resolve ${detail} through the cluster DNS ${within}`, ...seen].join('; ');
+  return undefined;
 }
 
 interface CheckInput {
   host: RemoteHost;
   paths: VerifyPaths;
   nodes: readonly CheckedNode[];
+  services: ServiceCheck;
   image: string;
   timeoutMs: number;
   render: TemplateRenderer;
@@ -101,7 +156,7 @@ export async function runClusterCheck(input: CheckInput): Promise<CheckReport> {
   const podYaml = (name: string, node: string, role: string, script: string, restartPolicy: string, port?: number) =>
     input.render('check/pod.yaml.j2', { name, namespace: CHECK_NAMESPACE, node, role, image: input.image, script: `NODE=${shellQuote(node)}\n${script}`, restart_policy: restartPolicy, port: port ?? 0 });
   const removeAll = async (): Promise<string | undefined> => {
-    const r = await kubectl(['delete', 'pods', '-n', CHECK_NAMESPACE, '-l', MANAGED, '--ignore-not-found', '--wait=true', `--timeout=${Math.max(10, Math.round((deadline - Date.now()) / 1000))}s`]);
+    const r = await kubectl(['delete', 'pods,services', '-n', CHECK_NAMESPACE, '-l', MANAGED, '--ignore-not-found', '--wait=true', `--timeout=${Math.max(10, Math.round((deadline - Date.now()) / 1000))}s`]);
     return r.code === 0 ? undefined : `removing the check pods: kubectl delete ${outcome(r)}`;
   };
 
@@ -133,11 +188,24 @@ export async function runClusterCheck(input: CheckInput): Promise<CheckReport> {
     const targets = servers.flatMap((s) => (byNode.get(s.node.name)?.podIp ? [{ node: s.node.name, ip: byNode.get(s.node.name)!.podIp! }] : []));
     if (targets.length < 2) return { byNode, problems, elapsedMs: Date.now() - started };
 
-    // 4: probers, each fetching every other node's server pod.
+    // The Service in front of the servers: its cluster IP and node port, as the API allocated them.
+    const service = await kubectl(['create', '--validate=false', '-o', 'json', '-f', '-'], input.render('check/service.yaml.j2', { name: SERVICE_NAME, namespace: CHECK_NAMESPACE, port: CHECK_PORT }));
+    const allocated = service.code === 0 ? parseServicePorts(service.stdout) : undefined;
+    if (!allocated) {
+      problems.push(`creating the check Service: kubectl create ${service.code === 0 ? 'printed no cluster IP and node port' : outcome(service)}`);
+      return { byNode, problems, elapsedMs: Date.now() - started };
+    }
+
+    // 4: probers, each fetching every other node's server pod, then the Service and the DNS.
     const probers = input.nodes
       .filter((n) => byNode.get(n.name)?.podIp)
       .map((n) => ({ node: n, pod: podNameFor('kprov-probe', n.name), targets: targets.filter((t) => t.node !== n.name) }));
-    const probeCreated = await kubectl(['create', '--validate=false', '-f', '-'], probers.map((p) => podYaml(p.pod, p.node.name, 'prober', proberScript(p.targets), 'Never')).join('---\n'));
+    const servicesFor = (n: CheckedNode): ProberServices => ({
+      clusterIp: `${hostPort(allocated.clusterIp, CHECK_PORT)}`,
+      nodePort: hostPort(n.ip, allocated.nodePort),
+      ...(input.services.dns ? { dns: input.services.dns } : {}),
+    });
+    const probeCreated = await kubectl(['create', '--validate=false', '-f', '-'], probers.map((p) => podYaml(p.pod, p.node.name, 'prober', proberScript(p.targets, servicesFor(p.node)), 'Never')).join('---\n'));
     if (probeCreated.code !== 0) {
       problems.push(`creating the prober pods: kubectl create ${outcome(probeCreated)}`);
       return { byNode, problems, elapsedMs: Date.now() - started };
@@ -156,8 +224,11 @@ export async function runClusterCheck(input: CheckInput): Promise<CheckReport> {
         continue;
       }
       const seen = parseProbeLog(logs.stdout);
-      own.reached = seen.ok.length;
-      for (const f of seen.failed) {
+      own.reached = seen.ok.filter((t) => !t.startsWith('@')).length;
+      for (const f of seen.failed.filter((t) => t.node.startsWith('@'))) {
+        own.problems.push(serviceProblem(f.node, f.ip, p.node.name, seen.detail) ?? `prober ${p.pod} failed ${f.node} ${f.ip}`);
+      }
+      for (const f of seen.failed.filter((t) => !t.node.startsWith('@'))) {
         const pair = `${p.node.name} → ${f.node} (${f.ip}:${CHECK_PORT}): no answer within ${PROBE_TIMEOUT_S} s`;
         own.unreachable.push(pair);
         byNode.get(f.node)?.unreachable.push(pair);
@@ -170,6 +241,22 @@ export async function runClusterCheck(input: CheckInput): Promise<CheckReport> {
     // 5: always clean up, even after a failure; a later check removes what this one could not.
     const cleanup = await removeAll().catch((err: unknown) => `removing the check pods: ${err instanceof Error ? err.message : String(err)}`);
     if (cleanup) problems.push(cleanup);
+  }
+}
+
+const SERVICE_NAME = 'kprov-check';
+
+const hostPort = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+/** The cluster IP and node port of the Service kubectl just created (-o json). */
+export function parseServicePorts(json: string): { clusterIp: string; nodePort: number } | undefined {
+  try {
+    const svc = JSON.parse(json) as { spec?: { clusterIP?: unknown; ports?: Array<{ nodePort?: unknown }> } };
+    const clusterIp = svc.spec?.clusterIP;
+    const nodePort = svc.spec?.ports?.[0]?.nodePort;
+    return typeof clusterIp === 'string' && clusterIp !== '' && clusterIp !== 'None' && typeof nodePort === 'number' ? { clusterIp, nodePort } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

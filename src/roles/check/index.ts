@@ -13,7 +13,7 @@ import { perRun, type ClusterRole, type ClusterRun, type ClusterTask, type Clust
 import type { RemoteHost } from '../../ssh/types.js';
 import { CNI_CONF_DIR } from '../runtime/containerd.js';
 import { verifyPaths } from '../verify/tools.js';
-import { runClusterCheck, type CheckReport, type CheckedNode } from './cluster-check.js';
+import { runClusterCheck, type CheckReport, type CheckedNode, type ServiceCheck } from './cluster-check.js';
 
 interface Slot {
   driver?: string;
@@ -57,7 +57,8 @@ function driveTask(nodes: readonly CheckedNode[]): ClusterTask {
       const vars = ctx.run.inventory.hostVars(host.name);
       const self = ctx.run.topology.hosts.find((h) => h.name === host.name)!;
       const slot = slotOf(ctx.run);
-      slot.report = runClusterCheck({ host, paths: verifyPaths(ctx.run.topology, self), nodes, image: vars.check_image, timeoutMs: vars.check_timeout * 1000, render: ctx.render });
+      const services: ServiceCheck = vars.dns_mode === 'coredns' ? { dns: { name: `kubernetes.default.svc.${vars.dns_domain}`, address: vars.kube_apiserver_ip } } : {};
+      slot.report = runClusterCheck({ host, paths: verifyPaths(ctx.run.topology, self), nodes, services, image: vars.check_image, timeoutMs: vars.check_timeout * 1000, render: ctx.render });
       const report = await slot.report;
       if (report.problems.length > 0) throw new HostStepError(host.name, report.problems[0]!, report.problems.slice(1));
       return [];
@@ -68,9 +69,9 @@ function driveTask(nodes: readonly CheckedNode[]): ClusterTask {
   };
 }
 
-function nodeTask(node: CheckedNode, driver: string | undefined): ClusterTask {
+function nodeTask(node: CheckedNode, driver: string | undefined, dns: boolean): ClusterTask {
   return {
-    name: `a pod on ${node.name} runs in ${node.podCidr} and reaches the other nodes' pods`,
+    name: `a pod on ${node.name} runs in ${node.podCidr}, reaches the other nodes' pods and a Service${dns ? ', resolves names through the cluster DNS' : ''}`,
     async check(host, ctx) {
       if (ctx.dryRun) return [];
       if (!driver) throw new HostStepError(host.name, 'not checked: no control-plane host is in this run to create the pods (see --limit)', []);
@@ -96,12 +97,12 @@ function nodeTask(node: CheckedNode, driver: string | undefined): ClusterTask {
 export function checkTasks(ctx: ClusterTaskContext): ClusterTask[] {
   const topology = ctx.run.topology;
   const inPlay = new Set(ctx.playHosts.map((h) => h.name));
-  const nodes: CheckedNode[] = topology.nodes.filter((n) => inPlay.has(n.host.name)).map((n) => ({ name: n.host.name, podCidr: n.podCidr }));
+  const nodes: CheckedNode[] = topology.nodes.filter((n) => inPlay.has(n.host.name)).map((n) => ({ name: n.host.name, podCidr: n.podCidr, ip: n.host.ip }));
   const driver = topology.controlPlane.find((h) => inPlay.has(h.name))?.name;
   const tasks: ClusterTask[] = [];
   if (driver === ctx.host.name) tasks.push(driveTask(nodes));
   const self = nodes.find((n) => n.name === ctx.host.name);
-  if (self) tasks.push(nodeTask(self, driver));
+  if (self) tasks.push(nodeTask(self, driver, ctx.run.inventory.hostVars(ctx.host.name).dns_mode === 'coredns'));
   return tasks;
 }
 

@@ -36,6 +36,8 @@ interface FakeCluster {
   broken: Set<string>;
   /** Nodes whose server pod cannot pull its image. */
   badImage: Set<string>;
+  /** `node @target` pairs (@service, @nodeport, @dns) that fail from that node's prober. */
+  brokenServices: Set<string>;
   kubectl: string[];
   diagnosed: Set<string>;
 }
@@ -56,6 +58,7 @@ function script(cluster: FakeCluster, cidrs: Map<string, string>) {
       return ok();
     }
     if (args[0] === 'create') {
+      if (/^kind: Service$/m.test(String(options?.stdin ?? ''))) return ok(JSON.stringify({ kind: 'Service', spec: { clusterIP: '10.233.0.77', ports: [{ port: 8080, nodePort: 30080 }] } }));
       for (const doc of String(options?.stdin ?? '').split(/^---$/m)) {
         const pod = parseYaml(doc) as { metadata: { name: string; labels: Record<string, string> }; spec: { nodeSelector: Record<string, string>; containers: Array<{ command: string[] }> } };
         const node = pod.spec.nodeSelector['kubernetes.io/hostname']!;
@@ -78,13 +81,14 @@ function script(cluster: FakeCluster, cidrs: Map<string, string>) {
     if (args[0] === 'logs') {
       const pod = cluster.pods.get(args.at(-1)!)!;
       const lines = [...pod.script.matchAll(/(\S+)=(\d+\.\d+\.\d+\.\d+)/g)].map(([, node, ip]) => `${cluster.broken.has(`${pod.node} ${node}`) ? 'fail' : 'ok'} ${node} ${ip}`);
+      for (const [, target, detail] of pod.script.matchAll(/echo "ok (@\w+) (\S+)"/g)) lines.push(`${cluster.brokenServices.has(`${pod.node} ${target}`) ? 'fail' : 'ok'} ${target} ${detail}`);
       return ok(`${lines.join('\n')}\n`);
     }
     return { code: 1, stdout: '', stderr: `unexpected kubectl ${args.join(' ')}` };
   };
 }
 
-const probeFails = (cluster: FakeCluster, p: FakePod) => [...cluster.broken].some((pair) => pair.startsWith(`${p.node} `));
+const probeFails = (cluster: FakeCluster, p: FakePod) => [...cluster.broken, ...cluster.brokenServices].some((pair) => pair.startsWith(`${p.node} `));
 
 describe('check role', () => {
   let dir: string;
@@ -106,14 +110,18 @@ describe('check role', () => {
     for (const m of fleet.machines.values()) m.script = script(cluster, cidrs);
     return runYaml(PLAYBOOK, { inventory, roles: [checkRole], fleet, run: clusterRun, dryRun });
   };
-  const fresh = (): FakeCluster => ({ pods: new Map(), broken: new Set(), badImage: new Set(), kubectl: [], diagnosed: new Set() });
+  const fresh = (): FakeCluster => ({ pods: new Map(), broken: new Set(), badImage: new Set(), brokenServices: new Set(), kubectl: [], diagnosed: new Set() });
 
   test('pure parts: pod names, the prober script and its log', () => {
     assert.equal(podNameFor('kprov-check', 'Node_1.example'), 'kprov-check-node-1.example');
     const script = proberScript([{ node: 'node2', ip: '10.233.65.5' }]);
     assert.match(script, /for t in node2=10\.233\.65\.5; do/);
     assert.match(script, /timeout 5 wget -q -O - "http:\/\/\$ip:8080\/"/);
-    assert.deepEqual(parseProbeLog('ok node2 10.233.65.5\nfail node3 10.233.66.5\nnoise\n'), { ok: ['node2'], failed: [{ node: 'node3', ip: '10.233.66.5' }] });
+    assert.deepEqual(parseProbeLog('ok node2 10.233.65.5\nfail node3 10.233.66.5\nnoise\n'), { ok: ['node2'], failed: [{ node: 'node3', ip: '10.233.66.5' }], detail: [] });
+    const withServices = proberScript([{ node: 'node2', ip: '10.233.65.5' }], { clusterIp: '10.233.0.77:8080', nodePort: '10.99.0.1:30080', dns: { name: 'kubernetes.default.svc.cluster.local', address: '10.233.0.1' } });
+    assert.match(withServices, /retry fetch 10\.233\.0\.77:8080; then echo "ok @service 10\.233\.0\.77:8080"/);
+    assert.match(withServices, /retry fetch 10\.99\.0\.1:30080; then echo "ok @nodeport/);
+    assert.match(withServices, /nslookup kubernetes\.default\.svc\.cluster\.local 2>&1 \| tail -n \+3 \| grep -q "10\\\.233\\\.0\\\.1"/);
   });
 
   test('a healthy cluster: the first control-plane host drives, every node passes, no pod is left', async () => {
@@ -122,9 +130,9 @@ describe('check role', () => {
     assert.equal(r.result.status, 'ok', JSON.stringify(r.result.recap));
     const tasks = Object.fromEntries(r.of('host:tasks').map((e) => [e.host, e.tasks.map((t) => t.name)]));
     assert.equal(tasks['node1']![0], 'pods on 5 node(s) start and reach each other');
-    assert.match(tasks['node5']![0]!, /^a pod on node5 runs in 10\.233\.\d+\.0\/24 and reaches the other nodes' pods$/);
+    assert.match(tasks['node5']![0]!, /^a pod on node5 runs in 10\.233\.\d+\.0\/24, reaches the other nodes' pods and a Service, resolves names through the cluster DNS$/);
     assert.ok(cluster.kubectl.every((c) => c.startsWith('node1: ')), 'kubectl runs only on the driving host');
-    assert.match(cluster.kubectl[0]!, /^node1: delete pods -n default -l app.kubernetes.io\/managed-by=kprov-check/);
+    assert.match(cluster.kubectl[0]!, /^node1: delete pods,services -n default -l app.kubernetes.io\/managed-by=kprov-check/);
     assert.match(cluster.kubectl.at(-1)!, /^node1: delete pods/);
     assert.equal(cluster.pods.size, 0);
     assert.equal(cluster.diagnosed.size, 0);
@@ -142,6 +150,18 @@ describe('check role', () => {
     assert.ok(failure.error!.output!.includes('ip route:'));
     assert.deepEqual([...cluster.diagnosed].sort(), ['node2', 'node4']);
     assert.equal(cluster.pods.size, 0, 'cleaned up after a failure too');
+  });
+
+  test("a node whose node port does not answer, or whose pod cannot resolve cluster names, fails on its own host", async () => {
+    const cluster = fresh();
+    cluster.brokenServices.add('node3 @nodeport');
+    cluster.brokenServices.add('node4 @dns');
+    const r = await run(cluster);
+    assert.deepEqual(r.result.recap.filter((h) => h.failed > 0).map((h) => h.host), ['node3', 'node4']);
+    const message = (host: string) => r.of('task:finish').find((e) => e.host === host && e.status === 'failed')!.error!.message;
+    assert.match(message('node3'), /^a pod on node3 got no answer from node3's node port 10\.99\.0\.3:30080 within 20 s/);
+    assert.match(message('node4'), /^a pod on node4 could not resolve kubernetes\.default\.svc\.cluster\.local through the cluster DNS/);
+    assert.equal(cluster.pods.size, 0);
   });
 
   test('a pod stuck on its image fails its node after a few looks, not at check_timeout; the others pass', async () => {
