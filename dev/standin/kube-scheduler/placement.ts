@@ -1,17 +1,20 @@
 /**
  * Where a pod may go, by the v1.13 default predicates this stand-in keeps (node Ready and
- * schedulable, nodeName, nodeSelector, taints against tolerations, CPU/memory requests and the pod
- * count against allocatable), and which feasible node is best (least requested, then fewest pods).
+ * schedulable, nodeName, nodeSelector and required node affinity, taints against tolerations,
+ * CPU/memory requests and the pod count against allocatable, required pod anti-affinity), and which
+ * feasible node is best (preferred node affinity, then least requested, then fewest pods).
  * A pod that fits nowhere gets v1.13's "0/N nodes are available: …" message.
  */
 import { z } from 'zod';
 import { milliValue } from '../common/quantity.js';
+import { affinitySchema, antiAffinityMisfit, nodeAffinityAllows, nodePreferenceScore, type PlacedPod } from './affinity.js';
 
 const toleration = z.looseObject({ key: z.string().optional(), operator: z.string().optional(), value: z.string().optional(), effect: z.string().optional() });
 export const podSchema = z.looseObject({
-  metadata: z.looseObject({ name: z.string(), namespace: z.string().optional(), deletionTimestamp: z.string().nullish() }),
+  metadata: z.looseObject({ name: z.string(), namespace: z.string().optional(), labels: z.record(z.string(), z.string()).nullish(), deletionTimestamp: z.string().nullish() }),
   spec: z.looseObject({
     nodeName: z.string().optional(),
+    affinity: affinitySchema.nullish(),
     schedulerName: z.string().optional(),
     nodeSelector: z.record(z.string(), z.string()).nullish(),
     tolerations: z.array(toleration).nullish(),
@@ -78,7 +81,7 @@ function tolerates(pod: Pod, taint: { key: string; value?: string; effect: strin
  * The reason a node is not feasible, in v1.13's wording, or undefined when the pod fits. Like
  * v1.13 (alwaysCheckAllPredicates false) the first failing predicate in its order is the reason.
  */
-function misfit(pod: Pod, node: Node, used: Usage): string | undefined {
+function misfit(pod: Pod, node: Node, used: Usage, placed: readonly PlacedPod[]): string | undefined {
   const ready = (node.status?.conditions ?? []).find((c) => c.type === 'Ready');
   if (ready?.status !== 'True') return "node(s) were not ready";
   if (node.spec?.unschedulable) return 'node(s) were unschedulable';
@@ -91,19 +94,29 @@ function misfit(pod: Pod, node: Node, used: Usage): string | undefined {
   const memory = milliValue(alloc.memory);
   if (memory !== undefined && want.memory > 0 && used.memory + want.memory > memory) return 'Insufficient memory';
   const labels = node.metadata.labels ?? {};
-  if (Object.entries(pod.spec.nodeSelector ?? {}).some(([k, v]) => labels[k] !== v)) return "node(s) didn't match node selector";
+  if (Object.entries(pod.spec.nodeSelector ?? {}).some(([k, v]) => labels[k] !== v) || !nodeAffinityAllows(pod.spec.affinity, labels)) return "node(s) didn't match node selector";
   if ((node.spec?.taints ?? []).some((t) => (t.effect === 'NoSchedule' || t.effect === 'NoExecute') && !tolerates(pod, t))) return "node(s) had taints that the pod didn't tolerate";
-  return undefined;
+  return antiAffinityMisfit(placedPodOf(pod, {}), labels, placed);
+}
+
+function placedPodOf(pod: Pod, nodeLabels: Readonly<Record<string, string>>): PlacedPod {
+  return { namespace: pod.metadata.namespace ?? 'default', labels: pod.metadata.labels ?? {}, affinity: pod.spec.affinity, nodeLabels };
+}
+
+/** The assigned pods as anti-affinity sees them: namespace, labels, terms and their node's labels. */
+export function placedPods(assigned: readonly Pod[], nodes: readonly Node[]): PlacedPod[] {
+  const labelsOf = new Map(nodes.map((n) => [n.metadata.name, n.metadata.labels ?? {}]));
+  return assigned.filter((p) => p.spec.nodeName && labelsOf.has(p.spec.nodeName)).map((p) => placedPodOf(p, labelsOf.get(p.spec.nodeName!)!));
 }
 
 export type Placement = { node: string } | { unschedulable: string };
 
-export function place(pod: Pod, nodes: readonly Node[], usage: ReadonlyMap<string, Usage>): Placement {
+export function place(pod: Pod, nodes: readonly Node[], usage: ReadonlyMap<string, Usage>, placed: readonly PlacedPod[] = []): Placement {
   const reasons = new Map<string, number>();
-  let best: { node: string; score: number; pods: number } | undefined;
+  let best: { node: string; preference: number; score: number; pods: number } | undefined;
   for (const node of nodes) {
     const used = usage.get(node.metadata.name) ?? { cpu: 0, memory: 0, pods: 0 };
-    const why = misfit(pod, node, used);
+    const why = misfit(pod, node, used, placed);
     if (why) {
       reasons.set(why, (reasons.get(why) ?? 0) + 1);
       continue;
@@ -112,7 +125,9 @@ export function place(pod: Pod, nodes: readonly Node[], usage: ReadonlyMap<strin
     const want = requests(pod);
     const frac = (usedV: number, cap: number | undefined) => (cap ? (usedV / cap) : 0);
     const score = frac(used.cpu + want.cpu, milliValue(alloc.cpu)) + frac(used.memory + want.memory, milliValue(alloc.memory));
-    if (!best || score < best.score || (score === best.score && used.pods < best.pods)) best = { node: node.metadata.name, score, pods: used.pods };
+    const preference = nodePreferenceScore(pod.spec.affinity, node.metadata.labels ?? {});
+    const better = !best || preference > best.preference || (preference === best.preference && (score < best.score || (score === best.score && used.pods < best.pods)));
+    if (better) best = { node: node.metadata.name, preference, score, pods: used.pods };
   }
   if (best) return { node: best.node };
   const detail = [...reasons.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([why, n]) => `${n} ${why}`);

@@ -10,7 +10,7 @@ import { ApiError, type ApiClient } from '../common/client.js';
 import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/klog.js';
 import { kubeTime } from '../common/objects.js';
-import { addUsage, nodeSchema, place, podSchema, usageByNode, type Pod } from './placement.js';
+import { addUsage, nodeSchema, place, placedPods, podSchema, usageByNode, type Pod } from './placement.js';
 
 const RESYNC_SECONDS = 30;
 const RETRY_MS = 1000;
@@ -35,9 +35,10 @@ async function scheduleOnce(client: ApiClient, schedulerName: string, log: Logge
   const nodes = nodeList.parse(await client.call('GET', '/api/v1/nodes')).items ?? [];
   const assigned = podList.parse(await client.call('GET', `/api/v1/pods?fieldSelector=${assignedSelector}`)).items ?? [];
   const usage = usageByNode(assigned);
+  const placed = placedPods(assigned, nodes);
   for (const pod of pending) {
     const ns = pod.metadata.namespace ?? 'default';
-    const result = place(pod, nodes, usage);
+    const result = place(pod, nodes, usage, placed);
     if ('unschedulable' in result) {
       await markUnschedulable(client, pod, result.unschedulable);
       continue;
@@ -52,6 +53,7 @@ async function scheduleOnce(client: ApiClient, schedulerName: string, log: Logge
       log.info(`pod ${ns}/${pod.metadata.name} is bound successfully on node ${result.node}, ${nodes.length} nodes evaluated`);
       // Count the pod where it went, so the next pending pod of this round sees it.
       addUsage(usage, result.node, pod);
+      placed.push(...placedPods([{ ...pod, spec: { ...pod.spec, nodeName: result.node } }], nodes));
     } catch (err) {
       // Bound or deleted meanwhile: the next round sees the new state.
       if (!(err instanceof ApiError && (err.status === 409 || err.status === 404))) throw err;
