@@ -22,6 +22,7 @@ import { ensureStandinRelease, RELEASE_DIR } from '../dev/cluster-lab.js';
 import { pinInventory, readReleasePins } from '../src/lab/release-pins.js';
 import { ensureLabImages, pushLabImages } from '../dev/lab-images.js';
 import { runCommand } from '../dev/run-command.js';
+import { APP, APP_COMMANDS, createApp, curlNodePorts, nodePortOf, resolveFromEveryNode, waitForEndpoints, type Run } from '../dev/app-journey.js';
 
 const LAB = 'demo';
 const HOSTS = 5;
@@ -36,7 +37,7 @@ const shown = (argv: readonly string[]) =>
 const RELEASE_COMMANDS: Readonly<Record<string, string>> = { 'apt-get': 'apt', 'dpkg-deb': 'dpkg' };
 
 let step = 0;
-const STEPS = 8;
+const STEPS = 9;
 function heading(text: string): void {
   step += 1;
   console.log(`\n[${step}/${STEPS}] ${text}`);
@@ -130,7 +131,7 @@ async function images(): Promise<void> {
 }
 
 async function check(dir: string): Promise<number> {
-  heading('kprov apply check: a pod on every node, each reaching the others by pod IP');
+  heading('kprov apply check: a pod on every node reaches the others by pod IP, a Service and the cluster DNS');
   const started = Date.now();
   await run([process.execPath, kprovBin, 'apply', 'check', '-i', dir], { timeoutMs: 600_000 });
   return Date.now() - started;
@@ -146,6 +147,29 @@ async function showCluster(dir: string, kubectl: string): Promise<void> {
     console.log(`\n$ ${shown(argv)}`);
     await run(argv, { timeoutMs: 60_000 });
   }
+}
+
+/** The journey every course ends with: a Deployment, scaled, exposed as a NodePort, curl on every node, DNS by name. */
+async function application(dir: string, kubectl: string): Promise<number> {
+  heading('An application: a Deployment of 2 behind a NodePort Service, and the cluster DNS');
+  const started = Date.now();
+  const adminConf = path.join(dir, 'artifacts', 'admin.conf');
+  const inLab: Run = (argv, options) => runCommand(['ip', 'netns', 'exec', labNamespace(LAB), ...argv], { timeoutMs: options?.timeoutMs ?? 60_000, ...(options?.input !== undefined ? { input: options.input } : {}) });
+  const run: Run = (args, options) => inLab([kubectl, '--kubeconfig', adminConf, ...args], options);
+  for (const args of APP_COMMANDS) console.log(`    $ kubectl ${args.join(' ')}`);
+  await createApp(run);
+  const endpoints = await waitForEndpoints(run, 2, 180_000);
+  console.log(`    endpoints: ${endpoints.map((e) => `${e.ip} (${e.pod} on ${e.node})`).join(', ')}`);
+  const port = await nodePortOf(run);
+  const status = await labStatus(LAB);
+  const answers = await curlNodePorts(inLab, status.hosts.map((h) => ({ name: h.name, ip: h.address })), port);
+  for (const a of answers) console.log(`    $ curl ${a.url}   → ${a.answer === '' ? '(no answer)' : a.answer}`);
+  if (answers.some((a) => !endpoints.some((e) => e.pod === a.answer))) throw new KprovError('host', `a node port did not answer with one of the app's pods (${endpoints.map((e) => e.pod).join(', ')})`);
+  const resolved = await resolveFromEveryNode(run, status.hosts.map((h) => h.name), 'cluster.local', 180_000);
+  for (const r of resolved) console.log(`    ${r.node}: a pod resolves ${APP}.default through the cluster DNS and fetches it: ${r.ok ? 'ok' : `FAILED\n      ${r.log.split('\n').join('\n      ')}`}`);
+  if (resolved.some((r) => !r.ok)) throw new KprovError('host', 'the cluster DNS did not answer a pod on every node');
+  console.log(`    the app stays up: kubectl get deploy,svc,ep ${APP}`);
+  return Date.now() - started;
 }
 
 async function main(): Promise<number> {
@@ -173,7 +197,8 @@ async function main(): Promise<number> {
   const applyMs = await apply(dir);
   await showCluster(dir, kubectl);
   const checkMs = await check(dir);
-  console.log(`\nDone in ${seconds(Date.now() - started)} (apply ${seconds(applyMs)}, check ${seconds(checkMs)}).`);
+  const appMs = await application(dir, kubectl);
+  console.log(`\nDone in ${seconds(Date.now() - started)} (apply ${seconds(applyMs)}, check ${seconds(checkMs)}, application ${seconds(appMs)}).`);
   console.log(`  admin kubeconfig:  ${rel(path.join(dir, 'artifacts', 'admin.conf'))}  (also: ${rel(kprovBin)} kubeconfig -i ${rel(dir)})`);
   console.log(`  check pods again:  ${rel(kprovBin)} apply check -i ${rel(dir)}`);
   console.log(`  a host's shell:    ${rel(kprovBin)} lab exec --name ${LAB} node1 -- bash`);

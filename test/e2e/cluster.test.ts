@@ -7,7 +7,8 @@
  *   then pods: `kprov apply check` passes (a pod on every node reaches every other node's pod);
  *   the real kubectl runs a pod (scheduled, Running, -o wide, logs) and deleting it removes its
  *   containers from containerd; a deleted pod route fails the check naming the pair, and a
- *   re-apply restores it;
+ *   re-apply restores it; an application (Deployment scaled to 2, NodePort Service) answers
+ *   curl on every node, a deleted pod is replaced, and its name resolves from every node;
  *   3. changing kube_proxy_mode rewrites only kube-proxy's config and restarts only kube-proxy;
  *   4. a template with a flag value the stand-in rejects fails naming host, unit and the
  *      stand-in's error line; the original templates then repair the cluster.
@@ -20,6 +21,7 @@ import path from 'node:path';
 import type { RunEvent } from '../../src/engine/events.js';
 import { packageRoot } from '../../src/paths.js';
 import { pinVariables, RELEASE_DIR, startClusterLab, type ClusterLab } from '../../dev/cluster-lab.js';
+import { APP, createApp, curlNodePorts, nodePortOf, resolveFromEveryNode, waitForEndpoints, type Run } from '../../dev/app-journey.js';
 import { kprovBin } from '../../dev/lab-hosts.js';
 import { labSkipReason } from '../support/lab.js';
 import { eventsOf } from '../support/run-events.js';
@@ -188,11 +190,33 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
     await writeFile(copy, printed.stdout, { mode: 0o600 });
     const viaPrinted = await kubectlJson<{ items: unknown[] }>(copy, ['get', 'nodes']);
     assert.equal(viaPrinted.items.length, 5);
+
+    // The cluster DNS add-on: CoreDNS's Deployment available, its Service at skydns_server.
+    const deploy = await kubectlJson<{ spec: { replicas: number }; status: { availableReplicas?: number } }>(adminConf, ['-n', 'kube-system', 'get', 'deployment', 'coredns']);
+    assert.ok((deploy.status.availableReplicas ?? 0) >= 1, JSON.stringify(deploy.status));
+    const dnsService = await kubectlJson<{ spec: { clusterIP: string } }>(adminConf, ['-n', 'kube-system', 'get', 'service', 'coredns']);
+    assert.equal(dnsService.spec.clusterIP, '10.233.0.3');
   });
+
+  /** resourceVersion of each object kprov's DNS add-on made. */
+  async function addonVersions(): Promise<Record<string, string>> {
+    const adminConf = path.join(lab.inventoryDir, 'artifacts', 'admin.conf');
+    const list = await kubectlJson<{ items: { kind: string; metadata: { name: string; resourceVersion: string } }[] }>(adminConf, [
+      'get',
+      'serviceaccount/coredns',
+      'configmap/coredns',
+      'deployment/coredns',
+      'service/coredns',
+      '-n',
+      'kube-system',
+    ]);
+    return Object.fromEntries(list.items.map((o) => [`${o.kind}/${o.metadata.name}`, o.metadata.resourceVersion]));
+  }
 
   test('a second apply changes nothing, restarts nothing and uploads nothing', async () => {
     const unitsBefore = await invocations();
     const binsBefore = await binaries();
+    const addonBefore = await addonVersions();
     const run = await apply();
     assert.equal(run.code, 0, failures(run));
     const finish = of(run.events, 'run:finish')[0]!;
@@ -203,6 +227,7 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
     assert.deepEqual(of(run.events, 'handler:start'), [], 'no handler ran');
     assert.deepEqual(await invocations(), unitsBefore, 'no unit was restarted');
     assert.deepEqual(await binaries(), binsBefore, 'no binary was uploaded');
+    assert.deepEqual(await addonVersions(), addonBefore, 'the DNS add-on was not written');
   });
 
   /** `kprov apply check --json` inside the lab namespace. */
@@ -213,8 +238,8 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
   }
 
   /** The real kubectl with the admin kubeconfig, inside the lab namespace. */
-  function kubectlRun(args: string[], timeoutMs = 60_000) {
-    return lab.inLab([kubectl, '--kubeconfig', path.join(lab.inventoryDir, 'artifacts', 'admin.conf'), ...args], { timeoutMs });
+  function kubectlRun(args: string[], timeoutMs = 60_000, input?: string) {
+    return lab.inLab([kubectl, '--kubeconfig', path.join(lab.inventoryDir, 'artifacts', 'admin.conf'), ...args], { timeoutMs, ...(input !== undefined ? { input } : {}) });
   }
 
   test('kprov apply check: a pod on every node runs in its pod CIDR and reaches every other node\'s pod', async () => {
@@ -244,7 +269,9 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
     const logs = await kubectlRun(['logs', 'hello']);
     assert.equal(logs.code, 0, logs.stderr);
     assert.equal(logs.stdout.trim(), 'hello from hello');
-    const before = await lab.exec(node, ['ctr', '-n', 'k8s.io', 'containers', 'ls', '-q']);
+    // Only this pod's containers (CoreDNS may run on the same node).
+    const containersOfHello = ['ctr', '-n', 'k8s.io', 'containers', 'ls', '-q', 'labels."io.kubernetes.pod.name"==hello'];
+    const before = await lab.exec(node, containersOfHello);
     assert.ok(before.stdout.trim().split('\n').length >= 2, `sandbox and container exist on ${node}: ${before.stdout}`);
     // sleep as PID 1 ignores SIGTERM: a short grace period keeps the test from waiting the default 30 s.
     const deleted = await kubectlRun(['delete', 'pod', 'hello', '--grace-period=2', '--timeout=60s']);
@@ -252,9 +279,36 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
     let after = before.stdout;
     for (let i = 0; i < 30 && after.trim() !== ''; i++) {
       await new Promise((r) => setTimeout(r, 1000));
-      after = (await lab.exec(node, ['ctr', '-n', 'k8s.io', 'containers', 'ls', '-q'])).stdout;
+      after = (await lab.exec(node, containersOfHello)).stdout;
     }
     assert.equal(after.trim(), '', `no container left on ${node}`);
+  });
+
+  test('an application: a Deployment scaled to 2 and exposed as a NodePort answers on every node; a deleted pod is replaced; DNS resolves it from every node', async () => {
+    const run: Run = (args, options) => kubectlRun([...args], options?.timeoutMs ?? 60_000, options?.input);
+    const started = Date.now();
+    await createApp(run);
+    const endpoints = await waitForEndpoints(run, 2, 120_000);
+    console.log(`measured: create, scale, expose to 2 ready endpoints ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const port = await nodePortOf(run);
+    assert.ok(port >= 30000 && port <= 32767, `node port ${port} in the default range`);
+    const hosts = ALL.map((name, i) => ({ name, ip: `10.213.0.${11 + i}` }));
+    const inLab: Run = (argv, options) => lab.inLab([...argv], { timeoutMs: options?.timeoutMs ?? 30_000 });
+    const answers = await curlNodePorts(inLab, hosts, port);
+    for (const a of answers) assert.ok(endpoints.some((e) => e.pod === a.answer), `${a.url} answered by one of the pods ${endpoints.map((e) => e.pod).join(', ')}: "${a.answer}"`);
+
+    // A deleted pod is replaced: two ready endpoints again, the deleted one not among them.
+    const gone = endpoints[0]!.pod;
+    const deleted = await kubectlRun(['delete', 'pod', gone, '--grace-period=1', '--wait=false']);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    const replaced = await waitForEndpoints(run, 2, 120_000, [gone]);
+    assert.ok(!replaced.some((e) => e.pod === gone));
+
+    // The cluster DNS, from a pod on every node: the Service's name resolves and answers.
+    const resolved = await resolveFromEveryNode(run, ALL, 'cluster.local', 120_000);
+    for (const r of resolved) assert.ok(r.ok, `${r.node}: ${r.log}`);
+    const cleanup = await kubectlRun(['delete', 'deployment,service', APP, '--wait=true', '--timeout=60s'], 90_000);
+    assert.equal(cleanup.code, 0, cleanup.stderr);
   });
 
   test('a deleted pod route fails the check naming the pair; a re-apply restores it and the check passes', async () => {
