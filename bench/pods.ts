@@ -1,6 +1,8 @@
 /**
  * Pods on a 5-host lab cluster (node1–3 control plane + etcd, all five in kube_node, the lab
- * layout): a fresh `kprov apply cluster`, a no-op re-apply, `kprov apply check` N times, and
+ * layout): a fresh `kprov apply cluster` (CoreDNS included), a no-op re-apply, `kprov apply check`
+ * N times (pods, a Service, the cluster DNS), the application journey (Deployment of 2, NodePort,
+ * curl on every node, DNS from every node) from the first command to the last answer, and
  * containerd's memory per host without pods and with one pod per host (containerd plus its shims,
  * PSS from /proc/<pid>/smaps_rollup, read inside each host). Needs root; tears its lab down.
  *
@@ -11,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { RELEASE_DIR, startClusterLab, type ClusterLab } from '../dev/cluster-lab.js';
 import { kprovBin } from '../dev/lab-hosts.js';
+import { APP, createApp, curlNodePorts, nodePortOf, resolveFromEveryNode, waitForEndpoints, type Run } from '../dev/app-journey.js';
 
 const NAME = 'bench-pods';
 const HOSTS = ['node1', 'node2', 'node3', 'node4', 'node5'];
@@ -38,6 +41,19 @@ async function kubectl(lab: ClusterLab, args: string[]): Promise<void> {
   if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
 }
 
+async function applicationJourney(lab: ClusterLab): Promise<void> {
+  const bin = lab.release.artifacts.find((a) => a.name === 'kubectl')!;
+  const conf = path.join(lab.inventoryDir, 'artifacts', 'admin.conf');
+  const inLab: Run = (argv, options) => lab.inLab([...argv], { timeoutMs: options?.timeoutMs ?? 60_000, ...(options?.input !== undefined ? { input: options.input } : {}) });
+  const run: Run = (args, options) => inLab([path.join(RELEASE_DIR, bin.urlPath), '--kubeconfig', conf, ...args], options);
+  await createApp(run);
+  const endpoints = await waitForEndpoints(run, 2, 180_000);
+  const answers = await curlNodePorts(inLab, HOSTS.map((name, i) => ({ name, ip: `10.213.0.${11 + i}` })), await nodePortOf(run));
+  if (answers.some((a) => !endpoints.some((e) => e.pod === a.answer))) throw new Error(`a node port did not answer: ${JSON.stringify(answers)}`);
+  const resolved = await resolveFromEveryNode(run, HOSTS, 'cluster.local', 180_000);
+  if (resolved.some((r) => !r.ok)) throw new Error(`DNS failed: ${JSON.stringify(resolved)}`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { 'check-runs': { type: 'string', default: '3' } } });
   const checkRuns = Number(values['check-runs']);
@@ -51,6 +67,10 @@ async function main(): Promise<void> {
     const checks: number[] = [];
     for (let i = 0; i < checkRuns; i++) checks.push(await timed(lab, ['apply', 'check']));
     console.log(`kprov apply check, ${checkRuns} runs: median ${seconds(median(checks))} (${checks.map(seconds).join(', ')}) (load ${load()})`);
+    const appStarted = Date.now();
+    await applicationJourney(lab);
+    console.log(`application journey (create, scale to 2, expose, 2 endpoints, curl on 5 nodes, DNS from 5 nodes): ${seconds(Date.now() - appStarted)} (load ${load()})`);
+    await kubectl(lab, ['delete', 'deployment,service', APP, '--wait=true']);
     await new Promise((r) => setTimeout(r, 5000));
     const idle = await memoryMiB(lab);
     for (const h of HOSTS) {
