@@ -8,6 +8,7 @@ import type { Change, Handler, PlayContext, Role, Task, TaskContext } from '../e
 import type { Inventory } from '../inventory/load.js';
 import { resolveArtifactIndex, type ArtifactIndex } from './artifact-index.js';
 import { loadClusterPki, type ClusterPki } from './pki.js';
+import { readPodCidrs, recordDiffers, writePodCidrs } from './pod-cidrs.js';
 import { buildTopology, type Topology } from './topology.js';
 
 export interface ClusterRunOptions {
@@ -43,7 +44,13 @@ export class ClusterRun {
 
   /** Who runs what, at which addresses (derived from the inventory on first use; bad input throws). */
   get topology(): Topology {
-    this.topologyMemo ??= buildTopology(this.inventory);
+    if (!this.topologyMemo) {
+      const recorded = readPodCidrs(this.inventory.dir);
+      this.topologyMemo = buildTopology(this.inventory, recorded);
+      // The nodes' slices are kept with the inventory before any host is given one (not in a plan).
+      const allocation = new Map(this.topologyMemo.nodes.map((n) => [n.host.name, n.podCidr]));
+      if (!this.options.dryRun && recordDiffers(recorded, allocation)) writePodCidrs(this.inventory.dir, Object.fromEntries(allocation));
+    }
     return this.topologyMemo;
   }
 

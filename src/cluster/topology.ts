@@ -6,7 +6,8 @@ import { KprovError } from '../errors.js';
 import type { Inventory } from '../inventory/load.js';
 import { GROUP } from '../inventory/model.js';
 import type { ClusterVars, HostVars } from '../inventory/schema.js';
-import { formatIp, netSize, networkOf, parseAddress, parseIpNet } from '../inventory/ipaddr.js';
+import { parseAddress } from '../inventory/ipaddr.js';
+import { allocatePodCidrs, type PodCidrRecord } from './pod-cidrs.js';
 
 export interface ClusterHost {
   name: string;
@@ -61,27 +62,13 @@ function hostIp(name: string, address: string, vars: HostVars): string {
   });
 }
 
-/** Splits `subnet` into /prefix slices and returns slice `index`. */
-export function nthSubnet(subnet: string, prefix: number, index: number): string {
-  const parsed = parseIpNet(subnet);
-  if (!parsed) throw new KprovError('inventory', `kube_pods_subnet ${subnet} is not a CIDR`);
-  const net = parsed.net;
-  if (prefix < net.prefix) {
-    throw new KprovError('inventory', `kube_network_node_prefix ${prefix} is shorter than kube_pods_subnet ${subnet}`);
-  }
-  const sliceSize = netSize({ ...net, prefix });
-  const slices = netSize(net) / sliceSize;
-  if (BigInt(index) >= slices) {
-    throw new KprovError('inventory', `kube_pods_subnet ${subnet} has room for ${slices} nodes of /${prefix}; node ${index + 1} does not fit`, {
-      hint: 'widen kube_pods_subnet or raise kube_network_node_prefix',
-    });
-  }
-  return `${formatIp(net.version, networkOf(net) + BigInt(index) * sliceSize)}/${prefix}`;
-}
-
 const urlHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
 
-export function buildTopology(inventory: Inventory): Topology {
+/**
+ * `podCidrs`: the slices the inventory directory records (pod-cidrs.ts); nodes keep them, new
+ * nodes take the lowest free slice. Without a record the slices follow definition order.
+ */
+export function buildTopology(inventory: Inventory, podCidrs: PodCidrRecord = {}): Topology {
   const vars = inventory.cluster;
   const inGroup = (group: string, name: string) => (inventory.groups[group] ?? []).includes(name);
   const hosts: ClusterHost[] = inventory.hosts
@@ -110,10 +97,9 @@ export function buildTopology(inventory: Inventory): Topology {
       peerUrl: `https://${urlHost(host.accessIp)}:2380`,
       clientUrl: `https://${urlHost(host.accessIp)}:2379`,
     }));
-  // Slices follow definition order, so appending hosts to the inventory never moves existing ones.
-  const nodes = hosts
-    .filter((h) => h.isNode)
-    .map((host, i) => ({ host, podCidr: nthSubnet(vars.kube_pods_subnet, vars.kube_network_node_prefix, i) }));
+  const nodeHosts = hosts.filter((h) => h.isNode);
+  const slices = allocatePodCidrs(nodeHosts.map((h) => h.name), podCidrs, vars.kube_pods_subnet, vars.kube_network_node_prefix);
+  const nodes = nodeHosts.map((host) => ({ host, podCidr: slices.get(host.name)! }));
   const first = controlPlane[0];
   if (!first) throw new KprovError('inventory', 'the inventory has no kube_control_plane host');
   const lb = vars.loadbalancer_apiserver;
