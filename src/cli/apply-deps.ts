@@ -72,6 +72,7 @@ export async function defaultApplyDeps(io: CliIO): Promise<ApplyDeps<ClusterRun>
         groups: inv.groups,
         warnings: [...inv.warnings, ...keyWarnings],
         hostVar: (host, name) => (inv.hostVars(host) as Record<string, unknown>)[name],
+        clusterVars: inv.cluster as Record<string, unknown>,
         createRun: ({ dryRun }) => createClusterRun(inv, { dryRun, env: io.env }),
       };
     },

@@ -82,6 +82,8 @@ export interface LoadedInventory<R = unknown> extends InventoryView {
   readonly warnings: readonly { message: string; location?: SourceLocation }[];
   /** A host's value of a variable, extra vars included (a play's `confirm` variable). */
   hostVar(host: string, name: string): unknown;
+  /** The cluster's variables, extra vars included: what a play's `hosts: "{{ node }}"` may name. */
+  readonly clusterVars: Readonly<Record<string, unknown>>;
   /** Builds the run context the roles see (a ClusterRun for the built-in roles), once per run. */
   createRun(options: { dryRun: boolean }): R;
 }
@@ -149,7 +151,7 @@ export async function runApplyCommand<R>(options: ApplyCommandOptions, deps: App
   const interrupts = deps.watchInterrupts?.(DEFAULT_GRACE_MS);
   try {
     const inventory = await deps.loadInventory(inventoryDir, { extraVars: options.extraVars ?? [], connection: options.connection ?? {}, cwd: io.cwd, strict: options.strict === true });
-    const plan = planRun(playbook, inventory, deps.roles, { limit: options.limit, tags: options.tags, skipTags: options.skipTags });
+    const plan = planRun(playbook, inventory, deps.roles, { limit: options.limit, tags: options.tags, skipTags: options.skipTags, variables: inventory.clusterVars });
     if (options.list) {
       for (const line of options.list === 'hosts' ? listHosts(plan) : listTags(plan)) io.out(line);
       return 0;

@@ -138,6 +138,14 @@ export async function runHostPlay(
     cache.close();
     announce();
     const unreachable = err instanceof UnreachableError;
+    if (unreachable && planned.play.ignoreUnreachable) {
+      // Expected here (a dead node being removed): said, not counted as a failure.
+      const message = `${host} is unreachable (${err.info.message}); the play's steps on it were skipped (ignore_unreachable)`;
+      rt.emit({ type: 'warning', play, host, message });
+      rt.emit({ type: 'host:finish', play, host, status: 'skipped', durationMs: rt.clock.now() - started, reason: message });
+      // Settled for this run (the play says so): not left for the next one.
+      return { status: 'skipped', notified: new Set(), ctx, complete: true };
+    }
     const abandoned = err instanceof StepAbandonedError;
     const error: FailureInfo = unreachable ? err.info : describeFailure(err);
     const status: Status = unreachable ? 'unreachable' : abandoned ? 'interrupted' : 'failed';

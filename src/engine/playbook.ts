@@ -37,6 +37,11 @@ export interface Play {
    * run asks before the play touches its hosts, and refuses without a terminal to ask.
    */
   confirm: string | undefined;
+  /**
+   * Ansible's ignore_unreachable: a host that cannot be reached in this play is reported as
+   * skipped with a warning, not as a failure (remove-node's steps on a dead node).
+   */
+  ignoreUnreachable: boolean;
   location: SourceLocation;
   hostsLocation: SourceLocation;
 }
@@ -79,6 +84,7 @@ const playSchema = z.strictObject({
   max_fail_percentage: z.number().min(0, 'max_fail_percentage is from 0 to 100').max(100, 'max_fail_percentage is from 0 to 100').optional(),
   gather_facts: z.boolean().optional(),
   confirm: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'confirm names a variable, such as reset_confirmation').optional(),
+  ignore_unreachable: z.boolean().optional(),
 });
 
 const playbookSchema = z.array(playSchema).min(1, 'a playbook is a non-empty list of plays');
@@ -108,6 +114,7 @@ export function parsePlaybook(text: string, file: string): Playbook {
       maxFailPercentage: p.max_fail_percentage,
       gatherFacts: p.gather_facts ?? false,
       confirm: p.confirm,
+      ignoreUnreachable: p.ignore_unreachable ?? false,
       location: locate(source, [i]),
       hostsLocation: locate(source, [i, 'hosts']),
     };

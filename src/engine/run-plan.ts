@@ -46,6 +46,11 @@ export interface RunPlan<R = unknown> {
 
 export interface PlanOptions {
   limit?: string | undefined;
+  /**
+   * Variables a play's `hosts:` may name, Kubespray's `hosts: "{{ node }}"` (remove-node.yml with
+   * `-e node=node5`): `{{ name }}` or `{{ name | default('pattern') }}`, nothing else.
+   */
+  variables?: Readonly<Record<string, unknown>>;
   tags?: readonly string[];
   skipTags?: readonly string[];
 }
@@ -58,7 +63,8 @@ export function planRun<R>(playbook: Playbook, inventory: InventoryView, registr
   }
   const byName = new Map(inventory.hosts.map((h) => [h.name, h]));
   const plays = playbook.plays.map((play, index): PlannedPlay<R> => {
-    const names = selectHosts(play.hosts, inventory, { label: 'hosts', location: play.hostsLocation });
+    const pattern = hostsPattern(play, options.variables ?? {});
+    const names = selectHosts(pattern, inventory, { label: 'hosts', location: play.hostsLocation });
     const hosts = names.filter((n) => !limited || limited.has(n)).map((n) => byName.get(n)!);
     const roles = play.roles.map((entry): PlannedRole<R> => {
       const role = registry.get(entry.name);
@@ -89,6 +95,30 @@ export function planRun<R>(playbook: Playbook, inventory: InventoryView, registr
     filter: tagFilter(options.tags ?? [], options.skipTags ?? []),
     limit: options.limit,
   };
+}
+
+const HOSTS_EXPRESSION = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*default\(\s*(['"])(.*?)\2\s*\)\s*)?\}\}/g;
+
+/** A play's `hosts:` with its `{{ variable }}` expressions replaced; an unset variable without a default is a usage error. */
+export function hostsPattern(play: Play, variables: Readonly<Record<string, unknown>>): string {
+  if (!play.hosts.includes('{{')) return play.hosts;
+  const text = play.hosts.replace(HOSTS_EXPRESSION, (_, name: string, _q: string | undefined, fallback: string | undefined) => {
+    const value = variables[name];
+    const given = Array.isArray(value) ? value.map(String).join(',') : value === undefined || value === null ? '' : String(value).trim();
+    if (given !== '') return given;
+    if (fallback !== undefined) return fallback;
+    throw new KprovError('usage', `play "${play.name}" runs on the hosts given by ${name}, and ${name} is not set`, {
+      location: play.hostsLocation,
+      hint: `name them: -e ${name}=HOST[,HOST]`,
+    });
+  });
+  if (text.includes('{{')) {
+    throw new KprovError('config', `play "${play.name}": hosts "${play.hosts}" uses an expression kprov does not evaluate there`, {
+      location: play.hostsLocation,
+      hint: "a play's hosts may name a variable: {{ node }} or {{ node | default('kube_node') }}",
+    });
+  }
+  return text;
 }
 
 /**

@@ -83,6 +83,7 @@ async function harness(opts: { isTTY?: boolean; terminal?: ApplyDeps['terminal']
       warnings: [{ message: 'unknown variable "foo"', location: { file: 'group_vars/all.yml', line: 3 } }],
       // Only k=v extra vars: enough for a play's confirmation variable.
       hostVar: (_host, name) => load.extraVars.map((e) => e.split('=')).find(([k]) => k === name)?.[1],
+      clusterVars: Object.fromEntries(load.extraVars.map((e) => e.split('=') as [string, string])),
     }),
     createConnector: (_inv, setup) => {
       assert.ok(setup.concurrency >= 1);

@@ -207,3 +207,18 @@ test('cluster.yml: a worker failing preflight stops the run before anything chan
   assert.deepEqual(of('play:skip').map((e) => e.play)[0], 'Container runtime');
   assert.match(of('play:skip')[0]!.reason, /^play "Facts and preflight checks" failed on node4 \(any_errors_fatal\)$/);
 });
+
+test('ignore_unreachable: an unreachable host of that play is skipped with a warning, not a failure; the run goes on', async () => {
+  const inv = clusterInventory(2);
+  const fleet = new FakeFleet(hostNames(5));
+  fleet.unreachable.add('node5');
+  const roles = [role('a', () => [convergingTask('a')]), role('b', () => [convergingTask('b')])];
+  const yaml = '- name: dead ones\n  hosts: node4:node5\n  ignore_unreachable: true\n  roles: [a]\n- name: the rest\n  hosts: node1\n  roles: [b]\n';
+  const { of, result } = await runYaml(yaml, { inventory: inv, roles, fleet });
+  assert.equal(result.status, 'ok');
+  const finished = of('host:finish').find((e) => e.host === 'node5')!;
+  assert.equal(finished.status, 'skipped');
+  assert.match(of('warning').map((w) => w.message).join('\n'), /node5 is unreachable \(.*\); the play's steps on it were skipped \(ignore_unreachable\)/);
+  assert.equal(of('play:finish').find((e) => e.play === 'the rest')?.status, 'changed');
+  assert.deepEqual(result.leftBehind, []);
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { planRun } from '../../../src/engine/run-plan.js';
+import { hostsPattern, planRun } from '../../../src/engine/run-plan.js';
 import { loadPlaybook, parsePlaybook, resolvePlaybookPath } from '../../../src/engine/playbook.js';
 import { RoleRegistry } from '../../../src/engine/role-registry.js';
 import { KprovError } from '../../../src/errors.js';
@@ -150,4 +150,17 @@ test('max_fail_percentage: a percentage from 0 to 100, absent by default; the sh
     'Cluster DNS (CoreDNS add-on)': [false, null],
     'Verify the cluster': [false, null],
   });
+});
+
+test("a play's hosts may name a variable: {{ node }}, {{ node | default('…') }}; unset without a default is a usage error", () => {
+  const pb = parsePlaybook('- name: gone\n  hosts: "{{ node }}"\n  roles: [a]\n- name: rest\n  hosts: "kube_node:!{{ node | default(\'none\') }}"\n  roles: [a]\n', 'pb.yml');
+  assert.equal(hostsPattern(pb.plays[0]!, { node: 'node4,node5' }), 'node4,node5');
+  assert.equal(hostsPattern(pb.plays[1]!, { node: ['node4'] }), 'kube_node:!node4');
+  assert.equal(hostsPattern(pb.plays[1]!, {}), 'kube_node:!none');
+  assert.throws(() => hostsPattern(pb.plays[0]!, { node: '' }), (err: KprovError) => err.code === 'usage' && /runs on the hosts given by node, and node is not set/.test(err.message) && /-e node=HOST\[,HOST\]/.test(err.hint ?? ''));
+  const odd = parsePlaybook('- name: x\n  hosts: "{{ groups.all }}"\n  roles: [a]\n', 'pb.yml');
+  assert.throws(() => hostsPattern(odd.plays[0]!, {}), /uses an expression kprov does not evaluate there/);
+  const roles = new RoleRegistry([role('a', () => [convergingTask('a')])]);
+  const plan = planRun(pb, clusterInventory(2), roles, { variables: { node: 'node5' } });
+  assert.deepEqual(plan.plays.map((p) => p.hosts.map((h) => h.name)), [['node5'], ['node1', 'node2', 'node3', 'node4']]);
 });
