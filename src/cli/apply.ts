@@ -314,7 +314,7 @@ function addRunOptions(cmd: Command): Command {
     .option('--list-hosts', "list each play's hosts (after --limit) and stop")
     .option('--list-tags', "list each play's tags and stop")
     .option('--strict', 'Kubespray settings kprov does not implement, and unknown variables, are errors (all at once)')
-    .option('--yes', 'do not ask before plays that undo things (reset); the same as -e reset_confirmation=yes')
+    .option('--yes', 'do not ask before plays that undo things (reset, remove-node); the same as -e reset_confirmation=yes or -e delete_nodes_confirmation=yes')
     .option('--remove-ssh-key', 'reset: also remove the cluster SSH key from the hosts\' authorized_keys (-e reset_remove_ssh_key=true)');
 }
 

@@ -6,6 +6,7 @@ import { KprovError } from '../errors.js';
 import type { Inventory } from '../inventory/load.js';
 import { GROUP } from '../inventory/model.js';
 import type { ClusterVars, HostVars } from '../inventory/schema.js';
+import { closestMatch } from '../did-you-mean.js';
 import { parseAddress } from '../inventory/ipaddr.js';
 import { allocatePodCidrs, type PodCidrRecord } from './pod-cidrs.js';
 
@@ -45,7 +46,10 @@ export interface Topology {
   hosts: ClusterHost[];
   controlPlane: ClusterHost[];
   etcd: EtcdMember[];
+  /** The nodes that stay: every k8s_cluster host but those `leaving`. */
   nodes: ClusterNode[];
+  /** Hosts remove-node.yml is taking out of the cluster (`-e node=…`): no pod CIDR, no routes to them. */
+  leaving: ClusterHost[];
   /** `https://ADDRESS:PORT` the kubelets, kube-proxy and admin.conf use. */
   apiserverEndpoint: string;
   /** `https://IP:2379,…` for --etcd-servers and etcdctl. */
@@ -60,6 +64,33 @@ function hostIp(name: string, address: string, vars: HostVars): string {
   throw new KprovError('inventory', `host ${name} has no ip and its address ${address} is not an IP address`, {
     hint: `set ip=ADDRESS on ${name}'s line in the inventory (the address its services bind to)`,
   });
+}
+
+/**
+ * The hosts `node` names: each a cluster host (k8s_cluster or etcd) and not a control-plane host
+ * (kubeconfigs and certificates name those; remove-node takes workers and etcd members).
+ */
+function leavingHosts(names: readonly string[], hosts: readonly ClusterHost[], inventory: Inventory): ClusterHost[] {
+  const problems: string[] = [];
+  const out: ClusterHost[] = [];
+  for (const name of names) {
+    const host = hosts.find((h) => h.name === name);
+    if (!host) {
+      const known = inventory.hosts.some((h) => h.name === name);
+      const close = closestMatch(name, hosts.map((h) => h.name));
+      problems.push(known ? `${name} is not in k8s_cluster or etcd` : `${name} is not a host of the inventory${close ? ` (did you mean ${close}?)` : ''}`);
+    } else if (host.isControlPlane) {
+      problems.push(`${name} is a control-plane host`);
+    } else if (!out.includes(host)) {
+      out.push(host);
+    }
+  }
+  if (problems.length > 0) {
+    throw new KprovError('usage', `node: ${problems.join('; ')}`, {
+      hint: 'remove-node takes workers and etcd-only hosts out of the cluster: -e node=NAME[,NAME] with names from the inventory',
+    });
+  }
+  return out;
 }
 
 const urlHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
@@ -97,7 +128,8 @@ export function buildTopology(inventory: Inventory, podCidrs: PodCidrRecord = {}
       peerUrl: `https://${urlHost(host.accessIp)}:2380`,
       clientUrl: `https://${urlHost(host.accessIp)}:2379`,
     }));
-  const nodeHosts = hosts.filter((h) => h.isNode);
+  const leaving = leavingHosts(vars.node ?? [], hosts, inventory);
+  const nodeHosts = hosts.filter((h) => h.isNode && !leaving.includes(h));
   const slices = allocatePodCidrs(nodeHosts.map((h) => h.name), podCidrs, vars.kube_pods_subnet, vars.kube_network_node_prefix);
   const nodes = nodeHosts.map((host) => ({ host, podCidr: slices.get(host.name)! }));
   const first = controlPlane[0];
@@ -113,6 +145,7 @@ export function buildTopology(inventory: Inventory, podCidrs: PodCidrRecord = {}
     controlPlane,
     etcd,
     nodes,
+    leaving,
     apiserverEndpoint,
     etcdEndpoints: etcd.map((m) => m.clientUrl).join(','),
     etcdInitialCluster: etcd.map((m) => `${m.name}=${m.peerUrl}`).join(','),

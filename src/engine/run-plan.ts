@@ -97,16 +97,18 @@ export function planRun<R>(playbook: Playbook, inventory: InventoryView, registr
   };
 }
 
-const HOSTS_EXPRESSION = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*default\(\s*(['"])(.*?)\2\s*\)\s*)?\}\}/g;
+const HOSTS_EXPRESSION = /([!&]?)\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*default\(\s*(['"])(.*?)\3\s*\)\s*)?\}\}/g;
 
 /** A play's `hosts:` with its `{{ variable }}` expressions replaced; an unset variable without a default is a usage error. */
 export function hostsPattern(play: Play, variables: Readonly<Record<string, unknown>>): string {
   if (!play.hosts.includes('{{')) return play.hosts;
-  const text = play.hosts.replace(HOSTS_EXPRESSION, (_, name: string, _q: string | undefined, fallback: string | undefined) => {
+  const text = play.hosts.replace(HOSTS_EXPRESSION, (_, op: string, name: string, _q: string | undefined, fallback: string | undefined) => {
     const value = variables[name];
     const given = Array.isArray(value) ? value.map(String).join(',') : value === undefined || value === null ? '' : String(value).trim();
-    if (given !== '') return given;
-    if (fallback !== undefined) return fallback;
+    // `!{{ node }}` with node=a,b excludes both: the operator applies to every name.
+    const each = (list: string) => list.split(/[:,]/).map((t) => `${op}${t.trim()}`).join(':');
+    if (given !== '') return each(given);
+    if (fallback !== undefined) return each(fallback);
     throw new KprovError('usage', `play "${play.name}" runs on the hosts given by ${name}, and ${name} is not set`, {
       location: play.hostsLocation,
       hint: `name them: -e ${name}=HOST[,HOST]`,

@@ -15,6 +15,7 @@ import { DNS_VARIABLES } from '../roles/dns/variables.js';
 import { ETCD_VARIABLES } from '../roles/etcd/variables.js';
 import { NODE_VARIABLES } from '../roles/node/variables.js';
 import { PREINSTALL_VARIABLES } from '../roles/preinstall/variables.js';
+import { REMOVE_NODE_VARIABLES } from '../roles/remove-node/variables.js';
 import { RESET_VARIABLES } from '../roles/reset/variables.js';
 import { RUNTIME_VARIABLES } from '../roles/runtime/variables.js';
 import { SSH_KEYS_VARIABLES } from '../roles/ssh-keys/variables.js';
@@ -35,6 +36,7 @@ const VARIABLES = {
   ...DNS_VARIABLES,
   ...CHECK_VARIABLES,
   ...RESET_VARIABLES,
+  ...REMOVE_NODE_VARIABLES,
   ...PREINSTALL_VARIABLES,
   ...PKI_VARIABLES,
   ...ARTIFACT_VARIABLES,

@@ -54,6 +54,11 @@ function corednsTask(ctx: ClusterTaskContext): ClusterTask<AddonChange> {
           tctx.warn(`could not read the add-on's objects (kubectl get ${outcome(live)}); assuming none exist`);
           return objects.map((object) => ({ kind: 'custom', action: 'apply', object, summary: `create ${objectLabel(object)}` }));
         }
+        // dns_mode: none keeps its hands off: what cannot be read is not removed.
+        if (!wanted) {
+          tctx.warn(`could not look for CoreDNS objects kprov made earlier (kubectl get ${outcome(live)}); none removed`);
+          return [];
+        }
         throw new HostStepError(host.name, `reading the CoreDNS objects: kubectl get ${outcome(live)}`, outputTail(live));
       }
       const changes: AddonChange[] = [];

@@ -51,6 +51,13 @@ export const preinstallRole: ClusterRole = {
   tags: ['preinstall', 'preflight'],
   validate(ctx) {
     requireHostMode(ctx.run);
+    const leaving = ctx.run.topology.leaving.map((h) => h.name);
+    if (leaving.length > 0) {
+      // cluster.yml builds every host of the inventory; `node` is remove-node.yml's.
+      throw new KprovError('usage', `node=${leaving.join(',')} names hosts to take out of the cluster, which cluster.yml does not do`, {
+        hint: `kprov apply remove-node -e node=${leaving.join(',')}; afterwards delete them from the inventory`,
+      });
+    }
   },
   async prepare(ctx) {
     resetPeers(ctx.run);

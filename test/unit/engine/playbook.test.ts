@@ -154,8 +154,9 @@ test('max_fail_percentage: a percentage from 0 to 100, absent by default; the sh
 
 test("a play's hosts may name a variable: {{ node }}, {{ node | default('…') }}; unset without a default is a usage error", () => {
   const pb = parsePlaybook('- name: gone\n  hosts: "{{ node }}"\n  roles: [a]\n- name: rest\n  hosts: "kube_node:!{{ node | default(\'none\') }}"\n  roles: [a]\n', 'pb.yml');
-  assert.equal(hostsPattern(pb.plays[0]!, { node: 'node4,node5' }), 'node4,node5');
+  assert.equal(hostsPattern(pb.plays[0]!, { node: 'node4,node5' }), 'node4:node5');
   assert.equal(hostsPattern(pb.plays[1]!, { node: ['node4'] }), 'kube_node:!node4');
+  assert.equal(hostsPattern(pb.plays[1]!, { node: 'node4,node5' }), 'kube_node:!node4:!node5');
   assert.equal(hostsPattern(pb.plays[1]!, {}), 'kube_node:!none');
   assert.throws(() => hostsPattern(pb.plays[0]!, { node: '' }), (err: KprovError) => err.code === 'usage' && /runs on the hosts given by node, and node is not set/.test(err.message) && /-e node=HOST\[,HOST\]/.test(err.hint ?? ''));
   const odd = parsePlaybook('- name: x\n  hosts: "{{ groups.all }}"\n  roles: [a]\n', 'pb.yml');
