@@ -75,9 +75,20 @@ export class ServiceLister {
     private readonly ttlMs = 10_000,
   ) {}
 
+  /**
+   * The services as last read. An API that does not answer is not an error (v1.13 reads its
+   * informer's cache, which is simply empty then): static pods start before the apiserver does.
+   */
   async services(): Promise<EnvService[]> {
     if (Date.now() - this.at < this.ttlMs) return this.cached;
-    const body = (await this.list()) as { items?: unknown };
+    let body: { items?: unknown };
+    try {
+      body = (await this.list()) as { items?: unknown };
+    } catch {
+      // Asked again after a quarter of the TTL.
+      this.at = Date.now() - (this.ttlMs * 3) / 4;
+      return this.cached;
+    }
     const out: EnvService[] = [];
     for (const item of Array.isArray(body?.items) ? body.items : []) {
       const r = envServiceSchema.safeParse(item);

@@ -163,3 +163,20 @@ test('readiness drives the container\'s ready and the pod\'s Ready condition', (
   assert.equal(st(false).conditions.find((c) => c.type === 'Ready')!.status, 'False');
   assert.equal(st(true).conditions.find((c) => c.type === 'Ready')!.status, 'True');
 });
+
+test('the service list is cached, and an API that does not answer gives the last list (static pods start before the apiserver)', async () => {
+  const { ServiceLister } = await import('../../../dev/standin/kubelet/service-env.js');
+  let calls = 0;
+  let fail = true;
+  const lister = new ServiceLister(async () => {
+    calls++;
+    if (fail) throw new Error('connect ECONNREFUSED 127.0.0.1:6443');
+    return { items: [svc('default', 'kubernetes', '10.233.0.1', [{ name: 'https', port: 443 }])] };
+  }, 10_000);
+  assert.deepEqual(await lister.services(), []);
+  assert.deepEqual(await lister.services(), [], 'not asked again at once');
+  assert.equal(calls, 1);
+  fail = false;
+  const fresh = new ServiceLister(async () => ({ items: [svc('default', 'kubernetes', '10.233.0.1', [{ name: 'https', port: 443 }]), { bad: true }] }));
+  assert.equal((await fresh.services()).length, 1);
+});
