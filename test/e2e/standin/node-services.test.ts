@@ -24,6 +24,7 @@ import { ensureLabImages } from '../../../dev/lab-images.js';
 import { DEFAULT_CACHE_DIR, debPackage } from '../../../dev/release/debs.js';
 import { COREDNS_IMAGE, WORKLOAD_IMAGE } from '../../../dev/release/images.js';
 import { CriClient } from '../../../dev/standin/kubelet/cri-client.js';
+import { KUBESPRAY_COREFILE } from '../../support/kubespray-corefile.js';
 import { Scenario } from './support/scenario.js';
 import { waitFor, type Proc } from './support/netns.js';
 
@@ -326,22 +327,7 @@ test('a failing liveness probe (exec through CRI) restarts the container', async
   assert.match(kubelet.output(), /Liveness probe for "flaky_apps\(/);
 });
 
-const COREFILE = `.:53 {
-    errors
-    health
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-      pods insecure
-      upstream /etc/resolv.conf
-      fallthrough in-addr.arpa ip6.arpa
-    }
-    prometheus :9153
-    proxy . /etc/resolv.conf
-    cache 30
-    loop
-    reload
-    loadbalance
-}
-`;
+const COREFILE = KUBESPRAY_COREFILE;
 
 const dnsPod = (name: string, configMap: string) => ({
   apiVersion: 'v1',

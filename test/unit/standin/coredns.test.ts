@@ -4,24 +4,8 @@ import assert from 'node:assert/strict';
 import { CorefileError, parseCorefile, serverConfigs } from '../../../dev/standin/coredns/corefile.js';
 import { CLASS_IN, decodeMessage, encodeMessage, encodeName, RCODE, readName, truncateForUdp, TYPE, type Message } from '../../../dev/standin/coredns/dns.js';
 import { reply, type ClusterData } from '../../../dev/standin/coredns/resolver.js';
+import { KUBESPRAY_COREFILE } from '../../support/kubespray-corefile.js';
 
-// Kubespray v2.9's coredns-config.yml.j2 with dns_domain cluster.local.
-export const KUBESPRAY_COREFILE = `.:53 {
-    errors
-    health
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-      pods insecure
-      upstream /etc/resolv.conf
-      fallthrough in-addr.arpa ip6.arpa
-    }
-    prometheus :9153
-    proxy . /etc/resolv.conf
-    cache 30
-    loop
-    reload
-    loadbalance
-}
-`;
 
 test('Kubespray\'s Corefile parses into one server on :53 with the plugins it names', () => {
   const [s, ...rest] = serverConfigs(parseCorefile(KUBESPRAY_COREFILE));
