@@ -34,6 +34,11 @@ export function runTool(cmd: string, args: readonly string[], input?: string): P
   });
 }
 
+/** A rule as iptables-save prints it (arguments with spaces in double quotes). */
+export function savedRuleText(chain: string, args: readonly string[]): string {
+  return [`-A ${chain}`, ...args.map((a) => (/\s/.test(a) ? `"${a}"` : a))].join(' ');
+}
+
 export interface ProxierOptions {
   client: ApiClient;
   log: Logger;
@@ -136,9 +141,9 @@ export class IptablesProxier {
     try {
       const services = await this.list<Service>('services', serviceSchema);
       const endpoints = await this.list<Endpoints>('endpoints', endpointsSchema);
-      await this.ensureJumps();
       const [filter, nat] = await Promise.all([runTool('iptables-save', ['-t', 'filter']), runTool('iptables-save', ['-t', 'nat'])]);
       if (filter.code !== 0 || nat.code !== 0) this.o.log.error(`Failed to execute iptables-save, syncing all rules: ${(filter.stderr || nat.stderr).trim()}`);
+      await this.ensureJumps({ filter: filter.code === 0 ? filter.stdout : '', nat: nat.code === 0 ? nat.stdout : '' });
       const text = restoreText({
         ports: servicePorts(services, endpoints),
         settings: this.o.rules,
@@ -154,13 +159,19 @@ export class IptablesProxier {
     }
   }
 
-  /** v1.13 EnsureChain + EnsureRule(Prepend) for the jumps from the built-in chains. */
-  private async ensureJumps(): Promise<void> {
+  /**
+   * v1.13 EnsureChain + EnsureRule(Prepend) for the jumps from the built-in chains. What
+   * iptables-save shows already is not asked again (an idle node runs two saves and one restore
+   * per sync); anything else is checked with -C and inserted with -I.
+   */
+  private async ensureJumps(saved: { filter: string; nat: string }): Promise<void> {
     for (const [table, chain] of [['filter', 'KUBE-SERVICES'], ['filter', 'KUBE-EXTERNAL-SERVICES'], ['filter', 'KUBE-FORWARD'], ['nat', 'KUBE-SERVICES'], ['nat', 'KUBE-POSTROUTING']] as const) {
+      if (chainLines(saved[table]).has(chain)) continue;
       const r = await runTool('iptables', ['-w', '5', '-t', table, '-N', chain]);
       if (r.code !== 0 && !/already exists/i.test(r.stderr)) throw new Error(`Failed to ensure that ${table} chain ${chain} exists: ${r.stderr.trim()}`);
     }
     for (const j of JUMP_RULES) {
+      if (saved[j.table].split('\n').includes(savedRuleText(j.chain, j.args))) continue;
       const check = await runTool('iptables', ['-w', '5', '-t', j.table, '-C', j.chain, ...j.args]);
       if (check.code === 0) continue;
       const add = await runTool('iptables', ['-w', '5', '-t', j.table, '-I', j.chain, ...j.args]);

@@ -90,3 +90,17 @@ test('a service without endpoints is rejected in filter; chains of deleted servi
   assert.ok(text.includes(':KUBE-SERVICES - [5:300]'));
   assert.ok(!text.includes('apps/idle: cluster IP'));
 });
+
+test('the jump rules are recognised in iptables-save output, so a steady node runs no iptables -C', async () => {
+  const { JUMP_RULES } = await import('../../../dev/standin/kube-proxy/rules.js');
+  const { savedRuleText } = await import('../../../dev/standin/kube-proxy/proxier.js');
+  // As iptables 1.8.9 (nft) prints them.
+  assert.deepEqual(JUMP_RULES.map((j) => savedRuleText(j.chain, j.args)), [
+    '-A INPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service portals" -j KUBE-EXTERNAL-SERVICES',
+    '-A OUTPUT -m conntrack --ctstate NEW -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+    '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+    '-A FORWARD -m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD',
+  ]);
+});
