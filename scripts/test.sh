@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The lab (systemd-nspawn + network namespaces) and the real tools the tests run.
-packages=(debootstrap systemd-container iproute2 openssl openssh-client curl etcd-server etcd-client)
+packages=(debootstrap systemd-container iproute2 openssl openssh-client curl etcd-server etcd-client iptables)
 # The integration tests run a real kubectl; Debian's comes with kubernetes-client unless one is installed.
 command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 if [ "$(id -u)" = 0 ]; then

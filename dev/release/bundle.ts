@@ -47,6 +47,30 @@ export interface BundleOptions {
   names?: readonly StandinName[];
 }
 
+/** Bundles one entry into one self-contained executable file (esbuild; node18, CommonJS, shebang). */
+export async function bundleFile(entry: string, outFile: string, kubeVersion: string): Promise<void> {
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    target: 'node18',
+    format: 'cjs',
+    write: false,
+    minify: false,
+    legalComments: 'none',
+    banner: { js: '#!/usr/bin/env node' },
+    define: { KPROV_STANDIN_KUBE_VERSION: JSON.stringify(kubeVersion) },
+    logLevel: 'silent',
+    absWorkingDir: repoRoot(),
+  });
+  await writeIfChanged(outFile, result.outputFiles[0]!.contents);
+}
+
+/** The DNS stand-in (CoreDNS 1.2.6's contract) for the lab's coredns image: not part of the release tree. */
+export function corednsEntry(root = repoRoot()): string {
+  return path.join(root, 'dev', 'standin', 'coredns', 'main.ts');
+}
+
 /** Bundles the stand-ins into `{outDir}/{name}` and returns name → path. */
 export async function bundleStandins(opts: BundleOptions): Promise<Record<StandinName, string>> {
   if (!/^v1\.13\.\d+$/.test(opts.kubeVersion)) throw new KprovError('usage', `stand-ins implement v1.13.N only, not ${opts.kubeVersion}`);
@@ -55,22 +79,8 @@ export async function bundleStandins(opts: BundleOptions): Promise<Record<Standi
   const out = {} as Record<StandinName, string>;
   await Promise.all(
     (opts.names ?? standinNames).map(async (name) => {
-      const result = await build({
-        entryPoints: [standinEntry(name, root)],
-        bundle: true,
-        platform: 'node',
-        target: 'node18',
-        format: 'cjs',
-        write: false,
-        minify: false,
-        legalComments: 'none',
-        banner: { js: '#!/usr/bin/env node' },
-        define: { KPROV_STANDIN_KUBE_VERSION: JSON.stringify(opts.kubeVersion) },
-        logLevel: 'silent',
-        absWorkingDir: root,
-      });
       const file = path.join(opts.outDir, name);
-      await writeIfChanged(file, result.outputFiles[0]!.contents);
+      await bundleFile(standinEntry(name, root), file, opts.kubeVersion);
       out[name] = file;
     }),
   );

@@ -6,14 +6,20 @@
  * |---|---|---|
  * | `k8s.gcr.io/pause:3.1` (the v1.13 sandbox image) | busybox, pause | `/pause`: sleeps until SIGTERM |
  * | `docker.io/kprov/workload:1` | busybox, workload | `/serve`: HTTP on $PORT (8080) with busybox httpd; a shell, ping, wget, nslookup |
+ * | `docker.io/coredns/coredns:1.2.6` (Kubespray v2.9's coredns_image_repo:tag) | node runtime, coredns | `/coredns`: the DNS stand-in (dev/standin/coredns), run by the runtime layer's node |
  *
  * The busybox layer (Debian's busybox-static and its applet links) is one blob both images name.
+ * The node runtime layer (this machine's /usr/bin/node and the shared libraries `ldd` lists, at
+ * the paths it lists) is one blob that later Node images (e.g. control-plane static pods) share.
  * Nothing pretends to be what it is not: the workload is kprov's own image, and the pause image
  * is a stand-in for the sandbox image kubelet v1.13 asks containerd for.
  *
  *   node dist/dev/release/images.js --out DIR [--cache-dir DIR] [--archive FILE]
  */
 import { Command } from 'commander';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { bundleFile, corednsEntry } from './bundle.js';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -26,6 +32,10 @@ import type { LayerEntry, LayerSpec } from './layer.js';
 export const PAUSE_IMAGE = 'k8s.gcr.io/pause:3.1';
 export const WORKLOAD_IMAGE = 'docker.io/kprov/workload:1';
 export const WORKLOAD_PORT = 8080;
+/** Kubespray v2.9 (Kubernetes v1.13): coredns_image_repo docker.io/coredns/coredns, coredns_image_tag 1.2.6. */
+export const COREDNS_IMAGE = 'docker.io/coredns/coredns:1.2.6';
+/** The Node the runtime layer is made from. */
+export const NODE_BINARY = '/usr/bin/node';
 
 const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -60,7 +70,45 @@ hostname > /tmp/www/index.html
 exec httpd -f -v -p "\${PORT:-${WORKLOAD_PORT}}" -h /tmp/www
 `;
 
-export function labImageSpecs(busybox: LayerSpec): ImageSpec[] {
+/** `ldd` output → the absolute paths of the loader and the libraries (the vDSO has none). */
+export function lddPaths(output: string): string[] {
+  const out: string[] = [];
+  for (const line of output.split('\n')) {
+    const m = /=>\s+(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
+    if (m) out.push(m[1]!);
+  }
+  return [...new Set(out)].sort();
+}
+
+/** A Node runtime as one layer: /usr/bin/node and its shared libraries, each at the path ldd names (files, links resolved). */
+export async function nodeRuntimeLayer(node = NODE_BINARY): Promise<LayerSpec> {
+  const version = (await execa(node, ['--version'])).stdout.trim();
+  const libs = lddPaths((await execa('ldd', [node])).stdout);
+  const entries: LayerEntry[] = [{ path: 'usr/bin/node', type: 'file', mode: 0o755, from: await realpath(node) }];
+  for (const lib of libs) entries.push({ path: lib.slice(1), type: 'file', mode: 0o755, from: await realpath(lib) });
+  entries.push({ path: 'tmp', type: 'dir', mode: 0o1777 }, ...['etc', 'dev', 'proc', 'sys'].map((p): LayerEntry => ({ path: p, type: 'dir' })));
+  return { createdBy: `kprov: Node ${version} runtime (${node} and the ${libs.length} libraries ldd lists)`, entries };
+}
+
+/** The DNS stand-in, bundled into one file, as the image's program layer. */
+export async function corednsLayer(workDir: string): Promise<LayerSpec> {
+  const file = path.join(workDir, 'coredns');
+  await bundleFile(corednsEntry(), file, 'v1.13.0');
+  return { createdBy: 'kprov: /coredns, the CoreDNS 1.2.6 stand-in (dev/standin/coredns)', entries: [{ path: 'coredns', type: 'file', mode: 0o755, from: file }] };
+}
+
+export function labImageSpecs(busybox: LayerSpec, node?: LayerSpec, coredns?: LayerSpec): ImageSpec[] {
+  const dns: ImageSpec[] =
+    node && coredns
+      ? [
+          {
+            name: COREDNS_IMAGE,
+            layers: [node, coredns],
+            // As the upstream image: ENTRYPOINT ["/coredns"]; Kubespray adds args -conf /etc/coredns/Corefile.
+            run: { entrypoint: ['/usr/bin/node', '/coredns'], env: [PATH_ENV], exposedPorts: ['53/tcp', '53/udp'] },
+          },
+        ]
+      : [];
   return [
     {
       name: PAUSE_IMAGE,
@@ -72,6 +120,7 @@ export function labImageSpecs(busybox: LayerSpec): ImageSpec[] {
       layers: [busybox, { createdBy: 'kprov: /serve', entries: [{ path: 'serve', type: 'file', mode: 0o755, content: SERVE_SCRIPT }] }],
       run: { cmd: ['/serve'], env: [PATH_ENV, `PORT=${WORKLOAD_PORT}`], exposedPorts: [`${WORKLOAD_PORT}/tcp`] },
     },
+    ...dns,
   ];
 }
 
@@ -94,8 +143,14 @@ export async function buildLabImages(opts: LabImagesOptions): Promise<LabImages>
   const cacheDir = opts.cacheDir ?? DEFAULT_CACHE_DIR;
   const store = new ImageStore(path.resolve(opts.outDir), path.join(cacheDir, 'image-layers'));
   const busybox = await busyboxLayer(await debPackage(cacheDir, 'busybox-static'));
+  const work = await mkdtemp(path.join(tmpdir(), 'kprov-images-'));
   const images: BuiltImage[] = [];
-  for (const spec of labImageSpecs(busybox)) images.push(await store.image(spec));
+  try {
+    const specs = labImageSpecs(busybox, await nodeRuntimeLayer(), await corednsLayer(work));
+    for (const spec of specs) images.push(await store.image(spec));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
   await store.writeIndex(images);
   if (opts.archive) await store.archive(path.resolve(opts.archive));
   return { layout: store.dir, ...(opts.archive ? { archive: path.resolve(opts.archive) } : {}), images };

@@ -62,7 +62,7 @@ describe('containers in lab hosts: runc, containerd, the lab registry and its im
   const manifestOf = (name: string) => images.images.find((i) => i.name === name)!;
 
   test('the images are in the lab registry under their paths, the shared layer sent once', async () => {
-    assert.deepEqual(pushed.map((p) => p.target).sort(), ['kprov/workload:1', 'pause:3.1']);
+    assert.deepEqual(pushed.map((p) => p.target).sort(), ['coredns/coredns:1.2.6', 'kprov/workload:1', 'pause:3.1']);
     const hows = pushed.flatMap((p) => p.blobs.map((b) => b.how));
     assert.equal(hows.filter((h) => h === 'mounted').length, 1, JSON.stringify(pushed));
     const catalog = JSON.parse(await sh('node2', `curl -fsS ${lab.registryUrl}/v2/_catalog`)) as { repositories: string[] };

@@ -25,6 +25,7 @@ export const resources: readonly ResourceDef[] = [
   { name: 'namespaces', singularName: '', kind: 'Namespace', namespaced: false, storagePath: 'namespaces', verbs: rw, shortNames: ['ns'], subresources: ['status'] },
   { name: 'endpoints', singularName: '', kind: 'Endpoints', namespaced: true, storagePath: 'services/endpoints', verbs: rw, shortNames: ['ep'], subresources: [] },
   { name: 'configmaps', singularName: '', kind: 'ConfigMap', namespaced: true, storagePath: 'configmaps', verbs: rw, shortNames: ['cm'], subresources: [] },
+  { name: 'secrets', singularName: '', kind: 'Secret', namespaced: true, storagePath: 'secrets', verbs: rw, shortNames: [], subresources: [] },
   { name: 'services', singularName: '', kind: 'Service', namespaced: true, storagePath: 'services/specs', verbs: rw, shortNames: ['svc'], subresources: ['status'] },
   { name: 'pods', singularName: '', kind: 'Pod', namespaced: true, storagePath: 'pods', verbs: rw, shortNames: ['po'], subresources: ['status', 'binding', 'eviction', 'log'] },
   { name: 'componentstatuses', singularName: '', kind: 'ComponentStatus', namespaced: false, storagePath: '', verbs: ['get', 'list'], shortNames: ['cs'], subresources: [], virtual: true },

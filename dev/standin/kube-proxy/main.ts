@@ -1,8 +1,9 @@
 /**
  * kube-proxy v1.13 stand-in: a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) or flags,
- * validated as v1.13 validates them; connects with its kubeconfig and lists nodes, services and
- * endpoints as its informers would; healthz on 10256 (stale after two failed sync periods) and
- * /proxyMode on the metrics address. ipvs falls back to iptables when the kernel lacks ip_vs.
+ * validated as v1.13 validates them; connects with its kubeconfig, follows Services and Endpoints
+ * with watches and writes v1.13's iptables rules (rules.ts, proxier.ts); healthz on 10256 (stale
+ * after two sync periods without a successful sync) and /proxyMode on the metrics address. ipvs
+ * falls back to iptables when the kernel lacks ip_vs, as v1.13 does.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -13,11 +14,12 @@ import { parseCidr } from '../common/cidr.js';
 import { loadComponentConfig } from '../common/componentconfig.js';
 import { API_WAIT_MS } from '../common/controlplane.js';
 import { parseGoDuration } from '../common/duration.js';
-import { configError, messageOf } from '../common/errors.js';
+import { configError } from '../common/errors.js';
 import type { Flags } from '../common/flags.js';
 import { loadKubeconfig } from '../common/kubeconfig.js';
 import { runComponent, type Component } from '../common/run.js';
 import { closeServer, joinHostPort, listen, splitHostPort } from '../common/serve.js';
+import { IptablesProxier } from './proxier.js';
 
 const duration = z.string().refine((s) => typeof parseGoDuration(s) === 'number', { message: 'invalid duration (Go syntax, e.g. 30s)' });
 
@@ -59,6 +61,14 @@ interface ProxySettings {
   healthz?: { host: string; port: number };
   metrics?: { host: string; port: number };
   syncPeriodMs: number;
+  minSyncPeriodMs: number;
+  masqueradeBit: number;
+  masqueradeAll: boolean;
+}
+
+function checkMasqueradeBit(origin: string, bit: number): number {
+  if (bit < 0 || bit > 31) throw configError(`${origin}KubeProxyConfiguration.IPTablesConfiguration.MasqueradeBit: Invalid value: ${bit}: must be within the range [0, 31]`);
+  return bit;
 }
 
 const ipvsSchedulers = new Set(['', 'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'sed', 'nq']);
@@ -86,6 +96,9 @@ function fromConfig(flags: Flags, path: string): ProxySettings {
   if (cfg.oomScoreAdj !== undefined && cfg.oomScoreAdj !== null && (cfg.oomScoreAdj < -1000 || cfg.oomScoreAdj > 1000)) {
     throw configError(`${origin}: KubeProxyConfiguration.OOMScoreAdj: Invalid value: "${cfg.oomScoreAdj}": must be within the range [-1000, 1000]`);
   }
+  const minSync = cfg.iptables?.minSyncPeriod ? parseGoDuration(cfg.iptables.minSyncPeriod) : 0;
+  if (typeof minSync !== 'number' || minSync < 0) throw configError(`${origin}: KubeProxyConfiguration.IPTablesConfiguration.MinSyncPeriod: Invalid value: "${cfg.iptables?.minSyncPeriod ?? ''}": must be greater than or equal to 0`);
+  if (minSync > sync) throw configError(`${origin}: KubeProxyConfiguration.IPTablesConfiguration.SyncPeriod: Invalid value: "${cfg.iptables?.syncPeriod ?? '30s'}": must be greater than or equal to iptables.minSyncPeriod`);
   const kubeconfig = cfg.clientConnection?.kubeconfig ?? '';
   const healthz = hostPort(origin, 'HealthzBindAddress', cfg.healthzBindAddress ?? '0.0.0.0:10256');
   const metrics = hostPort(origin, 'MetricsBindAddress', cfg.metricsBindAddress ?? '127.0.0.1:10249');
@@ -98,6 +111,9 @@ function fromConfig(flags: Flags, path: string): ProxySettings {
     ...(healthz ? { healthz } : {}),
     ...(metrics ? { metrics } : {}),
     syncPeriodMs: sync,
+    minSyncPeriodMs: minSync,
+    masqueradeBit: checkMasqueradeBit(`${origin}: `, cfg.iptables?.masqueradeBit ?? 14),
+    masqueradeAll: cfg.iptables?.masqueradeAll ?? false,
   };
 }
 
@@ -120,6 +136,9 @@ function fromFlags(flags: Flags): ProxySettings {
     ...(healthzPort !== 0 ? { healthz: { host: healthzHost, port: healthzPort } } : {}),
     ...(metrics ? { metrics } : {}),
     syncPeriodMs: sync,
+    minSyncPeriodMs: flags.durationMs('iptables-min-sync-period', 0),
+    masqueradeBit: checkMasqueradeBit('', flags.int('iptables-masquerade-bit', 14)),
+    masqueradeAll: flags.bool('masquerade-all', false),
   };
 }
 
@@ -155,21 +174,20 @@ const kubeProxy: Component = {
     await client.verify(API_WAIT_MS, (why) => log.warning(`waiting for the API server: ${why}`));
 
     let lastUpdated = 0;
-    const sync = async () => {
-      try {
-        for (const what of ['nodes', 'services', 'endpoints']) await client.call('GET', `/api/v1/${what}`);
-        lastUpdated = Date.now();
-      } catch (err) {
-        log.error(`Failed to list objects for proxy rules: ${messageOf(err)}`);
-      }
-    };
-    await sync();
-    let stopped = false;
-    let timer: NodeJS.Timeout | undefined;
-    const loop = () => {
-      timer = setTimeout(() => void sync().finally(() => !stopped && loop()), Math.min(settings.syncPeriodMs, 30_000));
-    };
-    loop();
+    // ipvs without ip_vs has fallen back to iptables above; userspace is not implemented (no rules).
+    const proxier =
+      mode === 'iptables'
+        ? new IptablesProxier({
+            client,
+            log,
+            rules: { masqueradeBit: settings.masqueradeBit, masqueradeAll: settings.masqueradeAll, clusterCIDR: settings.clusterCIDR },
+            syncPeriodMs: settings.syncPeriodMs,
+            minSyncPeriodMs: settings.minSyncPeriodMs,
+            onSynced: (at) => (lastUpdated = at),
+          })
+        : undefined;
+    if (proxier) await proxier.start();
+    else log.warning(`the stand-in writes no rules in ${mode} mode`);
 
     const servers: http.Server[] = [];
     if (settings.healthz) {
@@ -200,8 +218,7 @@ const kubeProxy: Component = {
     }
     return {
       async stop() {
-        stopped = true;
-        if (timer) clearTimeout(timer);
+        await proxier?.stop();
         await Promise.all(servers.map(closeServer));
         client.close();
       },

@@ -21,6 +21,7 @@ service RuntimeService {
   rpc RemoveContainer(RemoveContainerRequest) returns (RemoveContainerResponse) {}
   rpc ListContainers(ListContainersRequest) returns (ListContainersResponse) {}
   rpc ContainerStatus(ContainerStatusRequest) returns (ContainerStatusResponse) {}
+  rpc ExecSync(ExecSyncRequest) returns (ExecSyncResponse) {}
 }
 
 service ImageService {
@@ -176,6 +177,13 @@ message ContainerMetadata {
   uint32 attempt = 2;
 }
 
+message Mount {
+  string container_path = 1;
+  string host_path = 2;
+  bool readonly = 3;
+  bool selinux_relabel = 4;
+}
+
 message ContainerConfig {
   ContainerMetadata metadata = 1;
   ImageSpec image = 2;
@@ -183,6 +191,7 @@ message ContainerConfig {
   repeated string args = 4;
   string working_dir = 5;
   repeated KeyValue envs = 6;
+  repeated Mount mounts = 7;
   map<string, string> labels = 9;
   map<string, string> annotations = 10;
   string log_path = 11;
@@ -225,6 +234,17 @@ message ContainerFilter {
   ContainerStateValue state = 2;
   string pod_sandbox_id = 3;
   map<string, string> label_selector = 4;
+}
+
+message ExecSyncRequest {
+  string container_id = 1;
+  repeated string cmd = 2;
+  int64 timeout = 3;
+}
+message ExecSyncResponse {
+  bytes stdout = 1;
+  bytes stderr = 2;
+  int32 exit_code = 3;
 }
 
 message ListContainersRequest { ContainerFilter filter = 1; }

@@ -50,6 +50,7 @@ export interface ContainerConfig {
   args: string[];
   workingDir: string;
   envs: Array<{ key: string; value: string }>;
+  mounts: Array<{ containerPath: string; hostPath: string; readonly: boolean }>;
   labels: Record<string, string>;
   annotations: Record<string, string>;
   logPath: string;
@@ -202,6 +203,12 @@ export class CriClient {
 
   async containerStatus(containerId: string): Promise<ContainerStatus> {
     return (await this.call<{ status: ContainerStatus }>('RuntimeService', 'ContainerStatus', { containerId })).status;
+  }
+
+  /** Runs a command in a running container (probes); `timeoutSeconds` bounds it (0: none). */
+  async execSync(containerId: string, cmd: string[], timeoutSeconds: number): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    const r = await this.call<{ stdout: Uint8Array; stderr: Uint8Array; exitCode: number }>('RuntimeService', 'ExecSync', { containerId, cmd, timeout: timeoutSeconds }, (timeoutSeconds + 10) * 1000);
+    return { stdout: Buffer.from(r.stdout ?? []).toString('utf8'), stderr: Buffer.from(r.stderr ?? []).toString('utf8'), exitCode: r.exitCode };
   }
 
   /** The image's ID when the runtime has it, else undefined. */

@@ -21,6 +21,10 @@ import { containerLogPath, CONTAINER_NAME_LABEL, podLogDirectory, POD_UID_LABEL 
 import { RuntimeState, restartCountOf } from './runtime-state.js';
 import type { KubeletSettings } from './settings.js';
 import { mirrorPodObject, StaticPodSource } from './static-pods.js';
+import { ProbeManager, type ProbeTarget } from './probes.js';
+import { serviceEnv, ServiceLister } from './service-env.js';
+import { VolumeManager } from './volumes.js';
+import { nanosToMs } from './cri-client.js';
 import path from 'node:path';
 
 const TICK_MS = 2_000;
@@ -41,6 +45,7 @@ export class PodManager {
   private readonly state: RuntimeState;
   private readonly syncer: PodSyncer;
   private readonly staticSource: StaticPodSource;
+  private readonly probes: ProbeManager;
   private apiPods: PodInput[] = [];
   private staticPods: Pod[] = [];
   private apiSeen = false;
@@ -70,7 +75,24 @@ export class PodManager {
   ) {
     this.cri = new CriClient(settings.runtime.socket);
     this.state = new RuntimeState(this.cri);
-    this.syncer = new PodSyncer(this.cri, this.state, settings, log);
+    const services = new ServiceLister(async () => (client ? client.call('GET', '/api/v1/services') : { items: [] }));
+    this.syncer = new PodSyncer(this.cri, this.state, settings, log, new VolumeManager(settings.rootDir, client), async (pod) => serviceEnv(await services.services(), pod.namespace, pod.enableServiceLinks));
+    this.probes = new ProbeManager({
+      exec: (id, cmd, timeout) => this.cri.execSync(id, cmd, timeout),
+      onReadinessChange: () => this.wake(),
+      onLivenessFailure: (t, message) => {
+        this.log.info(`Container ${t.container.name} of pod "${podKey(t.pod)}" failed liveness probe, will be restarted: ${message}`);
+        void this.cri
+          .stopContainer(t.containerId, Math.max(2, t.pod.terminationGracePeriodSeconds))
+          .catch((err: unknown) => this.log.error(`StopContainer ${t.containerId}: ${messageOf(err)}`))
+          .finally(() => {
+            this.changedSinceRelist.add(t.pod.uid);
+            this.state.invalidate(t.pod.uid);
+            this.wake();
+          });
+      },
+      log: (m) => this.log.info(m),
+    });
     this.staticSource = new StaticPodSource(settings.staticPodPath, settings.nodeName, log);
   }
 
@@ -90,6 +112,7 @@ export class PodManager {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.probes.stop();
     this.podWatch?.stop();
     this.wake();
     await this.loopDone;
@@ -230,8 +253,29 @@ export class PodManager {
       if (!d.apiObject || d.pod.deletionTimestamp || isTerminal(d.apiObject)) continue;
       await this.writeStatus(d.pod, d.apiObject).catch((err: unknown) => this.log.error(`Failed to update status for pod "${podKey(d.pod)}": ${messageOf(err)}`));
     }
+    await this.updateProbes().catch((err: unknown) => this.log.error(`probes: ${messageOf(err)}`));
     if (this.client && this.apiSeen && this.staticSeen) await this.syncMirrors(mirrors);
     for (const uid of this.lastWritten.keys()) if (!desired.has(uid)) this.lastWritten.delete(uid);
+  }
+
+  /** Probe workers for the running containers that have probes (none otherwise: no timers). */
+  private async updateProbes(): Promise<void> {
+    const targets: ProbeTarget[] = [];
+    for (const d of this.desired.values()) {
+      if (d.pod.deletionTimestamp || !d.pod.containers.some((c) => c.readinessProbe || c.livenessProbe)) continue;
+      const sandbox = this.state.pods.get(d.pod.uid)?.sandboxes.find((s) => s.state === 'SANDBOX_READY');
+      if (!sandbox) continue;
+      const ip = d.pod.hostNetwork ? nodeAddress(this.settings) : (await this.state.sandboxStatus(sandbox.id))?.network?.ip;
+      if (!ip) continue;
+      for (const c of d.pod.containers) {
+        if (!c.readinessProbe && !c.livenessProbe) continue;
+        const latest = this.state.containersNamed(d.pod.uid, c.name)[0];
+        if (latest?.state !== 'CONTAINER_RUNNING' || latest.podSandboxId !== sandbox.id) continue;
+        const st = await this.state.containerStatus(latest.id);
+        targets.push({ pod: d.pod, container: c, containerId: latest.id, podIP: ip, startedAtMs: nanosToMs(st?.startedAt ?? '0') || Date.now() });
+      }
+    }
+    this.probes.update(targets);
   }
 
   /** Runs a pod's worker; one that changed the runtime makes the loop relist at once. */
@@ -260,7 +304,8 @@ export class PodManager {
       const waiting = this.syncer.waiting.get(`${pod.uid}/${c.name}`);
       const latestStatus = latest ? await this.state.containerStatus(latest.id) : undefined;
       const previousStatus = previous ? await this.state.containerStatus(previous.id) : undefined;
-      containers.push({ name: c.name, image: c.image, ...(latestStatus ? { latest: latestStatus } : {}), ...(previousStatus ? { previous: previousStatus } : {}), ...(waiting ? { waiting } : {}) });
+      const ready = latest && latestStatus?.state === 'CONTAINER_RUNNING' ? this.probes.ready(latest.id, c) : undefined;
+      containers.push({ name: c.name, image: c.image, ...(latestStatus ? { latest: latestStatus } : {}), ...(previousStatus ? { previous: previousStatus } : {}), ...(waiting ? { waiting } : {}), ...(ready !== undefined ? { ready } : {}) });
     }
     const current = apiObject.status;
     const ip = sandboxStatus?.network?.ip;

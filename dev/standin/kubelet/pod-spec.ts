@@ -6,6 +6,36 @@
 import { z } from 'zod';
 
 const envVarSchema = z.looseObject({ name: z.string().min(1), value: z.string().optional() });
+const intOrString = z.union([z.number().int(), z.string()]);
+const probeSchema = z.looseObject({
+  exec: z.looseObject({ command: z.array(z.string()).optional() }).optional(),
+  httpGet: z
+    .looseObject({
+      path: z.string().optional(),
+      port: intOrString,
+      host: z.string().optional(),
+      scheme: z.enum(['HTTP', 'HTTPS']).optional(),
+      httpHeaders: z.array(z.looseObject({ name: z.string(), value: z.string() })).optional(),
+    })
+    .optional(),
+  tcpSocket: z.looseObject({ port: intOrString, host: z.string().optional() }).optional(),
+  initialDelaySeconds: z.number().int().min(0).optional(),
+  timeoutSeconds: z.number().int().min(0).optional(),
+  periodSeconds: z.number().int().min(0).optional(),
+  successThreshold: z.number().int().min(0).optional(),
+  failureThreshold: z.number().int().min(0).optional(),
+});
+export type ProbeSpec = z.infer<typeof probeSchema>;
+const keyToPath = z.looseObject({ key: z.string(), path: z.string(), mode: z.number().int().optional() });
+const volumeSchema = z.looseObject({
+  name: z.string().min(1),
+  secret: z.looseObject({ secretName: z.string().optional(), items: z.array(keyToPath).optional(), defaultMode: z.number().int().optional(), optional: z.boolean().optional() }).optional(),
+  configMap: z.looseObject({ name: z.string().optional(), items: z.array(keyToPath).optional(), defaultMode: z.number().int().optional(), optional: z.boolean().optional() }).optional(),
+  emptyDir: z.looseObject({ medium: z.string().optional() }).optional(),
+  hostPath: z.looseObject({ path: z.string(), type: z.string().optional() }).optional(),
+});
+export type VolumeSpec = z.infer<typeof volumeSchema>;
+const volumeMountSchema = z.looseObject({ name: z.string(), mountPath: z.string(), readOnly: z.boolean().optional(), subPath: z.string().optional() });
 const portSchema = z.looseObject({
   name: z.string().optional(),
   containerPort: z.number().int().min(1).max(65535),
@@ -23,6 +53,9 @@ const containerSchema = z.looseObject({
   ports: z.array(portSchema).optional(),
   imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
   securityContext: z.looseObject({ privileged: z.boolean().optional() }).optional(),
+  volumeMounts: z.array(volumeMountSchema).optional(),
+  readinessProbe: probeSchema.optional(),
+  livenessProbe: probeSchema.optional(),
   stdin: z.boolean().optional(),
   stdinOnce: z.boolean().optional(),
   tty: z.boolean().optional(),
@@ -61,6 +94,8 @@ export const podSchema = z.looseObject({
       .optional(),
     hostname: z.string().optional(),
     subdomain: z.string().optional(),
+    volumes: z.array(volumeSchema).optional(),
+    enableServiceLinks: z.boolean().optional(),
   }),
   status: z.record(z.string(), z.unknown()).optional(),
 });
@@ -87,6 +122,9 @@ export interface Pod {
   dnsConfig?: PodInput['spec']['dnsConfig'];
   hostname?: string;
   subdomain?: string;
+  volumes: VolumeSpec[];
+  /** v1.13 default true: the service environment variables of the pod's namespace. */
+  enableServiceLinks: boolean;
   /** The object as read, for the mirror pod of a static pod. */
   raw: PodInput;
 }
@@ -126,6 +164,8 @@ export function toPod(input: PodInput, uid: string): Pod {
     ...(spec.dnsConfig ? { dnsConfig: spec.dnsConfig } : {}),
     ...(spec.hostname ? { hostname: spec.hostname } : {}),
     ...(spec.subdomain ? { subdomain: spec.subdomain } : {}),
+    volumes: spec.volumes ?? [],
+    enableServiceLinks: spec.enableServiceLinks ?? true,
     raw: input,
   };
 }

@@ -22,6 +22,8 @@ export interface ContainerView {
   previous?: ContainerStatus;
   /** Why the kubelet has not (re)started it: ErrImagePull, ImagePullBackOff, CrashLoopBackOff, … */
   waiting?: { reason: string; message?: string };
+  /** The readiness probe's verdict for the running container (absent: no probe, ready when running). */
+  ready?: boolean;
 }
 
 export interface StatusInput {
@@ -85,7 +87,7 @@ export function containerStatusOf(v: ContainerView, runtimeName: string): ApiCon
   } else {
     state = { waiting: { reason: v.waiting?.reason ?? 'ContainerCreating', ...(v.waiting?.message ? { message: v.waiting.message } : {}) } };
   }
-  return { ...base, state, lastState, ready: latest?.state === 'CONTAINER_RUNNING' };
+  return { ...base, state, lastState, ready: latest?.state === 'CONTAINER_RUNNING' && v.ready !== false };
 }
 
 /** v1.13 getPhase. */

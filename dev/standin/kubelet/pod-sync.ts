@@ -15,6 +15,7 @@ import { nanosToMs, type CriClient, type PodSandboxConfig } from './cri-client.j
 import { podDesc, type Pod } from './pod-spec.js';
 import { containerConfig, GRACE_PERIOD_ANNOTATION, podLogDirectory, sandboxConfig, type RuntimeSettings } from './runtime-config.js';
 import { restartCountOf, type RuntimeState } from './runtime-state.js';
+import type { VolumeManager } from './volumes.js';
 
 /** v1.13 minimumGracePeriodInSeconds. */
 const MIN_GRACE_SECONDS = 2;
@@ -35,6 +36,9 @@ export class PodSyncer {
     private readonly state: RuntimeState,
     private readonly settings: RuntimeSettings,
     private readonly log: Logger,
+    private readonly volumes: VolumeManager,
+    /** The service environment variables for a pod (service-env.ts). */
+    private readonly serviceEnv: (pod: Pod) => Promise<ReadonlyMap<string, string>>,
   ) {}
 
   /**
@@ -43,6 +47,16 @@ export class PodSyncer {
    */
   async sync(pod: Pod): Promise<boolean> {
     const rt = this.state.pods.get(pod.uid) ?? { uid: pod.uid, sandboxes: [], containers: [] };
+    // Volumes first, as v1.13 waits for them before it makes the sandbox.
+    let hostPaths: Map<string, string>;
+    try {
+      hostPaths = await this.volumes.setUp(pod);
+    } catch (err) {
+      const why = messageOf(err);
+      if (this.waiting.get(`${pod.uid}/${pod.containers[0]!.name}`)?.message !== why) this.log.error(`Unable to mount volumes for pod "${podDesc(pod)}": ${why}`);
+      for (const c of pod.containers) this.waiting.set(`${pod.uid}/${c.name}`, { reason: 'ContainerCreating', message: why });
+      return false;
+    }
     let changed = false;
     let sandbox = rt.sandboxes.find((s) => s.state === 'SANDBOX_READY');
     let sandboxId: string;
@@ -69,12 +83,12 @@ export class PodSyncer {
     }
     const sbCfg = sandboxConfig(pod, attempt, this.settings);
     for (const c of pod.containers) {
-      if (await this.syncContainer(pod, c, sandboxId, sbCfg, sandbox === undefined)) changed = true;
+      if (await this.syncContainer(pod, c, sandboxId, sbCfg, sandbox === undefined, hostPaths)) changed = true;
     }
     return changed;
   }
 
-  private async syncContainer(pod: Pod, c: Pod['containers'][number], sandboxId: string, sbCfg: PodSandboxConfig, freshSandbox: boolean): Promise<boolean> {
+  private async syncContainer(pod: Pod, c: Pod['containers'][number], sandboxId: string, sbCfg: PodSandboxConfig, freshSandbox: boolean, hostPaths: Map<string, string>): Promise<boolean> {
     const key = `${pod.uid}/${c.name}`;
     const all = this.state.containersNamed(pod.uid, c.name);
     const inSandbox = freshSandbox ? [] : all.filter((x) => x.podSandboxId === sandboxId);
@@ -117,7 +131,13 @@ export class PodSyncer {
     }
     // Only the newest dead container of a name is kept (v1.13 GC, MaxPerPodContainer 1).
     for (const old of all.filter((x) => x.state !== 'CONTAINER_RUNNING').slice(1)) await this.cri.removeContainer(old.id).catch(() => undefined);
-    const config = containerConfig(pod, c, restartCount, imageRef);
+    let config;
+    try {
+      config = containerConfig(pod, c, restartCount, imageRef, { mounts: this.volumes.mountsFor(pod, c, hostPaths), serviceEnv: await this.serviceEnv(pod) });
+    } catch (err) {
+      this.waiting.set(key, { reason: 'CreateContainerConfigError', message: messageOf(err) });
+      return false;
+    }
     await mkdir(path.join(sbCfg.logDirectory, c.name), { recursive: true, mode: 0o755 });
     let id: string;
     try {
@@ -177,6 +197,7 @@ export class PodSyncer {
       for (const s of rt.sandboxes) await this.cri.removePodSandbox(s.id).catch((err: unknown) => this.log.error(`RemovePodSandbox ${s.id}: ${messageOf(err)}`));
     }
     await rm(podLogDirectory(uid), { recursive: true, force: true });
+    await this.volumes.tearDown(uid).catch((err: unknown) => this.log.error(`Failed to remove the volumes of pod ${uid}: ${messageOf(err)}`));
     this.forget(uid);
   }
 

@@ -170,16 +170,33 @@ export function expandVars(text: string, env: Map<string, string>): string {
   });
 }
 
-export function containerConfig(pod: Pod, c: Pod['containers'][number], restartCount: number, imageRef: string): ContainerConfig {
+export interface ContainerExtras {
+  /** The service environment variables (service-env.ts). */
+  serviceEnv?: ReadonlyMap<string, string>;
+  mounts?: Array<{ containerPath: string; hostPath: string; readonly: boolean }>;
+}
+
+/**
+ * v1.13 makeEnvironmentVariables: the container's own variables first (`$(VAR)` may name an
+ * earlier one or a service variable), then each service variable the container does not define.
+ */
+export function containerEnv(c: ContainerSpec, serviceEnv: ReadonlyMap<string, string> = new Map()): Array<{ key: string; value: string }> {
   const env = new Map<string, string>();
   const envs: Array<{ key: string; value: string }> = [];
   for (const e of c.env ?? []) {
     // valueFrom (secrets, config maps, the downward API) is not resolved by the stand-in.
     if (e.value === undefined) continue;
-    const value = expandVars(e.value, env);
+    const value = expandVars(e.value, new Map([...serviceEnv, ...env]));
     env.set(e.name, value);
     envs.push({ key: e.name, value });
   }
+  for (const [key, value] of serviceEnv) if (!env.has(key)) envs.push({ key, value });
+  return envs;
+}
+
+export function containerConfig(pod: Pod, c: Pod['containers'][number], restartCount: number, imageRef: string, extras: ContainerExtras = {}): ContainerConfig {
+  const envs = containerEnv(c, extras.serviceEnv);
+  const env = new Map(envs.map((e) => [e.key, e.value]));
   return {
     metadata: { name: c.name, attempt: restartCount },
     image: { image: imageRef },
@@ -187,6 +204,7 @@ export function containerConfig(pod: Pod, c: Pod['containers'][number], restartC
     args: (c.args ?? []).map((a) => expandVars(a, env)),
     workingDir: c.workingDir ?? '',
     envs,
+    mounts: extras.mounts ?? [],
     labels: { [CONTAINER_NAME_LABEL]: c.name, [POD_NAME_LABEL]: pod.name, [POD_NAMESPACE_LABEL]: pod.namespace, [POD_UID_LABEL]: pod.uid },
     annotations: {
       [CONTAINER_HASH_ANNOTATION]: containerHash(c),

@@ -129,6 +129,8 @@ export interface KubeletSettings {
   cniConfDir: string;
   cniBinDirs: string[];
   networkPlugin: string;
+  /** --root-dir (default /var/lib/kubelet): pod volumes live under <rootDir>/pods/<uid>/volumes. */
+  rootDir: string;
 }
 
 function socketOf(flag: string, endpoint: string): string {
@@ -290,5 +292,6 @@ export function loadKubeletSettings(flags: Flags): KubeletSettings {
     cniConfDir: flags.string('cni-conf-dir', '/etc/cni/net.d'),
     cniBinDirs: flags.list('cni-bin-dir', ['/opt/cni/bin']),
     networkPlugin,
+    rootDir: flags.string('root-dir', '/var/lib/kubelet'),
   };
 }

@@ -91,9 +91,14 @@ export class NetNs {
     return ns;
   }
 
-  /** Starts `cmd` inside the namespace (ip netns exec execs it, so the PID is the command's). */
-  spawn(label: string, cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Proc {
-    const child = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], {
+  /**
+   * Starts `cmd` inside the namespace (ip netns exec execs it, so the PID is the command's).
+   * `keepSys`: enter with `nsenter --net` instead, which keeps the machine's /sys (ip netns exec
+   * mounts a fresh sysfs without the cgroup hierarchies that runc needs).
+   */
+  spawn(label: string, cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; keepSys?: boolean } = {}): Proc {
+    const enter = opts.keepSys ? ['nsenter', [`--net=/run/netns/${this.name}`, '--', cmd, ...args]] as const : ['ip', ['netns', 'exec', this.name, cmd, ...args]] as const;
+    const child = spawn(enter[0], [...enter[1]], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...opts.env },
       ...(opts.cwd ? { cwd: opts.cwd } : {}),

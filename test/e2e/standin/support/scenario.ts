@@ -222,14 +222,17 @@ export class Scenario {
     });
   }
 
-  /** Starts real containerd on a socket in the scenario directory and waits for the socket. */
-  async startContainerd(): Promise<{ proc: Proc; socket: string }> {
+  /**
+   * Starts real containerd on a socket in the scenario directory and waits for the socket.
+   * `config` replaces the minimal config.toml; `env` is added to its environment (PATH for runc).
+   */
+  async startContainerd(opts: { config?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ proc: Proc; socket: string }> {
     const base = path.join(this.dir, 'containerd');
     await mkdir(base, { recursive: true });
     const config = path.join(base, 'config.toml');
-    await writeFile(config, 'version = 2\n');
+    await writeFile(config, opts.config ?? 'version = 2\n');
     const socket = path.join(base, 'containerd.sock');
-    const proc = this.ns.spawn('containerd', await containerdBinary(), ['--address', socket, '--root', path.join(base, 'root'), '--state', path.join(base, 'state'), '--config', config]);
+    const proc = this.ns.spawn('containerd', await containerdBinary(), ['--address', socket, '--root', path.join(base, 'root'), '--state', path.join(base, 'state'), '--config', config], { keepSys: true, ...(opts.env ? { env: opts.env } : {}) });
     await waitFor('containerd socket', async () => {
       if (!proc.running) throw new Error(`containerd exited:\n${proc.output().slice(-2000)}`);
       return existsSync(socket) && proc.output().includes('containerd successfully booted') ? true : undefined;
