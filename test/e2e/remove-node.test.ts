@@ -71,7 +71,7 @@ test('remove-node: a worker and etcd member drained and removed, a dead node rem
 
     // 0. With node2's etcd stopped, removing node3 would leave node1 alone healthy of two: refused, nothing changed.
     await lab.exec('node2', ['systemctl', 'stop', 'etcd']);
-    const refused = await kprov(['apply', 'remove-node', '-e', 'node=node3', '--yes']);
+    const refused = await kprov(['apply', 'remove-node', '-e', 'node=node3', '-e', 'drain_grace_period=2', '--yes']);
     assert.equal(refused.code, 1, refused.stdout.slice(-3000));
     const why = of(refused.events, 'task:finish').find((e) => e.status === 'failed');
     assert.match(why?.error?.message ?? '', /^not removing etcd members: removing node3 leaves 2 member\(s\), of which 1 healthy; etcd needs 2 for a quorum$/);
@@ -80,7 +80,7 @@ test('remove-node: a worker and etcd member drained and removed, a dead node rem
     assert.deepEqual(await members(), ['node1', 'node2', 'node3']);
 
     // 1. node3: drain, etcd member, reset, Node, routes.
-    const first = await kprov(['apply', 'remove-node', '-e', 'node=node3', '--yes']);
+    const first = await kprov(['apply', 'remove-node', '-e', 'node=node3', '-e', 'drain_grace_period=2', '--yes']);
     assert.equal(first.code, 0, failures(first));
     console.log(`measured: remove-node of a worker and etcd member ${(first.ms / 1000).toFixed(1)} s`);
     const changed = of(first.events, 'task:finish').filter((e) => e.status === 'changed').map((e) => `${e.host} ${e.role}: ${e.task}`);
