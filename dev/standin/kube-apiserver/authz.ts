@@ -1,16 +1,20 @@
 /**
- * Authorization for --authorization-mode, at the level a provisioner exercises it: the v1.13 RBAC
- * bootstrap roles of the control-plane identities (system:masters, system:kube-controller-manager,
- * system:kube-scheduler, system:kube-proxy/system:node-proxier, discovery for everyone) and the Node
- * authorizer for kubelets (system:node:<name> in system:nodes).
+ * Authorization for --authorization-mode: the v1.13 RBAC bootstrap roles of the control-plane
+ * identities (system:masters, system:kube-controller-manager, system:kube-scheduler,
+ * system:kube-proxy/system:node-proxier, discovery for everyone), then the stored RBAC objects
+ * (rbac-store.ts) for everyone else, and the Node authorizer for kubelets (node-authorizer.ts).
  */
 import type { UserInfo } from './authn.js';
+import { nodeAuthorizerAllows } from './node-authorizer.js';
+import { storedRbacAllows } from './rbac-store.js';
+import type { Registry } from './registry.js';
 
 export interface RequestAttributes {
   user: UserInfo;
   verb: string;
   path: string;
   resourceRequest: boolean;
+  apiGroup?: string;
   resource?: string;
   subresource?: string;
   namespace?: string;
@@ -20,6 +24,7 @@ export interface RequestAttributes {
 export type Decision = { allowed: true } | { allowed: false; reason: string };
 
 const readVerbs = new Set(['get', 'list', 'watch']);
+const writeVerbs = new Set(['create', 'update', 'patch', 'delete']);
 const discoveryPaths = [/^\/healthz(\/.*)?$/, /^\/version\/?$/, /^\/api(\/.*)?$/, /^\/apis(\/.*)?$/, /^\/openapi(\/.*)?$/, /^\/swagger.*$/];
 
 /** The node name of a kubelet identity, or undefined when the user is not a node. */
@@ -29,11 +34,21 @@ export function nodeNameOf(user: UserInfo): string | undefined {
   return name === '' ? undefined : name;
 }
 
-function rbacAllows(a: RequestAttributes): boolean {
+/** resource or resource/subresource */
+export const resourcePath = (a: RequestAttributes) => (a.subresource ? `${a.resource}/${a.subresource}` : a.resource ?? '');
+
+/** What the controller-manager's controllers write (their system:controller:* roles together). */
+const controllerWrites = new Set([
+  'nodes', 'nodes/status', 'pods', 'pods/status', 'endpoints', 'serviceaccounts', 'secrets',
+  'replicasets', 'replicasets/status', 'replicasets/scale', 'deployments', 'deployments/status', 'deployments/scale',
+]);
+
+/** The hard-coded bootstrap policy of the control-plane identities and discovery. */
+export function bootstrapRbacAllows(a: RequestAttributes): boolean {
   const { user } = a;
   if (user.groups.includes('system:masters')) return true;
   if (!a.resourceRequest) return a.verb === 'get' && discoveryPaths.some((re) => re.test(a.path));
-  const r = a.subresource ? `${a.resource}/${a.subresource}` : a.resource ?? '';
+  const r = resourcePath(a);
   const lockFor = (holder: string) =>
     (a.resource === 'endpoints' || a.resource === 'configmaps') &&
     a.namespace === 'kube-system' &&
@@ -41,10 +56,8 @@ function rbacAllows(a: RequestAttributes): boolean {
   if (user.name === 'system:kube-controller-manager') {
     if (readVerbs.has(a.verb)) return true;
     if (lockFor('kube-controller-manager')) return true;
-    // Node lifecycle and IPAM controllers (node-controller's service-account role in a real cluster).
-    if (['nodes', 'nodes/status'].includes(r) && ['update', 'patch'].includes(a.verb)) return true;
-    // The pod garbage collector deletes pods of nodes that are gone.
-    return r === 'pods' && a.verb === 'delete';
+    // Node IPAM/lifecycle, deployment, replicaset, endpoint, serviceaccount, token and garbage collector controllers.
+    return controllerWrites.has(r) && writeVerbs.has(a.verb);
   }
   if (user.name === 'system:kube-scheduler') {
     if (lockFor('kube-scheduler')) return true;
@@ -59,32 +72,23 @@ function rbacAllows(a: RequestAttributes): boolean {
   return false;
 }
 
-function nodeAuthorizerAllows(a: RequestAttributes): boolean {
-  if (nodeNameOf(a.user) === undefined || !a.resourceRequest) return false;
-  const r = a.subresource ? `${a.resource}/${a.subresource}` : a.resource ?? '';
-  if (r === 'nodes') return readVerbs.has(a.verb) || ['create', 'update', 'patch', 'delete'].includes(a.verb);
-  if (r === 'nodes/status') return ['get', 'update', 'patch'].includes(a.verb);
-  if (r === 'services' || r === 'endpoints') return readVerbs.has(a.verb);
-  // system:node's pod rules; NodeRestriction admission narrows them to the node's own pods.
-  if (r === 'pods') return readVerbs.has(a.verb) || a.verb === 'create' || a.verb === 'delete';
-  if (r === 'pods/status') return ['update', 'patch'].includes(a.verb);
-  if (r === 'pods/eviction') return a.verb === 'create';
-  return false;
-}
-
-export function authorize(modes: readonly string[], a: RequestAttributes): Decision {
+export async function authorize(modes: readonly string[], a: RequestAttributes, registry: Registry): Promise<Decision> {
   for (const mode of modes) {
     if (mode === 'AlwaysAllow') return { allowed: true };
-    if (mode === 'RBAC' && rbacAllows(a)) return { allowed: true };
-    if (mode === 'Node' && nodeAuthorizerAllows(a)) return { allowed: true };
+    if (mode === 'RBAC') {
+      if (bootstrapRbacAllows(a)) return { allowed: true };
+      if (await storedRbacAllows(registry, a.user, a)) return { allowed: true };
+    }
+    if (mode === 'Node' && (await nodeAuthorizerAllows(registry, a))) return { allowed: true };
   }
   return { allowed: false, reason: forbiddenMessage(a) };
 }
 
+/** v1.13's wording: `deployments.apps "x" is forbidden: User "u" cannot get resource "deployments" in API group "apps" in the namespace "ns"`. */
 export function forbiddenMessage(a: RequestAttributes): string {
   if (!a.resourceRequest) return `forbidden: User "${a.user.name}" cannot ${a.verb} path "${a.path}"`;
-  const r = a.subresource ? `${a.resource}/${a.subresource}` : a.resource ?? '';
-  const subject = a.name ? `${a.resource} "${a.name}"` : `${a.resource}`;
+  const qualified = a.apiGroup ? `${a.resource}.${a.apiGroup}` : `${a.resource}`;
+  const subject = a.name ? `${qualified} "${a.name}"` : qualified;
   const scope = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
-  return `${subject} is forbidden: User "${a.user.name}" cannot ${a.verb} resource "${r}" in API group "" ${scope}`;
+  return `${subject} is forbidden: User "${a.user.name}" cannot ${a.verb} resource "${resourcePath(a)}" in API group "${a.apiGroup ?? ''}" ${scope}`;
 }

@@ -13,6 +13,8 @@ import { startMasterLeases } from './masterleases.js';
 import { loadApiserverOptions } from './options.js';
 import { Registry, StatusError } from './registry.js';
 import { findResource } from './resources.js';
+import { serviceStrategy } from './services.js';
+import { workloadStrategy } from './workloads.js';
 
 const STORAGE_WAIT_MS = 30_000;
 
@@ -40,6 +42,9 @@ const apiserver: Component = {
       await new Promise((r) => setTimeout(r, 1000));
     }
     const registry = new Registry(etcd, opts.etcdPrefix);
+    registry.setStrategy(findResource('services')!, serviceStrategy(etcd, registry, opts.etcdPrefix, { clusterIPRange: opts.serviceClusterIPRange, nodePorts: opts.serviceNodePortRange }));
+    registry.setStrategy(findResource('deployments')!, workloadStrategy('Deployment'));
+    registry.setStrategy(findResource('replicasets')!, workloadStrategy('ReplicaSet'));
     const namespaces = findResource('namespaces')!;
     for (const ns of ['default', 'kube-system', 'kube-public']) {
       try {

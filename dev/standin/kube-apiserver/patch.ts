@@ -1,7 +1,9 @@
 /**
- * PATCH bodies: JSON merge patch (RFC 7386) and the strategic merge patch kubelets send for node
- * status, where lists such as conditions and addresses merge by their `type` key instead of being
- * replaced. Directives other than `$patch: replace|delete` are dropped.
+ * PATCH bodies: JSON merge patch (RFC 7386) and strategic merge patch (kubelets' node status,
+ * `kubectl apply`), where lists with a merge key in the v1.13 types (conditions and addresses by
+ * `type`, containers by `name`, container ports by `containerPort`, service ports by `port`, …)
+ * merge item by item instead of being replaced. Directives: `$patch: replace|delete`, `$retainKeys`;
+ * `$setElementOrder/…` and `$deleteFromPrimitiveList/…` are dropped (order is kept as stored).
  */
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -17,16 +19,29 @@ export function mergePatch(target: unknown, patch: unknown): Json {
   return out;
 }
 
-/** Merge keys of the core/v1 lists a kubelet or controller patches. */
+/** Merge keys (patchMergeKey) of the lists in the served kinds, by field name. */
 const mergeKeys: Record<string, string> = {
   conditions: 'type',
   addresses: 'type',
   taints: 'key',
   ports: 'port',
   containers: 'name',
+  initContainers: 'name',
   volumes: 'name',
+  volumeMounts: 'mountPath',
+  volumeDevices: 'devicePath',
   env: 'name',
+  imagePullSecrets: 'name',
+  secrets: 'name',
+  ownerReferences: 'uid',
+  hostAliases: 'ip',
 };
+
+/** Container ports merge by containerPort, service ports by port: the same field name. */
+function mergeKeyFor(field: string, current: Json[], patch: Json[]): string | undefined {
+  if (field === 'ports' && [...current, ...patch].some((i) => isObject(i) && 'containerPort' in i)) return 'containerPort';
+  return mergeKeys[field];
+}
 
 export function strategicMergePatch(target: unknown, patch: unknown): Json {
   if (!isObject(patch)) return patch as Json;
@@ -41,13 +56,20 @@ export function strategicMergePatch(target: unknown, patch: unknown): Json {
       delete out[k];
       continue;
     }
-    const key = mergeKeys[k];
     const current = out[k];
+    const key = Array.isArray(v) && Array.isArray(current) ? mergeKeyFor(k, current, v) : undefined;
     if (key && Array.isArray(v) && Array.isArray(current)) {
       out[k] = mergeList(current, v, key);
+    } else if (Array.isArray(v)) {
+      out[k] = stripDirectives(v);
     } else {
       out[k] = strategicMergePatch(current, v);
     }
+  }
+  // $retainKeys: the fields of this object that are not listed go (Deployment strategy, volumes).
+  if (Array.isArray(patch.$retainKeys)) {
+    const keep = new Set(patch.$retainKeys.filter((x): x is string => typeof x === 'string'));
+    for (const k of Object.keys(out)) if (!keep.has(k)) delete out[k];
   }
   return out;
 }
