@@ -86,6 +86,18 @@ export function randomSuffix(n = 5): string {
   return [...bytes].map((b) => SAFE_ALPHABET[b % SAFE_ALPHABET.length]).join('');
 }
 
+/** Deep equality of JSON values, key order ignored. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  const ka = Object.keys(ra).filter((k) => ra[k] !== undefined);
+  const kb = Object.keys(rb).filter((k) => rb[k] !== undefined);
+  return ka.length === kb.length && ka.every((k) => sameJson(ra[k], rb[k]));
+}
+
 export class Registry {
   private readonly strategies = new Map<string, Strategy>();
 
@@ -222,7 +234,7 @@ export class Registry {
       if (strategy?.prepareForUpdate) next = await strategy.prepareForUpdate(next, current);
       if (def.generation) {
         const was = typeof currentMeta.generation === 'number' ? currentMeta.generation : 1;
-        next.metadata = { ...next.metadata, generation: JSON.stringify(next.spec) === JSON.stringify(current.spec) ? was : was + 1 };
+        next.metadata = { ...next.metadata, generation: sameJson(next.spec, current.spec) ? was : was + 1 };
       }
     }
     const revision = await this.etcd.putIf(key, this.encode(def, next), kv.modRevision);
