@@ -48,6 +48,11 @@ function invalidName(def: ResourceDef, name: string): StatusError | undefined {
   if (name === '') {
     return new StatusError(422, 'Invalid', `${def.kind} "" is invalid: metadata.name: Required value: name or generateName is required`, { kind: def.kind });
   }
+  if (def.group === 'rbac.authorization.k8s.io') {
+    // RBAC names are path segments (ValidateRBACName): `system:coredns` is fine.
+    const bad = name === '.' ? 'may not be \'.\'' : name === '..' ? 'may not be \'..\'' : name.includes('/') ? 'may not contain \'/\'' : name.includes('%') ? 'may not contain \'%\'' : undefined;
+    return bad ? new StatusError(422, 'Invalid', `${def.kind}.rbac.authorization.k8s.io "${name}" is invalid: metadata.name: Invalid value: "${name}": ${bad}`, { name, group: def.group, kind: def.kind }) : undefined;
+  }
   if (name.length > 253 || !dns1123Subdomain.test(name)) {
     return new StatusError(
       422,

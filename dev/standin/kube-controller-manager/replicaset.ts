@@ -72,6 +72,7 @@ async function syncReplicaSet(client: ApiClient, log: Logger, rs: Rec, pods: Rec
   const owned = pods.filter((p) => controlledBy(p, uidOf(rs)) && selectorMatches(selector, labelsOf(p)));
   const active = owned.filter(isPodActive);
   const want = num(spec.replicas, 1);
+  let failure: unknown;
   if (!meta(rs).deletionTimestamp) {
     if (active.length < want) {
       for (let i = active.length; i < want; i++) {
@@ -80,8 +81,9 @@ async function syncReplicaSet(client: ApiClient, log: Logger, rs: Rec, pods: Rec
           owned.push(created);
           log.info(`Controller ${nameOf(rs)} created pod ${nameOf(created)}`);
         } catch (err) {
-          // The ServiceAccount admission refuses pods until the token exists: the next round tries again.
-          log.warning(`Error creating pod for ReplicaSet ${ns}/${nameOf(rs)}: ${(err as Error).message}`);
+          // The ServiceAccount admission refuses pods until the token exists: the status is still
+          // written, then the round fails so that the loop tries again soon.
+          failure = new Error(`creating a pod for ReplicaSet ${ns}/${nameOf(rs)}: ${(err as Error).message}`);
           break;
         }
       }
@@ -105,12 +107,18 @@ async function syncReplicaSet(client: ApiClient, log: Logger, rs: Rec, pods: Rec
       if (!(err instanceof ApiError && err.status === 404)) throw err;
     });
   }
+  if (failure) throw failure;
 }
 
 export function startReplicaSetController(client: ApiClient, log: Logger): ControllerLoop {
   return runController('replicaset', client, log, ['/apis/apps/v1/replicasets', '/api/v1/pods'], async () => {
     const [sets, pods] = await Promise.all([listItems(client, '/apis/apps/v1/replicasets'), listItems(client, '/api/v1/pods')]);
     const podsByNs = groupByNamespace(pods);
-    for (const rs of sets) await syncReplicaSet(client, log, rs, podsByNs.get(namespaceOf(rs)) ?? []);
+    // One ReplicaSet's failure does not hold up the others; the round fails after all were tried.
+    const failures: string[] = [];
+    for (const rs of sets) {
+      await syncReplicaSet(client, log, rs, podsByNs.get(namespaceOf(rs)) ?? []).catch((err: unknown) => failures.push((err as Error).message));
+    }
+    if (failures.length > 0) throw new Error(failures.join('; '));
   });
 }
