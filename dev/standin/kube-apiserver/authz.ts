@@ -24,7 +24,6 @@ export interface RequestAttributes {
 export type Decision = { allowed: true } | { allowed: false; reason: string };
 
 const readVerbs = new Set(['get', 'list', 'watch']);
-const writeVerbs = new Set(['create', 'update', 'patch', 'delete']);
 const discoveryPaths = [/^\/healthz(\/.*)?$/, /^\/version\/?$/, /^\/api(\/.*)?$/, /^\/apis(\/.*)?$/, /^\/openapi(\/.*)?$/, /^\/swagger.*$/];
 
 /** The node name of a kubelet identity, or undefined when the user is not a node. */
@@ -38,10 +37,19 @@ export function nodeNameOf(user: UserInfo): string | undefined {
 export const resourcePath = (a: RequestAttributes) => (a.subresource ? `${a.resource}/${a.subresource}` : a.resource ?? '');
 
 /** What the controller-manager's controllers write (their system:controller:* roles together). */
-const controllerWrites = new Set([
-  'nodes', 'nodes/status', 'pods', 'pods/status', 'endpoints', 'serviceaccounts', 'secrets',
-  'replicasets', 'replicasets/status', 'replicasets/scale', 'deployments', 'deployments/status', 'deployments/scale',
-]);
+const allWrites = ['create', 'update', 'patch', 'delete'];
+const controllerWrites: Record<string, string[]> = {
+  nodes: ['update', 'patch'],
+  'nodes/status': ['update', 'patch'],
+  pods: ['create', 'delete'],
+  endpoints: allWrites,
+  serviceaccounts: allWrites,
+  secrets: allWrites,
+  replicasets: allWrites,
+  'replicasets/status': ['update', 'patch'],
+  deployments: ['update', 'patch'],
+  'deployments/status': ['update', 'patch'],
+};
 
 /** The hard-coded bootstrap policy of the control-plane identities and discovery. */
 export function bootstrapRbacAllows(a: RequestAttributes): boolean {
@@ -57,7 +65,7 @@ export function bootstrapRbacAllows(a: RequestAttributes): boolean {
     if (readVerbs.has(a.verb)) return true;
     if (lockFor('kube-controller-manager')) return true;
     // Node IPAM/lifecycle, deployment, replicaset, endpoint, serviceaccount, token and garbage collector controllers.
-    return controllerWrites.has(r) && writeVerbs.has(a.verb);
+    return controllerWrites[r]?.includes(a.verb) === true;
   }
   if (user.name === 'system:kube-scheduler') {
     if (lockFor('kube-scheduler')) return true;
