@@ -5,6 +5,7 @@
  * JSON (as a v1.13 apiserver does with --storage-media-type=application/json).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { sameJson } from '../common/json.js';
 import { kubeTime } from '../common/objects.js';
 import type { EtcdClient, KeyValue } from './etcd.js';
 import { apiPrefix, groupVersion, type ResourceDef } from './resources.js';
@@ -89,18 +90,6 @@ const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 export function randomSuffix(n = 5): string {
   const bytes = randomBytes(n);
   return [...bytes].map((b) => SAFE_ALPHABET[b % SAFE_ALPHABET.length]).join('');
-}
-
-/** Deep equality of JSON values, key order ignored. */
-export function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const ra = a as Record<string, unknown>;
-  const rb = b as Record<string, unknown>;
-  const ka = Object.keys(ra).filter((k) => ra[k] !== undefined);
-  const kb = Object.keys(rb).filter((k) => rb[k] !== undefined);
-  return ka.length === kb.length && ka.every((k) => sameJson(ra[k], rb[k]));
 }
 
 export class Registry {

@@ -3,7 +3,7 @@
  * pod-template-hash, maxSurge/maxUnavailable from int-or-percent, how far the new ReplicaSet may
  * grow and the old ones shrink in a rolling update, and the Deployment's status and conditions.
  */
-import { arr, jsonEqual, meta, nameOf, num, rec, type Rec } from './objects.js';
+import { arr, sameJson, meta, nameOf, num, rec, type Rec } from './objects.js';
 
 export const HASH_LABEL = 'pod-template-hash';
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
@@ -32,7 +32,7 @@ export function withoutHash(template: unknown): Rec {
 }
 
 export function templatesEqual(a: unknown, b: unknown): boolean {
-  return jsonEqual(withoutHash(a), withoutHash(b));
+  return sameJson(withoutHash(a), withoutHash(b));
 }
 
 /** An int-or-percent of `total`: percentages round up for surge, down for unavailability. */

@@ -21,7 +21,7 @@ import {
   revisionOf,
   templatesEqual,
 } from './deployment-rollout.js';
-import { controlledBy, controllerRef, groupByNamespace, jsonEqual, listItems, meta, nameOf, namespaceOf, num, rec, uidOf, type Rec } from './objects.js';
+import { controlledBy, controllerRef, groupByNamespace, sameJson, listItems, meta, nameOf, namespaceOf, num, rec, uidOf, type Rec } from './objects.js';
 
 const rsPath = (ns: string, name?: string) => `/apis/apps/v1/namespaces/${ns}/replicasets${name ? `/${name}` : ''}`;
 
@@ -129,7 +129,7 @@ async function syncDeployment(client: ApiClient, log: Logger, d: Rec, sets: Rec[
   const fresh = (await listItems(client, rsPath(ns))).filter((rs) => controlledBy(rs, uidOf(d)));
   const freshNew = fresh.find((rs) => uidOf(rs) === uidOf(newRS!));
   const status = deploymentStatus(d, fresh, freshNew, createdNow, kubeTime());
-  if (!jsonEqual(status, rec(d.status))) {
+  if (!sameJson(status, rec(d.status))) {
     // A merge patch: null removes unavailableReplicas once every replica is available.
     await client.call('PATCH', `/apis/apps/v1/namespaces/${ns}/deployments/${nameOf(d)}/status`, { status: { unavailableReplicas: null, ...status } }, 'application/merge-patch+json');
   }

@@ -12,7 +12,7 @@ import type { ApiClient } from '../common/client.js';
 import { ApiError } from '../common/client.js';
 import type { Logger } from '../common/klog.js';
 import { runController, type ControllerLoop } from './controller-loop.js';
-import { arr, groupByNamespace, isPodReady, jsonEqual, labelsOf, listItems, meta, nameOf, namespaceOf, rec, type Rec } from './objects.js';
+import { arr, groupByNamespace, isPodReady, sameJson, labelsOf, listItems, meta, nameOf, namespaceOf, rec, type Rec } from './objects.js';
 
 const TOLERATE_UNREADY = 'service.alpha.kubernetes.io/tolerate-unready-endpoints';
 
@@ -74,7 +74,7 @@ async function syncNamespace(client: ApiClient, log: Logger, ns: string, service
     const current = endpoints.find((e) => nameOf(e) === name);
     const labels = labelsOf(svc);
     if (current) {
-      if (jsonEqual(current.subsets ?? [], subsets) && jsonEqual(labelsOf(current), labels)) continue;
+      if (sameJson(current.subsets ?? [], subsets) && sameJson(labelsOf(current), labels)) continue;
       await client.call('PUT', `${path}/${name}`, { ...current, metadata: { ...meta(current), labels }, subsets });
     } else {
       await client.call('POST', path, { apiVersion: 'v1', kind: 'Endpoints', metadata: { name, namespace: ns, labels }, subsets });

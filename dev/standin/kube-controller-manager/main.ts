@@ -13,6 +13,7 @@ import type { Flags } from '../common/flags.js';
 import { loadCertificates, loadKeyPair, loadPrivateKey, readFileFor } from '../common/files.js';
 import { loadKubeconfig } from '../common/kubeconfig.js';
 import { runComponent, type Component } from '../common/run.js';
+import { controllerEnabled } from './controller-enabled.js';
 import { startDeploymentController } from './deployment.js';
 import { startEndpointController } from './endpoints.js';
 import { startGarbageCollector } from './garbage-collector.js';
@@ -28,16 +29,6 @@ const knownControllers = new Set(
   replicationcontroller resourcequota route service serviceaccount serviceaccount-token statefulset tokencleaner
   ttl ttl-after-finished`.split(/\s+/),
 );
-
-/** Known but off unless named (v1.13's ControllersDisabledByDefault). */
-const disabledByDefault = new Set(['bootstrapsigner', 'tokencleaner']);
-
-/** --controllers: `*` is every controller not off by default, `name` turns one on, `-name` off. */
-export function controllerEnabled(list: readonly string[], name: string): boolean {
-  if (list.includes(`-${name}`)) return false;
-  if (list.includes(name)) return true;
-  return list.includes('*') && !disabledByDefault.has(name);
-}
 
 interface CmOptions extends Omit<NodeControllerOptions, 'ipam' | 'lifecycle'> {
   controllers: string[];

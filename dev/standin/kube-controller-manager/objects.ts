@@ -3,6 +3,7 @@
  * write back what they were given), lists, controller owner references, and pod readiness.
  */
 import type { ApiClient } from '../common/client.js';
+export { sameJson } from '../common/json.js';
 
 export type Rec = Record<string, unknown>;
 export const rec = (v: unknown): Rec => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Rec) : {});
@@ -35,18 +36,6 @@ export function isPodActive(pod: Rec): boolean {
 
 export function isPodReady(pod: Rec): boolean {
   return arr(rec(pod.status).conditions).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
-/** Deep equality of JSON values, key order ignored. */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
-  if (typeof a === 'object' && typeof b === 'object' && a !== null && b !== null && !Array.isArray(a) && !Array.isArray(b)) {
-    const ka = Object.keys(a).filter((k) => (a as Rec)[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => (b as Rec)[k] !== undefined);
-    return ka.length === kb.length && ka.every((k) => jsonEqual((a as Rec)[k], (b as Rec)[k]));
-  }
-  return false;
 }
 
 export function groupByNamespace(items: Rec[]): Map<string, Rec[]> {
