@@ -10,9 +10,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Scenario } from './support/scenario.js';
 import { waitFor, type Proc } from './support/netns.js';
+import type { CertFiles } from './support/pki.js';
 
 let s: Scenario;
 let cm: Proc;
+let n1: CertFiles;
 
 interface Meta {
   name: string;
@@ -187,6 +189,25 @@ test('a deleted pod is replaced; a second service cannot take an allocated or ou
   assert.match(JSON.parse(bad.body!).message, /Deployment.apps "bad" is invalid: spec.template.metadata.labels: Invalid value: .*`selector` does not match template `labels`/);
 });
 
+test('a new template rolls out: a second ReplicaSet grows as its pods become available while the first shrinks to 0', async () => {
+  const first = (await list('/apis/apps/v1/namespaces/default/replicasets'))[0]!;
+  await kubectl(['set', 'image', 'deployment/nginx-app', 'workload=docker.io/kprov/workload:2']);
+  const done = await waitFor('rollout to workload:2', async () => {
+    await markAllRunning();
+    const d = (await get('/apis/apps/v1/namespaces/default/deployments/nginx-app'))!;
+    const st = d.status as { observedGeneration?: number; updatedReplicas?: number; availableReplicas?: number; replicas?: number };
+    const gen = (d.metadata as unknown as { generation: number }).generation;
+    return st.observedGeneration === gen && st.updatedReplicas === 2 && st.availableReplicas === 2 && st.replicas === 2 ? d : undefined;
+  }, 30_000);
+  assert.equal((done.metadata as unknown as { annotations: Record<string, string> }).annotations['deployment.kubernetes.io/revision'], '2');
+  const sets = await list('/apis/apps/v1/namespaces/default/replicasets');
+  assert.equal(sets.length, 2);
+  assert.equal((sets.find((r) => r.metadata.name === first.metadata.name)!.spec as { replicas: number }).replicas, 0);
+  const images = (await appPods()).map((p) => ((p.spec as { containers: Array<{ image: string }> }).containers[0]!.image));
+  assert.deepEqual(images, ['docker.io/kprov/workload:2', 'docker.io/kprov/workload:2']);
+  assert.match(await kubectl(['rollout', 'status', 'deployment/nginx-app', '--timeout=20s']), /successfully rolled out/);
+});
+
 const COREDNS = [
   { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'coredns', namespace: 'kube-system' } },
   {
@@ -285,6 +306,21 @@ test('kubectl apply of CoreDNS-style manifests creates them; applied again they 
   assert.equal((pod.spec as { serviceAccountName: string }).serviceAccountName, 'coredns');
 });
 
+test('the Node authorizer lets a kubelet get the secrets and configmaps of pods bound to it, and nothing else of them', async () => {
+  n1 = await s.nodeCert('n1');
+  assert.equal((await s.api(n1, 'POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } })).status, 201);
+  const target = (await appPods())[0]!;
+  const bind = await s.api(s.certs.admin, 'POST', `/api/v1/namespaces/default/pods/${target.metadata.name}/binding`, { apiVersion: 'v1', kind: 'Binding', metadata: { name: target.metadata.name }, target: { apiVersion: 'v1', kind: 'Node', name: 'n1' } });
+  assert.equal(bind.status, 201, bind.body);
+  const token = (target.spec as { volumes: Array<{ secret?: { secretName: string } }> }).volumes.find((v) => v.secret)!.secret!.secretName;
+  assert.equal((await s.api(n1, 'GET', `/api/v1/namespaces/default/secrets/${token}`)).status, 200);
+  const list = await s.api(n1, 'GET', '/api/v1/namespaces/default/secrets');
+  assert.equal(list.status, 403);
+  const coredns = await s.api(n1, 'GET', '/api/v1/namespaces/kube-system/configmaps/coredns');
+  assert.equal(coredns.status, 403);
+  assert.equal(JSON.parse(coredns.body!).message, 'configmaps "coredns" is forbidden: User "system:node:n1" cannot get resource "configmaps" in API group "" in the namespace "kube-system"');
+});
+
 test('a service-account token authenticates as system:serviceaccount:<ns>:<name> and RBAC decides by its bindings', async () => {
   const sa = (await get('/api/v1/namespaces/kube-system/serviceaccounts/coredns'))!;
   const secret = (await get(`/api/v1/namespaces/kube-system/secrets/${sa.secrets![0]!.name}`))!;
@@ -328,6 +364,13 @@ test('a service-account token authenticates as system:serviceaccount:<ns>:<name>
 test('kubectl delete deployment removes its ReplicaSet and pods (garbage collector, background)', async () => {
   await kubectl(['delete', 'deployment', 'nginx-app']);
   await waitFor('replicasets gone', async () => ((await list('/apis/apps/v1/namespaces/default/replicasets')).length === 0 ? true : undefined), 30_000);
-  await waitFor('pods gone', async () => ((await list('/api/v1/namespaces/default/pods?labelSelector=app%3Dnginx-app')).length === 0 ? true : undefined), 30_000);
+  // The pod bound to n1 waits for its kubelet (graceful deletion): the test finishes it as n1 would.
+  await waitFor('pods gone', async () => {
+    const left = await list('/api/v1/namespaces/default/pods?labelSelector=app%3Dnginx-app');
+    for (const p of left.filter((x) => x.metadata.deletionTimestamp)) {
+      await s.api(n1, 'DELETE', `/api/v1/namespaces/default/pods/${p.metadata.name}`, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid } });
+    }
+    return left.length === 0 ? true : undefined;
+  }, 30_000);
   assert.equal(cm.running, true);
 });
