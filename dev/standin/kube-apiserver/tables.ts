@@ -2,8 +2,8 @@
  * Server-side printing: meta.k8s.io/v1beta1 Table objects, which kubectl asks for with
  * `Accept: application/json;as=Table;v=v1beta1;g=meta.k8s.io`. Nodes get the v1.13 node columns
  * (NAME STATUS ROLES AGE VERSION, and the -o wide ones); componentstatuses NAME STATUS MESSAGE ERROR;
- * services, endpoints, pods, deployments and replicasets their v1.13 columns; anything else the
- * default Name / Created At.
+ * services, endpoints, pods, deployments, replicasets, secrets, serviceaccounts and configmaps their
+ * v1.13 columns; anything else (roles, bindings) the default Name / Created At.
  */
 import { humanDuration } from '../common/duration.js';
 import type { Obj } from './registry.js';
@@ -191,6 +191,11 @@ function templateCells(o: Obj): unknown[] {
 }
 
 const num = (v: unknown) => (typeof v === 'number' ? v : 0);
+const ageColumn = col('Age', 'CreationTimestamp is a timestamp representing the server time when this object was created.');
+const nameColumn = col('Name', 'Name must be unique within a namespace.', 0, 'name');
+const secretColumns = [nameColumn, col('Type', 'The type of the secret'), col('Data', 'The number of entries in the secret', 0, '', 'integer'), ageColumn];
+const serviceAccountColumns = [nameColumn, col('Secrets', 'The number of secrets associated with the service account', 0, '', 'integer'), ageColumn];
+const configMapColumns = [nameColumn, col('Data', 'The number of entries in the configmap', 0, '', 'integer'), ageColumn];
 
 const defaultColumns = [col('Name', 'Name must be unique within a namespace.', 0, 'name'), col('Created At', 'CreationTimestamp is a timestamp representing the server time when this object was created.', 0, '', 'date')];
 
@@ -210,6 +215,9 @@ function cellsFor(kind: string, o: Obj, now: number): unknown[] {
   }
   if (kind === 'Endpoints') return [name, endpointList(o), age(o, now)];
   if (kind === 'Pod') return podCells(o, now);
+  if (kind === 'Secret') return [name, record(o).type ?? 'Opaque', Object.keys(record(o.data)).length, age(o, now)];
+  if (kind === 'ServiceAccount') return [name, list(o.secrets).length, age(o, now)];
+  if (kind === 'ConfigMap') return [name, Object.keys(record(o.data)).length + Object.keys(record(o.binaryData)).length, age(o, now)];
   if (kind === 'Deployment') {
     const st = record(o.status);
     const desired = record(o.spec).replicas ?? 1;
@@ -230,7 +238,7 @@ function rowObject(o: Obj, include: IncludeObject): unknown {
 
 export function toTable(kind: string, items: Obj[], listMeta: Record<string, unknown>, include: IncludeObject): unknown {
   const now = Date.now();
-  const columns: Record<string, Column[]> = { Node: nodeColumns, ComponentStatus: componentStatusColumns, Service: serviceColumns, Endpoints: endpointsColumns, Pod: podColumns, Deployment: deploymentColumns, ReplicaSet: replicaSetColumns };
+  const columns: Record<string, Column[]> = { Node: nodeColumns, ComponentStatus: componentStatusColumns, Service: serviceColumns, Endpoints: endpointsColumns, Pod: podColumns, Deployment: deploymentColumns, ReplicaSet: replicaSetColumns, Secret: secretColumns, ServiceAccount: serviceAccountColumns, ConfigMap: configMapColumns };
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1beta1',

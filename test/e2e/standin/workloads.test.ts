@@ -302,6 +302,10 @@ test('kubectl apply of CoreDNS-style manifests creates them; applied again they 
   const svc = (await get(paths[5]!))!.spec as { clusterIP: string; ports: Array<{ targetPort: number; nodePort?: number }> };
   assert.equal(svc.clusterIP, '10.96.0.10');
   assert.deepEqual(svc.ports.map((p) => p.targetPort), [53, 53]);
+  const listing = await kubectl(['get', 'sa,secrets,cm', '-n', 'kube-system']);
+  assert.match(listing, /serviceaccount\/coredns\s+1\s+/);
+  assert.match(listing, /secret\/coredns-token-[a-z0-9]{5}\s+kubernetes\.io\/service-account-token\s+3\s+/);
+  assert.match(listing, /configmap\/coredns\s+1\s+/);
   const pod = (await list('/api/v1/namespaces/kube-system/pods?labelSelector=k8s-app%3Dkube-dns'))[0]!;
   assert.equal((pod.spec as { serviceAccountName: string }).serviceAccountName, 'coredns');
 });
@@ -353,6 +357,15 @@ test('a service-account token authenticates as system:serviceaccount:<ns>:<name>
   assert.equal((await as('/apis/apps/v1/namespaces/default/deployments/nginx-app/scale')).status, 200);
   assert.equal((await as('/apis/apps/v1/namespaces/kube-system/deployments')).status, 403);
   assert.equal((await as('/apis/apps/v1/namespaces/default/deployments/nginx-app', 'DELETE')).status, 403);
+
+  // The stored bootstrap cluster-admin role, bound to another account, lets it do anything.
+  const dflt = (await get('/api/v1/namespaces/default/serviceaccounts/default'))!;
+  const dfltToken = Buffer.from((await get(`/api/v1/namespaces/default/secrets/${dflt.secrets![0]!.name}`))!.data!.token!, 'base64').toString();
+  const asDefault = (path: string) => s.probe({ url: `${s.server}${path}`, ca: s.certs.ca.cert, bearer: dfltToken });
+  assert.equal((await asDefault('/api/v1/nodes')).status, 403);
+  await kubectl(['create', 'clusterrolebinding', 'default-admin', '--clusterrole=cluster-admin', '--serviceaccount=default:default']);
+  assert.equal((await asDefault('/api/v1/nodes')).status, 200);
+  assert.equal((await asDefault('/apis/rbac.authorization.k8s.io/v1/clusterroles')).status, 200);
 
   // --service-account-lookup: a token whose secret is gone no longer authenticates.
   const forged = `${token.split('.').slice(0, 2).join('.')}.${Buffer.from('nope').toString('base64url')}`;
