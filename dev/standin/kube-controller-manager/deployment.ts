@@ -10,7 +10,7 @@ import type { ApiClient } from '../common/client.js';
 import { ApiError } from '../common/client.js';
 import type { Logger } from '../common/klog.js';
 import { kubeTime } from '../common/objects.js';
-import { runController, type ControllerLoop } from './controller-loop.js';
+import { runController, type ControllerLoop } from '../common/watch-loop.js';
 import {
   HASH_LABEL,
   REVISION_ANNOTATION,

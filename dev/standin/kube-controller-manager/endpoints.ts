@@ -11,7 +11,7 @@
 import type { ApiClient } from '../common/client.js';
 import { ApiError } from '../common/client.js';
 import type { Logger } from '../common/klog.js';
-import { runController, type ControllerLoop } from './controller-loop.js';
+import { runController, type ControllerLoop } from '../common/watch-loop.js';
 import { arr, groupByNamespace, isPodReady, sameJson, labelsOf, listItems, meta, nameOf, namespaceOf, rec, type Rec } from './objects.js';
 
 const TOLERATE_UNREADY = 'service.alpha.kubernetes.io/tolerate-unready-endpoints';

@@ -6,7 +6,7 @@
 import type { ApiClient } from '../common/client.js';
 import { ApiError } from '../common/client.js';
 import type { Logger } from '../common/klog.js';
-import { runController, type ControllerLoop } from './controller-loop.js';
+import { runController, type ControllerLoop } from '../common/watch-loop.js';
 import { arr, listItems, meta, nameOf, namespaceOf, type Rec } from './objects.js';
 
 const ownerPaths: Record<string, string> = {

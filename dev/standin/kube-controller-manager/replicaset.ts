@@ -9,7 +9,7 @@ import type { ApiClient } from '../common/client.js';
 import { ApiError } from '../common/client.js';
 import type { Logger } from '../common/klog.js';
 import { selectorMatches, type LabelSelector } from '../common/label-selector.js';
-import { runController, type ControllerLoop } from './controller-loop.js';
+import { runController, type ControllerLoop } from '../common/watch-loop.js';
 import { controlledBy, controllerRef, groupByNamespace, isPodActive, isPodReady, labelsOf, listItems, meta, nameOf, namespaceOf, num, rec, uidOf, type Rec } from './objects.js';
 
 /** The pod a ReplicaSet creates from its template. */

@@ -12,7 +12,7 @@ import type { ApiClient } from '../common/client.js';
 import { ApiError } from '../common/client.js';
 import type { Logger } from '../common/klog.js';
 import { signServiceAccountToken } from '../common/serviceaccount-token.js';
-import { runController, type ControllerLoop } from './controller-loop.js';
+import { runController, type ControllerLoop } from '../common/watch-loop.js';
 import { arr, groupByNamespace, listItems, meta, nameOf, namespaceOf, rec, uidOf, type Rec } from './objects.js';
 
 const TOKEN_TYPE = 'kubernetes.io/service-account-token';

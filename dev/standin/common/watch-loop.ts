@@ -1,13 +1,13 @@
 /**
- * How each stand-in controller runs while the controller-manager leads: one round at a time of
- * its `sync` (list what it needs, compare, write), started when a watch on its resources reports a
+ * How the stand-in controllers and the scheduler run while they lead: one round at a time of their
+ * `sync` (list what they need, compare, write), started when a watch on their resources reports a
  * change and at least every RESYNC_SECONDS (each watch ends then and is opened again), as v1.13's
- * informers with their resync period drive the real controllers. Events during a round ask for one
- * more round; a failed round is retried after RETRY_MS.
+ * informers with their resync period drive the real ones. Events during a round ask for one more
+ * round; a failed round is retried after RETRY_MS.
  */
-import type { ApiClient } from '../common/client.js';
-import { messageOf } from '../common/errors.js';
-import type { Logger } from '../common/klog.js';
+import type { ApiClient } from './client.js';
+import { messageOf } from './errors.js';
+import type { Logger } from './klog.js';
 
 const RESYNC_SECONDS = 30;
 const RETRY_MS = 1000;
