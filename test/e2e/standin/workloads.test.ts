@@ -374,6 +374,34 @@ test('a service-account token authenticates as system:serviceaccount:<ns>:<name>
   assert.equal((await as('/api/v1/endpoints')).status, 401);
 });
 
+test('two apiservers creating services at once never hand out the same cluster IP or node port; deletion gives them back', async () => {
+  const b = s.start('kube-apiserver', s.apiserverArgs(['--secure-port=6444']), 'apiserver-b');
+  await waitFor('second apiserver', async () => {
+    if (!b.running) throw new Error(`apiserver-b exited:\n${b.output()}`);
+    return (await s.probe({ url: 'https://127.0.0.1:6444/healthz', ca: s.certs.ca.cert })).status === 200 ? true : undefined;
+  }, 15_000);
+  const create = (server: string, i: number) =>
+    s.probe({ url: `${server}/api/v1/namespaces/default/services`, method: 'POST', ca: s.certs.ca.cert, cert: s.certs.admin.cert, key: s.certs.admin.key, body: { metadata: { name: `race-${i}` }, spec: { type: 'NodePort', selector: { app: 'none' }, ports: [{ port: 80 }] } } });
+  const results = await Promise.all(Array.from({ length: 12 }, (_, i) => create(i % 2 === 0 ? s.server : 'https://127.0.0.1:6444', i)));
+  const specs = results.map((r) => {
+    assert.equal(r.status, 201, r.body ?? r.error);
+    return (JSON.parse(r.body!) as { spec: { clusterIP: string; ports: Array<{ nodePort: number }> } }).spec;
+  });
+  assert.equal(new Set(specs.map((x) => x.clusterIP)).size, 12);
+  assert.equal(new Set(specs.map((x) => x.ports[0]!.nodePort)).size, 12);
+  const freed = specs[3]!;
+  assert.equal((await s.api(s.certs.admin, 'DELETE', '/api/v1/namespaces/default/services/race-3')).status, 200);
+  const again = await s.api(s.certs.admin, 'POST', '/api/v1/namespaces/default/services', { metadata: { name: 'reuse' }, spec: { type: 'NodePort', clusterIP: freed.clusterIP, ports: [{ port: 80, nodePort: freed.ports[0]!.nodePort }] } });
+  assert.equal(again.status, 201, again.body);
+  const clash = await s.api(s.certs.admin, 'POST', '/api/v1/namespaces/default/services', { metadata: { name: 'clash' }, spec: { type: 'NodePort', ports: [{ port: 80, nodePort: specs[4]!.ports[0]!.nodePort }] } });
+  assert.equal(clash.status, 422);
+  assert.match(JSON.parse(clash.body!).message, /spec.ports\[0\].nodePort: Invalid value: \d+: provided port is already allocated/);
+  const immutable = await s.api(s.certs.admin, 'PATCH', '/api/v1/namespaces/default/services/reuse', { spec: { clusterIP: specs[5]!.clusterIP } }, 'application/merge-patch+json');
+  assert.equal(immutable.status, 422);
+  assert.match(JSON.parse(immutable.body!).message, /spec.clusterIP: Invalid value: "[\d.]+": field is immutable/);
+  await b.stop();
+});
+
 test('kubectl delete deployment removes its ReplicaSet and pods (garbage collector, background)', async () => {
   await kubectl(['delete', 'deployment', 'nginx-app']);
   await waitFor('replicasets gone', async () => ((await list('/apis/apps/v1/namespaces/default/replicasets')).length === 0 ? true : undefined), 30_000);
