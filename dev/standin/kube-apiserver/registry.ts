@@ -81,6 +81,8 @@ export interface Strategy {
   createFailed?(obj: Obj): Promise<void>;
   /** The object about to replace `current` (main resource, not status). */
   prepareForUpdate?(next: Obj, current: Obj): Promise<Obj> | Obj;
+  /** The update did not happen (a concurrent change): give back what prepareForUpdate took. */
+  updateFailed?(next: Obj, current: Obj): Promise<void>;
   /** After a write: `before` is undefined for a create, `after` for a delete. */
   written?(before: Obj | undefined, after: Obj | undefined): Promise<void>;
 }
@@ -231,10 +233,20 @@ export class Registry {
         next.metadata = { ...next.metadata, generation: sameJson(next.spec, current.spec) ? was : was + 1 };
       }
     }
-    const revision = await this.etcd.putIf(key, this.encode(def, next), kv.modRevision);
-    if (revision === undefined) throw conflict(def, name);
+    const strategy = subresource === undefined ? this.strategies.get(def.name) : undefined;
+    let revision: number | undefined;
+    try {
+      revision = await this.etcd.putIf(key, this.encode(def, next), kv.modRevision);
+    } catch (err) {
+      await strategy?.updateFailed?.(next, current);
+      throw err;
+    }
+    if (revision === undefined) {
+      await strategy?.updateFailed?.(next, current);
+      throw conflict(def, name);
+    }
     const updated = this.decode(def, { key, value: this.encode(def, next), createRevision: kv.createRevision, modRevision: revision });
-    if (subresource === undefined) await this.strategies.get(def.name)?.written?.(current, updated);
+    await strategy?.written?.(current, updated);
     return updated;
   }
 

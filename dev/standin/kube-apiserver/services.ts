@@ -171,6 +171,10 @@ export function serviceStrategy(etcd: EtcdClient, registry: Registry, prefix: st
       }
       return { ...next, spec };
     },
+    async updateFailed(next, current) {
+      const held = nodePortsOf(rec(current.spec));
+      await giveBack(undefined, [...nodePortsOf(rec(next.spec))].filter((p) => !held.has(p)));
+    },
     async written(before, after) {
       const was = rec(before?.spec);
       const now = rec(after?.spec);

@@ -159,6 +159,12 @@ test('create, scale, expose: a ReplicaSet with the template hash, two pods with 
   const json = JSON.parse(await kubectl(['get', 'deploy,rs,svc,ep,pods', '-o', 'json'])) as { items: Item[] };
   assert.equal(json.items.filter((i) => (i as unknown as { kind: string }).kind === 'Pod').length, 2);
   assert.match(await kubectl(['rollout', 'status', 'deployment/nginx-app', '--timeout=20s']), /successfully rolled out/);
+  const described = await kubectl(['describe', 'deployment', 'nginx-app']);
+  assert.match(described, /Replicas:\s+2 desired \| 2 updated \| 2 total \| 2 available \| 0 unavailable/);
+  assert.match(described, /NewReplicaSet:\s+nginx-app-\w+ \(2\/2 replicas created\)/);
+  assert.match(await kubectl(['describe', 'service', 'nginx-app']), /Endpoints:\s+10\.233\.64\.\d+:80,10\.233\.64\.\d+:80/);
+  const all = await kubectl(['get', 'all']);
+  for (const what of ['pod/nginx-app-', 'service/kubernetes', 'service/nginx-app', 'deployment.apps/nginx-app', 'replicaset.apps/nginx-app-']) assert.ok(all.includes(what), all);
 });
 
 test('a deleted pod is replaced; a second service cannot take an allocated or out-of-range IP', async () => {
