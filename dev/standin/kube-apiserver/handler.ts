@@ -22,6 +22,7 @@ import { preparePodForCreate } from './pods.js';
 import { admitServiceAccount } from './serviceaccount-admission.js';
 import { replicasFromScale, scaleOf } from './workloads.js';
 import { serveWatch, watchRequest } from './watch.js';
+import { orphanDependents, wantsOrphan } from './orphan-deletion.js';
 import { serveNonResource } from './nonresource.js';
 import { fieldMatcher, labelMatcher } from './selectors.js';
 import { negotiate, toTable } from './tables.js';
@@ -195,6 +196,7 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
       return send(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: def.name } });
     }
     if (r.verb === 'delete') {
+      if (wantsOrphan(await readOptionalBody(req), query)) await orphanDependents(ctx.registry, namespace, await ctx.registry.get(def, namespace, name));
       await ctx.registry.delete(def, namespace, name);
       return send(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: def.name } });
     }

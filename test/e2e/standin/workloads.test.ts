@@ -421,3 +421,18 @@ test('kubectl delete deployment removes its ReplicaSet and pods (garbage collect
   }, 30_000);
   assert.equal(cm.running, true);
 });
+
+test('kubectl delete --cascade=orphan leaves the ReplicaSet and its pods, without the ownerReference', async () => {
+  await kubectl(['create', 'deployment', 'orph', '--image=docker.io/kprov/workload:1']);
+  const rs = await waitFor('orph replicaset', async () => (await list('/apis/apps/v1/namespaces/default/replicasets'))[0], 20_000);
+  await waitFor('orph pod', async () => ((await list('/api/v1/namespaces/default/pods?labelSelector=app%3Dorph')).length === 1 ? true : undefined), 20_000);
+  await kubectl(['delete', 'deployment', 'orph', '--cascade=orphan']);
+  // Longer than a controller round: the garbage collector must leave it alone.
+  await new Promise((r) => setTimeout(r, 3000));
+  const left = await get(`/apis/apps/v1/namespaces/default/replicasets/${rs.metadata.name}`);
+  assert.ok(left, 'the ReplicaSet is still there');
+  assert.equal(left.metadata.ownerReferences, undefined);
+  assert.equal((await list('/api/v1/namespaces/default/pods?labelSelector=app%3Dorph')).length, 1);
+  await kubectl(['delete', 'rs', rs.metadata.name]);
+  await waitFor('orph pods gone', async () => ((await list('/api/v1/namespaces/default/pods?labelSelector=app%3Dorph')).length === 0 ? true : undefined), 20_000);
+});
