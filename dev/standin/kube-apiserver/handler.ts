@@ -23,6 +23,8 @@ import { admitServiceAccount } from './serviceaccount-admission.js';
 import { replicasFromScale, scaleOf } from './workloads.js';
 import { serveWatch, watchRequest } from './watch.js';
 import { orphanDependents, wantsOrphan } from './orphan-deletion.js';
+import { impersonate } from './impersonation.js';
+import { selfSubjectAccessReview } from './access-review.js';
 import { serveNonResource } from './nonresource.js';
 import { fieldMatcher, labelMatcher } from './selectors.js';
 import { negotiate, toTable } from './tables.js';
@@ -156,6 +158,9 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
       if (format === 'table') return send(res, 200, toTable(def.kind, [obj], { selfLink: selfLink(def, namespace, name), resourceVersion: obj.metadata?.resourceVersion ?? '' }, include));
       return send(res, 200, obj);
     }
+    if (def.name === 'selfsubjectaccessreviews' && r.verb === 'create' && name === undefined) {
+      return send(res, 201, await selfSubjectAccessReview((await readBody(req)) as Obj, user, ctx.authorizationModes, ctx.registry));
+    }
     if (def.virtual) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
 
     if (r.verb === 'create' && name !== undefined && (r.subresource === 'binding' || r.subresource === 'eviction')) {
@@ -207,10 +212,11 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
     const url = new URL(req.url ?? '/', 'https://apiserver');
     const path = url.pathname;
     const run = async () => {
-      const who = opts.insecure ? INSECURE_USER : await authenticate(ctx.authn, req, ctx.registry);
-      if ('unauthorized' in who) {
+      const authenticated = opts.insecure ? INSECURE_USER : await authenticate(ctx.authn, req, ctx.registry);
+      if ('unauthorized' in authenticated) {
         return sendStatus(res, new StatusError(401, 'Unauthorized', 'Unauthorized'));
       }
+      const who = await impersonate(req, authenticated, ctx.authorizationModes, ctx.registry, path);
       const parts = path.split('/').filter((p) => p !== '');
       // /api/v1/<resource…> or /apis/<group>/<version>/<resource…>
       const core = parts[0] === 'api' && parts[1] === 'v1' && parts.length > 2;

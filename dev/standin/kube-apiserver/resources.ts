@@ -1,5 +1,6 @@
 /**
- * The resources the stand-in serves, by API group: core/v1, apps/v1, rbac.authorization.k8s.io/v1.
+ * The resources the stand-in serves, by API group: core/v1, apps/v1, rbac.authorization.k8s.io/v1,
+ * and authorization.k8s.io/v1's SelfSubjectAccessReview (answered, not stored).
  * Each has its etcd key (the v1.13 layout: nodes under /registry/minions, endpoints under
  * /registry/services/endpoints, deployments under /registry/deployments, …) and its discovery entry.
  */
@@ -43,6 +44,7 @@ export const resources: readonly ResourceDef[] = [
   { ...core, name: 'componentstatuses', kind: 'ComponentStatus', namespaced: false, storagePath: '', verbs: ['get', 'list'], shortNames: ['cs'], subresources: [], virtual: true },
   { ...apps, name: 'deployments', kind: 'Deployment', namespaced: true, storagePath: 'deployments', verbs: rwc, shortNames: ['deploy'], categories: ['all'], subresources: ['scale', 'status'], generation: true },
   { ...apps, name: 'replicasets', kind: 'ReplicaSet', namespaced: true, storagePath: 'replicasets', verbs: rwc, shortNames: ['rs'], categories: ['all'], subresources: ['scale', 'status'], generation: true },
+  { group: 'authorization.k8s.io', version: 'v1', singularName: '', name: 'selfsubjectaccessreviews', kind: 'SelfSubjectAccessReview', namespaced: false, storagePath: '', verbs: ['create'], shortNames: [], subresources: [], virtual: true },
   { ...rbac, name: 'clusterrolebindings', kind: 'ClusterRoleBinding', namespaced: false, storagePath: 'clusterrolebindings' },
   { ...rbac, name: 'clusterroles', kind: 'ClusterRole', namespaced: false, storagePath: 'clusterroles' },
   { ...rbac, name: 'rolebindings', kind: 'RoleBinding', namespaced: true, storagePath: 'rolebindings' },
@@ -97,7 +99,7 @@ export function apiV1ResourceList(): unknown {
   return apiResourceList('', 'v1');
 }
 
-/** The named groups (not core), in the order v1.13 lists the ones served here. */
+/** The named groups (not core), in the order v1.13 lists the ones served here (apps, authorization, rbac). */
 export function apiGroups(): Array<{ name: string; versions: Array<{ groupVersion: string; version: string }>; preferredVersion: { groupVersion: string; version: string } }> {
   const names = [...new Set(resources.filter((r) => r.group !== '').map((r) => r.group))];
   return names.map((name) => {

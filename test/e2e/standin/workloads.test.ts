@@ -108,7 +108,7 @@ after(async () => {
 
 test('discovery lists apps/v1 and rbac.authorization.k8s.io/v1 with the scale subresource', async () => {
   const groups = (await get('/apis')) as unknown as { groups: Array<{ name: string; preferredVersion: { groupVersion: string } }> };
-  assert.deepEqual(groups.groups.map((g) => g.preferredVersion.groupVersion), ['apps/v1', 'rbac.authorization.k8s.io/v1']);
+  assert.deepEqual(groups.groups.map((g) => g.preferredVersion.groupVersion), ['apps/v1', 'authorization.k8s.io/v1', 'rbac.authorization.k8s.io/v1']);
   const apps = (await get('/apis/apps/v1')) as unknown as { resources: Array<{ name: string; group?: string; version?: string; kind: string }> };
   assert.deepEqual(apps.resources.find((r) => r.name === 'deployments/scale'), { name: 'deployments/scale', singularName: '', namespaced: true, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: ['get', 'patch', 'update'] });
 });
@@ -363,6 +363,20 @@ test('a service-account token authenticates as system:serviceaccount:<ns>:<name>
   assert.equal((await as('/apis/apps/v1/namespaces/default/deployments/nginx-app/scale')).status, 200);
   assert.equal((await as('/apis/apps/v1/namespaces/kube-system/deployments')).status, 403);
   assert.equal((await as('/apis/apps/v1/namespaces/default/deployments/nginx-app', 'DELETE')).status, 403);
+
+  // kubectl auth can-i, impersonating the account (SelfSubjectAccessReview, Impersonate-User).
+  const can = (args: string[]) => s.kubectl(['auth', 'can-i', ...args, '--as=system:serviceaccount:kube-system:coredns']);
+  assert.equal((await can(['list', 'endpoints', '--all-namespaces'])).stdout.trim(), 'yes');
+  assert.equal((await can(['list', 'secrets', '-n', 'kube-system'])).stdout.trim(), 'no');
+  assert.equal((await can(['get', 'deployments.apps', '-n', 'default'])).stdout.trim(), 'yes');
+  assert.equal((await can(['delete', 'deployments.apps', '-n', 'default'])).stdout.trim(), 'no');
+  const asCoredns = await s.kubectl(['get', 'secrets', '-n', 'kube-system', '--as=system:serviceaccount:kube-system:coredns']);
+  assert.notEqual(asCoredns.code, 0);
+  assert.match(asCoredns.stderr, /secrets is forbidden: User "system:serviceaccount:kube-system:coredns" cannot list resource "secrets" in API group "" in the namespace "kube-system"/);
+  // An account may not impersonate anyone.
+  const sneaky = await s.probe({ url: `${s.server}/api/v1/nodes`, ca: s.certs.ca.cert, bearer: token, impersonate: 'kubernetes-admin' });
+  assert.equal(sneaky.status, 403);
+  assert.match(JSON.parse(sneaky.body!).message, /users "kubernetes-admin" is forbidden: User "system:serviceaccount:kube-system:coredns" cannot impersonate resource "users"/);
 
   // The stored bootstrap cluster-admin role, bound to another account, lets it do anything.
   const dflt = (await get('/api/v1/namespaces/default/serviceaccounts/default'))!;

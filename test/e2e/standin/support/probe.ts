@@ -16,6 +16,7 @@ interface ProbeSpec {
   contentType?: string;
   accept?: string;
   bearer?: string;
+  impersonate?: string;
   timeoutMs?: number;
 }
 
@@ -30,6 +31,7 @@ function main(): void {
   }
   if (spec.accept) headers.Accept = spec.accept;
   if (spec.bearer) headers.Authorization = `Bearer ${spec.bearer}`;
+  if (spec.impersonate) headers['Impersonate-User'] = spec.impersonate;
   const options: https.RequestOptions = { method: spec.method ?? 'GET', headers, timeout: spec.timeoutMs ?? 5000 };
   if (url.protocol === 'https:') {
     if (spec.ca) options.ca = readFileSync(spec.ca);
