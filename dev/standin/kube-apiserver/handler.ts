@@ -12,7 +12,7 @@ import { admit } from './admission.js';
 import { authorize, type RequestAttributes } from './authz.js';
 import { getComponentStatus, listComponentStatuses } from './componentstatus.js';
 import type { EtcdClient } from './etcd.js';
-import { mergePatch, strategicMergePatch } from './patch.js';
+import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { Registry, StatusError, selfLink, type Obj } from './registry.js';
 import { findGroupResource, groupVersion, type ResourceDef } from './resources.js';
 import { readBody, readOptionalBody, send, sendStatus } from './http.js';
@@ -91,6 +91,26 @@ function parseResourcePath(method: string, group: string, version: string, parts
 }
 
 
+/** The patch function of a PATCH's content type: JSON patch, merge patch or strategic merge patch. */
+function patcherFor(contentType: string | undefined): (current: unknown, patch: unknown) => Obj {
+  const type = (contentType ?? '').split(';')[0]!.trim();
+  const patchers: Record<string, (current: unknown, patch: unknown) => unknown> = {
+    'application/json-patch+json': jsonPatch,
+    'application/merge-patch+json': mergePatch,
+    'application/strategic-merge-patch+json': strategicMergePatch,
+  };
+  const patcher = patchers[type];
+  if (!patcher) throw new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${Object.keys(patchers).join(', ')}`);
+  return (current, patch) => {
+    try {
+      return patcher(current, patch) as Obj;
+    } catch (err) {
+      if (err instanceof StatusError) throw err;
+      throw new StatusError(422, 'Invalid', `the server rejected our request due to an error in our request: ${messageOf(err)}`);
+    }
+  };
+}
+
 export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
   /** deployments/scale, replicasets/scale: the autoscaling/v1 Scale view of spec.replicas. */
   const serveScale = async (req: IncomingMessage, res: ServerResponse, user: UserInfo, r: ResourceRequest): Promise<void> => {
@@ -99,16 +119,8 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
     if (r.verb === 'get') return send(res, 200, scaleOf(def, await ctx.registry.get(def, namespace, name)));
     if (r.verb !== 'update' && r.verb !== 'patch') throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
     await admit(ctx.registry, ctx.admission, user, r, name, undefined);
-    let body: unknown;
-    let apply: ((current: unknown, patch: unknown) => unknown) | undefined;
-    if (r.verb === 'patch') {
-      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
-      if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json') {
-        throw new StatusError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json');
-      }
-      apply = type === 'application/merge-patch+json' ? mergePatch : strategicMergePatch;
-    }
-    body = await readBody(req);
+    const apply = r.verb === 'patch' ? patcherFor(req.headers['content-type']) : undefined;
+    const body = await readBody(req);
     const updated = await ctx.registry.patch(def, namespace, name, (current) => {
       const scale = apply ? (apply(scaleOf(def, current), body) as Obj) : (body as Obj);
       const asked = scale.metadata?.resourceVersion;
@@ -187,12 +199,8 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
       return send(res, 200, await ctx.registry.update(def, namespace, name, body, r.subresource));
     }
     if (r.verb === 'patch') {
-      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
-      if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json') {
-        throw new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json`);
-      }
+      const apply = patcherFor(req.headers['content-type']);
       const patch = await readBody(req);
-      const apply = type === 'application/merge-patch+json' ? mergePatch : strategicMergePatch;
       return send(res, 200, await ctx.registry.patch(def, namespace, name, (current) => apply(current, patch) as Obj, r.subresource));
     }
     if (r.verb === 'delete' && def.name === 'pods') {

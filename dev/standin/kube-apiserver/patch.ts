@@ -98,3 +98,79 @@ function stripDirectives(v: Json): Json {
   if (!isObject(v)) return v;
   return Object.fromEntries(Object.entries(v).filter(([k]) => !k.startsWith('$')).map(([k, x]) => [k, stripDirectives(x)]));
 }
+
+/** RFC 6902 JSON patch (`application/json-patch+json`, what `kubectl rollout undo` sends). */
+export function jsonPatch(target: unknown, ops: unknown): Json {
+  if (!Array.isArray(ops)) throw new Error('a JSON patch is a list of operations');
+  let doc = structuredClone(target) as Json;
+  const parse = (path: unknown): string[] => {
+    if (typeof path !== 'string' || (path !== '' && !path.startsWith('/'))) throw new Error(`invalid JSON pointer ${JSON.stringify(path)}`);
+    return path === '' ? [] : path.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  };
+  const parentOf = (parts: string[]): { parent: Json; key: string } => {
+    let cur: Json = doc;
+    for (const p of parts.slice(0, -1)) {
+      const next: Json | undefined = Array.isArray(cur) ? cur[Number(p)] : isObject(cur) ? cur[p] : undefined;
+      if (next === undefined) throw new Error(`path ${parts.join('/')} does not exist`);
+      cur = next;
+    }
+    return { parent: cur, key: parts.at(-1)! };
+  };
+  const get = (parts: string[]): Json => {
+    if (parts.length === 0) return doc;
+    const { parent, key } = parentOf(parts);
+    const v = Array.isArray(parent) ? parent[Number(key)] : isObject(parent) ? parent[key] : undefined;
+    if (v === undefined) throw new Error(`path /${parts.join('/')} does not exist`);
+    return v;
+  };
+  const put = (parts: string[], value: Json, insert: boolean) => {
+    if (parts.length === 0) {
+      doc = value;
+      return;
+    }
+    const { parent, key } = parentOf(parts);
+    if (Array.isArray(parent)) {
+      const i = key === '-' ? parent.length : Number(key);
+      if (insert) parent.splice(i, 0, value);
+      else parent[i] = value;
+    } else if (isObject(parent)) parent[key] = value;
+    else throw new Error(`cannot set /${parts.join('/')}`);
+  };
+  const remove = (parts: string[]) => {
+    get(parts);
+    const { parent, key } = parentOf(parts);
+    if (Array.isArray(parent)) parent.splice(Number(key), 1);
+    else if (isObject(parent)) delete parent[key];
+  };
+  for (const raw of ops) {
+    const op = raw as { op?: unknown; path?: unknown; from?: unknown; value?: Json };
+    const path = parse(op.path);
+    switch (op.op) {
+      case 'add':
+        put(path, structuredClone(op.value) as Json, true);
+        break;
+      case 'replace':
+        get(path);
+        put(path, structuredClone(op.value) as Json, false);
+        break;
+      case 'remove':
+        remove(path);
+        break;
+      case 'move': {
+        const v = get(parse(op.from));
+        remove(parse(op.from));
+        put(path, v, true);
+        break;
+      }
+      case 'copy':
+        put(path, structuredClone(get(parse(op.from))), true);
+        break;
+      case 'test':
+        if (JSON.stringify(get(path)) !== JSON.stringify(op.value)) throw new Error(`test operation failed at ${String(op.path)}`);
+        break;
+      default:
+        throw new Error(`unknown JSON patch operation ${JSON.stringify(op.op)}`);
+    }
+  }
+  return doc;
+}

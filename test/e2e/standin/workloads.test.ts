@@ -212,6 +212,18 @@ test('a new template rolls out: a second ReplicaSet grows as its pods become ava
   const images = (await appPods()).map((p) => ((p.spec as { containers: Array<{ image: string }> }).containers[0]!.image));
   assert.deepEqual(images, ['docker.io/kprov/workload:2', 'docker.io/kprov/workload:2']);
   assert.match(await kubectl(['rollout', 'status', 'deployment/nginx-app', '--timeout=20s']), /successfully rolled out/);
+
+  // kubectl rollout undo patches the old template back: the first ReplicaSet becomes revision 3.
+  assert.match(await kubectl(['rollout', 'undo', 'deployment/nginx-app']), /rolled back/);
+  await waitFor('rolled back to workload:1', async () => {
+    await markAllRunning();
+    const back = (await list('/apis/apps/v1/namespaces/default/replicasets')).find((r) => r.metadata.name === first.metadata.name)!;
+    const pods = await appPods();
+    const ok = (back.status as { availableReplicas?: number }).availableReplicas === 2 && pods.length === 2 && pods.every((p) => (p.spec as { containers: Array<{ image: string }> }).containers[0]!.image.endsWith(':1'));
+    return ok ? true : undefined;
+  }, 30_000);
+  assert.match(await kubectl(['rollout', 'status', 'deployment/nginx-app', '--timeout=20s']), /successfully rolled out/);
+  assert.match(await kubectl(['rollout', 'history', 'deployment/nginx-app']), /^2\s+<none>\s*\n3\s+<none>/m);
 });
 
 const COREDNS = [

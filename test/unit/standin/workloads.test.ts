@@ -10,7 +10,7 @@ import { signServiceAccountToken, verifyServiceAccountToken } from '../../../dev
 import { selectorMatches, selectorString } from '../../../dev/standin/common/label-selector.js';
 import { RangeBitmap } from '../../../dev/standin/kube-apiserver/range-bitmap.js';
 import { ruleAllows, subjectMatches } from '../../../dev/standin/kube-apiserver/rbac-rules.js';
-import { strategicMergePatch } from '../../../dev/standin/kube-apiserver/patch.js';
+import { jsonPatch, strategicMergePatch } from '../../../dev/standin/kube-apiserver/patch.js';
 import { defaultService } from '../../../dev/standin/kube-apiserver/services.js';
 import { defaultWorkloadSpec } from '../../../dev/standin/kube-apiserver/workloads.js';
 import { mountToken } from '../../../dev/standin/kube-apiserver/serviceaccount-admission.js';
@@ -111,6 +111,23 @@ test('strategic merge patch: container ports by containerPort, service ports by 
   assert.deepEqual(svc, { spec: { ports: [{ port: 80, nodePort: 30080, targetPort: 8080 }] } });
   // Lists without a merge key (args, rules) are replaced.
   assert.deepEqual(strategicMergePatch({ args: ['a', 'b'] }, { args: ['c'] }), { args: ['c'] });
+});
+
+test('JSON patch (RFC 6902): add, replace, remove, move, copy, test; the target is not changed', () => {
+  const doc = { metadata: { annotations: { a: '1' } }, spec: { list: [1, 2] } };
+  const out = jsonPatch(doc, [
+    { op: 'replace', path: '/metadata/annotations', value: { b: '2' } },
+    { op: 'add', path: '/spec/list/-', value: 3 },
+    { op: 'add', path: '/spec/list/0', value: 0 },
+    { op: 'remove', path: '/spec/list/1' },
+    { op: 'copy', from: '/metadata/annotations/b', path: '/spec/c' },
+    { op: 'move', from: '/spec/c', path: '/spec/d~1e' },
+    { op: 'test', path: '/spec/list', value: [0, 2, 3] },
+  ]);
+  assert.deepEqual(out, { metadata: { annotations: { b: '2' } }, spec: { list: [0, 2, 3], 'd/e': '2' } });
+  assert.deepEqual(doc.spec.list, [1, 2]);
+  assert.throws(() => jsonPatch(doc, [{ op: 'test', path: '/spec/list', value: [] }]), /test operation failed/);
+  assert.throws(() => jsonPatch(doc, [{ op: 'replace', path: '/nope/x', value: 1 }]), /does not exist/);
 });
 
 test('services: v1.13 defaults and validation causes', () => {
