@@ -139,6 +139,8 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
     }
     const include = (query.get('includeObject') ?? 'Metadata') as 'None' | 'Metadata' | 'Object';
     const { def, namespace, name } = r;
+    // A verb the resource does not have (list of selfsubjectaccessreviews, create of componentstatuses).
+    if (r.subresource === undefined && !def.verbs.includes(r.verb)) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
 
     if (r.verb === 'watch') {
       if (def.virtual) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
