@@ -21,7 +21,8 @@ import {
   revisionOf,
   templatesEqual,
 } from './deployment-rollout.js';
-import { controlledBy, controllerRef, groupByNamespace, sameJson, listItems, meta, nameOf, namespaceOf, num, rec, uidOf, type Rec } from './objects.js';
+import { selectorMatches, type LabelSelector } from '../common/label-selector.js';
+import { adopt, controlledBy, controllerRef, groupByNamespace, hasController, labelsOf, sameJson, listItems, meta, nameOf, namespaceOf, num, rec, uidOf, type Rec } from './objects.js';
 
 const rsPath = (ns: string, name?: string) => `/apis/apps/v1/namespaces/${ns}/replicasets${name ? `/${name}` : ''}`;
 
@@ -68,6 +69,12 @@ async function syncDeployment(client: ApiClient, log: Logger, d: Rec, sets: Rec[
   const spec = rec(d.spec);
   const replicas = num(spec.replicas, 1);
   let owned = sets.filter((rs) => controlledBy(rs, uidOf(d)));
+  // ReplicaSets that match the selector and have no controller (left by --cascade=orphan) are adopted.
+  const selector = rec(spec.selector) as LabelSelector;
+  for (const orphan of sets.filter((rs) => !hasController(rs) && !meta(rs).deletionTimestamp && selectorMatches(selector, labelsOf(rs)))) {
+    const adopted = await adopt(client, rsPath(ns, nameOf(orphan)), orphan, d, 'apps/v1', 'Deployment');
+    if (adopted) owned.push(adopted);
+  }
   let newRS = owned.find((rs) => templatesEqual(rec(rec(rs.spec).template), rec(spec.template)));
   let createdNow = false;
   const maxRevision = owned.reduce((m, rs) => Math.max(m, revisionOf(rs)), 0);

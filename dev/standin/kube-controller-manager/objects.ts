@@ -24,6 +24,25 @@ export function controllerRef(owner: Rec, apiVersion: string, kind: string): Rec
   return { apiVersion, kind, name: nameOf(owner), uid: uidOf(owner), controller: true, blockOwnerDeletion: true };
 }
 
+/** Whether `o` has a controller at all (an orphan may be adopted). */
+export function hasController(o: Rec): boolean {
+  return arr(meta(o).ownerReferences).some((r) => r.controller === true);
+}
+
+/**
+ * Adopts an orphan that the owner's selector matches (v1.13's ControllerRefManager): the owner's
+ * controller reference is added with the orphan's resourceVersion, so a concurrent change wins.
+ * Returns the adopted object, or undefined when it changed meanwhile.
+ */
+export async function adopt(client: ApiClient, path: string, orphan: Rec, owner: Rec, apiVersion: string, kind: string): Promise<Rec | undefined> {
+  const refs = [...arr(meta(orphan).ownerReferences), controllerRef(owner, apiVersion, kind)];
+  try {
+    return rec(await client.call('PATCH', path, { metadata: { ownerReferences: refs, resourceVersion: meta(orphan).resourceVersion } }, 'application/merge-patch+json'));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether `o` is controlled by the object with this uid. */
 export function controlledBy(o: Rec, uid: string): boolean {
   return arr(meta(o).ownerReferences).some((r) => r.controller === true && r.uid === uid);

@@ -10,7 +10,7 @@ import { ApiError } from '../common/client.js';
 import type { Logger } from '../common/klog.js';
 import { selectorMatches, type LabelSelector } from '../common/label-selector.js';
 import { runController, type ControllerLoop } from '../common/watch-loop.js';
-import { controlledBy, controllerRef, groupByNamespace, isPodActive, isPodReady, labelsOf, listItems, meta, nameOf, namespaceOf, num, rec, uidOf, type Rec } from './objects.js';
+import { adopt, controlledBy, controllerRef, groupByNamespace, hasController, isPodActive, isPodReady, labelsOf, listItems, meta, nameOf, namespaceOf, num, rec, uidOf, type Rec } from './objects.js';
 
 /** The pod a ReplicaSet creates from its template. */
 export function podFromTemplate(rs: Rec): Rec {
@@ -70,6 +70,13 @@ async function syncReplicaSet(client: ApiClient, log: Logger, rs: Rec, pods: Rec
   const spec = rec(rs.spec);
   const selector = rec(spec.selector) as LabelSelector;
   const owned = pods.filter((p) => controlledBy(p, uidOf(rs)) && selectorMatches(selector, labelsOf(p)));
+  // Pods that match the selector and have no controller are adopted (v1.13's ControllerRefManager).
+  if (!meta(rs).deletionTimestamp) {
+    for (const orphan of pods.filter((p) => !hasController(p) && isPodActive(p) && selectorMatches(selector, labelsOf(p)))) {
+      const adopted = await adopt(client, `/api/v1/namespaces/${ns}/pods/${nameOf(orphan)}`, orphan, rs, 'apps/v1', 'ReplicaSet');
+      if (adopted) owned.push(adopted);
+    }
+  }
   const active = owned.filter(isPodActive);
   const want = num(spec.replicas, 1);
   let failure: unknown;

@@ -448,7 +448,7 @@ test('kubectl delete deployment removes its ReplicaSet and pods (garbage collect
   assert.equal(cm.running, true);
 });
 
-test('kubectl delete --cascade=orphan leaves the ReplicaSet and its pods, without the ownerReference', async () => {
+test('kubectl delete --cascade=orphan leaves the ReplicaSet and its pods, without the ownerReference; the deployment made again adopts them', async () => {
   await kubectl(['create', 'deployment', 'orph', '--image=docker.io/kprov/workload:1']);
   const rs = await waitFor('orph replicaset', async () => (await list('/apis/apps/v1/namespaces/default/replicasets'))[0], 20_000);
   await waitFor('orph pod', async () => ((await list('/api/v1/namespaces/default/pods?labelSelector=app%3Dorph')).length === 1 ? true : undefined), 20_000);
@@ -459,6 +459,12 @@ test('kubectl delete --cascade=orphan leaves the ReplicaSet and its pods, withou
   assert.ok(left, 'the ReplicaSet is still there');
   assert.equal(left.metadata.ownerReferences, undefined);
   assert.equal((await list('/api/v1/namespaces/default/pods?labelSelector=app%3Dorph')).length, 1);
-  await kubectl(['delete', 'rs', rs.metadata.name]);
+  // The same deployment again adopts the orphaned ReplicaSet (same template): no second one, no new pod.
+  await kubectl(['create', 'deployment', 'orph', '--image=docker.io/kprov/workload:1']);
+  const d = (await get('/apis/apps/v1/namespaces/default/deployments/orph'))!;
+  await waitFor('orph adopted', async () => ((await get(`/apis/apps/v1/namespaces/default/replicasets/${rs.metadata.name}`))?.metadata.ownerReferences?.[0]?.uid === d.metadata.uid ? true : undefined), 20_000);
+  assert.equal((await list('/apis/apps/v1/namespaces/default/replicasets')).length, 1);
+  assert.equal((await list('/api/v1/namespaces/default/pods?labelSelector=app%3Dorph')).length, 1);
+  await kubectl(['delete', 'deployment', 'orph']);
   await waitFor('orph pods gone', async () => ((await list('/api/v1/namespaces/default/pods?labelSelector=app%3Dorph')).length === 0 ? true : undefined), 20_000);
 });
