@@ -14,6 +14,7 @@ import { startMasterLeases } from './masterleases.js';
 import { loadApiserverOptions } from './options.js';
 import { Registry } from './registry.js';
 import { findResource } from './resources.js';
+import { secretStrategy } from './secrets.js';
 import { serviceStrategy } from './services.js';
 import { workloadStrategy } from './workloads.js';
 
@@ -44,6 +45,7 @@ const apiserver: Component = {
     }
     const registry = new Registry(etcd, opts.etcdPrefix);
     registry.setStrategy(findResource('services')!, serviceStrategy(etcd, registry, opts.etcdPrefix, { clusterIPRange: opts.serviceClusterIPRange, nodePorts: opts.serviceNodePortRange }));
+    registry.setStrategy(findResource('secrets')!, secretStrategy);
     registry.setStrategy(findResource('deployments')!, workloadStrategy('Deployment'));
     registry.setStrategy(findResource('replicasets')!, workloadStrategy('ReplicaSet'));
     await ensureBootstrapObjects(registry);

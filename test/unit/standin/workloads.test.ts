@@ -14,6 +14,7 @@ import { jsonPatch, strategicMergePatch } from '../../../dev/standin/kube-apiser
 import { defaultService } from '../../../dev/standin/kube-apiserver/services.js';
 import { defaultWorkloadSpec } from '../../../dev/standin/kube-apiserver/workloads.js';
 import { mountToken } from '../../../dev/standin/kube-apiserver/serviceaccount-admission.js';
+import { normalizeSecret } from '../../../dev/standin/kube-apiserver/secrets.js';
 import { podReferences } from '../../../dev/standin/kube-apiserver/node-authorizer.js';
 import { forbiddenMessage } from '../../../dev/standin/kube-apiserver/authz.js';
 import {
@@ -128,6 +129,12 @@ test('JSON patch (RFC 6902): add, replace, remove, move, copy, test; the target 
   assert.deepEqual(doc.spec.list, [1, 2]);
   assert.throws(() => jsonPatch(doc, [{ op: 'test', path: '/spec/list', value: [] }]), /test operation failed/);
   assert.throws(() => jsonPatch(doc, [{ op: 'replace', path: '/nope/x', value: 1 }]), /does not exist/);
+});
+
+test('secrets: stringData goes into data, type defaults to Opaque, data must be base64', () => {
+  assert.deepEqual(normalizeSecret({ metadata: { name: 's' }, data: { a: 'eA==' }, stringData: { b: 'hi' } }), { metadata: { name: 's' }, type: 'Opaque', data: { a: 'eA==', b: 'aGk=' } });
+  assert.throws(() => normalizeSecret({ metadata: { name: 's' }, data: { a: 'not base64!' } }), /Secret "s" is invalid: data\[a\]: Invalid value: "not base64!": illegal base64 data/);
+  assert.throws(() => normalizeSecret({ metadata: { name: 't' }, type: 'kubernetes.io/service-account-token' }), /service-account.name\]: Required value/);
 });
 
 test('services: v1.13 defaults and validation causes', () => {
