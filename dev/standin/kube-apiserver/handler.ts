@@ -22,7 +22,7 @@ import { preparePodForCreate } from './pods.js';
 import { admitServiceAccount } from './serviceaccount-admission.js';
 import { replicasFromScale, scaleOf } from './workloads.js';
 import { serveWatch, watchRequest } from './watch.js';
-import { orphanDependents, wantsOrphan } from './orphan-deletion.js';
+import { deleteOrphaning, wantsOrphan } from './orphan-deletion.js';
 import { impersonate } from './impersonation.js';
 import { selfSubjectAccessReview } from './access-review.js';
 import { serveNonResource } from './nonresource.js';
@@ -211,8 +211,8 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
       return send(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: def.name } });
     }
     if (r.verb === 'delete') {
-      if (wantsOrphan(await readOptionalBody(req), query)) await orphanDependents(ctx.registry, namespace, await ctx.registry.get(def, namespace, name));
-      await ctx.registry.delete(def, namespace, name);
+      if (wantsOrphan(await readOptionalBody(req), query)) await deleteOrphaning(ctx.registry, def, namespace, name);
+      else await ctx.registry.delete(def, namespace, name);
       return send(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: def.name } });
     }
     throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');

@@ -1,12 +1,14 @@
 /**
  * DELETE with `propagationPolicy: Orphan` (or the older `orphanDependents: true`): the dependents
  * in the object's namespace lose their ownerReference to it, so the garbage collector leaves them.
- * v1.13 does this through the `orphan` finalizer and the garbage collector; the stand-in does it
- * before the delete, with the same outcome. Background and Foreground both leave the dependents to
+ * v1.13 does this through the `orphan` finalizer and the garbage collector; the stand-in marks the
+ * owner as being deleted (with that finalizer, so no controller adopts the dependents back), strips
+ * the references, then deletes it: the same outcome. Background and Foreground both leave the dependents to
  * the garbage collector (Foreground without waiting for them).
  */
+import { kubeTime } from '../common/objects.js';
 import type { Obj, Registry } from './registry.js';
-import { findResource } from './resources.js';
+import { findResource, type ResourceDef } from './resources.js';
 
 /** Whether the DeleteOptions (body or query) ask for the dependents to be orphaned. */
 export function wantsOrphan(body: unknown, query: URLSearchParams): boolean {
@@ -32,4 +34,14 @@ export async function orphanDependents(registry: Registry, namespace: string | u
       });
     }
   }
+}
+
+/** DELETE with Orphan propagation: mark the owner deleted, orphan its dependents, remove it. */
+export async function deleteOrphaning(registry: Registry, def: ResourceDef, namespace: string | undefined, name: string): Promise<void> {
+  const marked = await registry.mutate(def, namespace, name, (o) => ({
+    ...o,
+    metadata: { ...o.metadata, deletionTimestamp: o.metadata?.deletionTimestamp ?? kubeTime(), deletionGracePeriodSeconds: 0, finalizers: ['orphan'] },
+  }));
+  await orphanDependents(registry, namespace, marked);
+  await registry.delete(def, namespace, name);
 }
