@@ -37,6 +37,8 @@ export function isTransient(err: unknown): boolean {
 
 export class ApiClient {
   private readonly agent: http.Agent;
+  /** Watches hold their connection for minutes: they get their own, so requests never queue behind them. */
+  private readonly watchAgent: http.Agent;
 
   constructor(
     readonly config: ClientConfig,
@@ -53,10 +55,20 @@ export class ApiClient {
             rejectUnauthorized: !config.insecureSkipVerify,
           })
         : new http.Agent({ keepAlive: true, maxSockets: 4 });
+    this.watchAgent =
+      config.server.protocol === 'https:'
+        ? new https.Agent({
+            ...(config.ca ? { ca: config.ca } : {}),
+            ...(config.cert ? { cert: config.cert } : {}),
+            ...(config.key ? { key: config.key } : {}),
+            rejectUnauthorized: !config.insecureSkipVerify,
+          })
+        : new http.Agent();
   }
 
   close(): void {
     this.agent.destroy();
+    this.watchAgent.destroy();
   }
 
   request(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<ApiResponse> {
@@ -106,7 +118,7 @@ export class ApiClient {
     const lib = url.protocol === 'https:' ? https : http;
     let req: http.ClientRequest | undefined;
     const done = new Promise<void>((resolve, reject) => {
-      req = lib.request(url, { method: 'GET', headers, agent: this.agent }, (res) => {
+      req = lib.request(url, { method: 'GET', headers, agent: this.watchAgent }, (res) => {
         if ((res.statusCode ?? 0) >= 400) {
           res.resume();
           reject(new ApiError(res.statusCode ?? 0, '', `watch ${url.pathname}: HTTP ${res.statusCode ?? 0}`));

@@ -1,10 +1,16 @@
 /**
  * Who is asking: an x509 client certificate verified against --client-ca-file (CN is the user, each
- * O a group), a bearer token from --token-auth-file, basic auth from --basic-auth-file, or the
- * anonymous user when --anonymous-auth allows it.
+ * O a group), a bearer token from --token-auth-file or a service-account JWT signed with a
+ * --service-account-key-file key (with --service-account-lookup: its secret and service account
+ * must still exist and match), basic auth from --basic-auth-file, or the anonymous user when
+ * --anonymous-auth allows it.
  */
+import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { verifyServiceAccountToken, type ServiceAccountClaims } from '../common/serviceaccount-token.js';
+import type { Registry } from './registry.js';
+import { findResource } from './resources.js';
 
 export interface UserInfo {
   name: string;
@@ -24,6 +30,8 @@ export interface AuthnConfig {
   tokens: ReadonlyMap<string, StaticUser>;
   /** user name → password and identity, from --basic-auth-file. */
   basicUsers: ReadonlyMap<string, StaticUser & { password: string }>;
+  serviceAccountKeys: readonly KeyObject[];
+  serviceAccountLookup: boolean;
 }
 
 export const ANONYMOUS: UserInfo = { name: 'system:anonymous', groups: ['system:unauthenticated'] };
@@ -32,8 +40,25 @@ export const INSECURE_USER: UserInfo = { name: 'system:unsecured', groups: ['sys
 
 const asList = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
+/** The service account's user, or why the token no longer counts (v1.13's legacy validator with lookup). */
+async function serviceAccountUser(registry: Registry, lookup: boolean, token: string, c: ServiceAccountClaims): Promise<UserInfo | { unauthorized: string }> {
+  if (lookup) {
+    const secret = await registry.get(findResource('secrets')!, c.namespace, c.secretName).catch(() => undefined);
+    if (!secret || secret.metadata?.deletionTimestamp) return { unauthorized: 'Token has been invalidated' };
+    const data = (secret.data ?? {}) as Record<string, unknown>;
+    if (typeof data.token !== 'string' || Buffer.from(data.token, 'base64').toString('utf8') !== token) return { unauthorized: "Token does not match server's copy" };
+    const sa = await registry.get(findResource('serviceaccounts')!, c.namespace, c.serviceAccountName).catch(() => undefined);
+    if (!sa || sa.metadata?.deletionTimestamp) return { unauthorized: 'ServiceAccount has been deleted' };
+    if (c.serviceAccountUID !== '' && sa.metadata?.uid !== c.serviceAccountUID) return { unauthorized: 'ServiceAccount UID does not match claim' };
+  }
+  return {
+    name: `system:serviceaccount:${c.namespace}:${c.serviceAccountName}`,
+    groups: ['system:serviceaccounts', `system:serviceaccounts:${c.namespace}`, 'system:authenticated'],
+  };
+}
+
 /** The user, or a reason for 401 Unauthorized. */
-export function authenticate(cfg: AuthnConfig, req: IncomingMessage): UserInfo | { unauthorized: string } {
+export async function authenticate(cfg: AuthnConfig, req: IncomingMessage, registry: Registry): Promise<UserInfo | { unauthorized: string }> {
   const socket = req.socket as TLSSocket;
   if (cfg.clientCertAuth && socket.encrypted) {
     const peer = socket.getPeerCertificate();
@@ -46,8 +71,13 @@ export function authenticate(cfg: AuthnConfig, req: IncomingMessage): UserInfo |
   }
   const header = req.headers.authorization;
   if (header?.startsWith('Bearer ')) {
-    const user = cfg.tokens.get(header.slice(7).trim());
-    if (!user) return { unauthorized: 'invalid bearer token' };
+    const token = header.slice(7).trim();
+    const user = cfg.tokens.get(token);
+    if (!user) {
+      const claims = cfg.serviceAccountKeys.length > 0 ? verifyServiceAccountToken(cfg.serviceAccountKeys, token) : undefined;
+      if (claims) return serviceAccountUser(registry, cfg.serviceAccountLookup, token, claims);
+      return { unauthorized: 'invalid bearer token' };
+    }
     return { name: user.name, groups: [...user.groups, 'system:authenticated'] };
   }
   if (header?.startsWith('Basic ')) {

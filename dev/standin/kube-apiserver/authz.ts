@@ -1,16 +1,20 @@
 /**
- * Authorization for --authorization-mode, at the level a provisioner exercises it: the v1.13 RBAC
- * bootstrap roles of the control-plane identities (system:masters, system:kube-controller-manager,
- * system:kube-scheduler, system:kube-proxy/system:node-proxier, discovery for everyone) and the Node
- * authorizer for kubelets (system:node:<name> in system:nodes).
+ * Authorization for --authorization-mode: the v1.13 RBAC bootstrap roles of the control-plane
+ * identities (system:masters, system:kube-controller-manager, system:kube-scheduler,
+ * system:kube-proxy/system:node-proxier, discovery for everyone), then the stored RBAC objects
+ * (rbac-store.ts) for everyone else, and the Node authorizer for kubelets (node-authorizer.ts).
  */
 import type { UserInfo } from './authn.js';
+import { nodeAuthorizerAllows } from './node-authorizer.js';
+import { storedRbacAllows } from './rbac-store.js';
+import type { Registry } from './registry.js';
 
 export interface RequestAttributes {
   user: UserInfo;
   verb: string;
   path: string;
   resourceRequest: boolean;
+  apiGroup?: string;
   resource?: string;
   subresource?: string;
   namespace?: string;
@@ -29,11 +33,32 @@ export function nodeNameOf(user: UserInfo): string | undefined {
   return name === '' ? undefined : name;
 }
 
-function rbacAllows(a: RequestAttributes): boolean {
+/** resource or resource/subresource */
+export const resourcePath = (a: RequestAttributes) => (a.subresource ? `${a.resource}/${a.subresource}` : a.resource ?? '');
+
+/** What the controller-manager's controllers write (their system:controller:* roles together). */
+const allWrites = ['create', 'update', 'patch', 'delete'];
+const controllerWrites: Record<string, string[]> = {
+  nodes: ['update', 'patch'],
+  'nodes/status': ['update', 'patch'],
+  pods: ['create', 'delete'],
+  endpoints: allWrites,
+  serviceaccounts: allWrites,
+  secrets: allWrites,
+  replicasets: allWrites,
+  'replicasets/status': ['update', 'patch'],
+  deployments: ['update', 'patch'],
+  'deployments/status': ['update', 'patch'],
+};
+
+/** The hard-coded bootstrap policy of the control-plane identities and discovery. */
+export function bootstrapRbacAllows(a: RequestAttributes): boolean {
   const { user } = a;
   if (user.groups.includes('system:masters')) return true;
   if (!a.resourceRequest) return a.verb === 'get' && discoveryPaths.some((re) => re.test(a.path));
-  const r = a.subresource ? `${a.resource}/${a.subresource}` : a.resource ?? '';
+  // system:basic-user: every authenticated user may ask what it may do.
+  if (a.resource === 'selfsubjectaccessreviews' && a.verb === 'create' && user.groups.includes('system:authenticated')) return true;
+  const r = resourcePath(a);
   const lockFor = (holder: string) =>
     (a.resource === 'endpoints' || a.resource === 'configmaps') &&
     a.namespace === 'kube-system' &&
@@ -41,10 +66,8 @@ function rbacAllows(a: RequestAttributes): boolean {
   if (user.name === 'system:kube-controller-manager') {
     if (readVerbs.has(a.verb)) return true;
     if (lockFor('kube-controller-manager')) return true;
-    // Node lifecycle and IPAM controllers (node-controller's service-account role in a real cluster).
-    if (['nodes', 'nodes/status'].includes(r) && ['update', 'patch'].includes(a.verb)) return true;
-    // The pod garbage collector deletes pods of nodes that are gone.
-    return r === 'pods' && a.verb === 'delete';
+    // Node IPAM/lifecycle, deployment, replicaset, endpoint, serviceaccount, token and garbage collector controllers.
+    return controllerWrites[r]?.includes(a.verb) === true;
   }
   if (user.name === 'system:kube-scheduler') {
     if (lockFor('kube-scheduler')) return true;
@@ -59,32 +82,23 @@ function rbacAllows(a: RequestAttributes): boolean {
   return false;
 }
 
-function nodeAuthorizerAllows(a: RequestAttributes): boolean {
-  if (nodeNameOf(a.user) === undefined || !a.resourceRequest) return false;
-  const r = a.subresource ? `${a.resource}/${a.subresource}` : a.resource ?? '';
-  if (r === 'nodes') return readVerbs.has(a.verb) || ['create', 'update', 'patch', 'delete'].includes(a.verb);
-  if (r === 'nodes/status') return ['get', 'update', 'patch'].includes(a.verb);
-  if (r === 'services' || r === 'endpoints') return readVerbs.has(a.verb);
-  // system:node's pod rules; NodeRestriction admission narrows them to the node's own pods.
-  if (r === 'pods') return readVerbs.has(a.verb) || a.verb === 'create' || a.verb === 'delete';
-  if (r === 'pods/status') return ['update', 'patch'].includes(a.verb);
-  if (r === 'pods/eviction') return a.verb === 'create';
-  return false;
-}
-
-export function authorize(modes: readonly string[], a: RequestAttributes): Decision {
+export async function authorize(modes: readonly string[], a: RequestAttributes, registry: Registry): Promise<Decision> {
   for (const mode of modes) {
     if (mode === 'AlwaysAllow') return { allowed: true };
-    if (mode === 'RBAC' && rbacAllows(a)) return { allowed: true };
-    if (mode === 'Node' && nodeAuthorizerAllows(a)) return { allowed: true };
+    if (mode === 'RBAC') {
+      if (bootstrapRbacAllows(a)) return { allowed: true };
+      if (await storedRbacAllows(registry, a.user, a)) return { allowed: true };
+    }
+    if (mode === 'Node' && (await nodeAuthorizerAllows(registry, a))) return { allowed: true };
   }
   return { allowed: false, reason: forbiddenMessage(a) };
 }
 
+/** v1.13's wording: `deployments.apps "x" is forbidden: User "u" cannot get resource "deployments" in API group "apps" in the namespace "ns"`. */
 export function forbiddenMessage(a: RequestAttributes): string {
   if (!a.resourceRequest) return `forbidden: User "${a.user.name}" cannot ${a.verb} path "${a.path}"`;
-  const r = a.subresource ? `${a.resource}/${a.subresource}` : a.resource ?? '';
-  const subject = a.name ? `${a.resource} "${a.name}"` : `${a.resource}`;
+  const qualified = a.apiGroup ? `${a.resource}.${a.apiGroup}` : `${a.resource}`;
+  const subject = a.name ? `${qualified} "${a.name}"` : qualified;
   const scope = a.namespace ? `in the namespace "${a.namespace}"` : 'at the cluster scope';
-  return `${subject} is forbidden: User "${a.user.name}" cannot ${a.verb} resource "${r}" in API group "" ${scope}`;
+  return `${subject} is forbidden: User "${a.user.name}" cannot ${a.verb} resource "${resourcePath(a)}" in API group "${a.apiGroup ?? ''}" ${scope}`;
 }

@@ -51,6 +51,8 @@ export function prefixEnd(prefix: string): string {
 
 export class EtcdClient {
   private readonly agents: Map<string, http.Agent> = new Map();
+  /** Watches stay open as long as their API watch: their own agents, so reads and writes never queue behind them. */
+  private readonly streamAgents: Map<string, http.Agent> = new Map();
   private preferred = 0;
 
   constructor(
@@ -65,11 +67,17 @@ export class EtcdClient {
           ? new https.Agent({ keepAlive: true, maxSockets: 8, ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) })
           : new http.Agent({ keepAlive: true, maxSockets: 8 }),
       );
+      this.streamAgents.set(
+        ep.href,
+        ep.protocol === 'https:'
+          ? new https.Agent({ ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) })
+          : new http.Agent(),
+      );
     }
   }
 
   close(): void {
-    for (const agent of this.agents.values()) agent.destroy();
+    for (const agent of [...this.agents.values(), ...this.streamAgents.values()]) agent.destroy();
   }
 
   /** One HTTP exchange with one endpoint. */
@@ -109,7 +117,7 @@ export class EtcdClient {
     const payload = Buffer.from(JSON.stringify(body));
     const lib = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
-      const req = lib.request(url, { method: 'POST', agent: this.agents.get(ep.href), headers: { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } }, (response) => {
+      const req = lib.request(url, { method: 'POST', agent: this.streamAgents.get(ep.href), headers: { 'Content-Type': 'application/json', 'Content-Length': String(payload.length) } }, (response) => {
         if (response.statusCode !== 200) {
           response.resume();
           req.destroy();

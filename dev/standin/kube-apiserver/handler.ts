@@ -12,14 +12,19 @@ import { admit } from './admission.js';
 import { authorize, type RequestAttributes } from './authz.js';
 import { getComponentStatus, listComponentStatuses } from './componentstatus.js';
 import type { EtcdClient } from './etcd.js';
-import { mergePatch, strategicMergePatch } from './patch.js';
+import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { Registry, StatusError, selfLink, type Obj } from './registry.js';
-import { findResource, type ResourceDef } from './resources.js';
+import { findGroupResource, groupVersion, type ResourceDef } from './resources.js';
 import { readBody, readOptionalBody, send, sendStatus } from './http.js';
 import { servePodLog } from './pod-logs.js';
 import { bindPod, deleteOptionsFrom, deletePod, evictPod } from './pod-operations.js';
 import { preparePodForCreate } from './pods.js';
+import { admitServiceAccount } from './serviceaccount-admission.js';
+import { replicasFromScale, scaleOf } from './workloads.js';
 import { serveWatch, watchRequest } from './watch.js';
+import { deleteOrphaning, wantsOrphan } from './orphan-deletion.js';
+import { impersonate } from './impersonation.js';
+import { selfSubjectAccessReview } from './access-review.js';
 import { serveNonResource } from './nonresource.js';
 import { fieldMatcher, labelMatcher } from './selectors.js';
 import { negotiate, toTable } from './tables.js';
@@ -46,14 +51,14 @@ interface ResourceRequest {
 }
 
 /** Splits /api/v1/... into resource request parts (k8s.io/apiserver RequestInfoFactory rules). */
-function parseResourcePath(method: string, parts: string[], query: URLSearchParams): ResourceRequest | StatusError {
+function parseResourcePath(method: string, group: string, version: string, parts: string[], query: URLSearchParams): ResourceRequest | StatusError {
   let namespace: string | undefined;
   let rest = parts;
   if (rest[0] === 'namespaces' && rest.length > 1) {
     namespace = rest[1];
     if (rest.length > 2 && rest[2] !== 'status' && rest[2] !== 'finalize') rest = rest.slice(2);
   }
-  const def = findResource(rest[0] ?? '');
+  const def = findGroupResource(group, version, rest[0] ?? '');
   if (!def) return new StatusError(404, 'NotFound', 'the server could not find the requested resource');
   const name = rest[1];
   const subresource = rest[2];
@@ -86,7 +91,46 @@ function parseResourcePath(method: string, parts: string[], query: URLSearchPara
 }
 
 
+/** The patch function of a PATCH's content type: JSON patch, merge patch or strategic merge patch. */
+function patcherFor(contentType: string | undefined): (current: unknown, patch: unknown) => Obj {
+  const type = (contentType ?? '').split(';')[0]!.trim();
+  const patchers: Record<string, (current: unknown, patch: unknown) => unknown> = {
+    'application/json-patch+json': jsonPatch,
+    'application/merge-patch+json': mergePatch,
+    'application/strategic-merge-patch+json': strategicMergePatch,
+  };
+  const patcher = patchers[type];
+  if (!patcher) throw new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${Object.keys(patchers).join(', ')}`);
+  return (current, patch) => {
+    try {
+      return patcher(current, patch) as Obj;
+    } catch (err) {
+      if (err instanceof StatusError) throw err;
+      throw new StatusError(422, 'Invalid', `the server rejected our request due to an error in our request: ${messageOf(err)}`);
+    }
+  };
+}
+
 export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
+  /** deployments/scale, replicasets/scale: the autoscaling/v1 Scale view of spec.replicas. */
+  const serveScale = async (req: IncomingMessage, res: ServerResponse, user: UserInfo, r: ResourceRequest): Promise<void> => {
+    const { def, namespace } = r;
+    const name = r.name!;
+    if (r.verb === 'get') return send(res, 200, scaleOf(def, await ctx.registry.get(def, namespace, name)));
+    if (r.verb !== 'update' && r.verb !== 'patch') throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+    await admit(ctx.registry, ctx.admission, user, r, name, undefined);
+    const apply = r.verb === 'patch' ? patcherFor(req.headers['content-type']) : undefined;
+    const body = await readBody(req);
+    const updated = await ctx.registry.patch(def, namespace, name, (current) => {
+      const scale = apply ? (apply(scaleOf(def, current), body) as Obj) : (body as Obj);
+      const asked = scale.metadata?.resourceVersion;
+      if (!apply && typeof asked === 'string' && asked !== '' && asked !== current.metadata?.resourceVersion) {
+        throw new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${def.name}.${def.group} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, group: def.group, kind: def.name });
+      }
+      return { ...current, spec: { ...(current.spec as Record<string, unknown>), replicas: replicasFromScale(name, scale) } };
+    });
+    return send(res, 200, scaleOf(def, updated));
+  };
 
   const serveResource = async (req: IncomingMessage, res: ServerResponse, user: UserInfo, r: ResourceRequest, query: URLSearchParams): Promise<void> => {
     const format = negotiate(req.headers.accept);
@@ -95,6 +139,8 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
     }
     const include = (query.get('includeObject') ?? 'Metadata') as 'None' | 'Metadata' | 'Object';
     const { def, namespace, name } = r;
+    // A verb the resource does not have (list of selfsubjectaccessreviews, create of componentstatuses).
+    if (r.subresource === undefined && !def.verbs.includes(r.verb)) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
 
     if (r.verb === 'watch') {
       if (def.virtual) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
@@ -112,8 +158,9 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
       items = items.filter((o) => byLabel(o) && byField(o));
       const listMeta = { selfLink: selfLink(def, namespace), resourceVersion };
       if (format === 'table') return send(res, 200, toTable(def.kind, items, listMeta, include));
-      return send(res, 200, { kind: `${def.kind}List`, apiVersion: 'v1', metadata: listMeta, items });
+      return send(res, 200, { kind: `${def.kind}List`, apiVersion: groupVersion(def), metadata: listMeta, items });
     }
+    if (r.subresource === 'scale') return serveScale(req, res, user, r);
     if (r.verb === 'get' && r.subresource === 'log') return servePodLog(ctx.registry, ctx.kubeletClient, namespace!, name!, query, res);
     if (r.verb === 'get') {
       let obj: Obj;
@@ -124,6 +171,9 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
       } else obj = await ctx.registry.get(def, namespace, name!);
       if (format === 'table') return send(res, 200, toTable(def.kind, [obj], { selfLink: selfLink(def, namespace, name), resourceVersion: obj.metadata?.resourceVersion ?? '' }, include));
       return send(res, 200, obj);
+    }
+    if (def.name === 'selfsubjectaccessreviews' && r.verb === 'create' && name === undefined) {
+      return send(res, 201, await selfSubjectAccessReview((await readBody(req)) as Obj, user, ctx.authorizationModes, ctx.registry));
     }
     if (def.virtual) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
 
@@ -140,7 +190,8 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
       const bodyName = typeof body.metadata?.name === 'string' ? body.metadata.name : '';
       await admit(ctx.registry, ctx.admission, user, r, bodyName, body);
       if (body.kind !== undefined && body.kind !== def.kind) throw new StatusError(400, 'BadRequest', `the kind of the object (${String(body.kind)}) does not match the resource (${def.kind})`);
-      const prepared = def.name === 'pods' ? preparePodForCreate(body, bodyName) : body;
+      let prepared = def.name === 'pods' ? preparePodForCreate(body, bodyName) : body;
+      if (def.name === 'pods' && ctx.admission.has('ServiceAccount')) prepared = await admitServiceAccount(ctx.registry, namespace!, prepared);
       return send(res, 201, await ctx.registry.create(def, namespace, prepared));
     }
     if (name === undefined) throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
@@ -150,12 +201,8 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
       return send(res, 200, await ctx.registry.update(def, namespace, name, body, r.subresource));
     }
     if (r.verb === 'patch') {
-      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
-      if (type !== 'application/merge-patch+json' && type !== 'application/strategic-merge-patch+json') {
-        throw new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json, application/strategic-merge-patch+json`);
-      }
+      const apply = patcherFor(req.headers['content-type']);
       const patch = await readBody(req);
-      const apply = type === 'application/merge-patch+json' ? mergePatch : strategicMergePatch;
       return send(res, 200, await ctx.registry.patch(def, namespace, name, (current) => apply(current, patch) as Obj, r.subresource));
     }
     if (r.verb === 'delete' && def.name === 'pods') {
@@ -164,7 +211,8 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
       return send(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: def.name } });
     }
     if (r.verb === 'delete') {
-      await ctx.registry.delete(def, namespace, name);
+      if (wantsOrphan(await readOptionalBody(req), query)) await deleteOrphaning(ctx.registry, def, namespace, name);
+      else await ctx.registry.delete(def, namespace, name);
       return send(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: def.name } });
     }
     throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
@@ -174,25 +222,30 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
     const url = new URL(req.url ?? '/', 'https://apiserver');
     const path = url.pathname;
     const run = async () => {
-      const who = opts.insecure ? INSECURE_USER : authenticate(ctx.authn, req);
-      if ('unauthorized' in who) {
+      const authenticated = opts.insecure ? INSECURE_USER : await authenticate(ctx.authn, req, ctx.registry);
+      if ('unauthorized' in authenticated) {
         return sendStatus(res, new StatusError(401, 'Unauthorized', 'Unauthorized'));
       }
+      const who = await impersonate(req, authenticated, ctx.authorizationModes, ctx.registry, path);
       const parts = path.split('/').filter((p) => p !== '');
-      const isResource = parts[0] === 'api' && parts[1] === 'v1' && parts.length > 2;
+      // /api/v1/<resource…> or /apis/<group>/<version>/<resource…>
+      const core = parts[0] === 'api' && parts[1] === 'v1' && parts.length > 2;
+      const named = parts[0] === 'apis' && parts.length > 3;
       let attrs: RequestAttributes;
       let r: ResourceRequest | undefined;
-      if (isResource) {
-        const parsed = parseResourcePath(req.method ?? 'GET', parts.slice(2), url.searchParams);
+      if (core || named) {
+        const parsed = core
+          ? parseResourcePath(req.method ?? 'GET', '', 'v1', parts.slice(2), url.searchParams)
+          : parseResourcePath(req.method ?? 'GET', parts[1]!, parts[2]!, parts.slice(3), url.searchParams);
         if (parsed instanceof StatusError) return sendStatus(res, parsed);
         r = parsed;
-        attrs = { user: who, verb: r.verb, path, resourceRequest: true, resource: r.def.name, ...(r.subresource ? { subresource: r.subresource } : {}), ...(r.namespace ? { namespace: r.namespace } : {}), ...(r.name ? { name: r.name } : {}) };
+        attrs = { user: who, verb: r.verb, path, resourceRequest: true, apiGroup: r.def.group, resource: r.def.name, ...(r.subresource ? { subresource: r.subresource } : {}), ...(r.namespace ? { namespace: r.namespace } : {}), ...(r.name ? { name: r.name } : {}) };
       } else {
         attrs = { user: who, verb: (req.method ?? 'GET').toLowerCase() === 'head' ? 'get' : (req.method ?? 'GET').toLowerCase(), path, resourceRequest: false };
       }
-      const decision = authorize(ctx.authorizationModes, attrs);
+      const decision = await authorize(ctx.authorizationModes, attrs, ctx.registry);
       if (!decision.allowed) {
-        return sendStatus(res, new StatusError(403, 'Forbidden', decision.reason, r ? { ...(r.name ? { name: r.name } : {}), kind: r.def.name } : undefined));
+        return sendStatus(res, new StatusError(403, 'Forbidden', decision.reason, r ? { ...(r.name ? { name: r.name } : {}), ...(r.def.group ? { group: r.def.group } : {}), kind: r.def.name } : undefined));
       }
       if (!r) return serveNonResource(ctx, res, path, url.searchParams);
       return serveResource(req, res, who, r, url.searchParams);

@@ -4,15 +4,19 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { fatalError, messageOf } from '../common/errors.js';
+import { fatalError } from '../common/errors.js';
 import { runComponent, type Component } from '../common/run.js';
 import { closeServer, joinHostPort, listen } from '../common/serve.js';
+import { ensureBootstrapObjects } from './bootstrap.js';
 import { EtcdClient } from './etcd.js';
 import { createHandler, type ApiContext } from './handler.js';
 import { startMasterLeases } from './masterleases.js';
 import { loadApiserverOptions } from './options.js';
-import { Registry, StatusError } from './registry.js';
+import { Registry } from './registry.js';
 import { findResource } from './resources.js';
+import { secretStrategy } from './secrets.js';
+import { serviceStrategy } from './services.js';
+import { workloadStrategy } from './workloads.js';
 
 const STORAGE_WAIT_MS = 30_000;
 
@@ -40,14 +44,11 @@ const apiserver: Component = {
       await new Promise((r) => setTimeout(r, 1000));
     }
     const registry = new Registry(etcd, opts.etcdPrefix);
-    const namespaces = findResource('namespaces')!;
-    for (const ns of ['default', 'kube-system', 'kube-public']) {
-      try {
-        await registry.create(namespaces, undefined, { metadata: { name: ns } });
-      } catch (err) {
-        if (!(err instanceof StatusError && err.reason === 'AlreadyExists')) throw fatalError(`unable to create namespace ${ns}: ${messageOf(err)}`);
-      }
-    }
+    registry.setStrategy(findResource('services')!, serviceStrategy(etcd, registry, opts.etcdPrefix, { clusterIPRange: opts.serviceClusterIPRange, nodePorts: opts.serviceNodePortRange }));
+    registry.setStrategy(findResource('secrets')!, secretStrategy);
+    registry.setStrategy(findResource('deployments')!, workloadStrategy('Deployment'));
+    registry.setStrategy(findResource('replicasets')!, workloadStrategy('ReplicaSet'));
+    await ensureBootstrapObjects(registry);
 
     const leases = startMasterLeases({
       etcd,

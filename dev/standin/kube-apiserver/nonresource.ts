@@ -1,11 +1,11 @@
-/** /healthz (ok only while etcd answers, in the apiserver's verbose format), /version, /api, /apis, /api/v1. */
+/** /healthz (ok only while etcd answers, in the apiserver's verbose format), /version, and discovery: /api, /api/v1, /apis, /apis/<group>, /apis/<group>/<version>. */
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../common/klog.js';
 import { versionInfo } from '../common/version.js';
 import type { EtcdClient } from './etcd.js';
 import { send, sendStatus } from './http.js';
 import { StatusError } from './registry.js';
-import { apiV1ResourceList } from './resources.js';
+import { apiGroups, apiResourceList, apiV1ResourceList } from './resources.js';
 
 export interface NonResourceContext {
   etcd: EtcdClient;
@@ -49,6 +49,10 @@ export async function serveNonResource(ctx: NonResourceContext, res: ServerRespo
     });
   }
   if (path === '/api/v1' || path === '/api/v1/') return send(res, 200, apiV1ResourceList());
-  if (path === '/apis' || path === '/apis/') return send(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
+  if (path === '/apis' || path === '/apis/') return send(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: apiGroups() });
+  const [, apis, groupName, version, ...rest] = path.split('/');
+  const group = apis === 'apis' && rest.every((p) => p === '') ? apiGroups().find((g) => g.name === groupName) : undefined;
+  if (group && (version === undefined || version === '')) return send(res, 200, { kind: 'APIGroup', apiVersion: 'v1', ...group });
+  if (group && group.versions.some((v) => v.version === version)) return send(res, 200, apiResourceList(group.name, version!));
   return sendStatus(res, new StatusError(404, 'NotFound', 'the server could not find the requested resource'));
 }

@@ -47,6 +47,7 @@ export interface ApiserverOptions {
   etcdTls: EtcdTls;
   etcdPrefix: string;
   serviceClusterIPRange: string;
+  serviceNodePortRange: { base: number; size: number };
 }
 
 /** Every admission plugin a v1.13 kube-apiserver knows. */
@@ -188,8 +189,11 @@ export function loadApiserverOptions(flags: Flags, log: Logger): ApiserverOption
   if (flags.string('requestheader-client-ca-file') !== '' && flags.list('requestheader-username-headers').length === 0) {
     log.warning('--requestheader-client-ca-file is set but --requestheader-username-headers is empty');
   }
-  for (const f of flags.all('service-account-key-file')) loadVerificationKeys('--service-account-key-file', f);
-  if (flags.all('service-account-key-file').length === 0) log.warning('no --service-account-key-file given: service account tokens are verified with --tls-private-key-file');
+  const serviceAccountKeys = flags.all('service-account-key-file').flatMap((f) => loadVerificationKeys('--service-account-key-file', f));
+  if (flags.all('service-account-key-file').length === 0) {
+    log.warning('no --service-account-key-file given: service account tokens are verified with --tls-private-key-file');
+    serviceAccountKeys.push(...loadVerificationKeys('--tls-private-key-file', flags.string('tls-private-key-file')));
+  }
   const signingKey = flags.string('service-account-signing-key-file');
   const issuer = flags.string('service-account-issuer');
   if ((signingKey === '') !== (issuer === '')) throw configError('service-account-signing-key-file and service-account-issuer are both required');
@@ -260,6 +264,9 @@ export function loadApiserverOptions(flags: Flags, log: Logger): ApiserverOption
   const nodePorts = flags.string('service-node-port-range', '30000-32767');
   const np = /^(\d+)(?:[-+](\d+))?$/.exec(nodePorts);
   if (!np) throw configError(`invalid argument "${nodePorts}" for "--service-node-port-range" flag: unable to parse port range: ${nodePorts}`);
+  // pflag's PortRange: "a-b" is a..b, "a+n" is a..a+n.
+  const npBase = Number(np[1]);
+  const npSize = np[2] === undefined ? 1 : nodePorts.includes('+') ? Number(np[2]) + 1 : Number(np[2]) - npBase + 1;
 
   const kubeletClient: KubeletClientOptions = {
     ...(flags.string('kubelet-client-certificate') !== ''
@@ -278,12 +285,13 @@ export function loadApiserverOptions(flags: Flags, log: Logger): ApiserverOption
     advertiseAddress,
     tls,
     ...(clientCA ? { clientCA } : {}),
-    authn: { clientCertAuth: clientCA !== undefined, anonymousAuth: flags.bool('anonymous-auth', true), tokens, basicUsers },
+    authn: { clientCertAuth: clientCA !== undefined, anonymousAuth: flags.bool('anonymous-auth', true), tokens, basicUsers, serviceAccountKeys, serviceAccountLookup: flags.bool('service-account-lookup', true) },
     authorizationModes: modes,
     admission,
     etcdServers,
     etcdTls,
     etcdPrefix,
     serviceClusterIPRange,
+    serviceNodePortRange: { base: npBase, size: npSize },
   };
 }

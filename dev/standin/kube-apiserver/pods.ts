@@ -66,23 +66,28 @@ function qosClass(containers: PodContainer[]): string {
 
 const notReadyTolerations = ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable'];
 
-/** Defaults, validates and resets the status of a pod being created. */
-export function preparePodForCreate(input: Obj, name: string): Obj {
-  const spec = { ...((input.spec ?? {}) as Record<string, unknown>) };
-  const parsed = podSpecOf(input);
+/**
+ * SetDefaults_PodSpec and the container defaults of v1.13, with the validation causes of what a pod
+ * needs to run; `path` prefixes the causes (`spec`, `spec.template.spec`). Pods and the pod
+ * templates of Deployments and ReplicaSets both get these.
+ */
+export function defaultPodSpec(input: Record<string, unknown>, path: string): { spec: Record<string, unknown>; causes: string[] } {
+  const spec = { ...input };
+  const parsed = podSpecSchema.safeParse(input);
+  const ps: PodSpec = parsed.success ? parsed.data : {};
   const causes: string[] = [];
   const containers = (Array.isArray(spec.containers) ? spec.containers : []) as Array<Record<string, unknown>>;
-  if (containers.length === 0) causes.push('spec.containers: Required value');
+  if (containers.length === 0) causes.push(`${path}.containers: Required value`);
   const seen = new Set<string>();
   const defaulted = containers.map((raw, i) => {
-    const c = parsed.containers?.[i] ?? {};
+    const c = ps.containers?.[i] ?? {};
     const cname = c.name ?? '';
-    if (cname === '') causes.push(`spec.containers[${i}].name: Required value`);
-    else if (!dns1123Label.test(cname) || cname.length > 63) causes.push(`spec.containers[${i}].name: Invalid value: "${cname}": a DNS-1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character`);
-    else if (seen.has(cname)) causes.push(`spec.containers[${i}].name: Duplicate value: "${cname}"`);
+    if (cname === '') causes.push(`${path}.containers[${i}].name: Required value`);
+    else if (!dns1123Label.test(cname) || cname.length > 63) causes.push(`${path}.containers[${i}].name: Invalid value: "${cname}": a DNS-1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character`);
+    else if (seen.has(cname)) causes.push(`${path}.containers[${i}].name: Duplicate value: "${cname}"`);
     seen.add(cname);
     const image = c.image ?? '';
-    if (image.trim() === '') causes.push(`spec.containers[${i}].image: Required value`);
+    if (image.trim() === '') causes.push(`${path}.containers[${i}].image: Required value`);
     return {
       terminationMessagePath: '/dev/termination-log',
       terminationMessagePolicy: 'File',
@@ -92,10 +97,28 @@ export function preparePodForCreate(input: Obj, name: string): Obj {
       ...(Array.isArray(raw.ports) ? { ports: (raw.ports as Array<Record<string, unknown>>).map((p) => ({ protocol: 'TCP', ...p })) } : {}),
     };
   });
-  const restartPolicy = parsed.restartPolicy ?? 'Always';
-  if (!['Always', 'OnFailure', 'Never'].includes(restartPolicy)) causes.push(`spec.restartPolicy: Unsupported value: "${restartPolicy}": supported values: "Always", "OnFailure", "Never"`);
-  const dnsPolicy = parsed.dnsPolicy ?? 'ClusterFirst';
-  if (!['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'].includes(dnsPolicy)) causes.push(`spec.dnsPolicy: Unsupported value: "${dnsPolicy}"`);
+  const restartPolicy = ps.restartPolicy ?? 'Always';
+  if (!['Always', 'OnFailure', 'Never'].includes(restartPolicy)) causes.push(`${path}.restartPolicy: Unsupported value: "${restartPolicy}": supported values: "Always", "OnFailure", "Never"`);
+  const dnsPolicy = ps.dnsPolicy ?? 'ClusterFirst';
+  if (!['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'].includes(dnsPolicy)) causes.push(`${path}.dnsPolicy: Unsupported value: "${dnsPolicy}"`);
+  return {
+    spec: {
+      ...spec,
+      containers: defaulted,
+      restartPolicy,
+      dnsPolicy,
+      terminationGracePeriodSeconds: ps.terminationGracePeriodSeconds ?? 30,
+      schedulerName: ps.schedulerName ?? 'default-scheduler',
+      securityContext: spec.securityContext ?? {},
+    },
+    causes,
+  };
+}
+
+/** Defaults, validates and resets the status of a pod being created. */
+export function preparePodForCreate(input: Obj, name: string): Obj {
+  const { spec, causes } = defaultPodSpec((input.spec ?? {}) as Record<string, unknown>, 'spec');
+  const parsed = podSpecOf(input);
   if (causes.length > 0) throw invalid(name, causes);
 
   const tolerations = [...(parsed.tolerations ?? [])] as Array<Record<string, unknown>>;
@@ -108,12 +131,6 @@ export function preparePodForCreate(input: Obj, name: string): Obj {
     ...input,
     spec: {
       ...spec,
-      containers: defaulted,
-      restartPolicy,
-      dnsPolicy,
-      terminationGracePeriodSeconds: parsed.terminationGracePeriodSeconds ?? 30,
-      schedulerName: parsed.schedulerName ?? 'default-scheduler',
-      securityContext: spec.securityContext ?? {},
       serviceAccountName,
       serviceAccount: serviceAccountName,
       priority: typeof spec.priority === 'number' ? spec.priority : 0,

@@ -5,9 +5,10 @@
  * JSON (as a v1.13 apiserver does with --storage-media-type=application/json).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { sameJson } from '../common/json.js';
 import { kubeTime } from '../common/objects.js';
 import type { EtcdClient, KeyValue } from './etcd.js';
-import type { ResourceDef } from './resources.js';
+import { apiPrefix, groupVersion, type ResourceDef } from './resources.js';
 
 export type Obj = Record<string, unknown> & { metadata?: Record<string, unknown> };
 
@@ -48,6 +49,11 @@ function invalidName(def: ResourceDef, name: string): StatusError | undefined {
   if (name === '') {
     return new StatusError(422, 'Invalid', `${def.kind} "" is invalid: metadata.name: Required value: name or generateName is required`, { kind: def.kind });
   }
+  if (def.group === 'rbac.authorization.k8s.io') {
+    // RBAC names are path segments (ValidateRBACName): `system:coredns` is fine.
+    const bad = name === '.' ? 'may not be \'.\'' : name === '..' ? 'may not be \'..\'' : name.includes('/') ? 'may not contain \'/\'' : name.includes('%') ? 'may not contain \'%\'' : undefined;
+    return bad ? new StatusError(422, 'Invalid', `${def.kind}.rbac.authorization.k8s.io "${name}" is invalid: metadata.name: Invalid value: "${name}": ${bad}`, { name, group: def.group, kind: def.kind }) : undefined;
+  }
   if (name.length > 253 || !dns1123Subdomain.test(name)) {
     return new StatusError(
       422,
@@ -60,11 +66,41 @@ function invalidName(def: ResourceDef, name: string): StatusError | undefined {
 }
 
 export function selfLink(def: ResourceDef, namespace: string | undefined, name?: string): string {
-  const base = def.namespaced && namespace ? `/api/v1/namespaces/${namespace}/${def.name}` : `/api/v1/${def.name}`;
+  const base = def.namespaced && namespace ? `${apiPrefix(def)}/namespaces/${namespace}/${def.name}` : `${apiPrefix(def)}/${def.name}`;
   return name === undefined ? base : `${base}/${name}`;
 }
 
+/**
+ * What a kind does beyond storage (v1.13's REST strategies): defaulting and validation, and
+ * allocations (service IPs and node ports) taken before a write and given back after.
+ */
+export interface Strategy {
+  /** The object about to be created, name and namespace set; may throw a StatusError. */
+  prepareForCreate?(obj: Obj): Promise<Obj> | Obj;
+  /** The create did not happen (name taken): give back what prepareForCreate took. */
+  createFailed?(obj: Obj): Promise<void>;
+  /** The object about to replace `current` (main resource, not status). */
+  prepareForUpdate?(next: Obj, current: Obj): Promise<Obj> | Obj;
+  /** The update did not happen (a concurrent change): give back what prepareForUpdate took. */
+  updateFailed?(next: Obj, current: Obj): Promise<void>;
+  /** After a write: `before` is undefined for a create, `after` for a delete. */
+  written?(before: Obj | undefined, after: Obj | undefined): Promise<void>;
+}
+
+/** Random name suffixes as v1.13's generateName and pod names use them (no vowels, no 0/1/3). */
+const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+export function randomSuffix(n = 5): string {
+  const bytes = randomBytes(n);
+  return [...bytes].map((b) => SAFE_ALPHABET[b % SAFE_ALPHABET.length]).join('');
+}
+
 export class Registry {
+  private readonly strategies = new Map<string, Strategy>();
+
+  setStrategy(def: ResourceDef, strategy: Strategy): void {
+    this.strategies.set(def.name, strategy);
+  }
+
   constructor(
     private readonly etcd: EtcdClient,
     private readonly prefix: string,
@@ -88,7 +124,7 @@ export class Registry {
     const meta = (obj.metadata ??= {});
     meta.resourceVersion = String(kv.modRevision);
     meta.selfLink = selfLink(def, meta.namespace as string | undefined, meta.name as string);
-    return { kind: def.kind, apiVersion: 'v1', ...obj };
+    return { kind: def.kind, apiVersion: groupVersion(def), ...obj };
   }
 
   private encode(def: ResourceDef, obj: Obj): string {
@@ -96,7 +132,7 @@ export class Registry {
     const meta = { ...(metadata ?? {}) };
     delete meta.resourceVersion;
     delete meta.selfLink;
-    return JSON.stringify({ ...rest, kind: def.kind, apiVersion: 'v1', metadata: meta });
+    return JSON.stringify({ ...rest, kind: def.kind, apiVersion: groupVersion(def), metadata: meta });
   }
 
   async get(def: ResourceDef, namespace: string | undefined, name: string): Promise<Obj> {
@@ -120,7 +156,7 @@ export class Registry {
     const meta = { ...(input.metadata ?? {}) };
     let name = typeof meta.name === 'string' ? meta.name : '';
     if (name === '' && typeof meta.generateName === 'string' && meta.generateName !== '') {
-      name = `${meta.generateName}${randomBytes(3).toString('hex').slice(0, 5)}`;
+      name = `${meta.generateName}${randomSuffix()}`;
     }
     const bad = invalidName(def, name);
     if (bad) throw bad;
@@ -135,17 +171,29 @@ export class Registry {
     meta.name = name;
     meta.uid = randomUUID();
     meta.creationTimestamp = kubeTime();
-    const obj: Obj = { ...input, metadata: meta };
+    if (def.generation) meta.generation = 1;
+    let obj: Obj = { ...input, metadata: meta };
     if (def.name === 'namespaces') {
       obj.spec = { finalizers: ['kubernetes'] };
       obj.status = { phase: 'Active' };
     }
+    const strategy = this.strategies.get(def.name);
+    if (strategy?.prepareForCreate) obj = await strategy.prepareForCreate(obj);
     const key = this.key(def, namespace, name);
-    const revision = await this.etcd.putIf(key, this.encode(def, obj), 0);
+    let revision: number | undefined;
+    try {
+      revision = await this.etcd.putIf(key, this.encode(def, obj), 0);
+    } catch (err) {
+      await strategy?.createFailed?.(obj);
+      throw err;
+    }
     if (revision === undefined) {
+      await strategy?.createFailed?.(obj);
       throw new StatusError(409, 'AlreadyExists', `${def.name} "${name}" already exists`, { name, kind: def.name });
     }
-    return this.decode(def, { key, value: this.encode(def, obj), createRevision: revision, modRevision: revision });
+    const created = this.decode(def, { key, value: this.encode(def, obj), createRevision: revision, modRevision: revision });
+    await strategy?.written?.(undefined, created);
+    return created;
   }
 
   /**
@@ -178,10 +226,28 @@ export class Registry {
       next = { ...input, metadata: { ...meta, name, ...kept } };
       if (def.namespaced) next.metadata!.namespace = namespace;
       if (def.subresources.includes('status')) next.status = current.status;
+      const strategy = this.strategies.get(def.name);
+      if (strategy?.prepareForUpdate) next = await strategy.prepareForUpdate(next, current);
+      if (def.generation) {
+        const was = typeof currentMeta.generation === 'number' ? currentMeta.generation : 1;
+        next.metadata = { ...next.metadata, generation: sameJson(next.spec, current.spec) ? was : was + 1 };
+      }
     }
-    const revision = await this.etcd.putIf(key, this.encode(def, next), kv.modRevision);
-    if (revision === undefined) throw conflict(def, name);
-    return this.decode(def, { key, value: this.encode(def, next), createRevision: kv.createRevision, modRevision: revision });
+    const strategy = subresource === undefined ? this.strategies.get(def.name) : undefined;
+    let revision: number | undefined;
+    try {
+      revision = await this.etcd.putIf(key, this.encode(def, next), kv.modRevision);
+    } catch (err) {
+      await strategy?.updateFailed?.(next, current);
+      throw err;
+    }
+    if (revision === undefined) {
+      await strategy?.updateFailed?.(next, current);
+      throw conflict(def, name);
+    }
+    const updated = this.decode(def, { key, value: this.encode(def, next), createRevision: kv.createRevision, modRevision: revision });
+    await strategy?.written?.(current, updated);
+    return updated;
   }
 
   /** Read-modify-write with a bounded number of retries on concurrent changes. */
@@ -221,6 +287,8 @@ export class Registry {
     const { kv } = await this.etcd.get(key);
     if (!kv) throw notFound(def, name);
     if (!(await this.etcd.deleteIf(key, kv.modRevision))) throw conflict(def, name);
-    return this.decode(def, kv);
+    const deleted = this.decode(def, kv);
+    await this.strategies.get(def.name)?.written?.(deleted, undefined);
+    return deleted;
   }
 }

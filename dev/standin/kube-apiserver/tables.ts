@@ -2,7 +2,8 @@
  * Server-side printing: meta.k8s.io/v1beta1 Table objects, which kubectl asks for with
  * `Accept: application/json;as=Table;v=v1beta1;g=meta.k8s.io`. Nodes get the v1.13 node columns
  * (NAME STATUS ROLES AGE VERSION, and the -o wide ones); componentstatuses NAME STATUS MESSAGE ERROR;
- * services, endpoints and pods their v1.13 columns; anything else the default Name / Created At.
+ * services, endpoints, pods, deployments, replicasets, secrets, serviceaccounts and configmaps their
+ * v1.13 columns; anything else (roles, bindings) the default Name / Created At.
  */
 import { humanDuration } from '../common/duration.js';
 import type { Obj } from './registry.js';
@@ -155,6 +156,47 @@ function podCells(o: Obj, now: number): unknown[] {
   return [meta(o).name, `${ready}/${total}`, reason, restarts, age(o, now), text(status.podIP), text(spec.nodeName), text(status.nominatedNodeName), gateCell];
 }
 
+const templateColumns = [
+  col('Containers', 'Names of each container in the template.', 1),
+  col('Images', 'Images referenced by each container in the template.', 1),
+  col('Selector', 'Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.', 1),
+];
+
+const deploymentColumns = [
+  col('Name', 'Name must be unique within a namespace.', 0, 'name'),
+  col('Ready', 'Number of the pod with ready state'),
+  col('Up-to-date', 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.'),
+  col('Available', 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.'),
+  col('Age', 'CreationTimestamp is a timestamp representing the server time when this object was created.'),
+  ...templateColumns,
+];
+
+const replicaSetColumns = [
+  col('Name', 'Name must be unique within a namespace.', 0, 'name'),
+  col('Desired', 'Number of desired pods.', 0, '', 'integer'),
+  col('Current', 'Number of actively running pods.', 0, '', 'integer'),
+  col('Ready', 'Number of ready pods.', 0, '', 'integer'),
+  col('Age', 'CreationTimestamp is a timestamp representing the server time when this object was created.'),
+  ...templateColumns,
+];
+
+/** CONTAINERS, IMAGES and SELECTOR of a workload's template (the -o wide columns). */
+function templateCells(o: Obj): unknown[] {
+  const spec = record(o.spec);
+  const containers = list(record(record(spec.template).spec).containers);
+  const selector = record(spec.selector);
+  const terms = Object.entries(record(selector.matchLabels)).map(([k, v]) => `${k}=${String(v)}`);
+  for (const e of list(selector.matchExpressions)) terms.push(`${String(e.key)} ${String(e.operator).toLowerCase()} (${(Array.isArray(e.values) ? e.values : []).join(',')})`);
+  return [containers.map((c) => String(c.name)).join(','), containers.map((c) => String(c.image)).join(','), terms.length === 0 ? '<none>' : terms.join(',')];
+}
+
+const num = (v: unknown) => (typeof v === 'number' ? v : 0);
+const ageColumn = col('Age', 'CreationTimestamp is a timestamp representing the server time when this object was created.');
+const nameColumn = col('Name', 'Name must be unique within a namespace.', 0, 'name');
+const secretColumns = [nameColumn, col('Type', 'The type of the secret'), col('Data', 'The number of entries in the secret', 0, '', 'integer'), ageColumn];
+const serviceAccountColumns = [nameColumn, col('Secrets', 'The number of secrets associated with the service account', 0, '', 'integer'), ageColumn];
+const configMapColumns = [nameColumn, col('Data', 'The number of entries in the configmap', 0, '', 'integer'), ageColumn];
+
 const defaultColumns = [col('Name', 'Name must be unique within a namespace.', 0, 'name'), col('Created At', 'CreationTimestamp is a timestamp representing the server time when this object was created.', 0, '', 'date')];
 
 function cellsFor(kind: string, o: Obj, now: number): unknown[] {
@@ -173,6 +215,18 @@ function cellsFor(kind: string, o: Obj, now: number): unknown[] {
   }
   if (kind === 'Endpoints') return [name, endpointList(o), age(o, now)];
   if (kind === 'Pod') return podCells(o, now);
+  if (kind === 'Secret') return [name, record(o).type ?? 'Opaque', Object.keys(record(o.data)).length, age(o, now)];
+  if (kind === 'ServiceAccount') return [name, list(o.secrets).length, age(o, now)];
+  if (kind === 'ConfigMap') return [name, Object.keys(record(o.data)).length + Object.keys(record(o.binaryData)).length, age(o, now)];
+  if (kind === 'Deployment') {
+    const st = record(o.status);
+    const desired = record(o.spec).replicas ?? 1;
+    return [name, `${num(st.readyReplicas)}/${num(desired)}`, num(st.updatedReplicas), num(st.availableReplicas), age(o, now), ...templateCells(o)];
+  }
+  if (kind === 'ReplicaSet') {
+    const st = record(o.status);
+    return [name, num(record(o.spec).replicas ?? 1), num(st.replicas), num(st.readyReplicas), age(o, now), ...templateCells(o)];
+  }
   return [name, meta(o).creationTimestamp ?? null];
 }
 
@@ -184,7 +238,7 @@ function rowObject(o: Obj, include: IncludeObject): unknown {
 
 export function toTable(kind: string, items: Obj[], listMeta: Record<string, unknown>, include: IncludeObject): unknown {
   const now = Date.now();
-  const columns: Record<string, Column[]> = { Node: nodeColumns, ComponentStatus: componentStatusColumns, Service: serviceColumns, Endpoints: endpointsColumns, Pod: podColumns };
+  const columns: Record<string, Column[]> = { Node: nodeColumns, ComponentStatus: componentStatusColumns, Service: serviceColumns, Endpoints: endpointsColumns, Pod: podColumns, Deployment: deploymentColumns, ReplicaSet: replicaSetColumns, Secret: secretColumns, ServiceAccount: serviceAccountColumns, ConfigMap: configMapColumns };
   return {
     kind: 'Table',
     apiVersion: 'meta.k8s.io/v1beta1',

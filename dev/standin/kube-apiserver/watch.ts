@@ -64,6 +64,9 @@ export async function serveWatch(ctx: { registry: Registry; etcd: EtcdClient; lo
   }
 
   res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+  // Headers go out now, as the apiserver's watch flushes them: a client waits for them before it
+  // reads events (client-go's reflector blocks in Watch() until then, even when told to stop).
+  res.flushHeaders();
   const emit = (type: EventType, object: Obj) => res.write(`${JSON.stringify({ type, object })}\n`);
   for (const o of initial) emit('ADDED', o);
 

@@ -1,19 +1,25 @@
 /**
  * kube-controller-manager v1.13 stand-in: checks flags and files, serves healthz on --address:--port
  * (10252), elects a leader through the kube-system/kube-controller-manager Endpoints, and while
- * leading runs the two controllers a provisioner can observe: node IPAM (podCIDR per node with
- * --allocate-node-cidrs) and node lifecycle (Ready=Unknown once a kubelet stops posting status).
+ * leading runs the controllers --controllers enables among those it has: nodeipam and
+ * nodelifecycle (node-controllers.ts), deployment, replicaset, endpoint, serviceaccount,
+ * serviceaccount-token (with --service-account-private-key-file) and garbagecollector.
  */
-import type { ApiClient } from '../common/client.js';
-import { parseCidr, intToIpv4, networkOf } from '../common/cidr.js';
+import type { KeyObject } from 'node:crypto';
+import { parseCidr } from '../common/cidr.js';
 import { electionFromFlags, runControlPlane, type Controllers } from '../common/controlplane.js';
-import { configError, messageOf } from '../common/errors.js';
+import { configError } from '../common/errors.js';
 import type { Flags } from '../common/flags.js';
 import { loadCertificates, loadKeyPair, loadPrivateKey, readFileFor } from '../common/files.js';
-import type { Logger } from '../common/klog.js';
 import { loadKubeconfig } from '../common/kubeconfig.js';
-import { kubeTime, nodeListSchema } from '../common/objects.js';
 import { runComponent, type Component } from '../common/run.js';
+import { controllerEnabled } from './controller-enabled.js';
+import { startDeploymentController } from './deployment.js';
+import { startEndpointController } from './endpoints.js';
+import { startGarbageCollector } from './garbage-collector.js';
+import { startNodeControllers, type NodeControllerOptions } from './node-controllers.js';
+import { startReplicaSetController } from './replicaset.js';
+import { startServiceAccountController, startTokenController } from './serviceaccounts.js';
 
 /** Controller names a v1.13 kube-controller-manager knows (for --controllers). */
 const knownControllers = new Set(
@@ -24,12 +30,10 @@ const knownControllers = new Set(
   ttl ttl-after-finished`.split(/\s+/),
 );
 
-interface CmOptions {
-  allocateNodeCidrs: boolean;
-  clusterCidr?: ReturnType<typeof parseCidr>;
-  nodeCidrMaskSize: number;
-  nodeMonitorPeriodMs: number;
-  nodeMonitorGracePeriodMs: number;
+interface CmOptions extends Omit<NodeControllerOptions, 'ipam' | 'lifecycle'> {
+  controllers: string[];
+  serviceAccountKey?: KeyObject;
+  rootCA?: Buffer;
 }
 
 function checkFiles(flags: Flags): void {
@@ -66,7 +70,11 @@ function loadOptions(flags: Flags): CmOptions {
     if (clusterCidr.family !== 4) throw configError('the stand-in allocates IPv4 pod CIDRs only');
     if (clusterCidr.bits >= nodeCidrMaskSize) throw configError('Controller: Invalid --cluster-cidr, mask size of cluster CIDR must be less than --node-cidr-mask-size');
   }
+  const keyFile = flags.string('service-account-private-key-file');
   return {
+    controllers: flags.list('controllers', ['*']),
+    ...(keyFile !== '' ? { serviceAccountKey: loadPrivateKey('--service-account-private-key-file', keyFile) } : {}),
+    ...(flags.string('root-ca-file') !== '' ? { rootCA: readFileFor('--root-ca-file', flags.string('root-ca-file')) } : {}),
     allocateNodeCidrs,
     ...(clusterCidr ? { clusterCidr } : {}),
     nodeCidrMaskSize,
@@ -76,63 +84,36 @@ function loadOptions(flags: Flags): CmOptions {
 }
 
 function controllers(opts: CmOptions): Controllers {
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const sync = async (client: ApiClient, log: Logger) => {
-    const nodes = nodeListSchema.parse(await client.call('GET', '/api/v1/nodes')).items ?? [];
-    if (opts.allocateNodeCidrs && opts.clusterCidr) {
-      const c = opts.clusterCidr;
-      const size = 2 ** (32 - opts.nodeCidrMaskSize);
-      const base = networkOf(c);
-      const used = new Set(nodes.map((n) => n.spec?.podCIDR).filter((x): x is string => !!x));
-      for (const node of nodes.filter((n) => !n.spec?.podCIDR)) {
-        let cidr: string | undefined;
-        for (let i = 0; i < 2 ** (opts.nodeCidrMaskSize - c.bits); i++) {
-          const candidate = `${intToIpv4(base + i * size)}/${opts.nodeCidrMaskSize}`;
-          if (!used.has(candidate)) {
-            cidr = candidate;
-            break;
-          }
-        }
-        if (!cidr) {
-          log.error(`Error allocating CIDR for node ${node.metadata.name}: CIDR allocation failed; there are no remaining CIDRs left to allocate in the accepted range`);
-          continue;
-        }
-        used.add(cidr);
-        await client.call('PATCH', `/api/v1/nodes/${node.metadata.name}`, { spec: { podCIDR: cidr } }, 'application/strategic-merge-patch+json');
-        log.info(`Set node ${node.metadata.name} PodCIDR to ${cidr}`);
-      }
-    }
-    const now = Date.now();
-    for (const node of nodes) {
-      const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
-      if (!ready || ready.status === 'Unknown' || !ready.lastHeartbeatTime) continue;
-      if (now - Date.parse(ready.lastHeartbeatTime) <= opts.nodeMonitorGracePeriodMs) continue;
-      const at = kubeTime();
-      await client.call(
-        'PATCH',
-        `/api/v1/nodes/${node.metadata.name}/status`,
-        { status: { conditions: [{ type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.', lastHeartbeatTime: ready.lastHeartbeatTime, lastTransitionTime: at }] } },
-        'application/strategic-merge-patch+json',
-      );
-      log.info(`Node ${node.metadata.name} hasn't been updated for longer than the grace period; marking it Unknown`);
-    }
-  };
+  let running: Array<{ stop(): void }> = [];
   return {
     start(client, log) {
-      log.info('Starting controllers: nodeipam, nodelifecycle');
-      const loop = () => {
-        void sync(client, log)
-          .catch((err: unknown) => log.error(`node controllers: ${messageOf(err)}`))
-          .finally(() => {
-            if (!stopped) timer = setTimeout(loop, opts.nodeMonitorPeriodMs);
-          });
+      for (const r of running) r.stop();
+      const on = (name: string) => controllerEnabled(opts.controllers, name);
+      const started: string[] = [];
+      running = [];
+      const start = (name: string, run: () => { stop(): void }) => {
+        running.push(run());
+        started.push(name);
       };
-      loop();
+      if (on('nodeipam') || on('nodelifecycle')) {
+        start('nodeipam/nodelifecycle', () => startNodeControllers(client, log, { ...opts, ipam: on('nodeipam'), lifecycle: on('nodelifecycle') }));
+      }
+      if (on('deployment')) start('deployment', () => startDeploymentController(client, log));
+      if (on('replicaset')) start('replicaset', () => startReplicaSetController(client, log));
+      if (on('endpoint')) start('endpoint', () => startEndpointController(client, log));
+      if (on('serviceaccount')) start('serviceaccount', () => startServiceAccountController(client, log));
+      // v1.13 starts the token controller only with a signing key.
+      if (on('serviceaccount-token') && opts.serviceAccountKey) {
+        const key = opts.serviceAccountKey;
+        // Without --root-ca-file the kubeconfig's CA goes into the secrets, as v1.13 does.
+        start('serviceaccount-token', () => startTokenController(client, log, key, opts.rootCA ?? client.config.ca));
+      }
+      if (on('garbagecollector')) start('garbagecollector', () => startGarbageCollector(client, log));
+      log.info(`Starting controllers: ${started.join(', ')}`);
     },
     stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
+      for (const r of running) r.stop();
+      running = [];
     },
   };
 }

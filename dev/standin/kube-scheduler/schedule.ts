@@ -3,17 +3,15 @@
  * scheduler's name) are bound one at a time to the best feasible node through pods/binding; a pod
  * that fits nowhere gets PodScheduled=False/Unschedulable with the reasons, written only when they
  * change. Driven by a watch on pods, as v1.13's informers drive it: a round runs when a pod
- * changes, and at least every RESYNC_SECONDS (nodes that become Ready or free are seen then).
+ * changes, and at least every 30 s (nodes that become Ready or free are seen then): common/watch-loop.ts.
  */
 import { z } from 'zod';
 import { ApiError, type ApiClient } from '../common/client.js';
-import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/klog.js';
 import { kubeTime } from '../common/objects.js';
+import { runController, type ControllerLoop } from '../common/watch-loop.js';
 import { addUsage, nodeSchema, place, placedPods, podSchema, usageByNode, type Pod } from './placement.js';
 
-const RESYNC_SECONDS = 30;
-const RETRY_MS = 1000;
 const pendingSelector = encodeURIComponent('spec.nodeName=,status.phase!=Succeeded,status.phase!=Failed');
 const assignedSelector = encodeURIComponent('spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed');
 
@@ -61,50 +59,6 @@ async function scheduleOnce(client: ApiClient, schedulerName: string, log: Logge
   }
 }
 
-export function startScheduling(client: ApiClient, log: Logger, schedulerName: string): { stop(): void } {
-  let stopped = false;
-  let running = false;
-  let again = false;
-  let watch: { stop(): void } | undefined;
-  let retry: NodeJS.Timeout | undefined;
-  // One round at a time; events during a round ask for one more.
-  const round = async (): Promise<void> => {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = true;
-    try {
-      do {
-        again = false;
-        await scheduleOnce(client, schedulerName, log).catch((err: unknown) => log.error(`scheduling round failed, will retry: ${messageOf(err)}`));
-      } while (again && !stopped);
-    } finally {
-      running = false;
-    }
-  };
-  const cycle = async (): Promise<void> => {
-    await round();
-    if (stopped) return;
-    const w = client.watch(`/api/v1/pods?watch=1&timeoutSeconds=${RESYNC_SECONDS}`, () => void round());
-    watch = w;
-    const failed = await w.done.then(
-      () => false,
-      (err: unknown) => {
-        log.warning(`watch of pods ended, resyncing: ${messageOf(err)}`);
-        return true;
-      },
-    );
-    if (stopped) return;
-    if (failed) retry = setTimeout(() => void cycle(), RETRY_MS);
-    else void cycle();
-  };
-  void cycle();
-  return {
-    stop() {
-      stopped = true;
-      watch?.stop();
-      if (retry) clearTimeout(retry);
-    },
-  };
+export function startScheduling(client: ApiClient, log: Logger, schedulerName: string): ControllerLoop {
+  return runController('scheduler', client, log, ['/api/v1/pods'], () => scheduleOnce(client, schedulerName, log));
 }

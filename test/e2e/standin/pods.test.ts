@@ -62,7 +62,7 @@ before(async () => {
   s = await Scenario.create();
   await s.startEtcd();
   const kubeletClient = await s.pki.issue(s.certs.ca, 'apiserver-kubelet-client', { cn: 'kube-apiserver-kubelet-client', o: ['system:masters'], usage: 'client' });
-  await s.startApiserver([`--kubelet-client-certificate=${kubeletClient.cert}`, `--kubelet-client-key=${kubeletClient.key}`, '--kubelet-preferred-address-types=InternalIP,Hostname']);
+  await s.startApiserver([`--kubelet-client-certificate=${kubeletClient.cert}`, `--kubelet-client-key=${kubeletClient.key}`, '--kubelet-preferred-address-types=InternalIP,Hostname', '--disable-admission-plugins=ServiceAccount']);
   await registerNode('n1', { 'node-role.kubernetes.io/master': '' }, [{ key: 'node-role.kubernetes.io/master', effect: 'NoSchedule' }]);
   await registerNode('n2', { disk: 'ssd' }, []);
   scheduler = s.start('kube-scheduler', [`--kubeconfig=${await s.kubeconfig('scheduler', s.certs.scheduler)}`, '--leader-elect=false', '--address=127.0.0.1']);

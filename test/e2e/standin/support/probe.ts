@@ -15,6 +15,8 @@ interface ProbeSpec {
   body?: unknown;
   contentType?: string;
   accept?: string;
+  bearer?: string;
+  impersonate?: string;
   timeoutMs?: number;
 }
 
@@ -28,6 +30,8 @@ function main(): void {
     headers['Content-Length'] = String(payload.length);
   }
   if (spec.accept) headers.Accept = spec.accept;
+  if (spec.bearer) headers.Authorization = `Bearer ${spec.bearer}`;
+  if (spec.impersonate) headers['Impersonate-User'] = spec.impersonate;
   const options: https.RequestOptions = { method: spec.method ?? 'GET', headers, timeout: spec.timeoutMs ?? 5000 };
   if (url.protocol === 'https:') {
     if (spec.ca) options.ca = readFileSync(spec.ca);

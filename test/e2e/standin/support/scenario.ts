@@ -103,7 +103,7 @@ export class Scenario {
   }
 
   /** One HTTP(S) request from inside the namespace. */
-  async probe(spec: { url: string; method?: string; ca?: string; cert?: string; key?: string; body?: unknown; contentType?: string; accept?: string; timeoutMs?: number }): Promise<ProbeResult> {
+  async probe(spec: { url: string; method?: string; ca?: string; cert?: string; key?: string; body?: unknown; contentType?: string; accept?: string; bearer?: string; impersonate?: string; timeoutMs?: number }): Promise<ProbeResult> {
     const r = await this.ns.run(process.execPath, [probeScript, JSON.stringify(spec)], { timeoutMs: (spec.timeoutMs ?? 5000) + 5000 });
     if (r.code !== 0) return { error: `probe exited ${r.code}: ${r.stderr}` };
     return JSON.parse(r.stdout) as ProbeResult;
