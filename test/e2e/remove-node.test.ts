@@ -62,7 +62,12 @@ test('remove-node: a worker and etcd member drained and removed, a dead node rem
     assert.deepEqual(await members(), ['node1', 'node2', 'node3']);
 
     // A pod on node3 for the drain to evict.
-    const run = await kubectl(['run', 'on-node3', '--image=docker.io/kprov/workload:1', '--restart=Never', '--overrides={"apiVersion":"v1","spec":{"nodeName":"node3"}}']);
+    // Admitted once the default service account has its token (the controller-manager makes it).
+    let run = await kubectl(['run', 'on-node3', '--image=docker.io/kprov/workload:1', '--restart=Never', '--overrides={"apiVersion":"v1","spec":{"nodeName":"node3"}}']);
+    for (let i = 0; i < 30 && run.code !== 0 && /service ?account|API token/i.test(run.stderr); i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      run = await kubectl(['run', 'on-node3', '--image=docker.io/kprov/workload:1', '--restart=Never', '--overrides={"apiVersion":"v1","spec":{"nodeName":"node3"}}']);
+    }
     assert.equal(run.code, 0, run.stderr);
     for (let i = 0; i < 60; i++) {
       if (/Running/.test((await kubectl(['get', 'pod', 'on-node3', '--no-headers'])).stdout)) break;

@@ -166,6 +166,13 @@ export async function runClusterCheck(input: CheckInput): Promise<CheckReport> {
       problems.push(leftover);
       return { byNode, problems, elapsedMs: Date.now() - started };
     }
+    // Pods are admitted once the namespace's default service account has its token (a cluster
+    // that was just built may not have it yet: the controller-manager makes both).
+    const account = await waitForServiceAccount(kubectl, deadline);
+    if (account) {
+      problems.push(account);
+      return { byNode, problems, elapsedMs: Date.now() - started };
+    }
     // 2-3: server pods, Running with an IP in their node's pod CIDR.
     const servers = input.nodes.map((n) => ({ node: n, pod: podNameFor('kprov-check', n.name) }));
     const created = await kubectl(['create', '--validate=false', '-f', '-'], servers.map((s) => podYaml(s.pod, s.node.name, 'server', serverScript, 'Always', CHECK_PORT)).join('---\n'));
@@ -257,6 +264,18 @@ export function parseServicePorts(json: string): { clusterIp: string; nodePort: 
     return typeof clusterIp === 'string' && clusterIp !== '' && clusterIp !== 'None' && typeof nodePort === 'number' ? { clusterIp, nodePort } : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** undefined once the check namespace's default service account has a token secret; else why not, at the deadline. */
+async function waitForServiceAccount(kubectl: Kubectl, deadline: number): Promise<string | undefined> {
+  let last = '';
+  for (;;) {
+    const r = await kubectl(['get', 'serviceaccount', 'default', '-n', CHECK_NAMESPACE, '-o', 'jsonpath={.secrets[*].name}', '--ignore-not-found']);
+    if (r.code === 0 && r.stdout.trim() !== '') return undefined;
+    last = r.code === 0 ? 'it has no token secret yet' : `kubectl get ${outcome(r)}`;
+    if (Date.now() + CHECK_POLL.intervalMs > deadline) return `the ${CHECK_NAMESPACE} namespace's default service account is not ready (${last}): pods cannot be admitted; is kube-controller-manager running?`;
+    await new Promise((resolve) => setTimeout(resolve, CHECK_POLL.intervalMs));
   }
 }
 

@@ -67,6 +67,7 @@ function script(cluster: FakeCluster, cidrs: Map<string, string>) {
       }
       return ok();
     }
+    if (args[0] === 'get' && args[1] === 'serviceaccount') return ok('default-token-x7k2p');
     if (args[0] === 'get' && args[1] === 'pods') {
       const role = /kprov-check\/role=(\w+)/.exec(args.join(' '))![1];
       const items = [...cluster.pods.values()]
