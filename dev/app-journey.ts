@@ -82,10 +82,15 @@ export async function curlNodePorts(inLab: Run, nodes: ReadonlyArray<{ name: str
  */
 export async function resolveFromEveryNode(kubectl: Run, nodes: readonly string[], dnsDomain: string, timeoutMs: number): Promise<Array<{ node: string; ok: boolean; log: string }>> {
   const name = (node: string) => `dns-probe-${node.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`;
+  // The short name through the pod's search path (default.svc.<domain>), then the full one. The
+  // lab image's busybox is static: its wget cannot resolve (glibc's resolver needs NSS), so the
+  // fetch goes to the address nslookup got.
   const script = [
     `nslookup ${APP}.default.svc.${dnsDomain} || exit 1`,
-    // The search path (default.svc.<domain>) makes the short name work too.
-    `wget -q -T 5 -O - http://${APP}.default/ || exit 2`,
+    `addr=$(nslookup ${APP}.default 2>&1 | tail -n +3 | sed -n 's/^Address:[[:space:]]*\\([0-9.]*\\)$/\\1/p' | head -n 1)`,
+    `[ -n "$addr" ] || { echo "${APP}.default did not resolve"; nslookup ${APP}.default; exit 2; }`,
+    `echo "${APP}.default is $addr"`,
+    'wget -q -T 5 -O - "http://$addr/" || exit 3',
   ].join('\n');
   const pods = nodes.map((node) => ({
     apiVersion: 'v1',
