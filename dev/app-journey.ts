@@ -82,15 +82,16 @@ export async function curlNodePorts(inLab: Run, nodes: ReadonlyArray<{ name: str
  */
 export async function resolveFromEveryNode(kubectl: Run, nodes: readonly string[], dnsDomain: string, timeoutMs: number): Promise<Array<{ node: string; ok: boolean; log: string }>> {
   const name = (node: string) => `dns-probe-${node.toLowerCase().replace(/[^a-z0-9-]+/g, '-')}`;
-  // The short name through the pod's search path (default.svc.<domain>), then the full one. The
-  // lab image's busybox is static: its wget cannot resolve (glibc's resolver needs NSS), so the
-  // fetch goes to the address nslookup got.
+  // The full name with busybox's nslookup, then the short one as applications resolve it: glibc
+  // (getent) through the pod's search path (default.svc.<domain>). busybox's static wget cannot
+  // resolve, so the fetch goes to the address getent found.
   const script = [
     `nslookup ${APP}.default.svc.${dnsDomain} || exit 1`,
-    `addr=$(nslookup ${APP}.default 2>&1 | tail -n +3 | sed -n 's/^Address:[[:space:]]*\\([0-9.]*\\)$/\\1/p' | head -n 1)`,
-    `[ -n "$addr" ] || { echo "${APP}.default did not resolve"; nslookup ${APP}.default; exit 2; }`,
+    `addr=$(getent hosts ${APP}.default | cut -d' ' -f1)`,
+    `[ -n "$addr" ] || { echo "getent hosts ${APP}.default: no answer"; exit 2; }`,
     `echo "${APP}.default is $addr"`,
-    'wget -q -T 5 -O - "http://$addr/" || exit 3',
+    // Bounded by timeout(1): Debian's static busybox 1.35 wget crashes with -T.
+    'timeout 5 wget -q -O - "http://$addr/" || exit 3',
   ].join('\n');
   const pods = nodes.map((node) => ({
     apiVersion: 'v1',

@@ -5,7 +5,7 @@
  * | image | layers | runs |
  * |---|---|---|
  * | `k8s.gcr.io/pause:3.1` (the v1.13 sandbox image) | busybox, pause | `/pause`: sleeps until SIGTERM |
- * | `docker.io/kprov/workload:1` | busybox, workload | `/serve`: HTTP on $PORT (8080) with busybox httpd; a shell, ping, wget, nslookup |
+ * | `docker.io/kprov/workload:1` | busybox, resolver, workload | `/serve`: HTTP on $PORT (8080) with busybox httpd; a shell, ping, wget, nslookup, and glibc's `getent hosts` |
  * | `docker.io/coredns/coredns:1.2.6` (Kubespray v2.9's coredns_image_repo:tag) | node runtime, coredns | `/coredns`: the DNS stand-in (dev/standin/coredns), run by the runtime layer's node |
  *
  * The busybox layer (Debian's busybox-static and its applet links) is one blob both images name.
@@ -90,6 +90,21 @@ export async function nodeRuntimeLayer(node = NODE_BINARY): Promise<LayerSpec> {
   return { createdBy: `kprov: Node ${version} runtime (${node} and the ${libs.length} libraries ldd lists)`, entries };
 }
 
+/**
+ * glibc's resolver for the workload image: this machine's `getent` and the libraries ldd lists
+ * (glibc 2.34+ has its dns and files NSS modules inside libc.so.6), with an nsswitch.conf. Pods
+ * then resolve names as applications do, through resolv.conf's search path (`getent hosts
+ * nginx-app.default`); busybox's own nslookup asks for the name as written, and its static wget
+ * cannot resolve at all.
+ */
+export async function resolverLayer(getent = '/usr/bin/getent'): Promise<LayerSpec> {
+  const libs = lddPaths((await execa('ldd', [getent])).stdout);
+  const entries: LayerEntry[] = [{ path: 'usr/bin/getent', type: 'file', mode: 0o755, from: await realpath(getent) }];
+  for (const lib of libs) entries.push({ path: lib.slice(1), type: 'file', mode: 0o755, from: await realpath(lib) });
+  entries.push({ path: 'etc/nsswitch.conf', type: 'file', mode: 0o644, content: 'hosts: files dns\n' });
+  return { createdBy: `kprov: glibc's resolver (${getent} and the ${libs.length} libraries ldd lists)`, entries };
+}
+
 /** The DNS stand-in, bundled into one file, as the image's program layer. */
 export async function corednsLayer(workDir: string): Promise<LayerSpec> {
   const file = path.join(workDir, 'coredns');
@@ -97,7 +112,7 @@ export async function corednsLayer(workDir: string): Promise<LayerSpec> {
   return { createdBy: 'kprov: /coredns, the CoreDNS 1.2.6 stand-in (dev/standin/coredns)', entries: [{ path: 'coredns', type: 'file', mode: 0o755, from: file }] };
 }
 
-export function labImageSpecs(busybox: LayerSpec, node?: LayerSpec, coredns?: LayerSpec): ImageSpec[] {
+export function labImageSpecs(busybox: LayerSpec, node?: LayerSpec, coredns?: LayerSpec, resolver?: LayerSpec): ImageSpec[] {
   const dns: ImageSpec[] =
     node && coredns
       ? [
@@ -117,7 +132,7 @@ export function labImageSpecs(busybox: LayerSpec, node?: LayerSpec, coredns?: La
     },
     {
       name: WORKLOAD_IMAGE,
-      layers: [busybox, { createdBy: 'kprov: /serve', entries: [{ path: 'serve', type: 'file', mode: 0o755, content: SERVE_SCRIPT }] }],
+      layers: [busybox, ...(resolver ? [resolver] : []), { createdBy: 'kprov: /serve', entries: [{ path: 'serve', type: 'file', mode: 0o755, content: SERVE_SCRIPT }] }],
       run: { cmd: ['/serve'], env: [PATH_ENV, `PORT=${WORKLOAD_PORT}`], exposedPorts: [`${WORKLOAD_PORT}/tcp`] },
     },
     ...dns,
@@ -146,7 +161,7 @@ export async function buildLabImages(opts: LabImagesOptions): Promise<LabImages>
   const work = await mkdtemp(path.join(tmpdir(), 'kprov-images-'));
   const images: BuiltImage[] = [];
   try {
-    const specs = labImageSpecs(busybox, await nodeRuntimeLayer(), await corednsLayer(work));
+    const specs = labImageSpecs(busybox, await nodeRuntimeLayer(), await corednsLayer(work), await resolverLayer());
     for (const spec of specs) images.push(await store.image(spec));
   } finally {
     await rm(work, { recursive: true, force: true });

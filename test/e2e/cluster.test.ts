@@ -376,7 +376,7 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
     assert.ok(reports.length > 0, 'a failure is reported');
     const first = reports[0]!;
     // Rolling restarts: the first control-plane host fails, and the others are never restarted.
-    assert.equal(first.host, 'node1');
+    assert.equal(first.host, 'node1', JSON.stringify(reports, null, 1));
     const text = `${first.error!.message}\n${(first.error!.output ?? []).join('\n')}`;
     console.log(`the failure as reported:\n${first.host}: ${text}`);
     assert.match(text, /kube-apiserver/, 'names the unit');
