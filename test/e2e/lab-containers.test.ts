@@ -66,7 +66,7 @@ describe('containers in lab hosts: runc, containerd, the lab registry and its im
     const hows = pushed.flatMap((p) => p.blobs.map((b) => b.how));
     assert.equal(hows.filter((h) => h === 'mounted').length, 1, JSON.stringify(pushed));
     const catalog = JSON.parse(await sh('node2', `curl -fsS ${lab.registryUrl}/v2/_catalog`)) as { repositories: string[] };
-    assert.deepEqual(catalog.repositories, ['kprov/workload', 'pause']);
+    assert.deepEqual(catalog.repositories, ['coredns/coredns', 'kprov/workload', 'pause']);
     const again = await pushLabImages(lab, images);
     assert.ok(again.every((p) => p.blobs.every((b) => b.how === 'present')), 'a second push sends no blob');
   });
