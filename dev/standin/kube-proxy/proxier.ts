@@ -71,10 +71,35 @@ export class IptablesProxier {
     await this.running;
   }
 
-  /** Any event (or a watch that ended) asks for a sync, no sooner than minSyncPeriod after the last. */
+  /** What each watched object contributes to the rules (a Service's spec, an Endpoints' subsets), by kind/namespace/name. */
+  private readonly seen = new Map<string, string>();
+
+  /**
+   * Whether a watch event changes what the rules are made of: v1.13's change trackers compare the
+   * old and new ports and endpoints, so the leader-election Endpoints (annotations only, renewed
+   * every 2 s) and a re-listed unchanged object ask for no sync.
+   */
+  private changes(what: string, event: unknown): boolean {
+    const e = event as { type?: unknown; object?: { metadata?: { namespace?: unknown; name?: unknown }; spec?: unknown; subsets?: unknown } };
+    const meta = e.object?.metadata;
+    if (typeof meta?.name !== 'string') return true;
+    const key = `${what}/${String(meta.namespace ?? '')}/${meta.name}`;
+    const before = this.seen.get(key);
+    if (e.type === 'DELETED') {
+      this.seen.delete(key);
+      return before !== undefined;
+    }
+    const now = JSON.stringify(what === 'endpoints' ? (e.object?.subsets ?? []) : (e.object?.spec ?? {}));
+    this.seen.set(key, now);
+    return before !== now;
+  }
+
+  /** An event that changes the rules asks for a sync, no sooner than minSyncPeriod after the last. */
   private watch(what: string): void {
     if (this.stopped) return;
-    const w = this.o.client.watch(`/api/v1/${what}?watch=1&timeoutSeconds=${WATCH_SECONDS}`, () => this.request());
+    const w = this.o.client.watch(`/api/v1/${what}?watch=1&timeoutSeconds=${WATCH_SECONDS}`, (event) => {
+      if (this.changes(what, event)) this.request();
+    });
     this.watches.push(w);
     void w.done
       .then(
