@@ -14,7 +14,7 @@ import ipaddr from 'ipaddr.js';
 import type { TemplateRenderer } from '../../engine/contract.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
-import { kubectlArgv, outcome, type VerifyPaths } from '../verify/tools.js';
+import { execKubectl, outcome, type VerifyPaths } from '../verify/tools.js';
 import { parsePods, type PodState } from './pod-state.js';
 
 export const CHECK_NAMESPACE = 'default';
@@ -152,7 +152,7 @@ export async function runClusterCheck(input: CheckInput): Promise<CheckReport> {
   const byNode = new Map<string, NodeOutcome>(input.nodes.map((n) => [n.name, { problems: [], unreachable: [], reached: 0 }]));
   const problems: string[] = [];
   const kubectl = async (args: readonly string[], stdin?: string) =>
-    input.host.exec(kubectlArgv(input.paths, args), { timeoutMs: Math.max(5_000, Math.min(60_000, deadline - Date.now() + 5_000)), ...(stdin !== undefined ? { stdin } : {}) });
+    execKubectl(input.host, input.paths, args, { timeoutMs: Math.max(5_000, Math.min(60_000, deadline - Date.now() + 5_000)), ...(stdin !== undefined ? { stdin } : {}) });
   const podYaml = (name: string, node: string, role: string, script: string, restartPolicy: string, port?: number) =>
     input.render('check/pod.yaml.j2', { name, namespace: CHECK_NAMESPACE, node, role, image: input.image, script: `NODE=${shellQuote(node)}\n${script}`, restart_policy: restartPolicy, port: port ?? 0 });
   const removeAll = async (): Promise<string | undefined> => {

@@ -15,7 +15,7 @@ import { waitUntil, WaitTimeoutError } from '../../engine/wait.js';
 import type { ClusterRole, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 import type { Change } from '../../engine/contract.js';
 import type { ExecResult, RemoteHost } from '../../ssh/types.js';
-import { kubectlArgv, outcome, outputTail, verifyPaths, type VerifyPaths } from '../verify/tools.js';
+import { execKubectl, outcome, outputTail, verifyPaths, type VerifyPaths } from '../verify/tools.js';
 import { manifestStream, objectKey, objectLabel, type AddonObject } from './addon-manifests.js';
 import { corednsObjects } from './coredns.js';
 import { parseLiveObjects, type LiveObject } from './live-objects.js';
@@ -30,7 +30,7 @@ const AVAILABLE_WAIT_MS = 180_000;
 const KUBECTL_TIMEOUT_MS = 60_000;
 
 function kubectl(host: RemoteHost, paths: VerifyPaths, args: readonly string[], stdin?: string): Promise<ExecResult> {
-  return host.exec(kubectlArgv(paths, args), { timeoutMs: KUBECTL_TIMEOUT_MS, ...(stdin !== undefined ? { stdin } : {}) });
+  return execKubectl(host, paths, args, { timeoutMs: KUBECTL_TIMEOUT_MS, ...(stdin !== undefined ? { stdin } : {}) });
 }
 
 async function readLive(host: RemoteHost, paths: VerifyPaths, objects: readonly AddonObject[]): Promise<Map<string, LiveObject> | ExecResult> {

@@ -38,7 +38,8 @@ function memberOf(ctx: ClusterTaskContext): EtcdMember {
   return member;
 }
 
-async function etcdctlFor(ctx: ClusterTaskContext): Promise<Etcdctl> {
+/** etcdctl on this etcd host with its health-check client certificate (also remove-node's). */
+export async function etcdctlFor(ctx: ClusterTaskContext): Promise<Etcdctl> {
   const pki = await ctx.run.pki();
   const bin = `${memberOf(ctx).host.vars.bin_dir}/etcdctl`;
   return { bin, tls: etcdTlsFiles(pki.plan, ctx.host.name) };

@@ -4,8 +4,8 @@
  * precision as JS numbers), the health of those that stay, and `member remove` only while the
  * members that stay keep a quorum among themselves. One member at a time.
  */
-import { etcdTlsFiles } from '../etcd/config.js';
 import { etcdctlArgv, type Etcdctl } from '../etcd/etcdctl.js';
+import { etcdctlFor } from '../etcd/index.js';
 import { HostStepError } from '../../engine/errors.js';
 import type { Change } from '../../engine/contract.js';
 import type { ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
@@ -51,7 +51,7 @@ interface MemberChange extends Change {
 export function removeEtcdMembers(ctx: ClusterTaskContext, leaving: readonly EtcdMember[], staying: readonly EtcdMember[]): ClusterTask<MemberChange> {
   const names = leaving.map((m) => m.name);
   const endpoints = staying.map((m) => m.clientUrl);
-  const etcdctl = async (): Promise<Etcdctl> => ({ bin: `${ctx.run.inventory.hostVars(ctx.host.name).bin_dir}/etcdctl`, tls: etcdTlsFiles((await ctx.run.pki()).plan, ctx.host.name) });
+  const etcdctl = (): Promise<Etcdctl> => etcdctlFor(ctx);
   const list = async (host: RemoteHost, ctl: Etcdctl): Promise<ListedMemberId[]> => {
     const r = await host.exec(etcdctlArgv(ctl, endpoints, ['member', 'list', '-w', 'simple']), { env: ENV, timeoutMs: 20_000 });
     if (r.code !== 0) throw new HostStepError(host.name, `etcd answers no member list from ${endpoints.join(', ')}: ${(r.stderr || r.stdout).trim().split('\n').at(-1) ?? ''}`, []);

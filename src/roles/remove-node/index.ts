@@ -13,7 +13,7 @@
 import { HostStepError } from '../../engine/errors.js';
 import type { ClusterRole, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 import type { ExecResult, RemoteHost } from '../../ssh/types.js';
-import { kubectlArgv, outcome, outputTail, verifyPaths, type VerifyPaths } from '../verify/tools.js';
+import { execKubectl, outcome, outputTail, verifyPaths, type VerifyPaths } from '../verify/tools.js';
 import { removeEtcdMembers } from './etcd-member.js';
 import { evictablePods, parseNode } from './node-objects.js';
 
@@ -28,7 +28,7 @@ const TRANSIENT_RETRY_MS = 2_000;
 async function kubectl(host: RemoteHost, paths: VerifyPaths, args: readonly string[], timeoutMs = KUBECTL_TIMEOUT_MS): Promise<ExecResult> {
   const until = Date.now() + TRANSIENT_WAIT_MS;
   for (;;) {
-    const r = await host.exec(kubectlArgv(paths, args), { timeoutMs });
+    const r = await execKubectl(host, paths, args, { timeoutMs });
     if (r.code === 0 || !TRANSIENT.test(`${r.stderr}${r.stdout}`) || Date.now() + TRANSIENT_RETRY_MS > until) return r;
     await new Promise((resolve) => setTimeout(resolve, TRANSIENT_RETRY_MS));
   }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pkiPaths, pkiPlanOf } from '../../cluster/pki.js';
 import type { ClusterHost, EtcdMember, Topology } from '../../cluster/topology.js';
 import { KprovError } from '../../errors.js';
-import type { ExecResult } from '../../ssh/types.js';
+import type { ExecResult, RemoteHost } from '../../ssh/types.js';
 import type { ProbeCommand } from '../../engine/contract.js';
 
 /** Where one host keeps what verification uses. */
@@ -62,6 +62,11 @@ export const COMMAND_TIMEOUT_MS = 15_000;
 export function kubectlArgv(paths: VerifyPaths, args: readonly string[]): string[] {
   if (!paths.adminConf) throw new KprovError('internal', 'kubectl runs only on control-plane hosts');
   return [paths.kubectl, `--kubeconfig=${paths.adminConf}`, '--request-timeout=5s', ...args];
+}
+
+/** Runs kubectl on the host with the admin kubeconfig (stdin for `-f -`), bounded. */
+export function execKubectl(host: RemoteHost, paths: VerifyPaths, args: readonly string[], options: { timeoutMs: number; stdin?: string }): Promise<ExecResult> {
+  return host.exec(kubectlArgv(paths, args), { timeoutMs: options.timeoutMs, ...(options.stdin !== undefined ? { stdin: options.stdin } : {}) });
 }
 
 /** A kubectl read through this host's API server, read ahead only while it runs. */
