@@ -88,15 +88,19 @@ describe('kprov apply reset on a 2-host lab', { skip: labSkipReason(), concurren
     assert.equal(r.code, 0, r.stderr + eventsOf(events, 'host:finish').map((e) => e.error?.message ?? '').join('\n'));
     console.log(`measured: reset of 2 hosts ${((Date.now() - started) / 1000).toFixed(1)} s`);
     for (const h of HOSTS) {
-      // Each look its own command: a pattern must not find the command line that carries it.
-      const looks = await Promise.all([
+      // Each look its own command, one after the other: pgrep must not find the command line of
+      // another look (systemctl's `etcd*` argument matched it when they ran at once).
+      const looks = [];
+      for (const argv of [
         ['pgrep', '-a', '-f', 'kube-|etcd|containerd|kubelet'],
         ['ip', 'route', 'show', 'proto', '147'],
         ['sh', '-c', 'ls /run/netns 2>/dev/null; ip -o link show cni0 2>/dev/null; true'],
         ['sh', '-c', '(iptables-save 2>/dev/null || true) | grep -E "^:(KUBE|CNI)-"; true'],
         // The lab's own units (kprov-lab-*) are the lab's, not the cluster's.
         ['systemctl', 'list-unit-files', 'kube*', 'etcd*', 'containerd*', 'kprov-pod*', 'kprov-etcd*', '--no-legend'],
-      ].map((argv) => lab.exec(h, argv)));
+      ]) {
+        looks.push(await lab.exec(h, argv));
+      }
       const left = { stdout: looks.map((r) => r.stdout.trim()).filter((t) => t !== '').join('\n') };
       assert.equal(left.stdout.trim(), '', `${h}: nothing of the cluster is left running or configured:\n${left.stdout}`);
       const now = await paths(h);
