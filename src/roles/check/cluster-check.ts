@@ -11,6 +11,7 @@
  * config and containerd journal. Every wait is bounded by check_timeout.
  */
 import ipaddr from 'ipaddr.js';
+import { waitUntil, WaitTimeoutError } from '../../engine/wait.js';
 import type { TemplateRenderer } from '../../engine/contract.js';
 import { shellQuote } from '../../ssh/quote.js';
 import type { RemoteHost } from '../../ssh/types.js';
@@ -270,12 +271,18 @@ export function parseServicePorts(json: string): { clusterIp: string; nodePort: 
 /** undefined once the check namespace's default service account has a token secret; else why not, at the deadline. */
 async function waitForServiceAccount(kubectl: Kubectl, deadline: number): Promise<string | undefined> {
   let last = '';
-  for (;;) {
+  const ready = async (): Promise<true | undefined> => {
     const r = await kubectl(['get', 'serviceaccount', 'default', '-n', CHECK_NAMESPACE, '-o', 'jsonpath={.secrets[*].name}', '--ignore-not-found']);
-    if (r.code === 0 && r.stdout.trim() !== '') return undefined;
+    if (r.code === 0 && r.stdout.trim() !== '') return true;
     last = r.code === 0 ? 'it has no token secret yet' : `kubectl get ${outcome(r)}`;
-    if (Date.now() + CHECK_POLL.intervalMs > deadline) return `the ${CHECK_NAMESPACE} namespace's default service account is not ready (${last}): pods cannot be admitted; is kube-controller-manager running?`;
-    await new Promise((resolve) => setTimeout(resolve, CHECK_POLL.intervalMs));
+    return undefined;
+  };
+  try {
+    await waitUntil(ready, { what: 'the default service account', timeoutMs: Math.max(0, deadline - Date.now()), intervalMs: CHECK_POLL.intervalMs });
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof WaitTimeoutError)) throw err;
+    return `the ${CHECK_NAMESPACE} namespace's default service account is not ready (${last}): pods cannot be admitted; is kube-controller-manager running?`;
   }
 }
 
