@@ -126,6 +126,16 @@ const kubelet: Component = {
       log.info(`Starting to listen on ${joinHostPort(settings.address, settings.port)}`);
     }
 
+    // Pods bound to this node and static pods run through CRI (not through the Docker stand-in path).
+    // Started before the API is reached, as v1.13's kubelet does: a static pod may be what leads
+    // to the API (the node-local API proxy, or the control plane itself in static-pod mode).
+    let pods: PodManager | undefined;
+    if (settings.runtime.kind === 'remote') {
+      pods = new PodManager(settings, client, log, version.runtimeName);
+      lookupLogs = pods.lookupLogs;
+      pods.start();
+    }
+
     let timer: NodeJS.Timeout | undefined;
     let stopped = false;
     if (client && settings.registerNode) {
@@ -172,13 +182,6 @@ const kubelet: Component = {
         });
       };
       loop();
-    }
-    // Pods bound to this node and static pods run through CRI (not through the Docker stand-in path).
-    let pods: PodManager | undefined;
-    if (settings.runtime.kind === 'remote') {
-      pods = new PodManager(settings, client, log, version.runtimeName);
-      lookupLogs = pods.lookupLogs;
-      pods.start();
     }
     log.info('Started kubelet');
     return {
