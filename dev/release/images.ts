@@ -7,6 +7,8 @@
  * | `k8s.gcr.io/pause:3.1` (the v1.13 sandbox image) | busybox, pause | `/pause`: sleeps until SIGTERM |
  * | `docker.io/kprov/workload:1` | busybox, resolver, workload | `/serve`: HTTP on $PORT (8080) with busybox httpd; a shell, ping, wget, nslookup, and glibc's `getent hosts` |
  * | `docker.io/coredns/coredns:1.2.6` (Kubespray v2.9's coredns_image_repo:tag) | node runtime, coredns | `/coredns`: the DNS stand-in (dev/standin/coredns), run by the runtime layer's node |
+ * | `docker.io/kprov/nginx:debian12` (the lab's `nginx_image_repo:tag`) | busybox, nginx | Debian's nginx with its stream module: the node-local API proxy |
+ * | `docker.io/kprov/haproxy:debian12` (the lab's `haproxy_image_repo:tag`) | busybox, haproxy | Debian's haproxy: the node-local API proxy with `loadbalancer_apiserver_type: haproxy` |
  *
  * The busybox layer (Debian's busybox-static and its applet links) is one blob both images name.
  * The node runtime layer (this machine's /usr/bin/node and the shared libraries `ldd` lists, at
@@ -34,6 +36,10 @@ export const WORKLOAD_IMAGE = 'docker.io/kprov/workload:1';
 export const WORKLOAD_PORT = 8080;
 /** Kubespray v2.9 (Kubernetes v1.13): coredns_image_repo docker.io/coredns/coredns, coredns_image_tag 1.2.6. */
 export const COREDNS_IMAGE = 'docker.io/coredns/coredns:1.2.6';
+/** Debian 12's nginx, the lab's image for the node-local API proxy (kprov's own name: it is not the upstream image). */
+export const NGINX_IMAGE = 'docker.io/kprov/nginx:debian12';
+/** Debian 12's haproxy, for loadbalancer_apiserver_type: haproxy in the lab. */
+export const HAPROXY_IMAGE = 'docker.io/kprov/haproxy:debian12';
 /** The Node the runtime layer is made from. */
 export const NODE_BINARY = '/usr/bin/node';
 
@@ -105,6 +111,54 @@ export async function resolverLayer(getent = '/usr/bin/getent'): Promise<LayerSp
   return { createdBy: `kprov: glibc's resolver (${getent} and the ${libs.length} libraries ldd lists)`, entries };
 }
 
+/**
+ * A program from Debian packages with the shared libraries ldd lists: those from `libraries`
+ * (unpacked packages this machine does not have installed) at their Debian paths, the rest
+ * from this machine, each at the path ldd names.
+ */
+async function programEntries(files: { path: string; from: string; mode: number }[], libraries: readonly DebPackage[]): Promise<LayerEntry[]> {
+  const libRoots = libraries.map((p) => p.root);
+  const env = { LD_LIBRARY_PATH: libRoots.map((r) => path.join(r, 'usr', 'lib', 'x86_64-linux-gnu')).join(':') };
+  const outputs = await Promise.all(files.filter((f) => f.mode === 0o755 || f.path.endsWith('.so')).map(async (f) => (await execa('ldd', [f.from], { env })).stdout));
+  const missing = outputs.join('\n').split('\n').filter((l) => l.includes('not found'));
+  if (missing.length > 0) throw new Error(`libraries not found for the image: ${missing.map((l) => l.trim()).join('; ')}`);
+  const entries: LayerEntry[] = files.map((f) => ({ path: f.path, type: 'file', mode: f.mode, from: f.from }));
+  for (const lib of lddPaths(outputs.join('\n'))) {
+    const root = libRoots.find((r) => lib.startsWith(`${r}/`));
+    entries.push({ path: (root ? lib.slice(root.length) : lib).slice(1), type: 'file', mode: 0o755, from: await realpath(lib) });
+  }
+  return entries;
+}
+
+/**
+ * Debian's nginx as an image: the binary, its stream module (Debian builds it as a dynamic module;
+ * the upstream image has it built in, so the image loads it on the command line and a Kubespray
+ * nginx.conf works unchanged), the libraries ldd lists, and the directories its compiled-in paths need.
+ */
+export async function nginxLayer(nginx: DebPackage, streamModule: DebPackage): Promise<LayerSpec> {
+  const entries = await programEntries(
+    [
+      { path: 'usr/sbin/nginx', from: path.join(nginx.root, 'usr', 'sbin', 'nginx'), mode: 0o755 },
+      { path: NGINX_STREAM_MODULE.slice(1), from: path.join(streamModule.root, NGINX_STREAM_MODULE), mode: 0o644 },
+    ],
+    [],
+  );
+  entries.push(...['etc/nginx', 'run', 'var/lib/nginx', 'var/log/nginx'].map((p): LayerEntry => ({ path: p, type: 'dir' })));
+  return { createdBy: `Debian nginx ${nginx.debVersion} and libnginx-mod-stream: /usr/sbin/nginx, the stream module and the libraries ldd lists`, entries };
+}
+
+/** Debian's haproxy as an image: the binary and the libraries ldd lists (lua and opentracing from their packages). */
+export async function haproxyLayer(haproxy: DebPackage, libraries: readonly DebPackage[]): Promise<LayerSpec> {
+  const entries = await programEntries([{ path: 'usr/sbin/haproxy', from: path.join(haproxy.root, 'usr', 'sbin', 'haproxy'), mode: 0o755 }], libraries);
+  entries.push(...['usr/local/etc/haproxy', 'run', 'var/lib/haproxy'].map((p): LayerEntry => ({ path: p, type: 'dir' })));
+  return { createdBy: `Debian haproxy ${haproxy.debVersion}: /usr/sbin/haproxy and the libraries ldd lists`, entries };
+}
+
+/** Debian packages haproxy's libraries come from (not installed on a plain Debian machine). */
+export const HAPROXY_LIBRARY_PACKAGES = ['liblua5.3-0', 'libopentracing-c-wrapper0', 'libopentracing1'] as const;
+
+const NGINX_STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+
 /** The DNS stand-in, bundled into one file, as the image's program layer. */
 export async function corednsLayer(workDir: string): Promise<LayerSpec> {
   const file = path.join(workDir, 'coredns');
@@ -112,7 +166,7 @@ export async function corednsLayer(workDir: string): Promise<LayerSpec> {
   return { createdBy: 'kprov: /coredns, the CoreDNS 1.2.6 stand-in (dev/standin/coredns)', entries: [{ path: 'coredns', type: 'file', mode: 0o755, from: file }] };
 }
 
-export function labImageSpecs(busybox: LayerSpec, node?: LayerSpec, coredns?: LayerSpec, resolver?: LayerSpec): ImageSpec[] {
+export function labImageSpecs(busybox: LayerSpec, node?: LayerSpec, coredns?: LayerSpec, resolver?: LayerSpec, proxies?: { nginx: LayerSpec; haproxy: LayerSpec }): ImageSpec[] {
   const dns: ImageSpec[] =
     node && coredns
       ? [
@@ -136,6 +190,22 @@ export function labImageSpecs(busybox: LayerSpec, node?: LayerSpec, coredns?: La
       run: { cmd: ['/serve'], env: [PATH_ENV, `PORT=${WORKLOAD_PORT}`], exposedPorts: [`${WORKLOAD_PORT}/tcp`] },
     },
     ...dns,
+    ...(proxies
+      ? [
+          {
+            name: NGINX_IMAGE,
+            layers: [busybox, proxies.nginx],
+            // As the upstream image's command (nginx -g 'daemon off;'), plus the stream module.
+            run: { cmd: ['/usr/sbin/nginx', '-g', `load_module ${NGINX_STREAM_MODULE}; daemon off;`], env: [PATH_ENV] },
+          },
+          {
+            name: HAPROXY_IMAGE,
+            layers: [busybox, proxies.haproxy],
+            // As the upstream image: the configuration from /usr/local/etc/haproxy, in the foreground.
+            run: { cmd: ['/usr/sbin/haproxy', '-W', '-db', '-f', '/usr/local/etc/haproxy/haproxy.cfg'], env: [PATH_ENV] },
+          },
+        ]
+      : []),
   ];
 }
 
@@ -161,7 +231,11 @@ export async function buildLabImages(opts: LabImagesOptions): Promise<LabImages>
   const work = await mkdtemp(path.join(tmpdir(), 'kprov-images-'));
   const images: BuiltImage[] = [];
   try {
-    const specs = labImageSpecs(busybox, await nodeRuntimeLayer(), await corednsLayer(work), await resolverLayer());
+    const proxies = {
+      nginx: await nginxLayer(await debPackage(cacheDir, 'nginx'), await debPackage(cacheDir, 'libnginx-mod-stream')),
+      haproxy: await haproxyLayer(await debPackage(cacheDir, 'haproxy'), await Promise.all(HAPROXY_LIBRARY_PACKAGES.map((p) => debPackage(cacheDir, p)))),
+    };
+    const specs = labImageSpecs(busybox, await nodeRuntimeLayer(), await corednsLayer(work), await resolverLayer(), proxies);
     for (const spec of specs) images.push(await store.image(spec));
   } finally {
     await rm(work, { recursive: true, force: true });

@@ -88,6 +88,7 @@ export function pkiInputFromTopology(topology: Topology, source = 'inventory'): 
         : {}),
       supplementaryAddresses: v.supplementary_addresses_in_ssl_keys,
       apiserverEndpoint: topology.apiserverEndpoint,
+      ...(topology.apiProxy ? { nodeLocalApiPort: topology.apiProxy.port } : {}),
       keyAlgorithm: v.pki_key_algorithm,
       remoteDirs: { cert: v.kube_cert_dir, etcdCert: v.etcd_cert_dir, config: v.kube_config_dir },
     },

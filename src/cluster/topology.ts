@@ -27,6 +27,15 @@ export interface ClusterHost {
   vars: HostVars;
 }
 
+/** The node-local API proxy: a static pod on every node that is not a control-plane host. */
+export interface ApiProxy {
+  type: 'nginx' | 'haproxy';
+  /** Where it listens on 127.0.0.1: the kubelet's and kube-proxy's API endpoint on those nodes. */
+  port: number;
+  /** Its own health endpoint on 127.0.0.1 (the static pod's liveness probe). */
+  healthPort: number;
+}
+
 export interface EtcdMember {
   host: ClusterHost;
   /** `etcd_member_name`, unique in the cluster. */
@@ -50,8 +59,10 @@ export interface Topology {
   nodes: ClusterNode[];
   /** Hosts remove-node.yml is taking out of the cluster (`-e node=…`): no pod CIDR, no routes to them. */
   leaving: ClusterHost[];
-  /** `https://ADDRESS:PORT` the kubelets, kube-proxy and admin.conf use. */
+  /** `https://ADDRESS:PORT` admin.conf uses, and the kubelets and kube-proxy without `apiProxy`. */
   apiserverEndpoint: string;
+  /** With it, workers reach the API through it and control-plane hosts through their own API server. */
+  apiProxy?: ApiProxy;
   /** `https://IP:2379,…` for --etcd-servers and etcdctl. */
   etcdEndpoints: string;
   /** `name=https://IP:2380,…` for etcd's --initial-cluster. */
@@ -93,7 +104,7 @@ function leavingHosts(names: readonly string[], hosts: readonly ClusterHost[], i
   return out;
 }
 
-const urlHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
+export const urlHost = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip);
 
 /**
  * `podCidrs`: the slices the inventory directory records (pod-cidrs.ts); nodes keep them, new
@@ -139,6 +150,12 @@ export function buildTopology(inventory: Inventory, podCidrs: PodCidrRecord = {}
   const apiserverEndpoint = lb
     ? `https://${urlHost(vars.apiserver_loadbalancer_domain_name ?? lb.address)}:${lb.port ?? vars.kube_apiserver_port}`
     : `https://${urlHost(first.accessIp)}:${vars.kube_apiserver_port}`;
+  // Kubespray deploys the proxy whenever loadbalancer_apiserver_localhost is true; with one
+  // control-plane host there is nothing to balance, so kprov leaves it out.
+  const apiProxy: ApiProxy | undefined =
+    vars.loadbalancer_apiserver_localhost && !lb && controlPlane.length > 1
+      ? { type: vars.loadbalancer_apiserver_type, port: vars.loadbalancer_apiserver_port, healthPort: vars.loadbalancer_apiserver_healthcheck_port }
+      : undefined;
   return {
     vars,
     hosts,
@@ -147,6 +164,7 @@ export function buildTopology(inventory: Inventory, podCidrs: PodCidrRecord = {}
     nodes,
     leaving,
     apiserverEndpoint,
+    ...(apiProxy ? { apiProxy } : {}),
     etcdEndpoints: etcd.map((m) => m.clientUrl).join(','),
     etcdInitialCluster: etcd.map((m) => `${m.name}=${m.peerUrl}`).join(','),
   };

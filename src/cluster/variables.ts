@@ -48,7 +48,16 @@ export const CLUSTER_VARIABLES = declareVariables({
   loadbalancer_apiserver: { schema: optional(loadbalancer), scope: 'k8s_cluster' },
   // The external load balancer's DNS name: the API endpoint and a SAN of the apiserver certificate.
   apiserver_loadbalancer_domain_name: { schema: optional(hostOrIp), scope: 'k8s_cluster' },
+  // The node-local API proxy (Kubespray's nginx-proxy / haproxy static pod) on nodes that are not
+  // control-plane hosts; deployed when this is true, there is no loadbalancer_apiserver, and there
+  // is more than one control-plane host to balance.
   loadbalancer_apiserver_localhost: { schema: bool, default: '{{ loadbalancer_apiserver is not defined }}', scope: 'k8s_cluster' },
+  loadbalancer_apiserver_type: { schema: oneOf(['nginx', 'haproxy'] as const), default: 'nginx', scope: 'k8s_cluster' },
+  // Kubespray v2.9 called these nginx_kube_apiserver_port and nginx_kube_apiserver_healthcheck_port.
+  loadbalancer_apiserver_port: { schema: port, default: '{{ nginx_kube_apiserver_port | default(6443) }}', scope: 'k8s_cluster' },
+  loadbalancer_apiserver_healthcheck_port: { schema: port, default: '{{ nginx_kube_apiserver_healthcheck_port | default(8081) }}', scope: 'k8s_cluster' },
+  nginx_kube_apiserver_port: { schema: optional(port), scope: 'k8s_cluster' },
+  nginx_kube_apiserver_healthcheck_port: { schema: optional(port), scope: 'k8s_cluster' },
   upstream_dns_servers: { schema: list(ip, 'a list of IP addresses'), default: [] },
 
   bin_dir: { schema: absolutePath, default: '/usr/local/bin' },

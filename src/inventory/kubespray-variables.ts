@@ -57,7 +57,7 @@ const RULES: readonly Rule[] = [
   addon(['ingress_alb_enabled'], 'AWS ALB ingress controller'),
   addon(['node_feature_discovery_enabled'], 'node feature discovery'),
   addon(['kata_containers_enabled'], 'Kata Containers runtime'),
-  addon(['kube_vip_enabled'], 'kube-vip (nodes reach the API servers through loadbalancer_apiserver or the first control-plane host)'),
+  addon(['kube_vip_enabled'], 'kube-vip (nodes reach the API servers through loadbalancer_apiserver or the node-local API proxy)'),
   addon(['enable_nodelocaldns_secondary'], 'secondary node-local DNS cache'),
   addon(['auto_renew_certificates'], 'certificate renewal timer (renew with: kprov certs renew, then apply)'),
   addon(['ntp_enabled'], 'NTP configuration'),
@@ -109,7 +109,6 @@ const RULES: readonly Rule[] = [
   { names: ['additional_no_proxy'], status: 'differs', instead: 'kprov uses no_proxy as written (add the extra hosts there)', sameWhen: empty },
   { names: ['kube_override_hostname'], status: 'differs', instead: 'nodes are named by their inventory host names', sameWhen: [undefined, '', '{{ inventory_hostname }}'] },
   { names: ['etcd_compaction_retention', 'etcd_metrics', 'etcd_memory_limit', 'etcd_quota_backend_bytes', 'etcd_peer_client_auth'], status: 'differs', instead: "etcd runs with etcd's own default for this setting", sameWhen: [undefined] },
-  { names: ['loadbalancer_apiserver_port', 'loadbalancer_apiserver_type', 'loadbalancer_apiserver_healthcheck_port', 'nginx_kube_apiserver_port', 'nginx_kube_apiserver_healthcheck_port'], status: 'no-effect', instead: 'a setting of the node-local API proxy kprov does not deploy yet (nodes use loadbalancer_apiserver or the first control-plane host)' },
 
   // Playbook machinery and fixed locations.
   {

@@ -13,7 +13,7 @@ import { CNI_VARIABLES } from '../roles/cni/variables.js';
 import { CONTROL_PLANE_VARIABLES } from '../roles/control-plane/variables.js';
 import { DNS_VARIABLES } from '../roles/dns/variables.js';
 import { ETCD_VARIABLES } from '../roles/etcd/variables.js';
-import { NODE_VARIABLES } from '../roles/node/variables.js';
+import { API_PROXY_VARIABLES, NODE_VARIABLES } from '../roles/node/variables.js';
 import { PREINSTALL_VARIABLES } from '../roles/preinstall/variables.js';
 import { REMOVE_NODE_VARIABLES } from '../roles/remove-node/variables.js';
 import { RESET_VARIABLES } from '../roles/reset/variables.js';
@@ -33,6 +33,7 @@ const VARIABLES = {
   ...RUNTIME_VARIABLES,
   ...CNI_VARIABLES,
   ...NODE_VARIABLES,
+  ...API_PROXY_VARIABLES,
   ...DNS_VARIABLES,
   ...CHECK_VARIABLES,
   ...RESET_VARIABLES,

@@ -105,3 +105,6 @@ export const imageTag = z.preprocess(
   (v) => (typeof v === 'number' ? String(v) : v),
   text('an image tag such as 3.1').regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, 'an image tag such as 3.1'),
 );
+
+/** A resource quantity as Kubernetes spells it: 100m, 70Mi, 1.5. */
+export const resourceQuantity = text('a resource quantity such as 100m or 170Mi').regex(/^[0-9]+(?:\.[0-9]+)?(?:m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, 'a resource quantity such as 100m or 170Mi');

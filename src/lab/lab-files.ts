@@ -53,6 +53,11 @@ ${stringify({ containerd_registries: registries })}# Nothing on this machine may
 containerd_restrict_oom_score_adj: true
 # kprov apply check runs its pods from the lab's workload image (busybox: httpd, wget, timeout).
 check_image: docker.io/kprov/workload:1
+# The node-local API proxy (clusters with several control-plane hosts) runs Debian's nginx or haproxy.
+nginx_image_repo: docker.io/kprov/nginx
+nginx_image_tag: debian12
+haproxy_image_repo: docker.io/kprov/haproxy
+haproxy_image_tag: debian12
 `;
 }
 

@@ -73,6 +73,12 @@ export const pkiInputSchema = z.strictObject({
   supplementaryAddresses: z.array(address).default([]),
   /** The URL kubeconfigs for users, kubelets and kube-proxy point at (LB or first control plane). */
   apiserverEndpoint: z.url({ protocol: /^https$/ }),
+  /**
+   * Set when nodes reach the API through a node-local proxy on 127.0.0.1:<port>: the kubelet's and
+   * kube-proxy's kubeconfigs then point there on workers, and at the host's own API server on
+   * control-plane hosts (Kubespray's loadbalancer_apiserver_localhost).
+   */
+  nodeLocalApiPort: z.number().int().min(1).max(65535).optional(),
   /** Leaf certificate lifetime; more than the 30-day renewal margin, else every run would reissue. */
   validityDays: z.number().int().min(31).max(36500).default(365),
   caValidityDays: z.number().int().min(31).max(36500).default(3650),

@@ -85,6 +85,12 @@ function serverFor(input: PkiInput, k: KubeconfigSpec, mode: ControlPlaneServer,
   return hostUrl(host, input.apiserverPort);
 }
 
+/** With a node-local API proxy, the kubelet's and kube-proxy's server on this host (see PkiInput). */
+function nodeLocalServer(input: PkiInput, k: KubeconfigSpec, cpHost: PkiHost | undefined): string | undefined {
+  if (k.server !== 'endpoint' || input.nodeLocalApiPort === undefined) return undefined;
+  return `https://127.0.0.1:${cpHost ? input.apiserverPort : input.nodeLocalApiPort}`;
+}
+
 async function readPem(dir: string, rel: string, read: PkiReader): Promise<string> {
   const data = await read(rel);
   if (data === undefined) {
@@ -147,7 +153,7 @@ export async function kubeconfigsForHost(
     if (k === undefined) continue;
     for (const r of k.recipients) {
       if (!roles.includes(r.role) || (r.host !== undefined && r.host !== hostName)) continue;
-      const server = serverFor(input, k, mode, cpHost);
+      const server = nodeLocalServer(input, k, cpHost) ?? serverFor(input, k, mode, cpHost);
       out.push({ file: k.file, spec: s.name, path: r.remotePath, mode: MODE.kubeconfig, readers: r.readers, content: await render(dir, input, s, server, options.read) });
     }
   }

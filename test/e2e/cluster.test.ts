@@ -196,6 +196,16 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
     assert.ok((deploy.status.availableReplicas ?? 0) >= 1, JSON.stringify(deploy.status));
     const dnsService = await kubectlJson<{ spec: { clusterIP: string } }>(adminConf, ['-n', 'kube-system', 'get', 'service', 'coredns']);
     assert.equal(dnsService.spec.clusterIP, '10.233.0.3');
+
+    // The node-local API proxy: a static pod on each worker (its mirror pod Running), which the
+    // worker's kubelet and kube-proxy use; control-plane hosts use their own API server.
+    const pods = await kubectlJson<{ items: { metadata: { name: string }; spec: { nodeName: string }; status: { phase: string } }[] }>(adminConf, ['-n', 'kube-system', 'get', 'pods']);
+    const proxies = pods.items.filter((p) => p.metadata.name.startsWith('nginx-proxy-'));
+    assert.deepEqual(proxies.map((p) => `${p.metadata.name} ${p.spec.nodeName} ${p.status.phase}`).sort(), ['nginx-proxy-node4 node4 Running', 'nginx-proxy-node5 node5 Running']);
+    for (const [host, server] of [['node4', 'https://127.0.0.1:6443'], ['node1', 'https://127.0.0.1:6443']] as const) {
+      const conf = await lab.exec(host, ['grep', '-h', 'server:', '/etc/kubernetes/kubelet.conf', '/etc/kubernetes/kube-proxy.conf']);
+      assert.deepEqual(conf.stdout.trim().split('\n').map((l) => l.trim()), [`server: ${server}`, `server: ${server}`], `${host}'s kubelet and kube-proxy`);
+    }
   });
 
   /** resourceVersion of each object kprov's DNS add-on made. */
@@ -309,6 +319,68 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
     for (const r of resolved) assert.ok(r.ok, `${r.node}: ${r.log}`);
     const cleanup = await kubectlRun(['delete', 'deployment,service', APP, '--wait=true', '--timeout=60s'], 90_000);
     assert.equal(cleanup.code, 0, cleanup.stderr);
+  });
+
+  test('HA: with kube-apiserver stopped on node1, the workers stay Ready through their proxies and a new pod runs on node4', async () => {
+    // kubectl through node2 meanwhile (admin.conf points at node1, the first control-plane host).
+    const viaNode2 = path.join(work, 'admin-node2.conf');
+    const admin = await readFile(path.join(lab.inventoryDir, 'artifacts', 'admin.conf'), 'utf8');
+    await writeFile(viaNode2, admin.replace(/server: https:\/\/[^\s]+/, 'server: https://10.213.0.12:6443'), { mode: 0o600 });
+    const k = (args: string[]) => lab.inLab([kubectl, '--kubeconfig', viaNode2, ...args], { timeoutMs: 30_000 });
+    const stopped = await lab.exec('node1', ['systemctl', 'stop', 'kube-apiserver.service']);
+    assert.equal(stopped.code, 0, stopped.stderr);
+    try {
+      // Past the controller manager's node-monitor-grace-period (40 s): a node that lost the API would be NotReady.
+      await new Promise((r) => setTimeout(r, 45_000));
+      const nodes = JSON.parse((await k(['get', 'nodes', '-o', 'json'])).stdout) as { items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[] } }[] };
+      for (const name of ['node4', 'node5']) {
+        const n = nodes.items.find((x) => x.metadata.name === name);
+        assert.equal(n?.status.conditions.find((c) => c.type === 'Ready')?.status, 'True', `${name} Ready without node1's API server`);
+      }
+      const created = await k(['run', 'ha-probe', '--image=docker.io/kprov/workload:1', '--restart=Never', '--overrides={"apiVersion":"v1","spec":{"nodeSelector":{"kubernetes.io/hostname":"node4"}}}']);
+      assert.equal(created.code, 0, created.stderr);
+      let row = '';
+      for (let i = 0; i < 60 && !/\sRunning\s/.test(row); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+        row = (await k(['get', 'pod', 'ha-probe', '-o', 'wide', '--no-headers'])).stdout;
+      }
+      assert.match(row, /^ha-probe\s+1\/1\s+Running\s.*\snode4\s/, row);
+      await k(['delete', 'pod', 'ha-probe', '--grace-period=1', '--wait=false']);
+    } finally {
+      const started = await lab.exec('node1', ['systemctl', 'start', 'kube-apiserver.service']);
+      assert.equal(started.code, 0, started.stderr);
+    }
+    // node1's API server answers again before the next test.
+    let healthy = false;
+    for (let i = 0; i < 60 && !healthy; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+      healthy = (await kubectlRun(['get', '--raw', '/healthz'], 10_000)).stdout.trim() === 'ok';
+    }
+    assert.ok(healthy, "node1's API server is back");
+  });
+
+  test('loadbalancer_apiserver_type: haproxy replaces the proxy on the workers only, restarting nothing; and back', async () => {
+    const proxiesOn = async () => {
+      const pods = await kubectlJson<{ items: { metadata: { name: string }; status: { phase: string } }[] }>(path.join(lab.inventoryDir, 'artifacts', 'admin.conf'), ['-n', 'kube-system', 'get', 'pods']);
+      return pods.items.filter((p) => /^(nginx-proxy|haproxy)-/.test(p.metadata.name)).map((p) => `${p.metadata.name} ${p.status.phase}`).sort();
+    };
+    const unitsBefore = await invocations();
+    for (const [type, expected] of [['haproxy', ['haproxy-node4 Running', 'haproxy-node5 Running']], ['nginx', ['nginx-proxy-node4 Running', 'nginx-proxy-node5 Running']]] as const) {
+      await pinVariables(lab.inventoryDir, { loadbalancer_apiserver_type: type });
+      const run = await apply();
+      assert.equal(run.code, 0, failures(run));
+      const changedHosts = [...new Set(of(run.events, 'task:finish').filter((e) => e.status === 'changed').map((e) => e.host))].sort();
+      assert.deepEqual(changedHosts, ['node4', 'node5'], `${type}: only the workers change`);
+      assert.deepEqual(of(run.events, 'handler:start').map((e) => `${e.host} ${e.handler}`), [], `${type}: no restart`);
+      // The old mirror pod goes and the new one runs (the kubelet reads its manifests every 20 s).
+      let listed: string[] = [];
+      for (let i = 0; i < 60 && JSON.stringify(listed) !== JSON.stringify(expected); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 1000));
+        listed = await proxiesOn();
+      }
+      assert.deepEqual(listed, expected, type);
+    }
+    assert.deepEqual(await invocations(), unitsBefore, 'no unit restarted');
   });
 
   test('a deleted pod route fails the check naming the pair; a re-apply restores it and the check passes', async () => {

@@ -1,6 +1,7 @@
 /** Desired-state helpers, so roles stay a list of one-liners. */
 export { file, checkFile, applyFile, type FileOptions, type FileChange, type Content, type TaskMeta, type Ownership } from './file.js';
 export { directory, type DirectoryOptions, type DirectoryChange } from './directory.js';
+export { absent, type AbsentOptions, type AbsentChange } from './absent.js';
 export { binary, type BinaryOptions, type BinaryChange } from './binary.js';
 export {
   service,

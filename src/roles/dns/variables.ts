@@ -1,9 +1,6 @@
 /** The cluster DNS add-on's variables: Kubespray's names, its v1.13-era CoreDNS defaults. */
 import { declareVariables } from '../../inventory/variables.js';
-import { imageRepo, imageTag, int, oneOf, text } from '../../inventory/value-types.js';
-
-/** A resource quantity as Kubernetes spells it: 100m, 70Mi, 1.5. */
-const quantity = text('a resource quantity such as 100m or 170Mi').regex(/^[0-9]+(?:\.[0-9]+)?(?:m|k|M|G|T|Ki|Mi|Gi|Ti)?$/, 'a resource quantity such as 100m or 170Mi');
+import { imageRepo, imageTag, int, oneOf, resourceQuantity as quantity } from '../../inventory/value-types.js';
 
 export const DNS_VARIABLES = declareVariables({
   // coredns: CoreDNS answers at skydns_server; none: nothing does (bring your own).

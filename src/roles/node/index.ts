@@ -11,6 +11,9 @@ import { pkiFileTasks, type PkiHostFile } from '../../cluster/pki.js';
 import { directory, file, restartHandler, service } from '../../engine/tasks/index.js';
 import type { ClusterRenderContext, ClusterRole } from '../../cluster/run.js';
 import { healthyTask, httpHealth } from './health.js';
+import { API_PROXY_TAGS, apiProxyHealthTasks, apiProxyTasks } from './api-proxy.js';
+import { KprovError } from '../../errors.js';
+import type { ClusterHost } from '../../cluster/topology.js';
 import { KUBE_PROXY_CONFIG, KUBE_PROXY_DIR, KUBE_PROXY_HEALTHZ_PORT, KUBELET_CONFIG, KUBELET_DIR, KUBELET_HEALTHZ_PORT, kubeletExtraArgs, nodeTemplateVars } from './settings.js';
 
 export const RESTART_KUBELET = 'restart kubelet';
@@ -26,9 +29,10 @@ export interface NodeFilesRendered {
   staticPodPath: string;
 }
 
-function clusterHost(ctx: ClusterRenderContext, host: string): { isControlPlane: boolean; isWorker: boolean } {
+function clusterHost(ctx: ClusterRenderContext, host: string): ClusterHost {
   const found = ctx.run.topology.hosts.find((h) => h.name === host);
-  return { isControlPlane: found?.isControlPlane ?? false, isWorker: found?.isWorker ?? false };
+  if (!found) throw new KprovError('internal', `${host} runs the node role but is not a cluster host`, { host });
+  return found;
 }
 
 /** The kubelet's and kube-proxy's configs and units for one host, rendered and flag-checked. */
@@ -58,22 +62,28 @@ export const nodeRole: ClusterRole = {
   name: 'node',
   tags: ['node'],
   // Kubespray's tags for the two components, so --tags kubelet touches only the kubelet.
-  taskTags: [DOWNLOAD_TAG, 'kubelet', 'kube-proxy'],
+  taskTags: [DOWNLOAD_TAG, 'kubelet', 'kube-proxy', ...API_PROXY_TAGS],
   handlers: [
     restartHandler({ name: RESTART_KUBELET, unit: kubeletHealth.unit, timeoutMs: 90_000, healthy: httpHealth(kubeletHealth.port, kubeletHealth.path) }),
     restartHandler({ name: RESTART_KUBE_PROXY, unit: proxyHealth.unit, timeoutMs: 90_000, healthy: httpHealth(proxyHealth.port, proxyHealth.path) }),
   ],
   validate(ctx) {
     // Every host's units render and pass the v1.13 flag check before any host of the playbook is touched.
-    for (const h of ctx.hosts) renderNodeFiles(ctx, h.name);
+    for (const h of ctx.hosts) {
+      const files = renderNodeFiles(ctx, h.name);
+      apiProxyTasks(ctx, clusterHost(ctx, h.name), files.staticPodPath);
+    }
   },
   async tasks(ctx) {
     const files = renderNodeFiles(ctx, ctx.host.name);
+    const host = clusterHost(ctx, ctx.host.name);
     return [
       artifactBinaries({ name: 'kubelet binary', artifact: 'kubelet', notify: [RESTART_KUBELET], tags: KUBELET }),
       artifactBinaries({ name: 'kube-proxy binary', artifact: 'kube-proxy', notify: [RESTART_KUBE_PROXY], tags: KUBE_PROXY }),
       ...(await pkiFileTasks(ctx, ['node'], { notify: restartFor })),
       directory({ path: files.staticPodPath, mode: 0o755 }),
+      // Before the kubelet starts: on a worker it is the kubelet's way to the API.
+      ...apiProxyTasks(ctx, host, files.staticPodPath),
       directory({ path: KUBELET_DIR, mode: 0o755, tags: KUBELET }),
       file({ path: KUBELET_CONFIG, content: files.kubeletConfig, mode: 0o644, notify: [RESTART_KUBELET], tags: KUBELET }),
       file({ path: KUBELET_UNIT_PATH, content: files.kubeletUnit, mode: 0o644, notify: [RESTART_KUBELET], tags: KUBELET }),
@@ -83,6 +93,7 @@ export const nodeRole: ClusterRole = {
       service({ unit: kubeletHealth.unit, tags: KUBELET }),
       service({ unit: proxyHealth.unit, tags: KUBE_PROXY }),
       { ...healthyTask('kubelet healthy (healthz)', kubeletHealth), tags: KUBELET },
+      ...apiProxyHealthTasks(ctx, host, files.staticPodPath),
       { ...healthyTask('kube-proxy healthy (healthz)', proxyHealth), tags: KUBE_PROXY },
     ];
   },

@@ -1,6 +1,6 @@
 /** The node role's variables (kubelet and kube-proxy). */
 import { declareVariables } from '../../inventory/variables.js';
-import { bool, int, list, oneOf, scalarMap, text } from '../../inventory/value-types.js';
+import { absolutePath, bool, imageRepo, imageTag, int, list, oneOf, resourceQuantity, scalarMap, text } from '../../inventory/value-types.js';
 
 const quantity = (what: string) => text(`a ${what} quantity such as ${what === 'CPU' ? '500m' : '512Mi'}`);
 
@@ -23,4 +23,28 @@ export const NODE_VARIABLES = declareVariables({
   system_reserved: { schema: bool, default: false },
   system_memory_reserved: { schema: quantity('memory'), default: '512M' },
   system_cpu_reserved: { schema: quantity('CPU'), default: '500m' },
+});
+
+const k8sCluster = 'k8s_cluster' as const;
+
+/**
+ * The node-local API proxy's image, configuration directory and resources: Kubespray's names and
+ * its v1.13-era defaults (nginx 1.15, haproxy 1.9). Where it listens and whether it runs are
+ * cluster variables (loadbalancer_apiserver_*), read by the topology.
+ */
+export const API_PROXY_VARIABLES = declareVariables({
+  nginx_image_repo: { schema: imageRepo('docker.io/library/nginx'), default: 'docker.io/library/nginx', scope: k8sCluster },
+  nginx_image_tag: { schema: imageTag, default: '1.15', scope: k8sCluster },
+  nginx_config_dir: { schema: absolutePath, default: '/etc/nginx', scope: k8sCluster },
+  nginx_memory_limit: { schema: resourceQuantity, default: '512M', scope: k8sCluster },
+  nginx_cpu_limit: { schema: resourceQuantity, default: '300m', scope: k8sCluster },
+  nginx_memory_requests: { schema: resourceQuantity, default: '32M', scope: k8sCluster },
+  nginx_cpu_requests: { schema: resourceQuantity, default: '25m', scope: k8sCluster },
+  haproxy_image_repo: { schema: imageRepo('docker.io/library/haproxy'), default: 'docker.io/library/haproxy', scope: k8sCluster },
+  haproxy_image_tag: { schema: imageTag, default: '1.9', scope: k8sCluster },
+  haproxy_config_dir: { schema: absolutePath, default: '/etc/haproxy', scope: k8sCluster },
+  haproxy_memory_limit: { schema: resourceQuantity, default: '512M', scope: k8sCluster },
+  haproxy_cpu_limit: { schema: resourceQuantity, default: '300m', scope: k8sCluster },
+  haproxy_memory_requests: { schema: resourceQuantity, default: '32M', scope: k8sCluster },
+  haproxy_cpu_requests: { schema: resourceQuantity, default: '25m', scope: k8sCluster },
 });

@@ -72,3 +72,8 @@ export function footprint(vars: HostVars): string[] {
     path.posix.dirname(DEFAULT_REMOTE_CACHE_DIR),
   ].filter((p, i, all) => all.indexOf(p) === i);
 }
+
+/** Files kprov writes into directories it shares with others: removed only when kprov wrote them. */
+export function writtenFiles(vars: HostVars): string[] {
+  return [path.posix.join(vars.nginx_config_dir, 'nginx.conf'), path.posix.join(vars.haproxy_config_dir, 'haproxy.cfg')];
+}

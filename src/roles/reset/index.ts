@@ -17,7 +17,7 @@ import { shScript } from '../../ssh/quote.js';
 import { SshRemoteHost } from '../../ssh/remote-host.js';
 import type { RemoteHost } from '../../ssh/types.js';
 import { ROUTE_PROTO } from '../cni/pod-routes.js';
-import { footprint, MOUNT_ROOTS, RESET_UNITS } from './footprint.js';
+import { footprint, MOUNT_ROOTS, RESET_UNITS, writtenFiles } from './footprint.js';
 import { FILES_SCRIPT, SSH_KEY_SCRIPT, STOP_SCRIPT } from './scripts.js';
 
 const STEP_TIMEOUT_MS = 120_000;
@@ -45,8 +45,8 @@ function scriptStep(name: string, argvFor: (mode: 'probe' | 'remove') => string[
 
 const stopStep = scriptStep('stop kprov\'s services and remove their pods and pod network', (mode) => shScript(STOP_SCRIPT, [mode, String(ROUTE_PROTO), MOUNT_ROOTS.join(':'), ...RESET_UNITS], 'kprov-reset'), 'remove');
 
-function filesStep(paths: readonly string[]): ClusterTask {
-  return scriptStep('remove kprov\'s files (units, binaries, configs, certificates, data)', (mode) => shScript(FILES_SCRIPT, [mode, ...paths], 'kprov-reset'), 'remove');
+function filesStep(paths: readonly string[], written: readonly string[]): ClusterTask {
+  return scriptStep('remove kprov\'s files (units, binaries, configs, certificates, data)', (mode) => shScript(FILES_SCRIPT, [mode, ...paths, '--written-by-kprov', ...written], 'kprov-reset'), 'remove');
 }
 
 const sshKeyStep: ClusterTask = {
@@ -69,6 +69,6 @@ export const resetRole: ClusterRole = {
   tags: ['reset'],
   tasks(ctx) {
     const vars = ctx.run.inventory.hostVars(ctx.host.name);
-    return [stopStep, filesStep(footprint(vars)), ...(vars.reset_remove_ssh_key ? [sshKeyStep] : [])];
+    return [stopStep, filesStep(footprint(vars), writtenFiles(vars)), ...(vars.reset_remove_ssh_key ? [sshKeyStep] : [])];
   },
 };

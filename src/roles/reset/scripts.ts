@@ -58,18 +58,31 @@ exit 0
 /**
  * $1 probe|remove, then the paths. Probe prints `path P` for each that exists. Remove deletes
  * them; a mount point (the lab binds /var/lib/containerd) keeps the directory and loses its
- * contents. The audit log also takes its rotated siblings. Then systemd forgets removed units.
+ * contents. The audit log also takes its rotated siblings. Paths after `--written-by-kprov` are
+ * files in directories kprov shares with others (/etc/nginx): each goes only when its first line
+ * says kprov wrote it, and its directory only when that leaves it empty. Then systemd forgets
+ * removed units.
  */
 export const FILES_SCRIPT = String.raw`mode=$1; shift
 export LC_ALL=C
+ours() { head -n 1 -- "$1" 2>/dev/null | grep -q '^# Written by kprov'; }
 if [ "$mode" = probe ]; then
+  owned=
   for p in "$@"; do
+    if [ "$p" = --written-by-kprov ]; then owned=1; continue; fi
+    if [ -n "$owned" ]; then ours "$p" && echo "path $p"; continue; fi
     if mountpoint -q "$p" 2>/dev/null; then [ -n "$(ls -A "$p" 2>/dev/null)" ] && echo "path $p (contents)"
     elif [ -e "$p" ] || [ -L "$p" ]; then echo "path $p"; fi
   done
   exit 0
 fi
+owned=
 for p in "$@"; do
+  if [ "$p" = --written-by-kprov ]; then owned=1; continue; fi
+  if [ -n "$owned" ]; then
+    if ours "$p"; then rm -f -- "$p"; rmdir -- "$(dirname "$p")" 2>/dev/null || true; fi
+    continue
+  fi
   if mountpoint -q "$p" 2>/dev/null; then find "$p" -mindepth 1 -maxdepth 1 -exec rm -rf -- {} + ; else rm -rf -- "$p"; fi
   case "$p" in *.log) for r in "$(dirname "$p")/$(basename "$p" .log)"-*.log; do [ -e "$r" ] && rm -f -- "$r"; done ;; esac
 done

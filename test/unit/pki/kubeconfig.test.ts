@@ -69,3 +69,19 @@ test('the set and the per-host kubeconfigs carry the right identity and server',
   assert.equal(server(cp.find((k) => k.spec === 'controller-manager')!.content), 'https://192.0.2.1:6443');
   assert.equal(user(cp.find((k) => k.spec === 'kubelet/cp1-client')!.content), 'system:node:cp1');
 });
+
+test('with a node-local API proxy: workers point at it, control-plane hosts at their own API server, admin.conf at the endpoint', async (t) => {
+  const dir = path.join(await tempDir(t), 'pki');
+  const input = { ...smallCluster({ keyAlgorithm: 'ecdsa-p256' }), nodeLocalApiPort: 7443 };
+  await ensurePki(dir, input);
+  const server = (content: string) => (parse(content) as Kubeconfig).clusters[0]!.cluster.server;
+  const serversOf = async (host: string, roles: ('node' | 'control-plane')[]) =>
+    Object.fromEntries((await kubeconfigsForHost(dir, input, host, roles)).map((k) => [k.file, server(k.content)]));
+  assert.deepEqual(await serversOf('w1', ['node']), { 'kube-proxy.conf': 'https://127.0.0.1:7443', 'kubelet-w1.conf': 'https://127.0.0.1:7443' });
+  const cp1 = await serversOf('cp1', ['control-plane', 'node']);
+  assert.equal(cp1['kubelet-cp1.conf'], `https://127.0.0.1:${input.apiserverPort}`);
+  assert.equal(cp1['kube-proxy.conf'], `https://127.0.0.1:${input.apiserverPort}`);
+  assert.equal(cp1['admin.conf'], `https://127.0.0.1:${input.apiserverPort}`);
+  const set = await kubeconfigSet(dir, input);
+  assert.equal(server(set.find((k) => k.file === 'admin.conf')!.content), input.apiserverEndpoint);
+});

@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -31,6 +32,30 @@ test('the file probe lists what exists, files, directories and dangling links al
     await execa('ln', ['-s', path.join(dir, 'nowhere'), path.join(dir, 'dangling')]);
     const r = await execa('sh', ['-c', FILES_SCRIPT, 'kprov-reset', 'probe', ...['etc-kubernetes', 'kubelet', 'dangling', 'absent'].map((p) => path.join(dir, p))]);
     assert.deepEqual(r.stdout.split('\n'), ['etc-kubernetes', 'kubelet', 'dangling'].map((p) => `path ${path.join(dir, p)}`));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('files in shared directories go only when kprov wrote them, and their directory only when empty', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kprov-reset-'));
+  try {
+    for (const d of ['nginx', 'haproxy', 'users-nginx']) await mkdir(path.join(dir, d));
+    await writeFile(path.join(dir, 'nginx', 'nginx.conf'), '# Written by kprov from templates/node/nginx.conf.j2\n');
+    await writeFile(path.join(dir, 'haproxy', 'haproxy.cfg'), '# Written by kprov from templates/node/haproxy.cfg.j2\n');
+    await writeFile(path.join(dir, 'haproxy', 'errors.http'), 'kept\n');
+    await writeFile(path.join(dir, 'users-nginx', 'nginx.conf'), 'user www-data;\n');
+    const owned = ['nginx/nginx.conf', 'haproxy/haproxy.cfg', 'users-nginx/nginx.conf'].map((p) => path.join(dir, p));
+    const probe = await execa('sh', ['-c', FILES_SCRIPT, 'kprov-reset', 'probe', '--written-by-kprov', ...owned]);
+    assert.deepEqual(probe.stdout.split('\n'), [`path ${owned[0]}`, `path ${owned[1]}`]);
+    // This machine's systemd is not the test's: systemctl answers from a stub.
+    await mkdir(path.join(dir, 'bin'));
+    await writeFile(path.join(dir, 'bin', 'systemctl'), '#!/bin/sh\nexit 0\n');
+    await chmod(path.join(dir, 'bin', 'systemctl'), 0o755);
+    await execa('sh', ['-c', FILES_SCRIPT, 'kprov-reset', 'remove', '--written-by-kprov', ...owned], { env: { PATH: `${path.join(dir, 'bin')}:${process.env['PATH'] ?? ''}` } });
+    assert.equal(existsSync(path.join(dir, 'nginx')), false, 'kprov-only directory removed');
+    assert.deepEqual([existsSync(owned[1]!), existsSync(path.join(dir, 'haproxy', 'errors.http'))], [false, true]);
+    assert.equal(existsSync(owned[2]!), true, "the host's own nginx.conf stays");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
