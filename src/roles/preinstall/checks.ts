@@ -4,7 +4,7 @@
  * Nothing here talks to a host, so every failure kind is tested on plain data.
  */
 import type { HostFacts } from '../../engine/contract.js';
-import type { HostProbe, Listener } from './probe.js';
+import { POD_CGROUP, type HostProbe, type Listener } from './probe.js';
 
 /** What the host will run, which decides its ports and its memory minimum. */
 export interface HostDuties {
@@ -31,6 +31,8 @@ export interface ComponentPort {
   port: number;
   what: string;
   unit: string;
+  /** Also fine when a pod holds it: the control plane as static pods. */
+  staticPod?: boolean;
 }
 
 /** The ports each duty needs (kubeadm's preflight list plus the health/metrics ports kprov's units bind). */
@@ -41,9 +43,9 @@ export function componentPorts(duties: HostDuties, settings: Pick<PreflightSetti
   }
   if (duties.controlPlane) {
     ports.push(
-      { port: settings.apiserverPort, what: 'kube-apiserver', unit: 'kube-apiserver.service' },
-      { port: 10251, what: 'kube-scheduler healthz', unit: 'kube-scheduler.service' },
-      { port: 10252, what: 'kube-controller-manager healthz', unit: 'kube-controller-manager.service' },
+      { port: settings.apiserverPort, what: 'kube-apiserver', unit: 'kube-apiserver.service', staticPod: true },
+      { port: 10251, what: 'kube-scheduler healthz', unit: 'kube-scheduler.service', staticPod: true },
+      { port: 10252, what: 'kube-controller-manager healthz', unit: 'kube-controller-manager.service', staticPod: true },
     );
   }
   if (duties.node) {
@@ -72,13 +74,14 @@ function portFailures(probe: HostProbe, ports: readonly ComponentPort[]): Prefli
   const out: PreflightFailure[] = [];
   for (const want of ports) {
     const holders = probe.listeners.filter((l) => l.port === want.port);
-    // Held by the very unit kprov runs there (a re-run on a working cluster): fine.
-    const foreign = holders.filter((l) => l.processes.length === 0 || l.processes.some((p) => p.unit !== want.unit));
+    // Held by the very unit kprov runs there, or its static pod (a re-run on a working cluster): fine.
+    const ours = (unit: string | undefined) => unit === want.unit || (want.staticPod === true && unit === POD_CGROUP);
+    const foreign = holders.filter((l) => l.processes.length === 0 || l.processes.some((p) => !ours(p.unit)));
     if (foreign.length === 0) continue;
     out.push({
       check: `port ${want.port} (${want.what})`,
       found: `in use by ${foreign.map(describeHolder).join('; ')}`,
-      expected: `free, or held by ${want.unit}`,
+      expected: `free, or held by ${want.unit}${want.staticPod ? ' or its static pod' : ''}`,
     });
   }
   return out;

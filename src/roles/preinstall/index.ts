@@ -8,7 +8,7 @@
 import { KprovError } from '../../errors.js';
 import type { ClusterRole, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 import { formatFailures, preflightFailures, type HostDuties, type PreflightSettings } from './checks.js';
-import { requireHostMode } from '../../cluster/deployment-mode.js';
+import { requireSupportedModes } from '../../cluster/deployment-mode.js';
 import { peerHostnames, registerPeer, resetPeers } from './peers.js';
 import { probeHost } from './probe.js';
 
@@ -50,7 +50,7 @@ export const preinstallRole: ClusterRole = {
   name: 'preinstall',
   tags: ['preinstall', 'preflight'],
   validate(ctx) {
-    requireHostMode(ctx.run);
+    requireSupportedModes(ctx.run);
     const leaving = ctx.run.topology.leaving.map((h) => h.name);
     if (leaving.length > 0) {
       // cluster.yml builds every host of the inventory; `node` is remove-node.yml's.

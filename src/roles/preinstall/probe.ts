@@ -87,9 +87,14 @@ export function unitFromCgroup(text: string): string | undefined {
     const segments = entry.slice(second + 1).split('/');
     const unit = segments.reverse().find((s) => /\.service$/.test(s));
     if (unit) return unit;
+    // A container of a pod the kubelet runs (a static pod, say): kubepods.slice/…, no service.
+    if (segments.some((s) => /^kubepods[.-]/.test(s))) return POD_CGROUP;
   }
   return undefined;
 }
+
+/** What unitFromCgroup says for a process in a pod's container. */
+export const POD_CGROUP = 'a pod of the kubelet';
 
 /** Parses the probe script's output; throws (with the offending line) when it is not what the script prints. */
 export function parseProbe(output: string): HostProbe {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatFailures, preflightFailures, type HostDuties } from '../../../src/roles/preinstall/checks.js';
 import { preinstallRole } from '../../../src/roles/preinstall/index.js';
-import { parseProbe, unitFromCgroup, type HostProbe } from '../../../src/roles/preinstall/probe.js';
+import { parseProbe, POD_CGROUP, unitFromCgroup, type HostProbe } from '../../../src/roles/preinstall/probe.js';
 import type { HostFacts } from '../../../src/engine/contract.js';
 import type { RemoteHost } from '../../../src/ssh/types.js';
 import { FakeFleet } from '../../../dev/fake-fleet.js';
@@ -95,7 +95,9 @@ test('the probe output is parsed: listeners with their process and systemd unit,
 test('the unit of a process comes from its cgroup path, whatever the cgroup layout', () => {
   assert.equal(unitFromCgroup('0::/system.slice/etcd.service'), 'etcd.service');
   assert.equal(unitFromCgroup('1:name=systemd:/system.slice/kube-apiserver.service 0::/'), 'kube-apiserver.service');
-  assert.equal(unitFromCgroup('0::/kubepods.slice/x.scope'), undefined);
+  // A static pod's container: the kubelet's, not a service.
+  assert.equal(unitFromCgroup('0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/cri-containerd-ab.scope'), POD_CGROUP);
+  assert.equal(unitFromCgroup('0::/user.slice/x.scope'), undefined);
   assert.equal(unitFromCgroup('0::/system.slice/containerd.service/sub'), 'containerd.service');
   assert.equal(unitFromCgroup(''), undefined);
 });
@@ -109,6 +111,14 @@ test('a healthy host passes; a port held by the unit kprov runs there passes too
     }),
   );
   assert.deepEqual(check(rerun, { duties: MASTER, facts: { memoryMb: 2048 } }), []);
+  // The control plane as static pods: its ports are held by pods' containers.
+  const staticPods = parseProbe(
+    probeOutput({
+      listeners: ['LISTEN 0 4096 *:6443 *:* users:(("node",pid=1704,fd=21))', 'LISTEN 0 4096 127.0.0.1:10251 *:* users:(("node",pid=1698,fd=9))'],
+      cgroups: ['cgroup 1704 0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/cri-containerd-a.scope', 'cgroup 1698 0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod2.slice/cri-containerd-b.scope'],
+    }),
+  );
+  assert.deepEqual(check(staticPods, { duties: MASTER, facts: { memoryMb: 2048 } }), []);
 });
 
 test('each failure kind says what was found and what is expected', () => {
@@ -228,11 +238,8 @@ test('preinstall: duplicate hostnames are caught without deadlock when hosts run
   assert.ok(!failed.some((e) => e.host === 'node2'));
 });
 
-test('preinstall: static-pod deployment modes are refused up front, naming the variable', async () => {
-  for (const [variable, value] of [
-    ['etcd_deployment_type', 'static_pod'],
-    ['control_plane_deployment_type', 'static_pod'],
-  ] as const) {
+test("preinstall: etcd's static-pod mode is refused up front, naming the variable", async () => {
+  for (const [variable, value] of [['etcd_deployment_type', 'static_pod']] as const) {
     const c = await loadCluster(undefined, { [variable]: value });
     const { fleet, gatherFacts } = preflightFleet(['node1', 'node2', 'node3'], {}, {});
     const r = await runYamlRefused(PLAY, { inventory: c.view, roles: [preinstallRole], fleet, run: c.run(), gatherFacts });
