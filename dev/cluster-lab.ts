@@ -12,7 +12,7 @@ import { buildStandinRelease, type ReleaseManifest } from './release/build.js';
 import { pinInventory } from '../src/lab/release-pins.js';
 import { DEFAULT_CACHE_DIR } from './release/debs.js';
 import { startLab, type RunningLab, type StartLabOptions } from './lab-hosts.js';
-import { ensureLabImages, pushLabImages } from './lab-images.js';
+import { ensureControlPlaneImages, ensureLabImages, pushLabImages } from './lab-images.js';
 
 export const KUBE_VERSION = 'v1.13.5';
 
@@ -41,7 +41,11 @@ export async function startClusterLab(options: Omit<StartLabOptions, 'mirrorRoot
   const lab = await startLab({ ...labOptions, mirrorRoot: RELEASE_DIR });
   try {
     // A cluster lab runs pods: the sandbox and workload images are in its registry from the start.
-    if (images) await pushLabImages(lab, images);
+    if (images) {
+      await pushLabImages(lab, images);
+      // The control plane's images too, for static-pod mode (their Node layer is already there).
+      await pushLabImages(lab, await ensureControlPlaneImages(release, RELEASE_DIR));
+    }
   } catch (err) {
     await lab.stop();
     throw err;

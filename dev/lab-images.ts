@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { withFileLock } from '../src/lab/file-lock.js';
 import { DEFAULT_CACHE_DIR } from './release/debs.js';
 import { buildLabImages, type LabImages } from './release/images.js';
+import { buildControlPlaneImages } from './release/control-plane-images.js';
+import type { ReleaseManifest } from './release/build.js';
 import type { PushedImage } from './release/push.js';
 import type { RunningLab } from './lab-hosts.js';
 
@@ -39,4 +41,17 @@ export async function pushLabImages(lab: Pick<RunningLab, 'inLab' | 'registryUrl
   const r = await lab.inLab([process.execPath, pushScript, '--layout', built.layout, '--registry', lab.registryUrl], { timeoutMs: 120_000 });
   if (r.code !== 0) throw new Error(`pushing the lab images failed (exit ${r.code}): ${r.stderr.trim()}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '[]') as PushedImage[];
+}
+
+const controlPlaneBuilds = new Map<string, Promise<LabImages>>();
+
+/** The static-pod control plane's images of a stand-in release (release/control-plane-images.ts), built once per version. */
+export function ensureControlPlaneImages(release: ReleaseManifest, releaseDir: string): Promise<LabImages> {
+  let built = controlPlaneBuilds.get(release.kubeVersion);
+  if (!built) {
+    const outDir = path.join(CACHE_DIR, `control-plane-images-${release.kubeVersion}`);
+    built = withFileLock(`${outDir}.lock`, 600_000, () => buildControlPlaneImages({ release, releaseDir, outDir, cacheDir: CACHE_DIR }));
+    controlPlaneBuilds.set(release.kubeVersion, built);
+  }
+  return built;
 }

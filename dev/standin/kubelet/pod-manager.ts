@@ -25,6 +25,7 @@ import { ProbeManager, type ProbeTarget } from './probes.js';
 import { serviceEnv, ServiceLister } from './service-env.js';
 import { VolumeManager } from './volumes.js';
 import { nanosToMs } from './cri-client.js';
+import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 
 const TICK_MS = 2_000;
@@ -52,6 +53,7 @@ export class PodManager {
   private staticSeen = false;
   private relisted = false;
   private nextFileCheck = 0;
+  private staticWatch: FSWatcher | undefined;
   private readonly busy = new Map<string, Promise<void>>();
   /** Pods whose worker finished after the last relist began: their runtime view is stale. */
   private readonly changedSinceRelist = new Set<string>();
@@ -98,6 +100,7 @@ export class PodManager {
 
   start(): void {
     this.watchPods();
+    this.watchStaticPodPath();
     this.loopDone = (async () => {
       while (!this.stopped) {
         try {
@@ -110,8 +113,27 @@ export class PodManager {
     })();
   }
 
+  /**
+   * v1.13's file source watches staticPodPath with inotify as well as re-reading it every
+   * fileCheckFrequency: a new or changed manifest starts its pod at once.
+   */
+  private watchStaticPodPath(): void {
+    const dir = this.settings.staticPodPath;
+    if (!dir) return;
+    try {
+      this.staticWatch = watch(dir, () => {
+        this.nextFileCheck = 0;
+        this.wake();
+      });
+      this.staticWatch.on('error', () => this.staticWatch?.close());
+    } catch {
+      // No directory yet: the periodic re-read finds it when it appears.
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    this.staticWatch?.close();
     this.probes.stop();
     this.podWatch?.stop();
     this.wake();
