@@ -1,21 +1,17 @@
 /**
- * The deployment modes this version implements: etcd and the control plane as systemd units
- * (`host`). The static-pod modes are future work, refused before any host is contacted by every
- * role that would need them (preinstall, etcd, control-plane).
+ * The deployment modes this version implements: etcd as a systemd unit (`host`), the control
+ * plane as systemd units or as kubeadm's static pods. etcd's static-pod mode is future work,
+ * refused before any host is contacted by every role that would need it (preinstall, etcd,
+ * control-plane).
  */
 import { KprovError } from '../errors.js';
 import type { ClusterRun } from './run.js';
 
-const HINTS = {
-  etcd_deployment_type: 'set etcd_deployment_type: host (kprov runs etcd as a systemd unit; the static-pod mode is future work)',
-  control_plane_deployment_type: 'set control_plane_deployment_type: host (kprov runs the control plane as systemd units; the static-pod mode is future work)',
-} as const;
-
-export function requireHostMode(run: ClusterRun): void {
+export function requireSupportedModes(run: ClusterRun): void {
   const cluster = run.inventory.cluster;
-  for (const variable of ['etcd_deployment_type', 'control_plane_deployment_type'] as const) {
-    if (cluster[variable] !== 'host') {
-      throw new KprovError('config', `${variable}: ${cluster[variable]} is not supported yet`, { hint: HINTS[variable] });
-    }
+  if (cluster.etcd_deployment_type !== 'host') {
+    throw new KprovError('config', `etcd_deployment_type: ${cluster.etcd_deployment_type} is not supported yet`, {
+      hint: 'set etcd_deployment_type: host (kprov runs etcd as a systemd unit; its static-pod mode is future work)',
+    });
   }
 }

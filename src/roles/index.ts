@@ -11,6 +11,7 @@ import { controlPlaneRole } from './control-plane/index.js';
 import { etcdRole } from './etcd/index.js';
 import { factsRole } from './facts/index.js';
 import { nodeRole } from './node/index.js';
+import { staticPodKubeletRole } from './node/static-pod-kubelet.js';
 import { preinstallRole } from './preinstall/index.js';
 import { postRemoveRole, preRemoveRole } from './remove-node/index.js';
 import { resetRole } from './reset/index.js';
@@ -18,7 +19,7 @@ import { runtimeRole } from './runtime/index.js';
 import { sshKeysRole } from './ssh-keys/index.js';
 import { verifyRole } from './verify/index.js';
 
-export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole];
+export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, staticPodKubeletRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole];
 
 export function builtinRoleRegistry(): RoleRegistry<ClusterRun> {
   return new RoleRegistry(builtinRoles);

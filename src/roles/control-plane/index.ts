@@ -6,13 +6,16 @@
  * one control-plane host at a time, each healthy before the next.
  */
 import { artifactBinaries, DOWNLOAD_TAG } from '../../cluster/artifact-binaries.js';
-import { pkiFileTasks } from '../../cluster/pki.js';
+import { pkiFileTasks, pkiPlanOf } from '../../cluster/pki.js';
 import { prepareCluster } from '../../cluster/prepare.js';
 import type { ClusterHost } from '../../cluster/topology.js';
 import { KprovError } from '../../errors.js';
 import path from 'node:path';
-import { directory, file, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
-import type { ClusterPlayContext, ClusterRole, ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
+import { directory, file, healthGate, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
+import type { ClusterHandler, ClusterPlayContext, ClusterRole, ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
+import { manifestPath, renderStaticPod, stagedManifestPath } from './static-pods.js';
+import { apiProxySettleMs } from '../node/api-proxy.js';
+import { leaveStaticPod, manifestFiles, manifestTask, noStaticPodTask, staticPodRestart, unlessStaticPodRuns } from './static-pod-tasks.js';
 import { validateClusterUnits } from '../cluster-units.js';
 import { writeLocalhostArtifacts } from './localhost-artifacts.js';
 import { apiserverHealth, componentHealth, type Kubectl } from './health.js';
@@ -52,17 +55,34 @@ const HEALTHY: Record<ControlPlaneComponent, HealthProbe<ClusterRun>> = {
 
 const unitOfComponent = (c: ControlPlaneComponent) => `${c}.service`;
 
+const isStaticPod = (run: ClusterRun) => run.inventory.cluster.control_plane_deployment_type === 'static_pod';
+
 async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
   const topology = ctx.run.topology;
   const host = hostOf(ctx);
   const pki = await ctx.run.pki();
   const vars = controlPlaneUnitVars(topology, host, controlPlaneFiles(pki.plan, host.name));
   const restart = (c: ControlPlaneComponent) => [restartHandlerName(c)];
-  return [
-    ...CONTROL_PLANE_COMPONENTS.map((c) => artifactBinaries({ name: `${c} binary`, artifact: c, notify: restart(c) })),
+  const shared = [
     artifactBinaries({ name: 'kubectl binary', artifact: 'kubectl' }),
     ...(await pkiFileTasks(ctx, ['control-plane'], { notify: (f) => controlPlaneReaders(f.readers).map(restartHandlerName) })),
     ...auditTasks(ctx, host, restart('kube-apiserver')),
+  ];
+  if (isStaticPod(ctx.run)) {
+    return [
+      ...shared,
+      directory({ path: path.posix.join(host.vars.kube_config_dir, 'manifests'), mode: 0o755 }),
+      directory({ path: path.posix.dirname(stagedManifestPath(host.vars, 'kube-apiserver')), mode: 0o700 }),
+      ...CONTROL_PLANE_COMPONENTS.map((c) => manifestTask(staticPodFiles(ctx, host, c, vars[c]), restart(c))),
+      // The API server first, then the others (they elect a leader and report through it).
+      ...CONTROL_PLANE_COMPONENTS.map((c) =>
+        healthGate({ name: `${c} healthy`, unit: KUBELET_UNIT, healthy: HEALTHY[c], what: `${c} to answer`, failure: `${c} (static pod) is not healthy`, timeoutMs: STATIC_POD_TIMEOUT_MS, intervalMs: 1_000 }),
+      ),
+    ];
+  }
+  return [
+    ...CONTROL_PLANE_COMPONENTS.map((c) => artifactBinaries({ name: `${c} binary`, artifact: c, notify: restart(c) })),
+    ...shared,
     ...CONTROL_PLANE_COMPONENTS.map((c) =>
       file<ClusterRun>({
         path: unitFile(c),
@@ -73,12 +93,55 @@ async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
         notify: restart(c),
       }),
     ),
+    // Switching back from static pods: each component's rolling restart takes its pod down first.
+    ...CONTROL_PLANE_COMPONENTS.map((c) => noStaticPodTask(c, manifestPath(host.vars, c), restart(c))),
     // The API server first, healthy: the others need it to elect a leader and to report healthy.
     // Then the controller manager and the scheduler together.
-    service({ name: 'start kube-apiserver.service', unit: unitOfComponent('kube-apiserver'), healthy: HEALTHY['kube-apiserver'], ...HEALTH }),
-    ...FOLLOWERS.map((c) => service({ name: `start ${unitOfComponent(c)}`, unit: unitOfComponent(c), wait: false })),
-    ...FOLLOWERS.map((c) => waitStarted({ unit: unitOfComponent(c), healthy: HEALTHY[c], ...HEALTH })),
+    unlessStaticPodRuns(service({ name: 'start kube-apiserver.service', unit: unitOfComponent('kube-apiserver'), healthy: HEALTHY['kube-apiserver'], ...HEALTH }), manifestPath(host.vars, 'kube-apiserver')),
+    ...FOLLOWERS.map((c) => unlessStaticPodRuns(service({ name: `start ${unitOfComponent(c)}`, unit: unitOfComponent(c), wait: false }), manifestPath(host.vars, c))),
+    ...FOLLOWERS.map((c) => unlessStaticPodRuns(waitStarted({ unit: unitOfComponent(c), healthy: HEALTHY[c], ...HEALTH }), manifestPath(host.vars, c))),
   ];
+}
+
+const KUBELET_UNIT = 'kubelet.service';
+/** A static pod's first start may include pulling its image. */
+const STATIC_POD_TIMEOUT_MS = 180_000;
+
+/** The component's manifest: its unit rendered and flag-checked as in host mode, as a pod. */
+function staticPodFiles(ctx: ClusterTaskContext, host: ClusterHost, c: ControlPlaneComponent, vars: Record<string, unknown>) {
+  return manifestFiles(host.vars, c, renderStaticPod(ctx, host, c, renderControlPlaneUnit(ctx, host, c, vars)));
+}
+
+/** "restart <component>": a rolling unit restart in host mode, a rolling manifest install in static-pod mode. */
+function componentHandler(c: ControlPlaneComponent): ClusterHandler {
+  const unit = restartHandler<ClusterRun>({ name: restartHandlerName(c), unit: unitOfComponent(c), rolling: true, healthy: HEALTHY[c], ...HEALTH });
+  const pod = staticPodRestart({
+    component: c,
+    healthy: HEALTHY[c],
+    timeoutMs: STATIC_POD_TIMEOUT_MS,
+    filesOf: (ctx) => {
+      const host = hostOf(ctx);
+      const vars = controlPlaneUnitVars(ctx.run.topology, host, controlPlaneFiles(pkiPlanOf(ctx.run.topology), host.name));
+      return staticPodFiles(ctx, host, c, vars[c]);
+    },
+  });
+  const restarted = new Set<string>();
+  return {
+    ...unit,
+    skipReason: (ctx) => (isStaticPod(ctx.run) ? pod.skipReason!(ctx) : unit.skipReason?.(ctx)),
+    run: async (host, ctx) => {
+      restarted.add(host.name);
+      if (isStaticPod(ctx.run)) return pod.run(host, ctx);
+      await leaveStaticPod(host, c, manifestPath(hostOf(ctx).vars, c), unitOfComponent(c));
+      return unit.run(host, ctx);
+    },
+    waitHealthy: async (host, ctx) => {
+      await (isStaticPod(ctx.run) ? pod.waitHealthy!(host, ctx) : unit.waitHealthy!(host, ctx));
+      // The workers' proxies use this API server again before the next one goes down.
+      const settle = c === 'kube-apiserver' && restarted.delete(host.name) ? apiProxySettleMs(ctx.run.topology.apiProxy) : 0;
+      if (settle > 0) await new Promise((r) => setTimeout(r, settle));
+    },
+  };
 }
 
 /** kubernetes_audit: the policy kube-apiserver reads, and the directory its log goes to. */
@@ -103,7 +166,7 @@ export const controlPlaneRole: ClusterRole = {
   tags: ['control-plane'],
   taskTags: [DOWNLOAD_TAG],
   // Declaration order is run order: API servers first, each host healthy before the next.
-  handlers: CONTROL_PLANE_COMPONENTS.map((c) => restartHandler({ name: restartHandlerName(c), unit: unitOfComponent(c), rolling: true, healthy: HEALTHY[c], ...HEALTH })),
+  handlers: CONTROL_PLANE_COMPONENTS.map(componentHandler),
   validate: validateClusterUnits,
   prepare,
   tasks,

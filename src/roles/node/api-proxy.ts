@@ -15,6 +15,18 @@ import { healthyTask } from './health.js';
 
 export const API_PROXY_TAGS = ['nginx', 'haproxy'] as const;
 
+/**
+ * How long nginx passes over an API server that refused a connection. A rolling restart of the
+ * API servers waits this long after each host is healthy again, or nginx could find every API
+ * server marked failed at once (haproxy retries another server on a refused connection).
+ */
+export const NGINX_FAIL_TIMEOUT_S = 10;
+
+/** The wait after an API server restart that keeps the node-local proxies working (see NGINX_FAIL_TIMEOUT_S). */
+export function apiProxySettleMs(proxy: ApiProxy | undefined): number {
+  return proxy?.type === 'nginx' ? NGINX_FAIL_TIMEOUT_S * 1000 : 0;
+}
+
 interface ProxyKind {
   /** The static pod's and its manifest's name. */
   name: string;
@@ -71,7 +83,7 @@ export function renderApiProxy(ctx: ClusterRenderContext, host: ClusterHost, sta
   const v = host.vars;
   const kind = kindOf(proxy.type, v);
   const backends = controlPlane.map((cp) => ({ name: cp.name, address: `${urlHost(cp.accessIp)}:${v.kube_apiserver_port}` }));
-  const config = ctx.render(kind.template, { servers: backends.map((b) => b.address), backends, port: proxy.port, health_port: proxy.healthPort });
+  const config = ctx.render(kind.template, { servers: backends.map((b) => b.address), backends, port: proxy.port, health_port: proxy.healthPort, fail_timeout_s: NGINX_FAIL_TIMEOUT_S });
   const manifest = ctx.render('node/api-proxy.yml.j2', {
     name: kind.name,
     app_label: kind.appLabel,

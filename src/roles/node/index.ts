@@ -9,7 +9,7 @@ import { artifactBinaries, DOWNLOAD_TAG } from '../../cluster/artifact-binaries.
 import { renderUnit } from '../../cluster/flags.js';
 import { pkiFileTasks, type PkiHostFile } from '../../cluster/pki.js';
 import { directory, file, restartHandler, service } from '../../engine/tasks/index.js';
-import type { ClusterRenderContext, ClusterRole } from '../../cluster/run.js';
+import type { ClusterRenderContext, ClusterRole, ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 import { healthyTask, httpHealth } from './health.js';
 import { API_PROXY_TAGS, apiProxyHealthTasks, apiProxyTasks } from './api-proxy.js';
 import { KprovError } from '../../errors.js';
@@ -48,15 +48,43 @@ export function renderNodeFiles(ctx: ClusterRenderContext, host: string): NodeFi
 }
 
 /** A changed file restarts its readers (the certificate table says who they are). */
-function restartFor(f: PkiHostFile): readonly string[] {
+export function restartFor(f: PkiHostFile): readonly string[] {
   return [...(f.readers.includes('kubelet') ? [RESTART_KUBELET] : []), ...(f.readers.includes('kube-proxy') ? [RESTART_KUBE_PROXY] : [])];
 }
 
-const KUBELET = ['kubelet'];
+export const KUBELET = ['kubelet'];
 const KUBE_PROXY = ['kube-proxy'];
 
-const kubeletHealth = { unit: 'kubelet.service', port: KUBELET_HEALTHZ_PORT, path: '/healthz' };
+export const kubeletHealth = { unit: 'kubelet.service', port: KUBELET_HEALTHZ_PORT, path: '/healthz' };
 const proxyHealth = { unit: 'kube-proxy.service', port: KUBE_PROXY_HEALTHZ_PORT, path: '/healthz' };
+
+export const restartKubelet = restartHandler<ClusterRun>({ name: RESTART_KUBELET, unit: kubeletHealth.unit, timeoutMs: 90_000, healthy: httpHealth(kubeletHealth.port, kubeletHealth.path) });
+
+/**
+ * The kubelet's own tasks: its files (`beforeStart` goes in once the static pod directory exists),
+ * then its start and health, apart, so a role can write every file before any service starts (a
+ * file written after a start would make a notified restart run). Also run before the static
+ * control plane (static-pod-kubelet.ts).
+ */
+export async function kubeletTasks(
+  ctx: ClusterTaskContext,
+  files: NodeFilesRendered,
+  extra: { beforeStart?: ClusterTask[]; notify?: (f: PkiHostFile) => readonly string[] } = {},
+): Promise<{ files: ClusterTask[]; start: ClusterTask; healthy: ClusterTask }> {
+  return {
+    files: [
+      artifactBinaries({ name: 'kubelet binary', artifact: 'kubelet', notify: [RESTART_KUBELET], tags: KUBELET }),
+      ...(await pkiFileTasks(ctx, ['node'], { notify: extra.notify ?? restartFor })),
+      directory({ path: files.staticPodPath, mode: 0o755 }),
+      ...(extra.beforeStart ?? []),
+      directory({ path: KUBELET_DIR, mode: 0o755, tags: KUBELET }),
+      file({ path: KUBELET_CONFIG, content: files.kubeletConfig, mode: 0o644, notify: [RESTART_KUBELET], tags: KUBELET }),
+      file({ path: KUBELET_UNIT_PATH, content: files.kubeletUnit, mode: 0o644, notify: [RESTART_KUBELET], tags: KUBELET }),
+    ],
+    start: service({ unit: kubeletHealth.unit, tags: KUBELET }),
+    healthy: { ...healthyTask('kubelet healthy (healthz)', kubeletHealth), tags: KUBELET },
+  };
+}
 
 export const nodeRole: ClusterRole = {
   name: 'node',
@@ -64,7 +92,7 @@ export const nodeRole: ClusterRole = {
   // Kubespray's tags for the two components, so --tags kubelet touches only the kubelet.
   taskTags: [DOWNLOAD_TAG, 'kubelet', 'kube-proxy', ...API_PROXY_TAGS],
   handlers: [
-    restartHandler({ name: RESTART_KUBELET, unit: kubeletHealth.unit, timeoutMs: 90_000, healthy: httpHealth(kubeletHealth.port, kubeletHealth.path) }),
+    restartKubelet,
     restartHandler({ name: RESTART_KUBE_PROXY, unit: proxyHealth.unit, timeoutMs: 90_000, healthy: httpHealth(proxyHealth.port, proxyHealth.path) }),
   ],
   validate(ctx) {
@@ -77,22 +105,17 @@ export const nodeRole: ClusterRole = {
   async tasks(ctx) {
     const files = renderNodeFiles(ctx, ctx.host.name);
     const host = clusterHost(ctx, ctx.host.name);
+    // The API proxy's files before the kubelet starts: on a worker it is the kubelet's way to the API.
+    const kubelet = await kubeletTasks(ctx, files, { beforeStart: apiProxyTasks(ctx, host, files.staticPodPath) });
     return [
-      artifactBinaries({ name: 'kubelet binary', artifact: 'kubelet', notify: [RESTART_KUBELET], tags: KUBELET }),
+      ...kubelet.files,
       artifactBinaries({ name: 'kube-proxy binary', artifact: 'kube-proxy', notify: [RESTART_KUBE_PROXY], tags: KUBE_PROXY }),
-      ...(await pkiFileTasks(ctx, ['node'], { notify: restartFor })),
-      directory({ path: files.staticPodPath, mode: 0o755 }),
-      // Before the kubelet starts: on a worker it is the kubelet's way to the API.
-      ...apiProxyTasks(ctx, host, files.staticPodPath),
-      directory({ path: KUBELET_DIR, mode: 0o755, tags: KUBELET }),
-      file({ path: KUBELET_CONFIG, content: files.kubeletConfig, mode: 0o644, notify: [RESTART_KUBELET], tags: KUBELET }),
-      file({ path: KUBELET_UNIT_PATH, content: files.kubeletUnit, mode: 0o644, notify: [RESTART_KUBELET], tags: KUBELET }),
       directory({ path: KUBE_PROXY_DIR, mode: 0o755, tags: KUBE_PROXY }),
       file({ path: KUBE_PROXY_CONFIG, content: files.proxyConfig, mode: 0o644, notify: [RESTART_KUBE_PROXY], tags: KUBE_PROXY }),
       file({ path: KUBE_PROXY_UNIT_PATH, content: files.proxyUnit, mode: 0o644, notify: [RESTART_KUBE_PROXY], tags: KUBE_PROXY }),
-      service({ unit: kubeletHealth.unit, tags: KUBELET }),
+      kubelet.start,
       service({ unit: proxyHealth.unit, tags: KUBE_PROXY }),
-      { ...healthyTask('kubelet healthy (healthz)', kubeletHealth), tags: KUBELET },
+      kubelet.healthy,
       ...apiProxyHealthTasks(ctx, host, files.staticPodPath),
       { ...healthyTask('kube-proxy healthy (healthz)', proxyHealth), tags: KUBE_PROXY },
     ];

@@ -167,7 +167,7 @@ test('the left-behind block names each host, what it did and what the next run d
 async function clusterYaml(): Promise<string> {
   return readFile(path.join(packageRoot, 'playbooks', 'cluster.yml'), 'utf8');
 }
-const CLUSTER_ROLES = ['ssh-keys', 'preinstall', 'runtime', 'cni', 'etcd', 'control-plane', 'node', 'dns', 'verify'];
+const CLUSTER_ROLES = ['ssh-keys', 'preinstall', 'runtime', 'cni', 'etcd', 'static-pod-kubelet', 'control-plane', 'node', 'dns', 'verify'];
 function clusterRoles(failing: Record<string, string[]>): Role[] {
   return CLUSTER_ROLES.map((name) => role(name, () => [commandTask(`${name} step`, failing[name] ?? [], ['boom']), convergingTask(`${name} state`)]));
 }
@@ -179,7 +179,7 @@ test('cluster.yml: an unreachable worker drops out; etcd, the control plane and 
   const { of, result } = await runYaml(await clusterYaml(), { inventory: inv, roles: clusterRoles({}), fleet });
   assert.equal(result.status, 'failed', 'exit 1: a host was left behind');
   assert.deepEqual(of('play:skip'), []);
-  for (const play of ['etcd', 'Control plane', 'Nodes', 'Cluster DNS (CoreDNS add-on)', 'Verify the cluster']) {
+  for (const play of ['etcd', 'Kubelet for the static control plane', 'Control plane', 'Nodes', 'Cluster DNS (CoreDNS add-on)', 'Verify the cluster']) {
     const finished = of('play:finish').find((e) => e.play === play);
     assert.equal(finished?.status, 'changed', play);
   }
@@ -194,7 +194,7 @@ test('cluster.yml: an etcd host failing before the etcd play stops etcd, the con
   failOn(fleet, 'node3');
   const { of, result } = await runYaml(await clusterYaml(), { inventory: inv, roles: clusterRoles({ runtime: ['node3'] }), fleet });
   assert.deepEqual(of('play:start').map((e) => e.play), ['Distribute the cluster SSH key', 'Facts and preflight checks', 'Container runtime', 'Pod network (CNI)']);
-  assert.deepEqual(of('play:skip').map((e) => [e.play, e.reason]), ['etcd', 'Control plane', 'Nodes', 'Cluster DNS (CoreDNS add-on)', 'Verify the cluster'].map((p) => [p, 'play "Container runtime" failed on node3']));
+  assert.deepEqual(of('play:skip').map((e) => [e.play, e.reason]), ['etcd', 'Kubelet for the static control plane', 'Control plane', 'Nodes', 'Cluster DNS (CoreDNS add-on)', 'Verify the cluster'].map((p) => [p, 'play "Container runtime" failed on node3']));
   assert.deepEqual(result.leftBehind.map((h) => h.host), hostNames(5), 'every host is left behind');
 });
 

@@ -145,6 +145,7 @@ test('max_fail_percentage: a percentage from 0 to 100, absent by default; the sh
     'Container runtime': [false, null],
     'Pod network (CNI)': [false, null],
     etcd: [false, 0],
+    'Kubelet for the static control plane': [false, 0],
     'Control plane': [false, 0],
     Nodes: [false, null],
     'Cluster DNS (CoreDNS add-on)': [false, null],
