@@ -6,6 +6,7 @@ import { RoleRegistry } from '../engine/role-registry.js';
 import type { ClusterRole, ClusterRun } from '../cluster/run.js';
 import { checkRole } from './check/index.js';
 import { cniRole } from './cni/index.js';
+import { podRoutesRole } from './cni/routes-role.js';
 import { dnsRole } from './dns/index.js';
 import { controlPlaneRole } from './control-plane/index.js';
 import { etcdRole } from './etcd/index.js';
@@ -18,7 +19,7 @@ import { runtimeRole } from './runtime/index.js';
 import { sshKeysRole } from './ssh-keys/index.js';
 import { verifyRole } from './verify/index.js';
 
-export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole];
+export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, podRoutesRole, etcdRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole];
 
 export function builtinRoleRegistry(): RoleRegistry<ClusterRun> {
   return new RoleRegistry(builtinRoles);
