@@ -16,10 +16,11 @@ import { preinstallRole } from './preinstall/index.js';
 import { postRemoveRole, preRemoveRole } from './remove-node/index.js';
 import { resetRole } from './reset/index.js';
 import { runtimeRole } from './runtime/index.js';
+import { scalePreflightRole } from './scale/index.js';
 import { sshKeysRole } from './ssh-keys/index.js';
 import { verifyRole } from './verify/index.js';
 
-export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, podRoutesRole, etcdRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole];
+export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, scalePreflightRole, runtimeRole, cniRole, podRoutesRole, etcdRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole];
 
 export function builtinRoleRegistry(): RoleRegistry<ClusterRun> {
   return new RoleRegistry(builtinRoles);

@@ -12,6 +12,8 @@ import { packageRoot } from '../../../src/paths.js';
 import { builtinRoleRegistry } from '../../../src/roles/index.js';
 import { cniRole, POD_ROUTES_UNIT } from '../../../src/roles/cni/index.js';
 import { podRoutesRole } from '../../../src/roles/cni/routes-role.js';
+import { scalePreflightRole } from '../../../src/roles/scale/index.js';
+import { FakeFleet } from '../../../dev/fake-fleet.js';
 import { ROUTE_PROTO } from '../../../src/roles/cni/pod-routes.js';
 import { runYaml } from '../engine/playbook-harness.js';
 import { fakeArtifacts, loadCluster, nodeFleet, THREE_NODES } from './node-cluster.js';
@@ -76,4 +78,23 @@ test('pod-routes beyond --limit: the nodes already there get only their route to
 
   const again = await runYaml(scale, { inventory: four.view, roles: [cniRole, podRoutesRole], fleet, run: four.run(), limit: 'node4' });
   assert.deepEqual(again.result.recap.map((x) => x.changed), [0, 0, 0, 0]);
+});
+
+test('scale-preflight: a control-plane host without kube-apiserver (new, or no cluster yet) stops the run at preflight, naming apply cluster', async () => {
+  const c = await loadCluster(FOUR_NODES);
+  const play = '- name: Facts and preflight checks\n  hosts: k8s_cluster\n  any_errors_fatal: true\n  roles: [scale-preflight]\n- name: later\n  hosts: k8s_cluster\n  roles: [pod-routes]\n';
+  const fleet = new FakeFleet(['node1', 'node2', 'node3', 'node4']);
+  const refused = await runYaml(play, { inventory: c.view, roles: [scalePreflightRole, podRoutesRole], fleet, run: c.run() });
+  assert.equal(refused.result.status, 'failed');
+  const failed = refused.of('host:finish').filter((e) => e.status === 'failed');
+  assert.deepEqual(failed.map((e) => e.host), ['node1']);
+  assert.match(failed[0]!.error!.message, /^node1 is a control-plane host without kube-apiserver\.service: scale adds workers and etcd members to a running cluster/);
+  assert.match(failed[0]!.error!.hint ?? '', /kprov apply cluster/);
+  assert.deepEqual(refused.of('play:skip').map((e) => e.play), ['later'], 'nothing after preflight ran');
+  // The workers have no such task; with kube-apiserver installed, node1 passes.
+  const tasks = Object.fromEntries(refused.of('host:tasks').map((e) => [e.host, e.tasks.length]));
+  assert.equal(tasks['node4'], 0);
+  fleet.machine('node1').units.set('kube-apiserver.service', { enabled: true, active: true });
+  const ok = await runYaml(play.split('- name: later')[0]!, { inventory: c.view, roles: [scalePreflightRole], fleet, run: c.run() });
+  assert.equal(ok.result.status, 'ok', JSON.stringify(ok.of('host:finish')));
 });
