@@ -8,7 +8,8 @@
  *     that restores them at boot), and no service of theirs restarts (systemd's InvocationID,
  *     MainPID and NRestarts of every unit are the same before and after);
  *   - a pod on node4 reaches a pod on node1 (`kprov apply check`);
- *   - a second `kprov apply scale`, without --limit, changes nothing on any host.
+ *   - a second `kprov apply scale`, without --limit, changes nothing on any host;
+ *   - before that, node4 as a new control-plane host is refused at preflight (apply cluster's job).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,6 +66,15 @@ test('scale --limit node4: node4 joins as worker and etcd member; the others get
     };
     const before = await unitStates();
     assert.match(before['node2 kubelet.service'] ?? '', /MainPID=[1-9]/, 'the units are running');
+
+    // node4 as a new control-plane host: refused at preflight (that is apply cluster's job).
+    await writeFile(path.join(lab.inventoryDir, 'inventory.ini'), inventory([...EXISTING, 'node4'], ['node1']).replace('[kube_control_plane]\nnode1\n', '[kube_control_plane]\nnode1\nnode4\n'));
+    const refused = await kprov(['apply', 'scale', '--limit', 'node4']);
+    assert.equal(refused.code, 1, refused.stdout.slice(-3000));
+    const why = of(refused.events, 'task:finish').filter((e) => e.status === 'failed').map((e) => `${e.host}: ${e.error?.message ?? ''}`);
+    assert.equal(why.length, 1, `${why.join('\n')}\n${failures(refused)}`);
+    assert.match(why[0]!, /^node4: node4 is a control-plane host without kube-apiserver\.service: scale adds workers and etcd members/);
+    assert.deepEqual(changedTasks(refused.events).filter((c) => !c.includes(' ssh-keys: ')), [], 'nothing but the SSH key changed');
 
     // node4 joins the inventory, as a node and as an etcd member.
     await writeFile(path.join(lab.inventoryDir, 'inventory.ini'), inventory([...EXISTING, 'node4'], ['node1', 'node4']));
