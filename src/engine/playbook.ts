@@ -42,8 +42,14 @@ export interface Play {
    * skipped with a warning, not as a failure (remove-node's steps on a dead node).
    */
   ignoreUnreachable: boolean;
+  /**
+   * A host pattern: the play's hosts it selects run the play even when --limit leaves them out
+   * (scale.yml: every node needs a route to a new node's pods, whatever the limit).
+   */
+  beyondLimit: string | undefined;
   location: SourceLocation;
   hostsLocation: SourceLocation;
+  beyondLimitLocation: SourceLocation | undefined;
 }
 
 export interface Playbook {
@@ -85,6 +91,7 @@ const playSchema = z.strictObject({
   gather_facts: z.boolean().optional(),
   confirm: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'confirm names a variable, such as reset_confirmation').optional(),
   ignore_unreachable: z.boolean().optional(),
+  beyond_limit: hostsSchema.optional(),
 });
 
 const playbookSchema = z.array(playSchema).min(1, 'a playbook is a non-empty list of plays');
@@ -115,8 +122,10 @@ export function parsePlaybook(text: string, file: string): Playbook {
       gatherFacts: p.gather_facts ?? false,
       confirm: p.confirm,
       ignoreUnreachable: p.ignore_unreachable ?? false,
+      beyondLimit: p.beyond_limit,
       location: locate(source, [i]),
       hostsLocation: locate(source, [i, 'hosts']),
+      beyondLimitLocation: p.beyond_limit === undefined ? undefined : locate(source, [i, 'beyond_limit']),
     };
   });
   const seen = new Map<string, number>();

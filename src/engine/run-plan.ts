@@ -65,7 +65,8 @@ export function planRun<R>(playbook: Playbook, inventory: InventoryView, registr
   const plays = playbook.plays.map((play, index): PlannedPlay<R> => {
     const pattern = hostsPattern(play, options.variables ?? {});
     const names = selectHosts(pattern, inventory, { label: 'hosts', location: play.hostsLocation });
-    const hosts = names.filter((n) => !limited || limited.has(n)).map((n) => byName.get(n)!);
+    const beyond = beyondLimit(play, inventory);
+    const hosts = names.filter((n) => !limited || limited.has(n) || beyond.has(n)).map((n) => byName.get(n)!);
     const roles = play.roles.map((entry): PlannedRole<R> => {
       const role = registry.get(entry.name);
       if (!role) {
@@ -95,6 +96,12 @@ export function planRun<R>(playbook: Playbook, inventory: InventoryView, registr
     filter: tagFilter(options.tags ?? [], options.skipTags ?? []),
     limit: options.limit,
   };
+}
+
+/** The hosts a play's `beyond_limit` pattern selects (they run the play whatever --limit says). */
+function beyondLimit(play: Play, inventory: InventoryView): Set<string> {
+  if (play.beyondLimit === undefined) return new Set();
+  return new Set(selectHosts(play.beyondLimit, inventory, { label: 'beyond_limit', ...(play.beyondLimitLocation ? { location: play.beyondLimitLocation } : {}) }));
 }
 
 const HOSTS_EXPRESSION = /([!&]?)\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*default\(\s*(['"])(.*?)\3\s*\)\s*)?\}\}/g;

@@ -6,6 +6,7 @@ import { RoleRegistry } from '../engine/role-registry.js';
 import type { ClusterRole, ClusterRun } from '../cluster/run.js';
 import { checkRole } from './check/index.js';
 import { cniRole } from './cni/index.js';
+import { podRoutesRole } from './cni/routes-role.js';
 import { dnsRole } from './dns/index.js';
 import { controlPlaneRole } from './control-plane/index.js';
 import { etcdRole } from './etcd/index.js';
@@ -16,10 +17,11 @@ import { preinstallRole } from './preinstall/index.js';
 import { postRemoveRole, preRemoveRole } from './remove-node/index.js';
 import { resetRole } from './reset/index.js';
 import { runtimeRole } from './runtime/index.js';
+import { scalePreflightRole } from './scale/index.js';
 import { sshKeysRole } from './ssh-keys/index.js';
 import { verifyRole } from './verify/index.js';
 
-export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, staticPodKubeletRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole];
+export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, scalePreflightRole, runtimeRole, cniRole, podRoutesRole, etcdRole, staticPodKubeletRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole];
 
 export function builtinRoleRegistry(): RoleRegistry<ClusterRun> {
   return new RoleRegistry(builtinRoles);

@@ -4,14 +4,15 @@
  * the cluster, hostPort mappings), bridge netfilter, and a route on each node to every other
  * node's pod CIDR through that node (pods on different nodes talk without an overlay, so the
  * nodes must share a layer-2 network). The routes are set directly and restored at boot by a
- * small oneshot unit, kprov-pod-routes.service.
+ * small oneshot unit, kprov-pod-routes.service. The `pod-routes` role (routes-role.ts) is that
+ * last part alone, for the nodes scale.yml does not otherwise touch.
  */
 import { CNI_BIN_DIR } from '../../artifacts/catalogue.js';
 import { artifactBinaries, DOWNLOAD_TAG } from '../../cluster/artifact-binaries.js';
 import { renderUnit } from '../../cluster/flags.js';
 import { directory, file, service } from '../../engine/tasks/index.js';
 import { CNI_CONF_DIR } from '../runtime/containerd.js';
-import type { ClusterRenderContext, ClusterRole } from '../../cluster/run.js';
+import type { ClusterRenderContext, ClusterRole, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 import { bridgeNetfilter } from './bridge-netfilter.js';
 import { cniSpecVersion, podNetworkOf } from './network.js';
 import { podRoutes, ROUTE_PROTO } from './pod-routes.js';
@@ -35,8 +36,28 @@ export function renderCniFiles(ctx: ClusterRenderContext, host: string): { confl
     gateway: net.gateway,
     default_route: net.family === 4 ? '0.0.0.0/0' : '::/0',
   });
-  const routesUnit = renderUnit(ctx, 'cni/kprov-pod-routes.service.j2', { routes: net.routes, proto: ROUTE_PROTO, ip_command: '/sbin/ip' }, 'none');
-  return { conflist, routesUnit };
+  return { conflist, routesUnit: renderRoutesUnit(ctx, host) };
+}
+
+/** The unit that restores the node's pod routes at boot, rendered strictly. */
+export function renderRoutesUnit(ctx: ClusterRenderContext, host: string): string {
+  const net = podNetworkOf(ctx.run.topology, host);
+  return renderUnit(ctx, 'cni/kprov-pod-routes.service.j2', { routes: net.routes, proto: ROUTE_PROTO, ip_command: '/sbin/ip' }, 'none');
+}
+
+/**
+ * The node's routes to every other node's pod CIDR, live and in the unit that restores them at
+ * boot. Neither restarts anything: the routes change in place, and a changed unit file is only
+ * reloaded (the oneshot unit stays active; it runs again at the next boot).
+ */
+export function podRouteTasks(ctx: ClusterTaskContext, routesUnit: string): ClusterTask[] {
+  const net = podNetworkOf(ctx.run.topology, ctx.host.name);
+  return [
+    // Live routes first: a refused `ip route` fails here with its own message.
+    podRoutes(net.routes),
+    file({ path: `/etc/systemd/system/${POD_ROUTES_UNIT}`, content: routesUnit, mode: 0o644 }),
+    service({ unit: POD_ROUTES_UNIT }),
+  ];
 }
 
 export const cniRole: ClusterRole = {
@@ -48,16 +69,12 @@ export const cniRole: ClusterRole = {
   },
   tasks(ctx) {
     const { conflist, routesUnit } = renderCniFiles(ctx, ctx.host.name);
-    const net = podNetworkOf(ctx.run.topology, ctx.host.name);
     return [
       bridgeNetfilter(),
       artifactBinaries({ name: 'CNI plugins', artifact: 'cni', expect: CNI_PLUGINS.map((p) => `${CNI_BIN_DIR}/${p}`) }),
       directory({ path: CNI_CONF_DIR, mode: 0o755 }),
       file({ path: CNI_CONFLIST, content: conflist, mode: 0o644 }),
-      // Live routes first: a refused `ip route` fails here with its own message.
-      podRoutes(net.routes),
-      file({ path: `/etc/systemd/system/${POD_ROUTES_UNIT}`, content: routesUnit, mode: 0o644 }),
-      service({ unit: POD_ROUTES_UNIT }),
+      ...podRouteTasks(ctx, routesUnit),
     ];
   },
 };

@@ -18,6 +18,8 @@ export interface MembershipFacts {
   hasData: boolean;
   /** ETCD_INITIAL_CLUSTER_STATE in the host's current env file, if any. */
   currentState: 'new' | 'existing' | undefined;
+  /** ETCD_INITIAL_CLUSTER in the host's current env file, if any. */
+  currentInitialCluster?: string | undefined;
   /** What the other members list, or undefined when none of them answers. */
   listed: ListedMember[] | undefined;
 }
@@ -33,8 +35,9 @@ export interface MembershipDecision extends Bootstrap {
 export function decideMembership(self: EtcdMember, members: readonly EtcdMember[], facts: MembershipFacts): MembershipDecision {
   const everyone = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
   if (facts.hasData) {
-    // etcd ignores the initial-cluster settings once it has data: keep the file stable.
-    return { state: facts.currentState ?? 'new', initialCluster: everyone, add: false, reason: 'member has data' };
+    // etcd ignores the initial-cluster settings once it has data: keep the file stable, so that a
+    // member joining or leaving rewrites (and restarts) nothing on the members already there.
+    return { state: facts.currentState ?? 'new', initialCluster: facts.currentInitialCluster || everyone, add: false, reason: 'member has data' };
   }
   if (facts.listed === undefined) {
     return { state: 'new', initialCluster: everyone, add: false, reason: 'no other member answers: bootstrapping a new cluster' };
@@ -58,7 +61,7 @@ export function decideMembership(self: EtcdMember, members: readonly EtcdMember[
 
 // One round trip for both local facts.
 const LOCAL_FACTS = String.raw`if [ -d "$1/member" ]; then echo data; else echo nodata; fi
-if [ -f "$2" ]; then sed -n 's/^ETCD_INITIAL_CLUSTER_STATE=//p' "$2"; fi
+if [ -f "$2" ]; then sed -n 's/^ETCD_INITIAL_CLUSTER_STATE=/state=/p; s/^ETCD_INITIAL_CLUSTER=/cluster=/p' "$2"; fi
 if [ -x "$3" ]; then echo etcdctl; fi`;
 
 /**
@@ -84,13 +87,14 @@ export function membershipTask(options: {
       const local = await probeRun(host, localFacts, ctx);
       const lines = local.stdout.split('\n').map((l) => l.trim());
       const hasData = lines[0] === 'data';
-      const stateLine = lines.slice(1).find((l) => l === 'new' || l === 'existing');
-      const currentState = stateLine === 'new' || stateLine === 'existing' ? stateLine : undefined;
+      const stateLine = lines.find((l) => l === 'state=new' || l === 'state=existing');
+      const currentState = stateLine === 'state=new' ? 'new' : stateLine === 'state=existing' ? 'existing' : undefined;
+      const currentInitialCluster = lines.find((l) => l.startsWith('cluster='))?.slice('cluster='.length);
       // etcdctl and the certificates are installed by the tasks before this one (absent only in a dry run).
       const canAsk = lines.includes('etcdctl');
       const listed = hasData || !canAsk ? undefined : await listMembers(host, etcdctl, others);
       answering = listed ? others : [];
-      decision = decideMembership(self, members, { hasData, currentState, listed });
+      decision = decideMembership(self, members, { hasData, currentState, currentInitialCluster, listed });
       options.onDecision(decision);
       if (!decision.add) return [];
       const change: Change = { kind: 'command', summary: `etcdctl member add ${self.name} --peer-urls=${self.peerUrl} (${decision.reason})` };

@@ -142,8 +142,12 @@ export function clusterScript(state: FakeClusterState): ExecScript {
     if (cmd === 'sh' && args[2] === 'kprov-etcd-facts') {
       const [dataDir = '', envFile = '', etcdctl = ''] = args.slice(3);
       const env = machine.files.get(envFile)?.content.toString() ?? '';
-      const state = /^ETCD_INITIAL_CLUSTER_STATE=(.*)$/m.exec(env)?.[1];
-      const lines = [machine.dirs.has(`${dataDir}/member`) ? 'data' : 'nodata', ...(state ? [state] : []), ...(machine.files.has(etcdctl) ? ['etcdctl'] : [])];
+      // What the script's sed prints: the env file's state and initial cluster, in file order.
+      const settings = env.split('\n').flatMap((l) => {
+        const m = /^ETCD_INITIAL_CLUSTER(_STATE)?=(.*)$/.exec(l);
+        return m ? [`${m[1] ? 'state' : 'cluster'}=${m[2]}`] : [];
+      });
+      const lines = [machine.dirs.has(`${dataDir}/member`) ? 'data' : 'nodata', ...settings, ...(machine.files.has(etcdctl) ? ['etcdctl'] : [])];
       return { code: 0, stdout: `${lines.join('\n')}\n`, stderr: '' };
     }
     if (cmd?.endsWith('/etcdctl')) {

@@ -110,6 +110,25 @@ test('plan: --limit narrows every play and must match something', () => {
   assert.throws(() => planRun(pb, inv, roles, { limit: 'etcd:&kube_node:!all' }), /--limit .* matches no host/);
 });
 
+test('beyond_limit: the play hosts it selects run the play whatever --limit says; others keep the limit', () => {
+  const inv = clusterInventory(2);
+  const roles = new RoleRegistry([role('x', () => [])]);
+  const yaml = '- name: new node\n  hosts: k8s_cluster\n  roles: [x]\n- name: routes\n  hosts: kube_node\n  beyond_limit: kube_node:!node2\n  roles: [x]\n';
+  const pb = parsePlaybook(yaml, 'pb.yml');
+  assert.equal(pb.plays[1]!.beyondLimit, 'kube_node:!node2');
+  assert.deepEqual(pb.plays[1]!.beyondLimitLocation, { file: 'pb.yml', line: 6, column: 17 });
+  const limited = planRun(pb, inv, roles, { limit: 'node5' });
+  assert.deepEqual(limited.plays.map((p) => p.hosts.map((h) => h.name)), [['node5'], ['node1', 'node3', 'node4', 'node5']]);
+  assert.deepEqual(limited.hosts.map((h) => h.name), ['node1', 'node3', 'node4', 'node5'], 'the run targets (locks, connects) them too');
+  // Without --limit it changes nothing; it never adds hosts the play's own pattern leaves out.
+  assert.deepEqual(planRun(pb, inv, roles).plays[1]!.hosts.length, 5);
+  const narrower = parsePlaybook('- name: a\n  hosts: etcd\n  beyond_limit: all\n  roles: [x]\n', 'pb.yml');
+  assert.deepEqual(planRun(narrower, inv, roles, { limit: 'node5' }).plays[0]!.hosts.map((h) => h.name), ['node1', 'node2', 'node3']);
+  // A name the inventory does not know is bad input at its line, with or without --limit.
+  const typo = parsePlaybook('- name: a\n  hosts: all\n  beyond_limit: kube_nodes\n  roles: [x]\n', 'pb.yml');
+  assert.throws(() => planRun(typo, inv, roles), (err: unknown) => err instanceof KprovError && /beyond_limit "kube_nodes": no group or host named "kube_nodes"/.test(err.message) && err.location?.line === 3);
+});
+
 test('plan: two roles of a play must not declare the same handler', () => {
   const h = { name: 'restart x', run: async () => undefined };
   const roles = new RoleRegistry([role('a', () => [], { handlers: [h] }), role('b', () => [], { handlers: [h] })]);

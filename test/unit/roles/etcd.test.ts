@@ -66,6 +66,10 @@ test('bootstrap decision: new when nobody answers, existing (with member add) wh
   // A member with data keeps what it was set up with; the file stays stable.
   assert.equal(decideMembership(members[2]!, members, { hasData: true, currentState: 'existing', listed: undefined }).state, 'existing');
   assert.equal(decideMembership(members[2]!, members, { hasData: true, currentState: undefined, listed: undefined }).state, 'new');
+  // …its initial cluster too: a member joining elsewhere (scale.yml) rewrites nothing here.
+  const before = 'node1=https://10.10.0.1:2380,node3=https://10.10.0.3:2380';
+  assert.equal(decideMembership(members[2]!, members, { hasData: true, currentState: 'existing', currentInitialCluster: before, listed: undefined }).initialCluster, before);
+  assert.equal(decideMembership(members[2]!, members, { hasData: true, currentState: 'existing', listed: undefined }).initialCluster, everyone);
   // node3 is missing from a running 2-member cluster: added, then joins.
   const running = [{ name: 'node1', peerUrls: ['https://10.10.0.1:2380'], clientUrls: [] }, { name: 'node2', peerUrls: ['https://10.10.0.2:2380'], clientUrls: [] }];
   assert.deepEqual(decideMembership(members[2]!, members, { hasData: false, currentState: undefined, listed: running }), {

@@ -166,6 +166,19 @@ describe('verify role', () => {
     assert.ok(nodeLists <= 3, `node list read ${nodeLists} times for 5 nodes (coalesced)`);
   });
 
+  test('an API server that lists fewer etcd members than the inventory (scale added one): a warning naming apply cluster; a listed unhealthy one fails', async () => {
+    const state = healthyState(inventory.hosts.map((h) => h.name));
+    state.components.delete('etcd-1');
+    state.components.delete('etcd-2');
+    const r = await run(state);
+    assert.equal(r.result.status, 'ok', JSON.stringify(r.of('host:finish')));
+    const warnings = r.of('warning').map((w) => `${w.host}: ${w.message}`);
+    assert.ok(warnings.includes('node1: kube-apiserver on node1 knows 1 of the 3 etcd members (its --etcd-servers): `kprov apply cluster` gives it every member, with a rolling restart of kube-apiserver'), warnings.join('\n'));
+    state.components.set('etcd-1', false);
+    const bad = await run(state);
+    assert.deepEqual(bad.of('host:finish').filter((e) => e.status === 'failed').map((e) => e.host), ['node1']);
+  });
+
   test('a NotReady node fails on that node with its kubelet status and journal', async () => {
     const state = healthyState(inventory.hosts.map((h) => h.name));
     state.nodes.set('node5', 'False');
