@@ -5,7 +5,9 @@
  * code path as `kprov apply cluster --json`), so its peak RSS is the control process's.
  * Needs root.
  *
- *   npm run build && node dist/bench/apply.js [--noop-runs 3]
+ *   npm run build && node dist/bench/apply.js [--noop-runs 3] [--mode host|static_pod]
+ *
+ * `--mode static_pod` runs the control plane as static pods (control_plane_deployment_type).
  *
  * Per apply: wall time (the command, and the whole process), time per play, tasks changed,
  * file content sent to each host (SFTP bytes, from the SSH layer) and all traffic to each host
@@ -21,7 +23,7 @@ import type { CliIO } from '../src/cli/io.js';
 import type { RunEvent } from '../src/engine/events.js';
 import { labNamespace, vethName } from '../src/lab/names.js';
 import { runCommand } from '../dev/run-command.js';
-import { startClusterLab } from '../dev/cluster-lab.js';
+import { pinVariables, startClusterLab } from '../dev/cluster-lab.js';
 import type { RemoteHost } from '../src/ssh/types.js';
 import { busyCores, machineCpu, machineDescription } from './machine.js';
 
@@ -147,10 +149,14 @@ function report(label: string, s: Sample): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'noop-runs': { type: 'string', default: '3' } } });
+  const { values } = parseArgs({ options: { 'noop-runs': { type: 'string', default: '3' }, mode: { type: 'string', default: 'host' } } });
   const noopRuns = Number(values['noop-runs']);
+  const mode = values.mode;
+  if (mode !== 'host' && mode !== 'static_pod') throw new Error(`--mode is host or static_pod, not ${mode}`);
   const lab = await startClusterLab({ name: NAME, hosts: HOSTS });
   try {
+    await pinVariables(lab.inventoryDir, { control_plane_deployment_type: mode });
+    console.log(`control_plane_deployment_type: ${mode}`);
     console.log(`machine: ${await machineDescription()}`);
     console.log(`lab: ${HOSTS} hosts up in ${fmt(lab.up.timings.totalMs)}`);
     // Warm the artifact cache, as the benchmark's premise says (a no-op when already warm).

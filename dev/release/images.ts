@@ -116,7 +116,7 @@ export async function resolverLayer(getent = '/usr/bin/getent'): Promise<LayerSp
  * (unpacked packages this machine does not have installed) at their Debian paths, the rest
  * from this machine, each at the path ldd names.
  */
-async function programEntries(files: { path: string; from: string; mode: number }[], libraries: readonly DebPackage[]): Promise<LayerEntry[]> {
+export async function programEntries(files: { path: string; from: string; mode: number }[], libraries: readonly DebPackage[]): Promise<LayerEntry[]> {
   const libRoots = libraries.map((p) => p.root);
   const env = { LD_LIBRARY_PATH: libRoots.map((r) => path.join(r, 'usr', 'lib', 'x86_64-linux-gnu')).join(':') };
   const outputs = await Promise.all(files.filter((f) => f.mode === 0o755 || f.path.endsWith('.so')).map(async (f) => (await execa('ldd', [f.from], { env })).stdout));

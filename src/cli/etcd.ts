@@ -76,6 +76,13 @@ export async function runEtcdRestore(file: string, options: RestoreOptions, io: 
   const elsewhere = await runInLabIfNeeded(dir, ['etcd', 'restore', snapshot, '-i', dir, ...(options.yes ? ['--yes'] : [])]);
   if (elsewhere !== undefined) return elsewhere;
   return withCluster(dir, io, async (cluster) => {
+    const modes = cluster.topology.vars;
+    if (modes.etcd_deployment_type === 'static_pod' || modes.control_plane_deployment_type === 'static_pod') {
+      // The restore stops and starts systemd units; static pods would need their manifests moved.
+      throw new KprovError('usage', 'kprov etcd restore works on etcd and API servers run as systemd units; this cluster runs them as static pods', {
+        hint: 'switch to etcd_deployment_type: host and control_plane_deployment_type: host with kprov apply cluster, restore, then switch back',
+      });
+    }
     const { members, unreachable } = await cluster.etcdMembers();
     if (unreachable.length > 0) throw new KprovError('ssh', `every etcd member must be reachable to restore; not: ${unreachable.join('; ')}`);
     const question = `restore ${displayPath(snapshot, io.cwd)} onto etcd on ${members.map((m) => m.member.host.name).join(', ')}, replacing the cluster's current state`;

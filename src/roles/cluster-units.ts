@@ -12,6 +12,7 @@ import { perRun, type ClusterPlayContext } from '../cluster/run.js';
 import { CONTROL_PLANE_COMPONENTS, renderControlPlaneUnits } from './control-plane/units.js';
 import { renderStaticPod } from './control-plane/static-pods.js';
 import { etcdTlsFiles, renderEtcdFiles } from './etcd/config.js';
+import { renderEtcdStaticPod } from './etcd/static-pod.js';
 
 const checked = perRun(() => ({ done: false }));
 
@@ -21,8 +22,11 @@ export function validateClusterUnits(ctx: ClusterPlayContext): void {
   if (once.done) return;
   const topology = ctx.run.topology;
   const plan = pkiPlanOf(topology);
+  const etcdPods = ctx.run.inventory.cluster.etcd_deployment_type === 'static_pod';
   for (const member of topology.etcd) {
-    renderEtcdFiles(ctx, member, etcdTlsFiles(plan, member.host.name), { state: 'new', initialCluster: topology.etcdInitialCluster });
+    const tls = etcdTlsFiles(plan, member.host.name);
+    const { env } = renderEtcdFiles(ctx, member, tls, { state: 'new', initialCluster: topology.etcdInitialCluster });
+    if (etcdPods) renderEtcdStaticPod(ctx, member, env, tls);
   }
   const staticPods = ctx.run.inventory.cluster.control_plane_deployment_type === 'static_pod';
   for (const host of topology.controlPlane) {

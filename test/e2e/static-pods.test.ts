@@ -1,6 +1,7 @@
 /**
- * control_plane_deployment_type: static_pod on a 3-host lab (node1 and node2 control plane +
- * etcd, node3 a worker through its node-local API proxy), kubeadm's layout:
+ * control_plane_deployment_type and etcd_deployment_type static_pod on a 3-host lab (node1 and
+ * node2 control plane + etcd, node3 a worker through its node-local API proxy and the third etcd
+ * member), kubeadm's layout:
  *   1. a fresh apply: the real kubectl lists the control plane's mirror pods Running on their
  *      nodes, no control-plane systemd unit exists, the manifests are in /etc/kubernetes/manifests,
  *      and `kprov apply check` passes (pods on every node reach each other);
@@ -24,6 +25,7 @@ import { ETCD_TLS, HOST_KUBECTL } from '../support/converged.js';
 const NAME = 'e2e-static';
 const HOSTS = ['node1', 'node2', 'node3'];
 const CONTROL_PLANE = ['node1', 'node2'];
+const ETCD = ['node1', 'node2', 'node3'];
 const COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 const of = eventsOf;
 
@@ -34,27 +36,27 @@ const failures = (r: { events: RunEvent[]; stderr: string }) =>
     .map((e) => `${e.host}: ${e.step}: ${e.error!.message}\n  ${(e.error!.output ?? []).join('\n  ')}`)
     .join('\n') + `\n${r.stderr}`;
 
-test('the control plane as static pods: mirror pods Running, no units, check passes, a no-op re-apply, a flag change rolls one host at a time, switched to units and back in place', { skip: labSkipReason(), timeout: 1_200_000 }, async () => {
+test('etcd and the control plane as static pods: mirror pods Running, no units, check passes, a no-op re-apply, a flag change rolls one host at a time, switched to units and back in place', { skip: labSkipReason(), timeout: 1_200_000 }, async () => {
   const lab = await startClusterLab({ name: NAME, hosts: HOSTS.length });
   try {
     const ips = Object.fromEntries(lab.hosts.map((h) => [h.name, h.address]));
     const line = (h: string) => `${h} ansible_host=${ips[h]} ip=${ips[h]} access_ip=${ips[h]}`;
     await writeFile(
       path.join(lab.inventoryDir, 'inventory.ini'),
-      `[all]\n${HOSTS.map(line).join('\n')}\n\n[kube_control_plane]\n${CONTROL_PLANE.join('\n')}\n\n[etcd]\n${CONTROL_PLANE.join('\n')}\n\n[kube_node]\n${HOSTS.join('\n')}\n\n[k8s_cluster:children]\nkube_control_plane\nkube_node\n`,
+      `[all]\n${HOSTS.map(line).join('\n')}\n\n[kube_control_plane]\n${CONTROL_PLANE.join('\n')}\n\n[etcd]\n${ETCD.join('\n')}\n\n[kube_node]\n${HOSTS.join('\n')}\n\n[k8s_cluster:children]\nkube_control_plane\nkube_node\n`,
     );
-    await pinVariables(lab.inventoryDir, { control_plane_deployment_type: 'static_pod', dns_mode: 'none' });
+    await pinVariables(lab.inventoryDir, { control_plane_deployment_type: 'static_pod', etcd_deployment_type: 'static_pod', dns_mode: 'none' });
     const kprov = async (args: string[]) => {
       const started = Date.now();
       const r = await lab.kprov([...args, '-i', lab.inventoryDir, '--json'], { timeoutMs: 900_000 });
       return { ...r, events: parse(r.stdout), ms: Date.now() - started };
     };
     const kubectl = (args: string[]) => lab.exec('node1', [...HOST_KUBECTL, ...args], { timeoutMs: 60_000 });
-    /** component-node → container id, from containerd on each control-plane host. */
+    /** component-node → container id, from containerd on each host. */
     const containers = async () => {
       const out: Record<string, string> = {};
-      for (const host of CONTROL_PLANE) {
-        for (const c of COMPONENTS) {
+      for (const host of HOSTS) {
+        for (const c of [...(CONTROL_PLANE.includes(host) ? COMPONENTS : []), 'etcd']) {
           const r = await lab.exec(host, ['ctr', '-n', 'k8s.io', 'containers', 'ls', '-q', `labels."io.kubernetes.container.name"==${c}`]);
           out[`${c}-${host}`] = r.stdout.trim();
         }
@@ -67,7 +69,7 @@ test('the control plane as static pods: mirror pods Running, no units, check pas
     assert.equal(fresh.code, 0, failures(fresh));
     console.log(`measured: fresh apply, static-pod control plane on 3 hosts ${(fresh.ms / 1000).toFixed(1)} s`);
     let rows = '';
-    const expected = [...COMPONENTS.flatMap((c) => CONTROL_PLANE.map((h) => `${c}-${h} ${h} Running`)), 'nginx-proxy-node3 node3 Running'].sort();
+    const expected = [...COMPONENTS.flatMap((c) => CONTROL_PLANE.map((h) => `${c}-${h} ${h} Running`)), ...ETCD.map((h) => `etcd-${h} ${h} Running`), 'nginx-proxy-node3 node3 Running'].sort();
     for (let i = 0; i < 60; i++) {
       const r = await kubectl(['-n', 'kube-system', 'get', 'pods', '-o', 'jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.phase}{"\\n"}{end}']);
       rows = r.stdout.trim().split('\n').sort().join('\n');
@@ -75,10 +77,14 @@ test('the control plane as static pods: mirror pods Running, no units, check pas
       await new Promise((r) => setTimeout(r, 1000));
     }
     assert.equal(rows, expected.join('\n'), 'the mirror pods, Running on their nodes');
-    for (const host of CONTROL_PLANE) {
-      const r = await lab.exec(host, ['sh', '-c', 'ls /etc/kubernetes/manifests; ls /etc/systemd/system | grep -E "^kube-(apiserver|controller-manager|scheduler)" || true']);
-      assert.deepEqual(r.stdout.trim().split('\n'), COMPONENTS.map((c) => `${c}.yaml`), `${host}: manifests, no units`);
+    for (const host of HOSTS) {
+      const r = await lab.exec(host, ['sh', '-c', 'ls /etc/kubernetes/manifests; ls /etc/systemd/system | grep -E "^(etcd|kube-(apiserver|controller-manager|scheduler))\\." || true']);
+      const manifests = [...(CONTROL_PLANE.includes(host) ? ['etcd', ...COMPONENTS] : ['etcd', 'nginx-proxy']), ].map((c) => (c === 'nginx-proxy' ? 'nginx-proxy.yml' : `${c}.yaml`)).sort();
+      assert.deepEqual(r.stdout.trim().split('\n'), manifests, `${host}: manifests, no units`);
     }
+    // The real etcdctl: three healthy members, etcd running in its pods.
+    const health = await lab.exec('node1', ['env', 'ETCDCTL_API=3', '/usr/local/bin/etcdctl', ...ETCD_TLS, `--endpoints=${ETCD.map((h) => `https://${ips[h]}:2379`).join(',')}`, 'endpoint', 'health']);
+    assert.equal((`${health.stdout}${health.stderr}`.match(/ is healthy: /g) ?? []).length, 3, health.stdout + health.stderr);
     const nodes = await kubectl(['get', 'nodes', '--no-headers']);
     assert.deepEqual(nodes.stdout.trim().split('\n').map((l) => l.split(/\s+/).slice(0, 2).join(' ')), HOSTS.map((h) => `${h} Ready`));
     const check = await kprov(['apply', 'check']);
@@ -111,10 +117,12 @@ test('the control plane as static pods: mirror pods Running, no units, check pas
     const put = await lab.exec('node1', ['env', 'ETCDCTL_API=3', '/usr/local/bin/etcdctl', ...ETCD_TLS, `--endpoints=https://${ips['node1']}:2379`, 'put', '/kprov-e2e/switch', 'kept']);
     assert.equal(put.code, 0, put.stderr);
     for (const mode of ['host', 'static_pod'] as const) {
-      await pinVariables(lab.inventoryDir, { control_plane_deployment_type: mode });
+      await pinVariables(lab.inventoryDir, { control_plane_deployment_type: mode, etcd_deployment_type: mode });
       const plan = await lab.kprov(['plan', 'cluster', '-i', lab.inventoryDir], { timeoutMs: 300_000 });
       assert.equal(plan.code, 0, plan.stderr);
-      assert.match(plan.stdout, mode === 'host' ? /switch kube-apiserver from its static pod to its systemd unit/ : /switch kube-apiserver from its systemd unit to a static pod/);
+      for (const c of ['etcd', 'kube-apiserver']) {
+        assert.match(plan.stdout, new RegExp(mode === 'host' ? `switch ${c} from its static pod to its systemd unit` : `switch ${c} from its systemd unit to a static pod`));
+      }
       // node3 asks the API through its proxy every second while the control plane switches.
       const samples = { ok: 0, failed: 0, failures: [] as string[] };
       let sampling = true;
@@ -136,10 +144,10 @@ test('the control plane as static pods: mirror pods Running, no units, check pas
       console.log(`measured: switch to ${mode} ${(switched.ms / 1000).toFixed(1)} s; API through node3's proxy: ${samples.ok} ok, ${samples.failed} failed`);
       assert.equal(samples.failed, 0, `the API answered throughout (${samples.ok} ok):\n${samples.failures.join('\n')}\n${of(switched.events, 'handler:finish').map((e) => `${e.host} ${e.handler} ${e.status} ${e.durationMs} ms`).join('\n')}`);
       const handlers = of(switched.events, 'handler:finish').map((e) => `${e.host} ${e.handler} ${e.status}`);
-      assert.deepEqual(handlers, COMPONENTS.flatMap((c) => CONTROL_PLANE.map((h) => `${h} restart ${c} changed`)), `${mode}: every component, one host at a time`);
+      assert.deepEqual(handlers, [...ETCD.map((h) => `${h} restart etcd changed`), ...COMPONENTS.flatMap((c) => CONTROL_PLANE.map((h) => `${h} restart ${c} changed`))], `${mode}: etcd, then every component, one host at a time`);
       for (const host of CONTROL_PLANE) {
-        const r = await lab.exec(host, ['sh', '-c', 'ls /etc/kubernetes/manifests; systemctl is-active kube-apiserver kube-controller-manager kube-scheduler || true']);
-        const expected = mode === 'host' ? ['active', 'active', 'active'] : [...COMPONENTS.map((c) => `${c}.yaml`), 'inactive', 'inactive', 'inactive'];
+        const r = await lab.exec(host, ['sh', '-c', 'ls /etc/kubernetes/manifests; systemctl is-active etcd kube-apiserver kube-controller-manager kube-scheduler || true']);
+        const expected = mode === 'host' ? ['active', 'active', 'active', 'active'] : ['etcd.yaml', ...COMPONENTS.map((c) => `${c}.yaml`), 'inactive', 'inactive', 'inactive', 'inactive'];
         assert.deepEqual(r.stdout.trim().split('\n'), expected, `${host} in ${mode} mode`);
       }
       const get = await lab.exec('node1', ['env', 'ETCDCTL_API=3', '/usr/local/bin/etcdctl', ...ETCD_TLS, `--endpoints=https://${ips['node1']}:2379`, 'get', '--print-value-only', '/kprov-e2e/switch']);

@@ -13,10 +13,6 @@ import { KprovError } from '../../errors.js';
 import type { HostVars } from '../../inventory/schema.js';
 import type { ControlPlaneComponent } from './units.js';
 
-export const manifestDir = (v: HostVars) => path.posix.join(v.kube_config_dir, 'manifests');
-export const manifestPath = (v: HostVars, c: ControlPlaneComponent) => path.posix.join(manifestDir(v), `${c}.yaml`);
-/** Where a changed manifest waits for its turn (same file system as the manifests: a rename installs it). */
-export const stagedManifestPath = (v: HostVars, c: ControlPlaneComponent) => path.posix.join(v.kube_config_dir, 'tmp', 'kprov-manifests', `${c}.yaml`);
 
 /** kubeadm v1.13's CPU requests. */
 const CPU_REQUEST: Record<ControlPlaneComponent, string> = { 'kube-apiserver': '250m', 'kube-controller-manager': '200m', 'kube-scheduler': '100m' };

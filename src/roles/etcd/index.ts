@@ -11,8 +11,11 @@ import { pkiFileTasks } from '../../cluster/pki.js';
 import { prepareCluster } from '../../cluster/prepare.js';
 import type { EtcdMember } from '../../cluster/topology.js';
 import { KprovError } from '../../errors.js';
-import { directory, file, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
-import type { ClusterRole, ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
+import path from 'node:path';
+import { directory, file, healthGate, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
+import type { ClusterHandler, ClusterRenderContext, ClusterRole, ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
+import { leaveStaticPod, manifestDir, manifestFiles, manifestPath, manifestTask, noStaticPodTask, stagedManifestPath, staticPodRestart, unlessStaticPodRuns } from '../../cluster/static-pod-tasks.js';
+import { renderEtcdStaticPod } from './static-pod.js';
 import {
   ENV_TEMPLATE,
   ETCD_ENV_FILE,
@@ -59,35 +62,67 @@ async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
     if (!decision) throw new KprovError('internal', 'the etcd env file was rendered before the membership was decided', { host: ctx.host.name });
     return decision;
   };
-  return [
-    // etcdctl is only a client: a new etcdctl restarts nothing.
-    artifactBinaries({ name: 'etcd binary', artifact: 'etcd', files: (name) => name === 'etcd', notify }),
+  const envContent = (c: ClusterRenderContext) => renderEtcdEnv(c, ENV_TEMPLATE, etcdEnvVars(member, etcdctl.tls, bootstrap()));
+  const shared = [
+    // etcdctl is only a client: a new etcdctl restarts nothing (kprov's probes use the host's).
     artifactBinaries({ name: 'etcdctl binary', artifact: 'etcd', files: (name) => name !== 'etcd' }),
     ...(await pkiFileTasks(ctx, ['etcd'], { notify })),
     directory({ path: vars.etcd_data_dir, mode: 0o700, owner: 'root', group: 'root' }),
     membershipTask({ self: member, members: topology.etcd, dataDir: vars.etcd_data_dir, etcdctl, onDecision: (d) => (decision = d) }),
-    file({
-      path: ETCD_ENV_FILE,
-      mode: 0o640,
-      owner: 'root',
-      group: 'root',
-      content: (c) => renderEtcdEnv(c, ENV_TEMPLATE, etcdEnvVars(member, etcdctl.tls, bootstrap())),
-      notify,
-    }),
+    // Both modes: in static-pod mode it is what the pod's command is made from.
+    file({ path: ETCD_ENV_FILE, mode: 0o640, owner: 'root', group: 'root', content: envContent, notify }),
+  ];
+  if (isStaticPod(ctx.run)) {
+    return [
+      ...shared,
+      directory({ path: manifestDir(vars), mode: 0o755 }),
+      directory({ path: path.posix.dirname(stagedManifestPath(vars, 'etcd')), mode: 0o700 }),
+      // Written in place on every member of a new cluster at once: none is ready before a quorum runs.
+      manifestTask(manifestFiles(vars, 'etcd', () => renderEtcdStaticPod(ctx, member, envContent(ctx), etcdctl.tls)), notify),
+      healthGate({ name: 'wait until the etcd member is healthy', unit: KUBELET_UNIT, healthy, what: 'the etcd member to serve quorum reads', failure: 'etcd (static pod) is not healthy', timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }),
+      ...scheduledBackupTasks(ctx, etcdctl.bin, etcdctl.tls),
+    ];
+  }
+  const live = manifestPath(vars, 'etcd');
+  return [
+    artifactBinaries({ name: 'etcd binary', artifact: 'etcd', files: (name) => name === 'etcd', notify }),
+    ...shared,
     file({ path: ETCD_UNIT_FILE, mode: 0o644, owner: 'root', group: 'root', content: (c) => renderUnit(c, UNIT_TEMPLATE, etcdUnitVars(member), 'etcd'), notify }),
+    // Switching back from a static pod: the rolling restart takes the pod down first.
+    noStaticPodTask('etcd', live, notify),
     // No waiting here: a member of a new cluster becomes ready only once a quorum has started.
-    service({ name: `start ${ETCD_UNIT}`, unit: ETCD_UNIT, wait: false }),
+    unlessStaticPodRuns(service({ name: `start ${ETCD_UNIT}`, unit: ETCD_UNIT, wait: false }), live),
     // The gate every run passes: the member serves quorum reads before the next play starts.
-    waitStarted({ name: 'wait until the etcd member is healthy', unit: ETCD_UNIT, healthy, always: true, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }),
+    unlessStaticPodRuns(waitStarted({ name: 'wait until the etcd member is healthy', unit: ETCD_UNIT, healthy, always: true, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }), live),
     ...scheduledBackupTasks(ctx, etcdctl.bin, etcdctl.tls),
   ];
+}
+
+const KUBELET_UNIT = 'kubelet.service';
+const isStaticPod = (run: ClusterRun) => run.inventory.cluster.etcd_deployment_type === 'static_pod';
+
+/** "restart etcd": a rolling unit restart in host mode, a rolling manifest install in static-pod mode. */
+function restartEtcd(): ClusterHandler {
+  const unit = restartHandler<ClusterRun>({ name: RESTART_ETCD, unit: ETCD_UNIT, rolling: true, healthy, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 });
+  // The handler moves staged manifests and restarts pods: it needs the paths, not the content.
+  const pod = staticPodRestart({ component: 'etcd', healthy, timeoutMs: HEALTH_TIMEOUT_MS, filesOf: (ctx) => manifestFiles(memberOf(ctx).host.vars, 'etcd', '') });
+  return {
+    ...unit,
+    skipReason: (ctx) => (isStaticPod(ctx.run) ? pod.skipReason!(ctx) : unit.skipReason?.(ctx)),
+    run: async (host, ctx) => {
+      if (isStaticPod(ctx.run)) return pod.run(host, ctx);
+      await leaveStaticPod(host, 'etcd', manifestPath(memberOf(ctx).host.vars, 'etcd'), ETCD_UNIT);
+      return unit.run(host, ctx);
+    },
+    waitHealthy: (host, ctx) => (isStaticPod(ctx.run) ? pod.waitHealthy!(host, ctx) : unit.waitHealthy!(host, ctx)),
+  };
 }
 
 export const etcdRole: ClusterRole = {
   name: 'etcd',
   tags: ['etcd'],
   taskTags: [DOWNLOAD_TAG],
-  handlers: [restartHandler({ name: RESTART_ETCD, unit: ETCD_UNIT, rolling: true, healthy, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }), backupTimerHandler],
+  handlers: [restartEtcd(), backupTimerHandler],
   validate: validateClusterUnits,
   prepare: prepareCluster,
   tasks,

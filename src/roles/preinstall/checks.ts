@@ -39,7 +39,7 @@ export interface ComponentPort {
 export function componentPorts(duties: HostDuties, settings: Pick<PreflightSettings, 'apiserverPort'>): ComponentPort[] {
   const ports: ComponentPort[] = [];
   if (duties.etcd) {
-    ports.push({ port: 2379, what: 'etcd client', unit: 'etcd.service' }, { port: 2380, what: 'etcd peer', unit: 'etcd.service' });
+    ports.push({ port: 2379, what: 'etcd client', unit: 'etcd.service', staticPod: true }, { port: 2380, what: 'etcd peer', unit: 'etcd.service', staticPod: true });
   }
   if (duties.controlPlane) {
     ports.push(

@@ -136,16 +136,6 @@ test('a broken template fails before any host is contacted, naming template and 
   await assert.rejects(stat(path.join(inventory.dir, 'pki')), /ENOENT/, 'nothing issued either');
 });
 
-test("etcd's static-pod mode is refused up front, naming the variable", async (t) => {
-  for (const [vars, message] of [[{ etcd_deployment_type: 'static_pod' }, /^etcd_deployment_type: static_pod is not supported yet$/]] as const) {
-    const { inventory, fleet, artifacts } = await setup(t, vars);
-    const run = await runYamlRefused(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(inventory, artifacts) });
-    assert.match(run.error.message, message);
-    assert.equal(run.error.exitCode, 2);
-    assert.deepEqual(fleet.allCalls(), []);
-  }
-});
-
 test('a run: apiserver healthy before the others start; admin.conf for the user; then a no-op', async (t) => {
   const { inventory, fleet, artifacts } = await setup(t);
   const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole, controlPlaneRole], fleet, run: testRun(inventory, artifacts) });

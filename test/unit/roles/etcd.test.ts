@@ -107,7 +107,7 @@ test('a run: binaries, TLS files, data dir, env file and unit, every member star
     'directory /etc/ssl/etcd/ssl',
     'pki /etc/ssl/etcd/ssl/ca.crt', 'pki /etc/ssl/etcd/ssl/healthcheck-client.crt', 'pki /etc/ssl/etcd/ssl/healthcheck-client.key',
     'pki /etc/ssl/etcd/ssl/peer.crt', 'pki /etc/ssl/etcd/ssl/peer.key', 'pki /etc/ssl/etcd/ssl/server.crt', 'pki /etc/ssl/etcd/ssl/server.key',
-    'directory /var/lib/etcd', 'etcd membership of node1', 'file /etc/etcd.env', 'file /etc/systemd/system/etcd.service',
+    'directory /var/lib/etcd', 'etcd membership of node1', 'file /etc/etcd.env', 'file /etc/systemd/system/etcd.service', 'no etcd static pod',
     'start etcd.service', 'wait until the etcd member is healthy',
     'no scheduled etcd snapshots (etcd_backup_schedule unset)',
   ]);

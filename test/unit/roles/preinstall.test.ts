@@ -238,13 +238,29 @@ test('preinstall: duplicate hostnames are caught without deadlock when hosts run
   assert.ok(!failed.some((e) => e.host === 'node2'));
 });
 
-test("preinstall: etcd's static-pod mode is refused up front, naming the variable", async () => {
-  for (const [variable, value] of [['etcd_deployment_type', 'static_pod']] as const) {
-    const c = await loadCluster(undefined, { [variable]: value });
-    const { fleet, gatherFacts } = preflightFleet(['node1', 'node2', 'node3'], {}, {});
-    const r = await runYamlRefused(PLAY, { inventory: c.view, roles: [preinstallRole], fleet, run: c.run(), gatherFacts });
-    assert.equal(r.error.exitCode, 2, 'bad input');
-    assert.match(r.error.message, new RegExp(`^${variable}: static_pod is not supported yet`));
-    assert.equal(fleet.connects.size, 0, 'no host was contacted');
-  }
+test('preinstall: etcd as a static pod on a host that is no Kubernetes node is refused up front, naming the hosts', async () => {
+  const ini = `[all]
+${[1, 2, 3, 4].map((i) => `node${i} ansible_host=10.0.0.1${i} ip=10.0.0.1${i}`).join('\n')}
+
+[kube_control_plane]
+node1
+
+[etcd]
+node1
+node4
+
+[kube_node]
+node2
+node3
+
+[k8s_cluster:children]
+kube_control_plane
+kube_node
+`;
+  const c = await loadCluster(ini, { etcd_deployment_type: 'static_pod' });
+  const { fleet, gatherFacts } = preflightFleet(['node1', 'node2', 'node3', 'node4'], {}, {});
+  const r = await runYamlRefused(PLAY, { inventory: c.view, roles: [preinstallRole], fleet, run: c.run(), gatherFacts });
+  assert.equal(r.error.exitCode, 2, 'bad input');
+  assert.match(r.error.message, /^etcd_deployment_type: static_pod runs etcd under the kubelet, but node4 is in etcd and not in k8s_cluster/);
+  assert.equal(fleet.connects.size, 0, 'no host was contacted');
 });

@@ -1,5 +1,5 @@
 /**
- * Static-pod mode's tasks and its restart: the kubelet starts a pod when its manifest appears in
+ * Static-pod mode's tasks and its restart (the control plane's components and etcd): the kubelet starts a pod when its manifest appears in
  * the manifests directory and replaces it when the manifest changes, so writing a changed manifest
  * IS the restart. To keep restarts one control-plane host at a time (as in host mode), a manifest
  * for a component that runs (a pod or, when switching from host mode, its systemd unit) is
@@ -13,24 +13,27 @@
  * directly.
  */
 import path from 'node:path';
-import type { Change, Handler } from '../../engine/contract.js';
-import { HostStepError } from '../../engine/errors.js';
-import { statOf } from '../../engine/read-cache.js';
-import { checkFile, probePasses, type HealthProbe } from '../../engine/tasks/index.js';
-import { unitDiagnostics } from '../../engine/tasks/service.js';
-import { waitUntil, WaitTimeoutError } from '../../engine/wait.js';
-import { shScript } from '../../ssh/quote.js';
-import type { RemoteHost } from '../../ssh/types.js';
-import type { ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
-import type { HostVars } from '../../inventory/schema.js';
-import { manifestPath, stagedManifestPath } from './static-pods.js';
-import { unitFile, type ControlPlaneComponent } from './units.js';
+import type { Change, Handler } from '../engine/contract.js';
+import { HostStepError } from '../engine/errors.js';
+import { statOf } from '../engine/read-cache.js';
+import { checkFile, probePasses, type HealthProbe } from '../engine/tasks/index.js';
+import { unitDiagnostics } from '../engine/tasks/service.js';
+import { waitUntil, WaitTimeoutError } from '../engine/wait.js';
+import { shScript } from '../ssh/quote.js';
+import type { RemoteHost } from '../ssh/types.js';
+import type { ClusterRun, ClusterTask, ClusterTaskContext } from './run.js';
+import type { HostVars } from '../inventory/schema.js';
 
 const KUBELET_UNIT = 'kubelet.service';
+
+export const manifestDir = (v: HostVars) => path.posix.join(v.kube_config_dir, 'manifests');
+export const manifestPath = (v: HostVars, c: string) => path.posix.join(manifestDir(v), `${c}.yaml`);
+/** Where a changed manifest waits for its turn (same file system as the manifests: a rename installs it). */
+export const stagedManifestPath = (v: HostVars, c: string) => path.posix.join(v.kube_config_dir, 'tmp', 'kprov-manifests', `${c}.yaml`);
 const MANIFEST_MODE = 0o600;
 
 /** What the engine's "started since the last change" bookkeeping calls a static pod. */
-const podMark = (c: ControlPlaneComponent) => `static-pod:${c}`;
+const podMark = (c: string) => `static-pod:${c}`;
 
 /**
  * $1 component: exits 0 when a process of it runs, printing each one's start in seconds since boot.
@@ -83,17 +86,23 @@ else
 fi
 echo "$t0"`;
 
-interface ManifestFiles {
-  component: ControlPlaneComponent;
-  content: string;
+export interface ManifestFiles {
+  /** The static pod's name, and its program's (`etcd`, `kube-apiserver` …). */
+  component: string;
+  /** The manifest; a function when it can only be rendered as the task runs (etcd's membership). */
+  content: string | (() => string);
   live: string;
   staged: string;
+  /** The component's systemd unit file in host mode. */
   unitFile: string;
 }
 
-export function manifestFiles(v: HostVars, component: ControlPlaneComponent, content: string): ManifestFiles {
-  return { component, content, live: manifestPath(v, component), staged: stagedManifestPath(v, component), unitFile: unitFile(component) };
+/** A component's manifest paths under kube_config_dir, and the unit it replaces. */
+export function manifestFiles(v: HostVars, component: string, content: ManifestFiles['content']): ManifestFiles {
+  return { component, content, live: manifestPath(v, component), staged: stagedManifestPath(v, component), unitFile: `/etc/systemd/system/${component}.service` };
 }
+
+const contentOf = (f: ManifestFiles) => Buffer.from(typeof f.content === 'string' ? f.content : f.content());
 
 /**
  * The component's manifest. Nothing runs: written in place now (the kubelet starts it), and the
@@ -101,13 +110,14 @@ export function manifestFiles(v: HostVars, component: ControlPlaneComponent, con
  * (notified) moves it in.
  */
 export function manifestTask(files: ManifestFiles, notify: readonly string[]): ClusterTask {
-  const desired = Buffer.from(files.content);
+  let desired = Buffer.alloc(0);
   let running = false;
   return {
     name: `${files.component} static pod manifest`,
     notify,
     reads: () => ({ paths: [files.live, files.unitFile] }),
     async check(host, ctx): Promise<Change[]> {
+      desired = contentOf(files);
       const live = await statOf(host, files.live, ctx);
       const unit = await statOf(host, files.unitFile, ctx);
       running = live !== undefined || unit !== undefined;
@@ -132,13 +142,13 @@ export function manifestTask(files: ManifestFiles, notify: readonly string[]): C
   };
 }
 
-async function startedAfter(host: RemoteHost, component: ControlPlaneComponent, t0: number): Promise<boolean> {
+async function startedAfter(host: RemoteHost, component: string, t0: number): Promise<boolean> {
   const r = await host.exec(shScript(PROCESSES, [component], 'kprov-static-pod'), { timeoutMs: 15_000 });
   return r.code === 0 && r.stdout.split('\n').some((l) => Number(l) >= t0);
 }
 
 export interface StaticPodRestart {
-  component: ControlPlaneComponent;
+  component: string;
   healthy: HealthProbe<ClusterRun>;
   timeoutMs: number;
   filesOf(ctx: ClusterTaskContext): ManifestFiles;
@@ -199,7 +209,7 @@ export function unlessStaticPodRuns(task: ClusterTask, live: string): ClusterTas
   };
 }
 
-export function noStaticPodTask(component: ControlPlaneComponent, live: string, notify: readonly string[]): ClusterTask {
+export function noStaticPodTask(component: string, live: string, notify: readonly string[]): ClusterTask {
   return {
     name: `no ${component} static pod`,
     notify,
@@ -231,7 +241,7 @@ echo "the $c pod still runs 60 s after its manifest was removed" >&2
 exit 1`;
 
 /** Before a host-mode restart: the static pod's manifest removed and its process gone; then the unit is enabled. */
-export async function leaveStaticPod(host: RemoteHost, component: ControlPlaneComponent, live: string, unit: string): Promise<boolean> {
+export async function leaveStaticPod(host: RemoteHost, component: string, live: string, unit: string): Promise<boolean> {
   const present = await host.exec(['test', '-f', live]);
   if (present.code !== 0) return false;
   const r = await host.exec(shScript(LEAVE, [component, live], 'kprov-static-pod'), { timeoutMs: 90_000 });
