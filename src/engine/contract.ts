@@ -109,6 +109,12 @@ export interface TaskContext<R = unknown> {
   readonly cache?: ReadCache;
   /** The host's facts, read over its connection on first use and kept for the run. */
   facts(): Promise<HostFacts>;
+  /**
+   * Ansible's `delegate_to`: the run's connection to another inventory host, for a step about
+   * this host that must run there (kubectl drain of a worker runs on a control-plane host).
+   * Absent outside the engine's task loop.
+   */
+  delegateTo?(host: string): Promise<RemoteHost>;
   /** Reports something the user should know without failing the host. */
   warn(message: string): void;
 }
