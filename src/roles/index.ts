@@ -17,8 +17,9 @@ import { resetRole } from './reset/index.js';
 import { runtimeRole } from './runtime/index.js';
 import { sshKeysRole } from './ssh-keys/index.js';
 import { verifyRole } from './verify/index.js';
+import { kubeVersionRole } from './upgrade/version.js';
 
-export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole];
+export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole, kubeVersionRole];
 
 export function builtinRoleRegistry(): RoleRegistry<ClusterRun> {
   return new RoleRegistry(builtinRoles);

@@ -11,12 +11,15 @@ import { pkiFileTasks, type PkiHostFile } from '../../cluster/pki.js';
 import { directory, file, restartHandler, service } from '../../engine/tasks/index.js';
 import type { ClusterRenderContext, ClusterRole } from '../../cluster/run.js';
 import { healthyTask, httpHealth } from './health.js';
+import { versionMarkerTask } from '../upgrade/version.js';
 import { KUBE_PROXY_CONFIG, KUBE_PROXY_DIR, KUBE_PROXY_HEALTHZ_PORT, KUBELET_CONFIG, KUBELET_DIR, KUBELET_HEALTHZ_PORT, kubeletExtraArgs, nodeTemplateVars } from './settings.js';
 
 export const RESTART_KUBELET = 'restart kubelet';
 export const RESTART_KUBE_PROXY = 'restart kube-proxy';
 export const KUBELET_UNIT_PATH = '/etc/systemd/system/kubelet.service';
 export const KUBE_PROXY_UNIT_PATH = '/etc/systemd/system/kube-proxy.service';
+export const KUBELET_HEALTH = { unit: 'kubelet.service', port: KUBELET_HEALTHZ_PORT, path: '/healthz' };
+export const KUBE_PROXY_HEALTH = { unit: 'kube-proxy.service', port: KUBE_PROXY_HEALTHZ_PORT, path: '/healthz' };
 
 export interface NodeFilesRendered {
   kubeletConfig: string;
@@ -51,8 +54,8 @@ function restartFor(f: PkiHostFile): readonly string[] {
 const KUBELET = ['kubelet'];
 const KUBE_PROXY = ['kube-proxy'];
 
-const kubeletHealth = { unit: 'kubelet.service', port: KUBELET_HEALTHZ_PORT, path: '/healthz' };
-const proxyHealth = { unit: 'kube-proxy.service', port: KUBE_PROXY_HEALTHZ_PORT, path: '/healthz' };
+const kubeletHealth = KUBELET_HEALTH;
+const proxyHealth = KUBE_PROXY_HEALTH;
 
 export const nodeRole: ClusterRole = {
   name: 'node',
@@ -72,6 +75,9 @@ export const nodeRole: ClusterRole = {
     return [
       artifactBinaries({ name: 'kubelet binary', artifact: 'kubelet', notify: [RESTART_KUBELET], tags: KUBELET }),
       artifactBinaries({ name: 'kube-proxy binary', artifact: 'kube-proxy', notify: [RESTART_KUBE_PROXY], tags: KUBE_PROXY }),
+      // The version these binaries are, for apply cluster and upgrade-cluster to read. Written
+      // before the units start: a file written after a start would make its restart handlers run.
+      versionMarkerTask(ctx, KUBELET),
       ...(await pkiFileTasks(ctx, ['node'], { notify: restartFor })),
       directory({ path: files.staticPodPath, mode: 0o755 }),
       directory({ path: KUBELET_DIR, mode: 0o755, tags: KUBELET }),
