@@ -17,9 +17,10 @@ import { resetRole } from './reset/index.js';
 import { runtimeRole } from './runtime/index.js';
 import { sshKeysRole } from './ssh-keys/index.js';
 import { verifyRole } from './verify/index.js';
+import { upgradeControlPlaneRole, upgradeEtcdRole, upgradeNodeRole, upgradePreflightRole, upgradeSnapshotRole } from './upgrade/index.js';
 import { kubeVersionRole } from './upgrade/version.js';
 
-export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole, kubeVersionRole];
+export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, runtimeRole, cniRole, etcdRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole, kubeVersionRole, upgradePreflightRole, upgradeSnapshotRole, upgradeEtcdRole, upgradeControlPlaneRole, upgradeNodeRole];
 
 export function builtinRoleRegistry(): RoleRegistry<ClusterRun> {
   return new RoleRegistry(builtinRoles);
