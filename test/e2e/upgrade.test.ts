@@ -6,14 +6,19 @@
  *      plane, then the workers one at a time (cordoned, drained, uncordoned); the real kubectl
  *      sees the API server on v1.13.6 and every kubelet on v1.13.6 and Ready; the real etcdctl
  *      sees 3 healthy members; no <file>.previous and no cordoned node left;
- *   3. a second upgrade-cluster and an `apply cluster` change nothing.
+ *   3. a second upgrade-cluster and an `apply cluster` change nothing;
+ *   4. kube_version v1.13.7 from a release whose kube-apiserver exits at once (the other
+ *      components unchanged): node1's control-plane health gate fails, its previous kube-apiserver
+ *      is put back and healthy, the upgrade stops before the workers (exit 1): the API server
+ *      answers v1.13.6 again, every node Ready on v1.13.6, nothing kept behind.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { chmod, copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import { kubeVersionPins, pinVariables, startClusterLab, UPGRADE_KUBE_VERSION } from '../../dev/cluster-lab.js';
+import { kubeVersionPins, pinVariables, RELEASE_DIR, startClusterLab, UPGRADE_KUBE_VERSION } from '../../dev/cluster-lab.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { labSkipReason } from '../support/lab.js';
 import { eventsOf } from '../support/run-events.js';
@@ -109,6 +114,34 @@ test('upgrade-cluster: v1.13.5 → v1.13.6 host by host with a snapshot first; a
     const cluster = await kprov(['apply', 'cluster']);
     assert.equal(cluster.code, 0, failures(cluster));
     assert.deepEqual(changedTasks(cluster.events), []);
+
+    // 4. A release whose kube-apiserver cannot start: rolled back on node1, the upgrade stops there.
+    const broken = 'v1.13.7';
+    const dir = (v: string) => path.join(RELEASE_DIR, 'dl.k8s.io', 'release', v, 'bin', 'linux', 'amd64');
+    await mkdir(dir(broken), { recursive: true });
+    const pins: Record<string, string> = { kube_version: broken };
+    for (const name of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy']) {
+      const file = path.join(dir(broken), name);
+      if (name === 'kube-apiserver') await writeFile(file, '#!/bin/sh\necho "kube-apiserver: this build cannot start" >&2\nexit 1\n');
+      else await copyFile(path.join(dir(UPGRADE_KUBE_VERSION), name), file);
+      await chmod(file, 0o755);
+      const body = await readFile(file);
+      for (const algo of ['sha512', 'sha1', 'md5']) await writeFile(`${file}.${algo}`, createHash(algo).update(body).digest('hex'));
+      pins[`${name.replace(/-/g, '_')}_checksum`] = `sha256:${createHash('sha256').update(body).digest('hex')}`;
+    }
+    await pinVariables(lab.inventoryDir, pins);
+    const failed = await kprov(['apply', 'upgrade-cluster']);
+    assert.equal(failed.code, 1, failures(failed));
+    console.log(`measured: upgrade-cluster with a failing health gate, rolled back ${(failed.ms / 1000).toFixed(1)} s`);
+    const gate = of(failed.events, 'host:finish').find((e) => e.host === 'node1' && e.status === 'failed');
+    assert.match(gate?.error?.message ?? '', /^control-plane failed its health gate after the upgrade to v1\.13\.7: .*kube-apiserver.*; rolled back to the previous binaries and config, which run and are healthy$/, failures(failed));
+    assert.ok(of(failed.events, 'play:skip').some((e) => e.play === 'Upgrade the workers'), 'the workers were not touched');
+    const back = await kubectl(['version', '-o', 'json']);
+    assert.equal((JSON.parse(back.stdout) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion, 'v1.13.6');
+    assert.deepEqual(await nodeVersions(), HOSTS.map((h) => `${h} Ready v1.13.6`));
+    const kept = await lab.exec('node1', ['sh', '-c', 'ls /usr/local/bin/*.previous /etc/systemd/system/*.previous /var/lib/kprov/upgrade/* 2>/dev/null; cat /var/lib/kprov/kube-version']);
+    assert.equal(kept.stdout.trim(), 'v1.13.6', 'node1: the previous files are back in place, none kept');
+    await assertNodesReadyAndEtcdHealthy(lab, { nodes: HOSTS, kubectlHost: 'node1', etcdHost: 'node1', etcdMembers: 3 });
   } finally {
     await lab.stop();
   }
