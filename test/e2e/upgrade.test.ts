@@ -2,7 +2,8 @@
  * `kprov apply upgrade-cluster` on a 3-host lab (node1 control plane + etcd + node, node2 and
  * node3 etcd + worker), built at v1.13.5; the lab's mirror serves the v1.13.6 stand-ins next to it:
  *   1. `apply cluster` with kube_version v1.13.6 refuses (exit 2), names upgrade-cluster, changes nothing;
- *   2. `apply upgrade-cluster`: a snapshot in <inventory>/backups/; etcd members, the control
+ *   2. `plan upgrade-cluster` lists the snapshot, the gates and the drains and changes nothing;
+ *      `apply upgrade-cluster`: a snapshot in <inventory>/backups/; etcd members, the control
  *      plane, then the workers one at a time (cordoned, drained, uncordoned); the real kubectl
  *      sees the API server on v1.13.6 and every kubelet on v1.13.6 and Ready; the real etcdctl
  *      sees 3 healthy members; no <file>.previous and no cordoned node left;
@@ -72,9 +73,20 @@ test('upgrade-cluster: v1.13.5 → v1.13.6 host by host with a snapshot first; a
     assert.match(refused.stderr, /runs Kubernetes v1\.13\.5 and kube_version is v1\.13\.6/);
     assert.match(refused.stderr, /kprov apply upgrade-cluster/);
     assert.deepEqual(changedTasks(refused.events), [], 'nothing changed');
+    // Tags that select the node role alone do not get past it either.
+    const tagged = await kprov(['apply', 'cluster', '--tags', 'kubelet']);
+    assert.equal(tagged.code, 2, `${tagged.stdout.slice(-2000)}\n${tagged.stderr}`);
+    assert.deepEqual(changedTasks(tagged.events), [], 'nothing changed');
     assert.deepEqual(await nodeVersions(), HOSTS.map((h) => `${h} Ready v1.13.5`));
 
-    // 2. The upgrade.
+    // 2. The plan, then the upgrade.
+    const plan = await kprov(['plan', 'upgrade-cluster']);
+    assert.equal(plan.code, 0, failures(plan));
+    const planned = changedTasks(plan.events);
+    for (const t of ['node1 upgrade-snapshot: etcd snapshot saved before the upgrade', 'node1 upgrade-control-plane: control-plane health gate (v1.13.6), rolled back on failure', 'node3 upgrade-node: node3 cordoned and drained before its upgrade']) {
+      assert.ok(planned.includes(t), `${t}\n${planned.join('\n')}`);
+    }
+    assert.deepEqual(await nodeVersions(), HOSTS.map((h) => `${h} Ready v1.13.5`), 'a plan changes nothing');
     const up = await kprov(['apply', 'upgrade-cluster']);
     assert.equal(up.code, 0, failures(up));
     console.log(`measured: upgrade-cluster of 3 hosts (3 etcd, 1 control plane, 2 workers) ${(up.ms / 1000).toFixed(1)} s`);

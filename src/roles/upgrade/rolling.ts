@@ -112,7 +112,7 @@ export function upgradeRole(name: string, inner: ClusterRole, component: Upgrade
   return {
     name,
     tags: ['upgrade', ...(inner.tags ?? [])],
-    ...(inner.taskTags ? { taskTags: inner.taskTags } : {}),
+    taskTags: [...new Set([...(inner.taskTags ?? []), DOWNLOAD_TAG])],
     ...(inner.handlers ? { handlers: inner.handlers } : {}),
     ...(inner.validate ? { validate: inner.validate } : {}),
     ...(inner.prepare ? { prepare: inner.prepare } : {}),
@@ -132,9 +132,10 @@ export function upgradeRole(name: string, inner: ClusterRole, component: Upgrade
           return reasons;
         })());
       const drain = component.drain === true && vars.drain_nodes;
-      const own = (t: ClusterTask): ClusterTask => t;
+      // --tags download replaces binaries: here never without the copies, the gate and the drain.
+      const own = (t: ClusterTask): ClusterTask => ({ ...t, tags: [DOWNLOAD_TAG] });
       return [
-        ...(drain ? [drainTask(ctx, whyPending)] : []),
+        ...(drain ? [own(drainTask(ctx, whyPending))] : []),
         own({
           name: `keep the previous ${component.name} files until the health gate passes`,
           async reads(tctx) {
@@ -165,7 +166,7 @@ export function upgradeRole(name: string, inner: ClusterRole, component: Upgrade
             await gate(host, tctx, component, record, version);
           },
         }),
-        ...(drain ? [uncordonTask(ctx)] : []),
+        ...(drain ? [own(uncordonTask(ctx))] : []),
       ];
     },
   };

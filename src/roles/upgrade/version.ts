@@ -58,14 +58,23 @@ function refusal(ctx: ClusterTaskContext, installed: string, wanted: string): Kp
   });
 }
 
+/**
+ * The tags of cluster.yml's tasks that install Kubernetes binaries: the guard carries them too, so
+ * `--tags node` (or kubelet, download …) cannot install another version past it, while
+ * `--tags ssh-keys` still contacts no other host.
+ */
+const GUARDED_TAGS = ['control-plane', 'master', 'node', 'kubelet', 'kube-proxy', 'download'];
+
 /** cluster.yml's guard: every host runs kube_version already, or no Kubernetes yet. */
 export const kubeVersionRole: ClusterRole = {
   name: 'kube-version',
   tags: ['preinstall', 'preflight'],
+  taskTags: GUARDED_TAGS,
   tasks(ctx) {
     const vars = ctx.run.inventory.hostVars(ctx.host.name);
     const task: ClusterTask = {
       name: 'installed Kubernetes version',
+      tags: GUARDED_TAGS,
       reads: () => ({ commands: [installedVersionProbe(vars.bin_dir)] }),
       async check(host, tctx) {
         const installed = await readInstalledVersion(host, tctx);
