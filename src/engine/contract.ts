@@ -27,6 +27,12 @@ export interface Change {
   path?: string;
   /** Unified diff for file content, secrets already masked. */
   diff?: string;
+  /**
+   * The change is made elsewhere (on a host the task delegates to, or through an API), so nothing
+   * the play read from this host goes stale: the read-ahead keeps it (a `custom` change without
+   * a path otherwise drops everything read so far).
+   */
+  elsewhere?: boolean;
 }
 
 /** The hosts and groups of the inventory, as the engine sees them. */
