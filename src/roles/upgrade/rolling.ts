@@ -66,13 +66,14 @@ tmp="$rec.tmp"
 for p; do
   if [ -e "$p" ]; then
     cp -a -- "$p" "$p.previous.tmp"
+    sync -- "$p.previous.tmp"
     mv -f -- "$p.previous.tmp" "$p.previous"
     printf 'keep %s\\n' "$p" >> "$tmp"
   else
     printf 'new %s\\n' "$p" >> "$tmp"
   fi
 done
-sync
+sync -- "$tmp"
 mv -f -- "$tmp" "$rec"`;
 
 const ROLLBACK_SCRIPT = `set -e
@@ -148,7 +149,8 @@ export function upgradeRole(name: string, inner: ClusterRole, component: Upgrade
             upgrading = true;
             if (await statOf(host, record, tctx)) return [];
             const files = component.files(tctx);
-            return [{ kind: 'custom', summary: `keep ${files.join(', ')} as <file>.previous (${why.length} file(s) to replace, e.g. ${why[0]})` }];
+            // The record is what later checks read (the copies beside the files nobody reads).
+            return [{ kind: 'file', path: record, summary: `keep ${files.join(', ')} as <file>.previous (${why.length} file(s) to replace, e.g. ${why[0]})` }];
           },
           async apply(host, _changes, tctx) {
             await host.run(shScript(KEEP_SCRIPT, [record, ...component.files(tctx)], 'kprov-keep-previous'), { timeoutMs: 120_000 });
@@ -232,9 +234,9 @@ function drainTask(ctx: ClusterTaskContext, whyPending: (host: RemoteHost, ctx: 
       if (node.unschedulable && node.cordonedByUpgrade) return [];
       if (!node.ready) {
         tctx.warn(`${name} is not Ready: only cordoned, not drained (a dead kubelet never confirms an eviction)`);
-        return [{ kind: 'custom', summary: `cordon ${name}` }];
+        return [{ kind: 'custom', elsewhere: true, summary: `cordon ${name}` }];
       }
-      return [{ kind: 'custom', summary: `cordon and drain ${name} (grace period ${vars.drain_grace_period} s, timeout ${vars.drain_timeout})` }];
+      return [{ kind: 'custom', elsewhere: true, summary: `cordon and drain ${name} (grace period ${vars.drain_grace_period} s, timeout ${vars.drain_timeout})` }];
     },
     async apply(_host, _changes, tctx) {
       const api = await apiDriver(tctx);
@@ -261,7 +263,7 @@ function uncordonTask(ctx: ClusterTaskContext): ClusterTask {
     name: `${name} uncordoned after its upgrade`,
     async check(_host, tctx) {
       const node = await (await apiDriver(tctx)).node(name);
-      return node?.cordonedByUpgrade ? [{ kind: 'custom', summary: `uncordon ${name}` }] : [];
+      return node?.cordonedByUpgrade ? [{ kind: 'custom', elsewhere: true, summary: `uncordon ${name}` }] : [];
     },
     async apply(_host, _changes, tctx) {
       const api = await apiDriver(tctx);

@@ -72,6 +72,7 @@ test('upgrade-cluster.yml: preflight on every host, etcd and control plane one a
       ['etcd snapshot before the upgrade', 'node1,node2,node3', undefined, null, true],
       ['Upgrade etcd', 'node1,node2,node3', { count: 1 }, 0, false],
       ['Upgrade the control plane', 'node1,node2,node3', { count: 1 }, 0, false],
+      ["Upgrade the control-plane hosts' kubelets", 'node1,node2,node3', { count: 1 }, 0, false],
       ['Upgrade the workers', 'node4,node5,node6', { count: 2 }, 0, false],
     ],
   );
