@@ -120,6 +120,15 @@ export function upgradeRole(name: string, inner: ClusterRole, component: Upgrade
     async tasks(ctx) {
       const innerTasks = await inner.tasks(ctx);
       const downloads = innerTasks.filter((t) => t.tags?.includes(DOWNLOAD_TAG));
+      const kept = new Set(component.files(ctx));
+      // The role's tasks for the files a rollback puts back (unit files, configs, the marker):
+      // a change to one of them is gated like a new binary, never restarted by a bare handler.
+      const keptFiles: ClusterTask[] = [];
+      for (const t of innerTasks) {
+        if (downloads.includes(t) || !t.reads) continue;
+        const r = await t.reads(ctx);
+        if ((r.units?.length ?? 0) === 0 && (r.commands?.length ?? 0) === 0 && (r.paths ?? []).some((p) => kept.has(p))) keptFiles.push(t);
+      }
       const vars = ctx.run.inventory.hostVars(ctx.host.name);
       const version = vars.kube_version;
       let pending: Promise<string[]> | undefined;
@@ -130,6 +139,12 @@ export function upgradeRole(name: string, inner: ClusterRole, component: Upgrade
           if (await statOf(host, record, tctx)) return [`an earlier upgrade left ${record}`];
           const reasons: string[] = [];
           for (const t of downloads) for (const c of await t.check(host, tctx)) reasons.push(c.summary);
+          for (const t of keptFiles) {
+            // A file whose content the role decides later (etcd's env file needs the membership
+            // decision) cannot be judged yet: its own task reports it, and its binary gates it.
+            const changes = await t.check(host, tctx).catch(() => []);
+            for (const c of changes) reasons.push(c.summary);
+          }
           return reasons;
         })());
       const drain = component.drain === true && vars.drain_nodes;
@@ -140,7 +155,7 @@ export function upgradeRole(name: string, inner: ClusterRole, component: Upgrade
         own({
           name: `keep the previous ${component.name} files until the health gate passes`,
           async reads(tctx) {
-            const reads = await Promise.all(downloads.map(async (t) => (t.reads ? await t.reads(tctx) : {})));
+            const reads = await Promise.all([...downloads, ...keptFiles].map(async (t) => (t.reads ? await t.reads(tctx) : {})));
             return { paths: [record, ...reads.flatMap((r) => r.paths ?? [])], commands: reads.flatMap((r) => r.commands ?? []) };
           },
           async check(host, tctx) {
