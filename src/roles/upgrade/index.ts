@@ -11,9 +11,9 @@
  * - `upgrade-etcd`, `upgrade-control-plane`, `upgrade-node`: the etcd, control-plane and node
  *   roles wrapped with a rollback and a health gate (rolling.ts).
  */
-import { kubectlFor, HEALTH as CONTROL_PLANE_HEALTH, HEALTHY as CONTROL_PLANE_HEALTHY } from '../control-plane/index.js';
+import { z } from 'zod';
+import { controlPlaneRole, kubectlFor, HEALTH as CONTROL_PLANE_HEALTH, HEALTHY as CONTROL_PLANE_HEALTHY } from '../control-plane/index.js';
 import { CONTROL_PLANE_COMPONENTS, unitFile } from '../control-plane/units.js';
-import { controlPlaneRole } from '../control-plane/index.js';
 import { etcdRole, etcdctlFor, healthy as etcdHealthy, HEALTH_TIMEOUT_MS as ETCD_HEALTH_TIMEOUT_MS } from '../etcd/index.js';
 import { ETCD_ENV_FILE, ETCD_UNIT, ETCD_UNIT_FILE } from '../etcd/config.js';
 import { backupEtcd } from '../etcd/backup.js';
@@ -28,8 +28,7 @@ import type { RemoteHost } from '../../ssh/types.js';
 import { apiserverHealthzProbe, etcdHealthProbe, execKubectl, outcome, outputTail, verifyPaths } from '../verify/tools.js';
 import { apiDriver } from './node-api.js';
 import { upgradeRole, type UpgradeComponent } from './rolling.js';
-import { readInstalledVersion, VERSION_MARKER, versionDiffers } from './version.js';
-import { z } from 'zod';
+import { installedVersionProbe, readInstalledVersion, VERSION_MARKER, versionDiffers } from './version.js';
 
 const binDir = (ctx: ClusterTaskContext) => ctx.run.inventory.hostVars(ctx.host.name).bin_dir;
 
@@ -120,6 +119,7 @@ function preflightTasks(ctx: ClusterTaskContext): ClusterTask[] {
   if (me?.isNode || me?.isControlPlane) {
     tasks.push({
       name: 'installed Kubernetes version',
+      reads: () => ({ commands: [installedVersionProbe(vars.bin_dir)] }),
       async check(host, tctx) {
         const installed = await readInstalledVersion(host, tctx);
         if (installed === undefined) {

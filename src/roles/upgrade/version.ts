@@ -12,8 +12,7 @@
  */
 import type { ClusterRole, ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 import { perRun } from '../../cluster/run.js';
-import { file } from '../../engine/tasks/index.js';
-import { probe } from '../../engine/tasks/index.js';
+import { file, probe } from '../../engine/tasks/index.js';
 import type { ProbeCommand } from '../../engine/contract.js';
 import { KprovError } from '../../errors.js';
 import { shScript } from '../../ssh/quote.js';
