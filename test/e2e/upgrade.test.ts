@@ -16,7 +16,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { kubeVersionPins, pinVariables, RELEASE_DIR, startClusterLab, UPGRADE_KUBE_VERSION } from '../../dev/cluster-lab.js';
@@ -40,6 +40,8 @@ const changedTasks = (events: RunEvent[]) => of(events, 'task:finish').filter((e
 
 test('upgrade-cluster: v1.13.5 → v1.13.6 host by host with a snapshot first; apply cluster refuses a version change; a second run is a no-op', { skip: labSkipReason(), timeout: 1_200_000 }, async () => {
   const lab = await startClusterLab({ name: NAME, hosts: HOSTS.length });
+  // Step 4's broken release, next to the lab's release tree for the mirror to serve; removed after.
+  const brokenDir = path.join(RELEASE_DIR, 'dl.k8s.io', 'release', 'v1.13.7');
   try {
     const ips = Object.fromEntries(lab.hosts.map((h) => [h.name, h.address]));
     const line = (h: string) => `${h} ansible_host=${ips[h]} ip=${ips[h]} access_ip=${ips[h]}`;
@@ -130,6 +132,7 @@ test('upgrade-cluster: v1.13.5 → v1.13.6 host by host with a snapshot first; a
     // 4. A release whose kube-apiserver cannot start: rolled back on node1, the upgrade stops there.
     const broken = 'v1.13.7';
     const dir = (v: string) => path.join(RELEASE_DIR, 'dl.k8s.io', 'release', v, 'bin', 'linux', 'amd64');
+    assert.equal(path.dirname(path.dirname(path.dirname(dir(broken)))), brokenDir);
     await mkdir(dir(broken), { recursive: true });
     const pins: Record<string, string> = { kube_version: broken };
     for (const name of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy']) {
@@ -156,5 +159,6 @@ test('upgrade-cluster: v1.13.5 → v1.13.6 host by host with a snapshot first; a
     await assertNodesReadyAndEtcdHealthy(lab, { nodes: HOSTS, kubectlHost: 'node1', etcdHost: 'node1', etcdMembers: 3 });
   } finally {
     await lab.stop();
+    await rm(brokenDir, { recursive: true, force: true });
   }
 });
