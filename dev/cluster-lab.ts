@@ -9,12 +9,15 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { withFileLock } from '../src/lab/file-lock.js';
 import { buildStandinRelease, type ReleaseManifest } from './release/build.js';
+export { kubeVersionPins } from './release/build.js';
 import { pinInventory } from '../src/lab/release-pins.js';
 import { DEFAULT_CACHE_DIR } from './release/debs.js';
 import { startLab, type RunningLab, type StartLabOptions } from './lab-hosts.js';
 import { ensureControlPlaneImages, ensureLabImages, pushLabImages } from './lab-images.js';
 
 export const KUBE_VERSION = 'v1.13.5';
+/** The next patch version, served next to KUBE_VERSION so that upgrades can be tried (kubeVersionPins). */
+export const UPGRADE_KUBE_VERSION = 'v1.13.6';
 
 /** The release tree every cluster lab serves; built once per machine, rebuilt when its inputs change. */
 export const RELEASE_DIR = path.join(process.env['KPROV_LAB_CACHE'] ?? DEFAULT_CACHE_DIR, `release-${KUBE_VERSION}`);
@@ -25,7 +28,7 @@ let building: Promise<ReleaseManifest> | undefined;
 export function ensureStandinRelease(): Promise<ReleaseManifest> {
   building ??= (async () => {
     await mkdir(path.dirname(RELEASE_DIR), { recursive: true });
-    return withFileLock(`${RELEASE_DIR}.lock`, 600_000, () => buildStandinRelease({ outDir: RELEASE_DIR, kubeVersion: KUBE_VERSION }));
+    return withFileLock(`${RELEASE_DIR}.lock`, 600_000, () => buildStandinRelease({ outDir: RELEASE_DIR, kubeVersion: KUBE_VERSION, alsoKubeVersions: [UPGRADE_KUBE_VERSION] }));
   })();
   return building;
 }

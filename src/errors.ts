@@ -29,6 +29,11 @@ export type ErrorCode =
   | 'pki'
   /** Another run holds the inventory's or a host's lock. */
   | 'lock'
+  /**
+   * What a host holds makes the run wrong, found before anything changed (a cluster that runs
+   * another Kubernetes version than `apply cluster` would install): the run stops, exit 2.
+   */
+  | 'refused'
   | 'internal';
 
 /** Where in an input file a problem was found. Lines and columns count from 1. */

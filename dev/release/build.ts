@@ -4,7 +4,10 @@
  * the upstream trees. Kube server binaries are the bundled stand-ins; etcd, containerd, runc, the
  * CNI plugins and kubectl are the real binaries from Debian packages under their true versions.
  *
- *   node dist/dev/release/build.js --out DIR [--kube-version v1.13.5] [--cache-dir DIR] [--manifest FILE]
+ * More kube versions (`--also-kube-version v1.13.6`) are served next to the first, for upgrades:
+ * the same stand-ins with only the version they report differing.
+ *
+ *   node dist/dev/release/build.js --out DIR [--kube-version v1.13.5] [--also-kube-version v1.13.6] [--cache-dir DIR] [--manifest FILE]
  */
 import { Command } from 'commander';
 import { execa } from 'execa';
@@ -14,7 +17,7 @@ import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, w
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { digests, newestMtime, tarGz, type Algorithm } from './archive.js';
-import { bundleStandins, standinNames } from './bundle.js';
+import { bundleStandinVersions, standinNames } from './bundle.js';
 import { DEFAULT_CACHE_DIR, debPackage, type DebPackage } from './debs.js';
 import { KprovError, formatError, isKprovError } from '../../src/errors.js';
 import { RELEASE_FILE } from '../../src/lab/release-pins.js';
@@ -34,11 +37,15 @@ export interface ReleaseArtifact {
 export interface ReleaseManifest {
   kubeVersion: string;
   artifacts: ReleaseArtifact[];
+  /** The stand-ins of every kube version the tree serves (kubeVersion's included), by version. */
+  kubeReleases: Record<string, ReleaseArtifact[]>;
 }
 
 export interface BuildOptions {
   outDir: string;
   kubeVersion?: string;
+  /** Further kube versions whose stand-ins are served next to kubeVersion's (`v1.13.6`). */
+  alsoKubeVersions?: readonly string[];
   /** Debian packages and build stamps; outside the repository. */
   cacheDir?: string;
 }
@@ -117,13 +124,20 @@ export async function buildStandinRelease(opts: BuildOptions): Promise<ReleaseMa
   const artifacts: ReleaseArtifact[] = [];
 
   // Kube server binaries: the stand-ins, with the checksum files v1.13 published (no .sha256).
-  const kubeDir = path.join(outDir, 'dl.k8s.io', 'release', kubeVersion, 'bin', 'linux', 'amd64');
-  const bundles = await bundleStandins({ outDir: kubeDir, kubeVersion });
-  for (const name of standinNames) {
-    const sums = await digests(bundles[name], ['sha256', 'sha512', 'sha1', 'md5']);
-    for (const algo of ['sha512', 'sha1', 'md5'] as const) await writeText(`${bundles[name]}.${algo}`, sums[algo]);
-    artifacts.push({ name, version: kubeVersion, urlPath: path.relative(outDir, bundles[name]), sha256: sums.sha256, source: 'stand-in' });
+  const kubeVersions = [...new Set([kubeVersion, ...(opts.alsoKubeVersions ?? [])])];
+  const kubeDir = (v: string) => path.join(outDir, 'dl.k8s.io', 'release', v, 'bin', 'linux', 'amd64');
+  const bundled = await bundleStandinVersions({ versions: kubeVersions.map((v) => ({ outDir: kubeDir(v), kubeVersion: v })) });
+  const kubeReleases: Record<string, ReleaseArtifact[]> = {};
+  for (const [i, version] of kubeVersions.entries()) {
+    const bundles = bundled[i]!;
+    kubeReleases[version] = [];
+    for (const name of standinNames) {
+      const sums = await digests(bundles[name], ['sha256', 'sha512', 'sha1', 'md5']);
+      for (const algo of ['sha512', 'sha1', 'md5'] as const) await writeText(`${bundles[name]}.${algo}`, sums[algo]);
+      kubeReleases[version].push({ name, version, urlPath: path.relative(outDir, bundles[name]), sha256: sums.sha256, source: 'stand-in' });
+    }
   }
+  artifacts.push(...kubeReleases[kubeVersion]!);
 
   const [etcdServer, etcdClient, containerd, runc, cni, kubectl] = await Promise.all(
     ['etcd-server', 'etcd-client', 'containerd', 'runc', 'containernetworking-plugins', 'kubernetes-client'].map((p) => debPackage(cacheDir, p)),
@@ -230,10 +244,20 @@ export async function buildStandinRelease(opts: BuildOptions): Promise<ReleaseMa
   await writeText(`${kubectlOut}.sha512`, kubectlSums.sha512);
   artifacts.push({ name: 'kubectl', version: kubectlVersion, urlPath: path.relative(outDir, kubectlOut), sha256: kubectlSums.sha256, source: from(kubectl!) });
 
-  const manifest = { kubeVersion, artifacts };
+  const manifest = { kubeVersion, artifacts, kubeReleases };
   // What the mirror serves, for `kprov lab up` to pin the inventory it writes.
   await writeText(path.join(outDir, RELEASE_FILE), `${JSON.stringify({ pins: releasePins(manifest) }, null, 2)}\n`);
   return manifest;
+}
+
+/**
+ * What an inventory sets to install another kube version the tree serves: kube_version and the
+ * stand-ins' checksums (which change with their version string).
+ */
+export function kubeVersionPins(manifest: ReleaseManifest, kubeVersion: string): Record<string, string> {
+  const standins = manifest.kubeReleases[kubeVersion];
+  if (!standins) throw new Error(`the stand-in release serves no ${kubeVersion} (it serves ${Object.keys(manifest.kubeReleases).join(', ')})`);
+  return { kube_version: kubeVersion, ...Object.fromEntries(standins.map((a) => [`${a.name.replace(/-/g, '_')}_checksum`, `sha256:${a.sha256}`])) };
 }
 
 /** Every artifact's version variable, as the release really contains it. */
@@ -264,11 +288,12 @@ async function main(argv: string[]): Promise<void> {
     .description('Build the stand-in Kubernetes v1.13 release tree the lab mirror serves as files_repo')
     .requiredOption('--out <dir>', 'output directory ({HOST}/{PATH} below it)')
     .option('--kube-version <version>', 'Kubernetes version the stand-ins report', 'v1.13.5')
+    .option('--also-kube-version <version...>', 'further versions served next to it (for upgrades)')
     .option('--cache-dir <dir>', 'where Debian packages and build stamps are kept', DEFAULT_CACHE_DIR)
     .option('--manifest <file>', 'also write the manifest JSON to this file')
     .parse(argv);
-  const o = program.opts<{ out: string; kubeVersion: string; cacheDir: string; manifest?: string }>();
-  const manifest = await buildStandinRelease({ outDir: o.out, kubeVersion: o.kubeVersion, cacheDir: o.cacheDir });
+  const o = program.opts<{ out: string; kubeVersion: string; alsoKubeVersion?: string[]; cacheDir: string; manifest?: string }>();
+  const manifest = await buildStandinRelease({ outDir: o.out, kubeVersion: o.kubeVersion, alsoKubeVersions: o.alsoKubeVersion ?? [], cacheDir: o.cacheDir });
   const text = `${JSON.stringify(manifest, null, 2)}\n`;
   if (o.manifest) await writeFile(o.manifest, text);
   process.stdout.write(text);

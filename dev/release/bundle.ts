@@ -49,6 +49,11 @@ export interface BundleOptions {
 
 /** Bundles one entry into one self-contained executable file (esbuild; node18, CommonJS, shebang). */
 export async function bundleFile(entry: string, outFile: string, kubeVersion: string): Promise<void> {
+  await writeIfChanged(outFile, await bundleBytes(entry, kubeVersion));
+}
+
+/** esbuild's output for one entry with `kubeVersion` baked in. */
+async function bundleBytes(entry: string, kubeVersion: string): Promise<Uint8Array> {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
@@ -63,7 +68,17 @@ export async function bundleFile(entry: string, outFile: string, kubeVersion: st
     logLevel: 'silent',
     absWorkingDir: repoRoot(),
   });
-  await writeIfChanged(outFile, result.outputFiles[0]!.contents);
+  return result.outputFiles[0]!.contents;
+}
+
+// Baked in instead of a version, then replaced: one esbuild run serves every patch version.
+const VERSION_PLACEHOLDER = 'v1.13.KPROV_STANDIN_PATCH_PLACEHOLDER';
+
+/** The bundle with `placeholder` (a string literal esbuild kept as it is) replaced by `version`. */
+function withVersion(bundle: Uint8Array, version: string): Buffer {
+  const text = Buffer.from(bundle).toString('utf8');
+  if (!text.includes(VERSION_PLACEHOLDER)) throw new KprovError('internal', 'the stand-in bundle lost its version placeholder');
+  return Buffer.from(text.split(VERSION_PLACEHOLDER).join(version), 'utf8');
 }
 
 /** The DNS stand-in (CoreDNS 1.2.6's contract) for the lab's coredns image: not part of the release tree. */
@@ -73,15 +88,33 @@ export function corednsEntry(root = repoRoot()): string {
 
 /** Bundles the stand-ins into `{outDir}/{name}` and returns name → path. */
 export async function bundleStandins(opts: BundleOptions): Promise<Record<StandinName, string>> {
-  if (!/^v1\.13\.\d+$/.test(opts.kubeVersion)) throw new KprovError('usage', `stand-ins implement v1.13.N only, not ${opts.kubeVersion}`);
+  const [out] = await bundleStandinVersions({ versions: [{ outDir: opts.outDir, kubeVersion: opts.kubeVersion }], ...(opts.names ? { names: opts.names } : {}) });
+  return out!;
+}
+
+/**
+ * The stand-ins for several v1.13 patch versions (the lab serves two, for upgrades): esbuild runs
+ * once per stand-in, and each version's file is the same bundle with only its version string
+ * differing. Returns, per version in order, name → path.
+ */
+export async function bundleStandinVersions(opts: {
+  versions: ReadonlyArray<{ outDir: string; kubeVersion: string }>;
+  names?: readonly StandinName[];
+}): Promise<Array<Record<StandinName, string>>> {
+  for (const v of opts.versions) {
+    if (!/^v1\.13\.\d+$/.test(v.kubeVersion)) throw new KprovError('usage', `stand-ins implement v1.13.N only, not ${v.kubeVersion}`);
+    await mkdir(v.outDir, { recursive: true });
+  }
   const root = repoRoot();
-  await mkdir(opts.outDir, { recursive: true });
-  const out = {} as Record<StandinName, string>;
+  const out = opts.versions.map(() => ({}) as Record<StandinName, string>);
   await Promise.all(
     (opts.names ?? standinNames).map(async (name) => {
-      const file = path.join(opts.outDir, name);
-      await bundleFile(standinEntry(name, root), file, opts.kubeVersion);
-      out[name] = file;
+      const bundle = await bundleBytes(standinEntry(name, root), VERSION_PLACEHOLDER);
+      for (const [i, v] of opts.versions.entries()) {
+        const file = path.join(v.outDir, name);
+        await writeIfChanged(file, withVersion(bundle, v.kubeVersion));
+        out[i]![name] = file;
+      }
     }),
   );
   return out;

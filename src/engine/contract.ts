@@ -27,6 +27,12 @@ export interface Change {
   path?: string;
   /** Unified diff for file content, secrets already masked. */
   diff?: string;
+  /**
+   * The change is made elsewhere (on a host the task delegates to, or through an API), so nothing
+   * the play read from this host goes stale: the read-ahead keeps it (a `custom` change without
+   * a path otherwise drops everything read so far).
+   */
+  elsewhere?: boolean;
 }
 
 /** The hosts and groups of the inventory, as the engine sees them. */
@@ -109,6 +115,12 @@ export interface TaskContext<R = unknown> {
   readonly cache?: ReadCache;
   /** The host's facts, read over its connection on first use and kept for the run. */
   facts(): Promise<HostFacts>;
+  /**
+   * Ansible's `delegate_to`: the run's connection to another inventory host, for a step about
+   * this host that must run there (kubectl drain of a worker runs on a control-plane host).
+   * Absent outside the engine's task loop.
+   */
+  delegateTo?(host: string): Promise<RemoteHost>;
   /** Reports something the user should know without failing the host. */
   warn(message: string): void;
 }

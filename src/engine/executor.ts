@@ -12,7 +12,7 @@ import { ExitCode, isKprovError, KprovError } from '../errors.js';
 import type { InventoryHost } from '../inventory/model.js';
 import type { HostFacts, PlayContext, TemplateRenderer } from './contract.js';
 import type { RemoteHost } from '../ssh/types.js';
-import { describeFailure, type FailureInfo } from './errors.js';
+import { describeFailure, UnreachableError, type FailureInfo } from './errors.js';
 import type { EventBody, EventSink, HostLeftBehind, HostRecap, RunEvent, Status } from './events.js';
 import { gatherFacts as defaultGatherFacts } from '../ssh/facts.js';
 import { runHandlers } from './handlers.js';
@@ -92,6 +92,8 @@ export interface RunRuntime {
   emit(body: EventBody): void;
   /** Set when the run must stop early (interrupt, refusal): checked before anything new starts. */
   stop: RunStop;
+  /** The run's connection to an inventory host, for a step another host delegates to it. */
+  connectTo(host: string, from: string): Promise<RemoteHost>;
 }
 
 export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R>): Promise<RunResult> {
@@ -111,12 +113,29 @@ export async function executePlan<R>(plan: RunPlan<R>, options: ExecuteOptions<R
     clock,
     emit,
     stop,
+    connectTo: () => Promise.reject(new Error('the run has not started')),
   };
   const gather = options.gatherFacts ?? defaultGatherFacts;
   const hostLock = options.dryRun ? undefined : options.hostLock;
   const lockFor = (host: string) =>
     hostLock && new HostLock(host, hostLock, (message) => emit({ type: 'warning', host, message }), () => clock.now());
   const sessions = new Map(plan.hosts.map((h) => [h.name, new HostSession(h, options.connector, gather, lockFor(h.name))]));
+  rt.connectTo = async (name, from) => {
+    let session = sessions.get(name);
+    if (!session) {
+      // A host no play of this run targets (--limit): its session is opened for the delegation.
+      const host = plan.inventory.hosts.find((h) => h.name === name);
+      if (!host) throw new KprovError('internal', `${from} delegates a step to ${name}, which is not an inventory host`, { host: from });
+      session = new HostSession(host, options.connector, gather, undefined);
+      sessions.set(name, session);
+    }
+    try {
+      return await session.connect();
+    } catch (err) {
+      const why = err instanceof UnreachableError ? err.info.message : String(err);
+      throw new KprovError('host', `a step of ${from} runs on ${name}, and ${name} is unreachable (${why})`, { host: from });
+    }
+  };
   const started = clock.now();
 
   emit({
@@ -267,7 +286,8 @@ async function runPlay(rt: RunRuntime, planned: PlannedPlay, sessions: Map<strin
 
 function serialBatchSize(planned: PlannedPlay, hostCount: number): number {
   const serial = planned.play.serial;
-  if (!serial) return hostCount;
+  // A `{{ variable }}` was resolved by planRun; one left here is a plan built by hand: no batches.
+  if (!serial || 'variable' in serial) return hostCount;
   const size = 'count' in serial ? serial.count : Math.ceil((serial.percent * hostCount) / 100);
   return Math.max(1, Math.min(size, hostCount));
 }

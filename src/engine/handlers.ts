@@ -102,7 +102,7 @@ export async function runHandlers(
         return 'skipped';
       }
       const unreachable = err instanceof UnreachableError;
-      if (isKprovError(err) && err.code === 'lock') rt.stop.refuse(err);
+      if (isKprovError(err) && (err.code === 'lock' || err.code === 'refused')) rt.stop.refuse(err);
       const at = { play, step: `handler ${run.name}` };
       if (unreachable) session.markUnreachable(at);
       else session.markFailed(at);

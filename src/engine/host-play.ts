@@ -155,8 +155,8 @@ export async function runHostPlay(
       if (unreachable) session.markUnreachable(at);
       else session.markFailed(at);
       control.hostFailed(host);
-      // Another run holds this host: nothing more of this run may change anything anywhere.
-      if (isKprovError(err) && err.code === 'lock') rt.stop.refuse(err);
+      // Another run holds this host, or the host refused the run: nothing more of this run may change anything anywhere.
+      if (isKprovError(err) && (err.code === 'lock' || err.code === 'refused')) rt.stop.refuse(err);
     }
     if (current) {
       rt.emit({
@@ -288,6 +288,7 @@ function taskContext(rt: RunRuntime, planned: PlannedPlay, session: HostSession,
     render: rt.render,
     cache,
     facts: () => session.facts(),
+    delegateTo: (name) => rt.connectTo(name, session.host.name),
     warn: (message) => rt.emit({ type: 'warning', message, host: session.host.name, play }),
   };
 }

@@ -15,8 +15,11 @@ export interface PlayRole {
   location: SourceLocation;
 }
 
-/** `serial`: hosts per batch, as a count or a percentage of the play's hosts. */
-export type Serial = { count: number } | { percent: number };
+/**
+ * `serial`: hosts per batch, as a count or a percentage of the play's hosts, or a variable that
+ * gives one (Kubespray's `serial: "{{ serial | default(1) }}"`), resolved when the run is planned.
+ */
+export type Serial = { count: number } | { percent: number } | { variable: string; fallback?: string };
 
 export interface Play {
   name: string;
@@ -50,6 +53,7 @@ export interface Play {
   location: SourceLocation;
   hostsLocation: SourceLocation;
   beyondLimitLocation: SourceLocation | undefined;
+  serialLocation?: SourceLocation;
 }
 
 export interface Playbook {
@@ -75,10 +79,26 @@ const hostsSchema = z
   .union([z.string().trim().min(1), z.array(z.string().trim().min(1)).min(1)])
   .transform((v) => (Array.isArray(v) ? v.join(':') : v));
 
+export const SERIAL_EXPRESSION = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*default\(\s*(?:(['"])(.*?)\2|([0-9]+))\s*\)\s*)?\}\}$/;
+
 const serialSchema = z.union([
   z.number().int().positive(),
-  z.string().regex(/^(100|[1-9][0-9]?)%$/, 'serial is a host count or a percentage such as "30%"'),
+  z
+    .string()
+    .trim()
+    .refine((v) => /^(100|[1-9][0-9]?)%$/.test(v) || SERIAL_EXPRESSION.test(v), 'serial is a host count, a percentage such as "30%", or "{{ variable | default(1) }}"'),
 ]);
+
+/** A validated `serial:` value as the Serial it stands for. */
+export function parseSerial(v: number | string): Serial {
+  if (typeof v === 'number') return { count: v };
+  const m = SERIAL_EXPRESSION.exec(v.trim());
+  if (m) {
+    const fallback = m[3] ?? m[4];
+    return { variable: m[1]!, ...(fallback !== undefined ? { fallback } : {}) };
+  }
+  return { percent: Number.parseInt(v, 10) };
+}
 
 const playSchema = z.strictObject({
   name: z.string().trim().min(1),
@@ -116,7 +136,7 @@ export function parsePlaybook(text: string, file: string): Playbook {
       hosts: p.hosts,
       roles,
       tags: p.tags ?? [],
-      serial: p.serial === undefined ? undefined : typeof p.serial === 'number' ? { count: p.serial } : { percent: Number.parseInt(p.serial, 10) },
+      serial: p.serial === undefined ? undefined : parseSerial(p.serial),
       anyErrorsFatal: p.any_errors_fatal ?? false,
       maxFailPercentage: p.max_fail_percentage,
       gatherFacts: p.gather_facts ?? false,
@@ -126,6 +146,7 @@ export function parsePlaybook(text: string, file: string): Playbook {
       location: locate(source, [i]),
       hostsLocation: locate(source, [i, 'hosts']),
       beyondLimitLocation: p.beyond_limit === undefined ? undefined : locate(source, [i, 'beyond_limit']),
+      ...(p.serial !== undefined ? { serialLocation: locate(source, [i, 'serial']) } : {}),
     };
   });
   const seen = new Map<string, number>();

@@ -103,6 +103,7 @@ export class ReadCache {
    * service, a command) may have changed anything, so all of it.
    */
   invalidate(changes: readonly Change[]): void {
+    changes = changes.filter((c) => c.elsewhere !== true);
     if (changes.length === 0) return;
     this.commands.clear();
     for (const c of changes) {

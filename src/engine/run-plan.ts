@@ -8,7 +8,7 @@ import { KprovError } from '../errors.js';
 import type { InventoryHost } from '../inventory/model.js';
 import type { Handler, InventoryView, Role } from './contract.js';
 import { selectHosts } from './patterns.js';
-import type { Play, Playbook, PlayRole } from './playbook.js';
+import { parseSerial, type Play, type Playbook, type PlayRole, type Serial } from './playbook.js';
 import type { RoleRegistry } from './role-registry.js';
 import { requireKnownTags, tagFilter, type TagFilter } from './tags.js';
 
@@ -78,7 +78,8 @@ export function planRun<R>(playbook: Playbook, inventory: InventoryView, registr
       }
       return { entry, role, tags: unique([...play.tags, ...entry.tags, ...(role.tags ?? [])]) };
     });
-    return { index, play, hosts, roles, handlers: collectHandlers(play, roles) };
+    const serial = resolveSerial(play, options.variables ?? {});
+    return { index, play: serial === play.serial ? play : { ...play, serial }, hosts, roles, handlers: collectHandlers(play, roles) };
   });
   checkTags(playbook, registry, options);
   const targeted = new Set(plays.flatMap((p) => p.hosts.map((h) => h.name)));
@@ -128,6 +129,30 @@ export function hostsPattern(play: Play, variables: Readonly<Record<string, unkn
     });
   }
   return text;
+}
+
+/**
+ * A play's `serial:` as a count or a percentage: `"{{ serial | default(1) }}"` takes the variable
+ * (`-e serial=2`), or the default when it is unset; anything else it gives is a usage error.
+ */
+export function resolveSerial(play: Play, variables: Readonly<Record<string, unknown>>): Serial | undefined {
+  const serial = play.serial;
+  if (!serial || !('variable' in serial)) return serial;
+  const value = variables[serial.variable];
+  const given = value === undefined || value === null || value === '' ? serial.fallback : String(value).trim();
+  const where = play.serialLocation ?? play.location;
+  if (given === undefined) {
+    throw new KprovError('usage', `play "${play.name}" takes its batch size from ${serial.variable}, and ${serial.variable} is not set`, {
+      location: where,
+      hint: `set it: -e ${serial.variable}=2 (hosts per batch) or -e ${serial.variable}=30%`,
+    });
+  }
+  if (/^[1-9][0-9]*$/.test(given)) return { count: Number(given) };
+  if (/^(100|[1-9][0-9]?)%$/.test(given)) return parseSerial(given);
+  throw new KprovError('usage', `play "${play.name}": ${serial.variable} is "${given}", not a host count or a percentage`, {
+    location: where,
+    hint: `-e ${serial.variable}=2 (hosts per batch) or -e ${serial.variable}=30%`,
+  });
 }
 
 /**

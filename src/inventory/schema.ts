@@ -19,6 +19,7 @@ import { REMOVE_NODE_VARIABLES } from '../roles/remove-node/variables.js';
 import { RESET_VARIABLES } from '../roles/reset/variables.js';
 import { RUNTIME_VARIABLES } from '../roles/runtime/variables.js';
 import { SSH_KEYS_VARIABLES } from '../roles/ssh-keys/variables.js';
+import { UPGRADE_VARIABLES } from '../roles/upgrade/variables.js';
 import { HOST_VARIABLES } from './host-variables.js';
 import { defaultsOf, identityKeys, scopesOf, shapeOf, type AgreementScope } from './variables.js';
 
@@ -38,6 +39,7 @@ const VARIABLES = {
   ...CHECK_VARIABLES,
   ...RESET_VARIABLES,
   ...REMOVE_NODE_VARIABLES,
+  ...UPGRADE_VARIABLES,
   ...PREINSTALL_VARIABLES,
   ...PKI_VARIABLES,
   ...ARTIFACT_VARIABLES,

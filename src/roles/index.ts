@@ -20,8 +20,10 @@ import { runtimeRole } from './runtime/index.js';
 import { scalePreflightRole } from './scale/index.js';
 import { sshKeysRole } from './ssh-keys/index.js';
 import { verifyRole } from './verify/index.js';
+import { upgradeControlPlaneRole, upgradeEtcdRole, upgradeNodeRole, upgradePreflightRole, upgradeSnapshotRole } from './upgrade/index.js';
+import { kubeVersionRole } from './upgrade/version.js';
 
-export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, scalePreflightRole, runtimeRole, cniRole, podRoutesRole, etcdRole, staticPodKubeletRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole];
+export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, scalePreflightRole, runtimeRole, cniRole, podRoutesRole, etcdRole, staticPodKubeletRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole, kubeVersionRole, upgradePreflightRole, upgradeSnapshotRole, upgradeEtcdRole, upgradeControlPlaneRole, upgradeNodeRole];
 
 export function builtinRoleRegistry(): RoleRegistry<ClusterRun> {
   return new RoleRegistry(builtinRoles);

@@ -33,7 +33,7 @@ export const restartHandlerName = (c: ControlPlaneComponent) => `restart ${c}`;
 
 const FOLLOWERS = ['kube-controller-manager', 'kube-scheduler'] as const;
 
-const HEALTH = { timeoutMs: 90_000, intervalMs: 500 };
+export const HEALTH = { timeoutMs: 90_000, intervalMs: 500 };
 
 function hostOf(ctx: ClusterTaskContext): ClusterHost {
   const host = ctx.run.topology.controlPlane.find((h) => h.name === ctx.host.name);
@@ -41,13 +41,14 @@ function hostOf(ctx: ClusterTaskContext): ClusterHost {
   return host;
 }
 
-async function kubectlFor(ctx: ClusterTaskContext): Promise<Kubectl> {
+/** The kubectl kprov installs on this control-plane host, with its admin.conf. */
+export async function kubectlFor(ctx: ClusterTaskContext): Promise<Kubectl> {
   const pki = await ctx.run.pki();
   return { bin: `${hostOf(ctx).vars.bin_dir}/kubectl`, kubeconfig: controlPlaneFiles(pki.plan, ctx.host.name).adminConf };
 }
 
-/** Readiness of each component on its host. */
-const HEALTHY: Record<ControlPlaneComponent, HealthProbe<ClusterRun>> = {
+/** Readiness of each component on its host (also the upgrade's health gate). */
+export const HEALTHY: Record<ControlPlaneComponent, HealthProbe<ClusterRun>> = {
   'kube-apiserver': apiserverHealth(kubectlFor),
   'kube-controller-manager': componentHealth(kubectlFor, 'controller-manager'),
   'kube-scheduler': componentHealth(kubectlFor, 'scheduler'),

@@ -33,7 +33,7 @@ import { backupTimerHandler, scheduledBackupTasks } from './scheduled-backup.js'
 
 export const RESTART_ETCD = 'restart etcd';
 /** A new cluster elects its first leader within a few election timeouts (5 s each). */
-const HEALTH_TIMEOUT_MS = 120_000;
+export const HEALTH_TIMEOUT_MS = 120_000;
 
 function memberOf(ctx: ClusterTaskContext): EtcdMember {
   const member = ctx.run.topology.etcd.find((m) => m.host.name === ctx.host.name);
@@ -49,7 +49,7 @@ export async function etcdctlFor(ctx: ClusterTaskContext): Promise<Etcdctl> {
 }
 
 /** Ready = the local member answers `endpoint health` (a quorum read) with the health-check client. */
-const healthy: HealthProbe<ClusterRun> = { command: async (ctx) => localMemberHealth(await etcdctlFor(ctx)) };
+export const healthy: HealthProbe<ClusterRun> = { command: async (ctx) => localMemberHealth(await etcdctlFor(ctx)) };
 
 async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
   const topology = ctx.run.topology;

@@ -14,12 +14,15 @@ import { healthyTask, httpHealth } from './health.js';
 import { API_PROXY_TAGS, apiProxyHealthTasks, apiProxyTasks } from './api-proxy.js';
 import { KprovError } from '../../errors.js';
 import type { ClusterHost } from '../../cluster/topology.js';
+import { versionMarkerTask } from '../upgrade/version.js';
 import { KUBE_PROXY_CONFIG, KUBE_PROXY_DIR, KUBE_PROXY_HEALTHZ_PORT, KUBELET_CONFIG, KUBELET_DIR, KUBELET_HEALTHZ_PORT, kubeletExtraArgs, nodeTemplateVars } from './settings.js';
 
 export const RESTART_KUBELET = 'restart kubelet';
 export const RESTART_KUBE_PROXY = 'restart kube-proxy';
 export const KUBELET_UNIT_PATH = '/etc/systemd/system/kubelet.service';
 export const KUBE_PROXY_UNIT_PATH = '/etc/systemd/system/kube-proxy.service';
+export const KUBELET_HEALTH = { unit: 'kubelet.service', port: KUBELET_HEALTHZ_PORT, path: '/healthz' };
+export const KUBE_PROXY_HEALTH = { unit: 'kube-proxy.service', port: KUBE_PROXY_HEALTHZ_PORT, path: '/healthz' };
 
 export interface NodeFilesRendered {
   kubeletConfig: string;
@@ -55,8 +58,8 @@ export function restartFor(f: PkiHostFile): readonly string[] {
 export const KUBELET = ['kubelet'];
 const KUBE_PROXY = ['kube-proxy'];
 
-export const kubeletHealth = { unit: 'kubelet.service', port: KUBELET_HEALTHZ_PORT, path: '/healthz' };
-const proxyHealth = { unit: 'kube-proxy.service', port: KUBE_PROXY_HEALTHZ_PORT, path: '/healthz' };
+export const kubeletHealth = KUBELET_HEALTH;
+const proxyHealth = KUBE_PROXY_HEALTH;
 
 export const restartKubelet = restartHandler<ClusterRun>({ name: RESTART_KUBELET, unit: kubeletHealth.unit, timeoutMs: 90_000, healthy: httpHealth(kubeletHealth.port, kubeletHealth.path) });
 
@@ -74,6 +77,9 @@ export async function kubeletTasks(
   return {
     files: [
       artifactBinaries({ name: 'kubelet binary', artifact: 'kubelet', notify: [RESTART_KUBELET], tags: KUBELET }),
+      // The version these binaries are, for apply cluster and upgrade-cluster to read. Written
+      // before the units start: a file written after a start would make its restart handlers run.
+      versionMarkerTask(ctx, KUBELET),
       ...(await pkiFileTasks(ctx, ['node'], { notify: extra.notify ?? restartFor })),
       directory({ path: files.staticPodPath, mode: 0o755 }),
       ...(extra.beforeStart ?? []),

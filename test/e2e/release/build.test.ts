@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { digests } from '../../../dev/release/archive.js';
-import { buildStandinRelease, type ReleaseManifest } from '../../../dev/release/build.js';
+import { buildStandinRelease, kubeVersionPins, type ReleaseManifest } from '../../../dev/release/build.js';
 import { upstreamVersionOf } from '../../../dev/release/debs.js';
 
 let work: string;
@@ -137,4 +137,28 @@ test('a rebuild with unchanged inputs reuses everything; a rebuilt archive has i
   assert.deepEqual(JSON.parse(await readFile(manifestFile, 'utf8')), fromCli);
   assert.ok(existsSync(etcdTar));
   assert.deepEqual(fromCli, manifest);
+});
+
+test('a second patch version is served next to the first: the same stand-ins, only the version they report differing', async () => {
+  const both = await buildStandinRelease({ outDir: tree, kubeVersion: 'v1.13.5', alsoKubeVersions: ['v1.13.6'] });
+  assert.deepEqual(Object.keys(both.kubeReleases), ['v1.13.5', 'v1.13.6']);
+  assert.deepEqual(both.artifacts, manifest.artifacts, 'the first version is what it was');
+  for (const a of both.kubeReleases['v1.13.6']!) {
+    const file = path.join(tree, a.urlPath);
+    assert.equal(a.urlPath, `dl.k8s.io/release/v1.13.6/bin/linux/amd64/${a.name}`);
+    const first = path.join(tree, both.kubeReleases['v1.13.5']!.find((x) => x.name === a.name)!.urlPath);
+    // Byte for byte the same but for the version string (one digit).
+    const [x, y] = [await readFile(first), await readFile(file)];
+    assert.equal(x.length, y.length, a.name);
+    const differ = [...x.keys()].filter((i) => x[i] !== y[i]);
+    assert.ok(differ.length >= 1 && differ.length <= 4, `${a.name}: ${differ.length} byte(s) differ`);
+    for (const i of differ) assert.deepEqual([String.fromCharCode(x[i]!), y.subarray(i - 6, i + 1).toString()], ['5', 'v1.13.6'], a.name);
+    assert.ok(existsSync(`${file}.sha512`));
+  }
+  const kubelet = path.join(tree, both.kubeReleases['v1.13.6']!.find((a) => a.name === 'kubelet')!.urlPath);
+  assert.equal((await execa(kubelet, ['--version'])).stdout, 'Kubernetes v1.13.6');
+  const pins = kubeVersionPins(both, 'v1.13.6');
+  assert.equal(pins['kube_version'], 'v1.13.6');
+  assert.match(pins['kubelet_checksum'] ?? '', /^sha256:[0-9a-f]{64}$/);
+  assert.throws(() => kubeVersionPins(both, 'v1.13.7'), /serves no v1\.13\.7/);
 });

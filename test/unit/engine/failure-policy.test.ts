@@ -167,7 +167,7 @@ test('the left-behind block names each host, what it did and what the next run d
 async function clusterYaml(): Promise<string> {
   return readFile(path.join(packageRoot, 'playbooks', 'cluster.yml'), 'utf8');
 }
-const CLUSTER_ROLES = ['ssh-keys', 'preinstall', 'runtime', 'cni', 'etcd', 'static-pod-kubelet', 'control-plane', 'node', 'dns', 'verify'];
+const CLUSTER_ROLES = ['ssh-keys', 'preinstall', 'kube-version', 'runtime', 'cni', 'static-pod-kubelet', 'etcd', 'control-plane', 'node', 'dns', 'verify'];
 function clusterRoles(failing: Record<string, string[]>): Role[] {
   return CLUSTER_ROLES.map((name) => role(name, () => [commandTask(`${name} step`, failing[name] ?? [], ['boom']), convergingTask(`${name} state`)]));
 }

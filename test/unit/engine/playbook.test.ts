@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { hostsPattern, planRun } from '../../../src/engine/run-plan.js';
+import { hostsPattern, planRun, resolveSerial } from '../../../src/engine/run-plan.js';
 import { loadPlaybook, parsePlaybook, resolvePlaybookPath } from '../../../src/engine/playbook.js';
 import { RoleRegistry } from '../../../src/engine/role-registry.js';
 import { KprovError } from '../../../src/errors.js';
@@ -184,4 +184,18 @@ test("a play's hosts may name a variable: {{ node }}, {{ node | default('…') }
   const roles = new RoleRegistry([role('a', () => [convergingTask('a')])]);
   const plan = planRun(pb, clusterInventory(2), roles, { variables: { node: 'node5' } });
   assert.deepEqual(plan.plays.map((p) => p.hosts.map((h) => h.name)), [['node5'], ['node1', 'node2', 'node3', 'node4']]);
+});
+
+test("a play's serial may name a variable (Kubespray's -e serial=2), with a default; a bad value is a usage error at its line", () => {
+  const pb = parsePlaybook('- name: workers\n  hosts: all\n  serial: "{{ serial | default(1) }}"\n  roles: [a]\n- name: nodefault\n  hosts: all\n  serial: "{{ batch }}"\n  roles: [a]\n', 'pb.yml');
+  assert.deepEqual(pb.plays[0]!.serial, { variable: 'serial', fallback: '1' });
+  assert.deepEqual(resolveSerial(pb.plays[0]!, {}), { count: 1 });
+  assert.deepEqual(resolveSerial(pb.plays[0]!, { serial: 2 }), { count: 2 });
+  assert.deepEqual(resolveSerial(pb.plays[0]!, { serial: '50%' }), { percent: 50 });
+  assert.throws(() => resolveSerial(pb.plays[0]!, { serial: 'two' }), (err: KprovError) => err.code === 'usage' && /serial is "two"/.test(err.message) && err.location?.line === 3);
+  assert.throws(() => resolveSerial(pb.plays[1]!, {}), (err: KprovError) => err.code === 'usage' && /batch is not set/.test(err.message));
+  assert.throws(() => parsePlaybook('- name: x\n  hosts: all\n  serial: "{{ a.b }}"\n  roles: [a]\n', 'pb.yml'), /serial is a host count/);
+  const roles = new RoleRegistry([role('a', () => [convergingTask('a')])]);
+  const plan = planRun(pb, clusterInventory(2), roles, { variables: { serial: '3', batch: 2 } });
+  assert.deepEqual(plan.plays.map((p) => p.play.serial), [{ count: 3 }, { count: 2 }]);
 });

@@ -118,6 +118,11 @@ test('the cache: read-ahead answers without commands; a change drops what it may
   await cache.unit(host, 'app.service');
   assert.equal(calls(), afterRead + 4);
 
+  // A change made elsewhere (a delegated kubectl drain) leaves what was read from this host.
+  cache.invalidate([{ kind: 'custom', summary: 'drain node2', elsewhere: true }]);
+  await cache.stat(host, '/etc/app/b.conf');
+  assert.equal(calls(), afterRead + 4);
+
   // A change without a path (a started service, a command) may have changed anything.
   cache.invalidate([{ kind: 'service', summary: 'start app.service' }]);
   await cache.stat(host, '/etc/app/b.conf');
