@@ -19,21 +19,16 @@ import { pinVariables, startClusterLab } from '../../dev/cluster-lab.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { readLabState } from '../../src/lab/state.js';
 import { labSkipReason } from '../support/lab.js';
-import { eventsOf } from '../support/run-events.js';
+import { eventsOf, hostFailures, parseRunEvents } from '../support/run-events.js';
 import { ETCD_TLS, HOST_KUBECTL } from '../support/converged.js';
 
 const NAME = 'e2e-rmnode';
 const HOSTS = ['node1', 'node2', 'node3', 'node4'];
 const of = eventsOf;
 
-/** Each failed host's step, error and output, for an assertion's message. */
-const failures = (r: { events: RunEvent[]; stderr: string }) =>
-  of(r.events, 'host:finish')
-    .filter((e) => e.error)
-    .map((e) => `${e.host}: ${e.step}: ${e.error!.message}\n  ${(e.error!.output ?? []).join('\n  ')}`)
-    .join('\n') + `\n${r.stderr}`;
+const failures = hostFailures;
 
-const parse = (stdout: string): RunEvent[] => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as RunEvent);
+const parse = parseRunEvents;
 
 test('remove-node: a worker and etcd member drained and removed, a dead node removed without its host steps, quorum kept', { skip: labSkipReason(), timeout: 1_200_000 }, async () => {
   const lab = await startClusterLab({ name: NAME, hosts: HOSTS.length });

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { pinVariables, startClusterLab } from '../../dev/cluster-lab.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { labSkipReason } from '../support/lab.js';
-import { eventsOf } from '../support/run-events.js';
+import { eventsOf, hostFailures, parseRunEvents } from '../support/run-events.js';
 import { ETCD_TLS, HOST_KUBECTL } from '../support/converged.js';
 
 const NAME = 'scl-e2e';
@@ -26,13 +26,9 @@ const EXISTING = ['node1', 'node2', 'node3'];
 const UNITS = ['containerd', 'kubelet', 'kube-proxy', 'kprov-pod-routes', 'etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 const of = eventsOf;
 
-const parse = (stdout: string): RunEvent[] => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as RunEvent);
+const parse = parseRunEvents;
 
-const failures = (r: { events: RunEvent[]; stderr: string }) =>
-  of(r.events, 'host:finish')
-    .filter((e) => e.error)
-    .map((e) => `${e.host}: ${e.step}: ${e.error!.message}\n  ${(e.error!.output ?? []).join('\n  ')}`)
-    .join('\n') + `\n${r.stderr}`;
+const failures = hostFailures;
 
 const changedTasks = (events: RunEvent[]) => of(events, 'task:finish').filter((e) => e.status === 'changed').map((e) => `${e.host} ${e.role}: ${e.task}`);
 

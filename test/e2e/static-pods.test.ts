@@ -19,7 +19,7 @@ import path from 'node:path';
 import { pinVariables, startClusterLab } from '../../dev/cluster-lab.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { labSkipReason } from '../support/lab.js';
-import { eventsOf } from '../support/run-events.js';
+import { eventsOf, hostFailures, parseRunEvents } from '../support/run-events.js';
 import { ETCD_TLS, HOST_KUBECTL } from '../support/converged.js';
 
 const NAME = 'e2e-static';
@@ -29,12 +29,8 @@ const ETCD = ['node1', 'node2', 'node3'];
 const COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 const of = eventsOf;
 
-const parse = (stdout: string): RunEvent[] => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as RunEvent);
-const failures = (r: { events: RunEvent[]; stderr: string }) =>
-  of(r.events, 'host:finish')
-    .filter((e) => e.error)
-    .map((e) => `${e.host}: ${e.step}: ${e.error!.message}\n  ${(e.error!.output ?? []).join('\n  ')}`)
-    .join('\n') + `\n${r.stderr}`;
+const parse = parseRunEvents;
+const failures = hostFailures;
 
 test('etcd and the control plane as static pods: mirror pods Running, no units, check passes, a no-op re-apply, a flag change rolls one host at a time, switched to units and back in place', { skip: labSkipReason(), timeout: 1_200_000 }, async () => {
   const lab = await startClusterLab({ name: NAME, hosts: HOSTS.length });

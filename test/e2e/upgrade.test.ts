@@ -22,20 +22,16 @@ import { writeFile } from 'node:fs/promises';
 import { kubeVersionPins, pinVariables, RELEASE_DIR, startClusterLab, UPGRADE_KUBE_VERSION } from '../../dev/cluster-lab.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { labSkipReason } from '../support/lab.js';
-import { eventsOf } from '../support/run-events.js';
+import { eventsOf, hostFailures, parseRunEvents } from '../support/run-events.js';
 import { assertNodesReadyAndEtcdHealthy, HOST_KUBECTL } from '../support/converged.js';
 
 const NAME = 'upg-e2e';
 const HOSTS = ['node1', 'node2', 'node3'];
 const of = eventsOf;
 
-const failures = (r: { events: RunEvent[]; stderr: string }) =>
-  of(r.events, 'host:finish')
-    .filter((e) => e.error)
-    .map((e) => `${e.host}: ${e.step}: ${e.error!.message}\n  ${(e.error!.output ?? []).join('\n  ')}`)
-    .join('\n') + `\n${r.stderr}`;
+const failures = hostFailures;
 
-const parse = (stdout: string): RunEvent[] => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as RunEvent);
+const parse = parseRunEvents;
 const changedTasks = (events: RunEvent[]) => of(events, 'task:finish').filter((e) => e.status === 'changed').map((e) => `${e.host} ${e.role}: ${e.task}`);
 
 test('upgrade-cluster: v1.13.5 → v1.13.6 host by host with a snapshot first; apply cluster refuses a version change; a second run is a no-op', { skip: labSkipReason(), timeout: 1_200_000 }, async () => {
