@@ -1,16 +1,17 @@
 /**
- * control_plane_deployment_type and etcd_deployment_type static_pod on a 3-host lab (node1 and
- * node2 control plane + etcd, node3 a worker through its node-local API proxy and the third etcd
- * member), kubeadm's layout:
- *   1. a fresh apply: the real kubectl lists the control plane's mirror pods Running on their
- *      nodes, no control-plane systemd unit exists, the manifests are in /etc/kubernetes/manifests,
+ * control_plane_deployment_type and etcd_deployment_type static_pod on a 5-host lab (node1–3
+ * control plane + etcd, node4 and node5 workers through their node-local API proxies), kubeadm's
+ * layout:
+ *   1. a fresh apply: the real kubectl lists the 12 control-plane mirror pods and the 2 proxies
+ *      Running on their nodes, 3 healthy etcd members, no etcd or control-plane systemd unit, the manifests are in /etc/kubernetes/manifests,
  *      and `kprov apply check` passes (pods on every node reach each other);
  *   2. a re-apply changes nothing and restarts nothing;
  *   3. a changed API server flag replaces only the kube-apiserver pods, one host at a time, each
  *      healthy before the next; the controller managers and schedulers keep running;
- *   4. switched to systemd units and 5. back to static pods, in place, one host at a time: `kprov
- *      plan` shows the switch, the API answers node3 through its proxy every second throughout,
- *      a key written to etcd before is still there, and each re-apply changes nothing.
+ *   4. switched to systemd units and 5. back to static pods (node1's kube-apiserver image removed
+ *      first: it is pulled before the unit stops), in place, one host at a time: `kprov plan`
+ *      shows the switch, the API answers node4 through its proxy every second throughout, a key
+ *      written to etcd before is still there, and each re-apply changes nothing.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,9 +24,10 @@ import { eventsOf, hostFailures, parseRunEvents } from '../support/run-events.js
 import { ETCD_TLS, HOST_KUBECTL } from '../support/converged.js';
 
 const NAME = 'e2e-static';
-const HOSTS = ['node1', 'node2', 'node3'];
-const CONTROL_PLANE = ['node1', 'node2'];
-const ETCD = ['node1', 'node2', 'node3'];
+const HOSTS = ['node1', 'node2', 'node3', 'node4', 'node5'];
+const CONTROL_PLANE = ['node1', 'node2', 'node3'];
+const ETCD = CONTROL_PLANE;
+const WORKERS = ['node4', 'node5'];
 const COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'];
 const of = eventsOf;
 
@@ -51,8 +53,8 @@ test('etcd and the control plane as static pods: mirror pods Running, no units, 
     /** component-node → container id, from containerd on each host. */
     const containers = async () => {
       const out: Record<string, string> = {};
-      for (const host of HOSTS) {
-        for (const c of [...(CONTROL_PLANE.includes(host) ? COMPONENTS : []), 'etcd']) {
+      for (const host of CONTROL_PLANE) {
+        for (const c of [...COMPONENTS, 'etcd']) {
           const r = await lab.exec(host, ['ctr', '-n', 'k8s.io', 'containers', 'ls', '-q', `labels."io.kubernetes.container.name"==${c}`]);
           out[`${c}-${host}`] = r.stdout.trim();
         }
@@ -63,9 +65,9 @@ test('etcd and the control plane as static pods: mirror pods Running, no units, 
     // 1. A fresh cluster.
     const fresh = await kprov(['apply', 'cluster']);
     assert.equal(fresh.code, 0, failures(fresh));
-    console.log(`measured: fresh apply, static-pod control plane on 3 hosts ${(fresh.ms / 1000).toFixed(1)} s`);
+    console.log(`measured: fresh apply, etcd and control plane as static pods on 5 hosts ${(fresh.ms / 1000).toFixed(1)} s`);
     let rows = '';
-    const expected = [...COMPONENTS.flatMap((c) => CONTROL_PLANE.map((h) => `${c}-${h} ${h} Running`)), ...ETCD.map((h) => `etcd-${h} ${h} Running`), 'nginx-proxy-node3 node3 Running'].sort();
+    const expected = [...COMPONENTS.flatMap((c) => CONTROL_PLANE.map((h) => `${c}-${h} ${h} Running`)), ...ETCD.map((h) => `etcd-${h} ${h} Running`), ...WORKERS.map((h) => `nginx-proxy-${h} ${h} Running`)].sort();
     for (let i = 0; i < 60; i++) {
       const r = await kubectl(['-n', 'kube-system', 'get', 'pods', '-o', 'jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.phase}{"\\n"}{end}']);
       rows = r.stdout.trim().split('\n').sort().join('\n');
@@ -75,7 +77,7 @@ test('etcd and the control plane as static pods: mirror pods Running, no units, 
     assert.equal(rows, expected.join('\n'), 'the mirror pods, Running on their nodes');
     for (const host of HOSTS) {
       const r = await lab.exec(host, ['sh', '-c', 'ls /etc/kubernetes/manifests; ls /etc/systemd/system | grep -E "^(etcd|kube-(apiserver|controller-manager|scheduler))\\." || true']);
-      const manifests = [...(CONTROL_PLANE.includes(host) ? ['etcd', ...COMPONENTS] : ['etcd', 'nginx-proxy']), ].map((c) => (c === 'nginx-proxy' ? 'nginx-proxy.yml' : `${c}.yaml`)).sort();
+      const manifests = (CONTROL_PLANE.includes(host) ? ['etcd', ...COMPONENTS].map((c) => `${c}.yaml`) : ['nginx-proxy.yml']).sort();
       assert.deepEqual(r.stdout.trim().split('\n'), manifests, `${host}: manifests, no units`);
     }
     // The real etcdctl: three healthy members, etcd running in its pods.
@@ -114,17 +116,21 @@ test('etcd and the control plane as static pods: mirror pods Running, no units, 
     assert.equal(put.code, 0, put.stderr);
     for (const mode of ['host', 'static_pod'] as const) {
       await pinVariables(lab.inventoryDir, { control_plane_deployment_type: mode, etcd_deployment_type: mode });
+      // Back to static pods without node1's kube-apiserver image: pulled before its unit stops.
+      const image = `k8s.gcr.io/kube-apiserver:${lab.release.kubeVersion}`;
+      if (mode === 'static_pod') assert.equal((await lab.exec('node1', ['ctr', '-n', 'k8s.io', 'images', 'rm', image])).code, 0);
       const plan = await lab.kprov(['plan', 'cluster', '-i', lab.inventoryDir], { timeoutMs: 300_000 });
       assert.equal(plan.code, 0, plan.stderr);
+      if (mode === 'static_pod') assert.match(plan.stdout, new RegExp(`pull ${image.replace(/\./g, '\\.')} through the kubelet`));
       for (const c of ['etcd', 'kube-apiserver']) {
         assert.match(plan.stdout, new RegExp(mode === 'host' ? `switch ${c} from its static pod to its systemd unit` : `switch ${c} from its systemd unit to a static pod`));
       }
-      // node3 asks the API through its proxy every second while the control plane switches.
+      // A worker asks the API through its proxy every second while the control plane switches.
       const samples = { ok: 0, failed: 0, failures: [] as string[] };
       let sampling = true;
       const sampler = (async () => {
         while (sampling) {
-          const r = await lab.exec('node3', ['curl', '-sk', '--max-time', '2', 'https://127.0.0.1:6443/healthz'], { timeoutMs: 10_000 });
+          const r = await lab.exec('node4', ['curl', '-sk', '--max-time', '2', 'https://127.0.0.1:6443/healthz'], { timeoutMs: 10_000 });
           if (r.stdout.trim() === 'ok') samples.ok++;
           else {
             samples.failed++;
@@ -137,7 +143,7 @@ test('etcd and the control plane as static pods: mirror pods Running, no units, 
       sampling = false;
       await sampler;
       assert.equal(switched.code, 0, failures(switched));
-      console.log(`measured: switch to ${mode} ${(switched.ms / 1000).toFixed(1)} s; API through node3's proxy: ${samples.ok} ok, ${samples.failed} failed`);
+      console.log(`measured: switch to ${mode} ${(switched.ms / 1000).toFixed(1)} s; API through node4's proxy: ${samples.ok} ok, ${samples.failed} failed`);
       assert.equal(samples.failed, 0, `the API answered throughout (${samples.ok} ok):\n${samples.failures.join('\n')}\n${of(switched.events, 'handler:finish').map((e) => `${e.host} ${e.handler} ${e.status} ${e.durationMs} ms`).join('\n')}`);
       const handlers = of(switched.events, 'handler:finish').map((e) => `${e.host} ${e.handler} ${e.status}`);
       assert.deepEqual(handlers, [...ETCD.map((h) => `${h} restart etcd changed`), ...COMPONENTS.flatMap((c) => CONTROL_PLANE.map((h) => `${h} restart ${c} changed`))], `${mode}: etcd, then every component, one host at a time`);

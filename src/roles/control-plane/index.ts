@@ -13,9 +13,10 @@ import { KprovError } from '../../errors.js';
 import path from 'node:path';
 import { directory, file, healthGate, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
 import type { ClusterHandler, ClusterPlayContext, ClusterRole, ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
-import { renderStaticPod } from './static-pods.js';
+import { imageOf, renderStaticPod } from './static-pods.js';
+import { prepullTask } from '../../cluster/image-prepull.js';
 import { apiProxySettleMs } from '../node/api-proxy.js';
-import { leaveStaticPod, manifestFiles, manifestPath, stagedManifestPath, manifestTask, noStaticPodTask, staticPodRestart, unlessStaticPodRuns } from '../../cluster/static-pod-tasks.js';
+import { leaveStaticPod, manifestDir, manifestFiles, manifestPath, stagedManifestPath, manifestTask, noStaticPodTask, staticPodRestart, unlessStaticPodRuns } from '../../cluster/static-pod-tasks.js';
 import { validateClusterUnits } from '../cluster-units.js';
 import { writeLocalhostArtifacts } from './localhost-artifacts.js';
 import { apiserverHealth, componentHealth, type Kubectl } from './health.js';
@@ -74,7 +75,11 @@ async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
       ...shared,
       directory({ path: path.posix.join(host.vars.kube_config_dir, 'manifests'), mode: 0o755 }),
       directory({ path: path.posix.dirname(stagedManifestPath(host.vars, 'kube-apiserver')), mode: 0o700 }),
-      ...CONTROL_PLANE_COMPONENTS.map((c) => manifestTask(staticPodFiles(ctx, host, c, vars[c]), restart(c))),
+      ...CONTROL_PLANE_COMPONENTS.flatMap((c) => {
+        const files = staticPodFiles(ctx, host, c, vars[c]);
+        const pull = { component: c, image: imageOf(host.vars, c), command: [c, '--version'], manifestDir: manifestDir(host.vars), ctr: `${host.vars.bin_dir}/ctr`, runningIf: [files.live, files.unitFile] };
+        return [prepullTask(pull), manifestTask(files, restart(c))];
+      }),
       // The API server first, then the others (they elect a leader and report through it).
       ...CONTROL_PLANE_COMPONENTS.map((c) =>
         healthGate({ name: `${c} healthy`, unit: KUBELET_UNIT, healthy: HEALTHY[c], what: `${c} to answer`, failure: `${c} (static pod) is not healthy`, timeoutMs: STATIC_POD_TIMEOUT_MS, intervalMs: 1_000 }),

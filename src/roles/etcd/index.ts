@@ -15,7 +15,8 @@ import path from 'node:path';
 import { directory, file, healthGate, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
 import type { ClusterHandler, ClusterRenderContext, ClusterRole, ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
 import { leaveStaticPod, manifestDir, manifestFiles, manifestPath, manifestTask, noStaticPodTask, stagedManifestPath, staticPodRestart, unlessStaticPodRuns } from '../../cluster/static-pod-tasks.js';
-import { renderEtcdStaticPod } from './static-pod.js';
+import { etcdImage, renderEtcdStaticPod } from './static-pod.js';
+import { prepullTask } from '../../cluster/image-prepull.js';
 import {
   ENV_TEMPLATE,
   ETCD_ENV_FILE,
@@ -78,6 +79,7 @@ async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
       directory({ path: manifestDir(vars), mode: 0o755 }),
       directory({ path: path.posix.dirname(stagedManifestPath(vars, 'etcd')), mode: 0o700 }),
       // Written in place on every member of a new cluster at once: none is ready before a quorum runs.
+      prepullTask({ component: 'etcd', image: etcdImage(member), command: ['etcd', '--version'], manifestDir: manifestDir(vars), ctr: `${vars.bin_dir}/ctr`, runningIf: [manifestPath(vars, 'etcd'), ETCD_UNIT_FILE] }),
       manifestTask(manifestFiles(vars, 'etcd', () => renderEtcdStaticPod(ctx, member, envContent(ctx), etcdctl.tls)), notify),
       healthGate({ name: 'wait until the etcd member is healthy', unit: KUBELET_UNIT, healthy, what: 'the etcd member to serve quorum reads', failure: 'etcd (static pod) is not healthy', timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }),
       ...scheduledBackupTasks(ctx, etcdctl.bin, etcdctl.tls),

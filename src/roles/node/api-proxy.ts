@@ -12,6 +12,7 @@ import type { ClusterRenderContext, ClusterTask } from '../../cluster/run.js';
 import type { HostVars } from '../../inventory/schema.js';
 import { absent, directory, file } from '../../engine/tasks/index.js';
 import { healthyTask } from './health.js';
+import { prepullTask } from '../../cluster/image-prepull.js';
 
 export const API_PROXY_TAGS = ['nginx', 'haproxy'] as const;
 
@@ -119,7 +120,19 @@ export function apiProxyTasks(ctx: ClusterRenderContext, host: ClusterHost, stat
   const removeOthers = absent({ name: rendered ? 'no other node-local API proxy' : 'no node-local API proxy', paths: others, tags: API_PROXY_TAGS });
   if (!rendered) return [removeOthers];
   const tags = [rendered.proxy.type];
+  const kind = kindOf(rendered.proxy.type, host.vars);
+  // The new proxy's image before its manifest replaces the old proxy (a worker's way to the API).
+  const pull = prepullTask({
+    component: kind.name,
+    image: kind.image,
+    command: rendered.proxy.type === 'nginx' ? ['nginx', '-v'] : ['haproxy', '-v'],
+    manifestDir: staticPodPath,
+    ctr: `${host.vars.bin_dir}/ctr`,
+    runningIf: (['nginx', 'haproxy'] as const).map((t) => manifestOf(staticPodPath, kindOf(t, host.vars).name)),
+    tags,
+  });
   return [
+    pull,
     removeOthers,
     directory({ path: rendered.configDir, mode: 0o700, owner: 'root', group: 'root', tags }),
     file({ path: rendered.configPath, content: rendered.config, mode: 0o644, owner: 'root', group: 'root', tags }),

@@ -6,6 +6,7 @@ import { execStartLines, splitCommandLine } from '../../../src/cluster/flags.js'
 import { pkiPlanOf } from '../../../src/cluster/pki.js';
 import { createTemplateRenderer } from '../../../src/engine/template.js';
 import { renderStaticPod, volumesOf } from '../../../src/roles/control-plane/static-pods.js';
+import { pullManifest } from '../../../src/cluster/image-prepull.js';
 import { CONTROL_PLANE_COMPONENTS, renderControlPlaneUnits } from '../../../src/roles/control-plane/units.js';
 import { loadCluster } from './node-cluster.js';
 
@@ -83,4 +84,12 @@ test("the audit log's directory is mounted writable", () => {
   const volumes = volumesOf(['kube-apiserver', '--audit-log-path=/var/log/audit/kube-apiserver-audit.log', '--audit-policy-file=/etc/kubernetes/audit-policy/apiserver-audit-policy.yaml'], v);
   assert.deepEqual(volumes.find((x) => x.name === 'audit-log'), { name: 'audit-log', path: '/var/log/audit', type: 'DirectoryOrCreate', readOnly: false });
   assert.ok(volumes.some((x) => x.path === '/etc/kubernetes/audit-policy/apiserver-audit-policy.yaml' && x.readOnly));
+});
+
+test("an image is pulled through the kubelet by a throwaway static pod running the image's own --version", () => {
+  const text = pullManifest({ component: 'kube-apiserver', image: 'k8s.gcr.io/kube-apiserver:v1.13.6', command: ['kube-apiserver', '--version'], manifestDir: '/etc/kubernetes/manifests', ctr: '/usr/local/bin/ctr', runningIf: [] });
+  const pod = JSON.parse(text.slice(text.indexOf('\n') + 1)) as { metadata: { name: string; namespace: string }; spec: { restartPolicy: string; hostNetwork: boolean; containers: { image: string; command: string[] }[] } };
+  assert.deepEqual([pod.metadata.name, pod.metadata.namespace, pod.spec.restartPolicy, pod.spec.hostNetwork], ['kprov-pull-kube-apiserver', 'kube-system', 'Never', true]);
+  assert.deepEqual(pod.spec.containers.map((c) => [c.image, c.command]), [['k8s.gcr.io/kube-apiserver:v1.13.6', ['kube-apiserver', '--version']]]);
+  assert.match(text, /^# Written by kprov/);
 });
