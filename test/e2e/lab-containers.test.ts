@@ -61,12 +61,13 @@ describe('containers in lab hosts: runc, containerd, the lab registry and its im
 
   const manifestOf = (name: string) => images.images.find((i) => i.name === name)!;
 
-  test('the images are in the lab registry under their paths, the shared layer sent once', async () => {
-    assert.deepEqual(pushed.map((p) => p.target).sort(), ['coredns/coredns:1.2.6', 'kprov/workload:1', 'pause:3.1']);
+  test('the images are in the lab registry under their paths, the shared layer sent once and mounted into the others', async () => {
+    assert.deepEqual(pushed.map((p) => p.target).sort(), ['coredns/coredns:1.2.6', 'kprov/haproxy:debian12', 'kprov/nginx:debian12', 'kprov/workload:1', 'pause:3.1']);
     const hows = pushed.flatMap((p) => p.blobs.map((b) => b.how));
-    assert.equal(hows.filter((h) => h === 'mounted').length, 1, JSON.stringify(pushed));
+    // The busybox layer: pushed with pause, then mounted into workload, nginx and haproxy.
+    assert.equal(hows.filter((h) => h === 'mounted').length, 3, JSON.stringify(pushed));
     const catalog = JSON.parse(await sh('node2', `curl -fsS ${lab.registryUrl}/v2/_catalog`)) as { repositories: string[] };
-    assert.deepEqual(catalog.repositories, ['coredns/coredns', 'kprov/workload', 'pause']);
+    assert.deepEqual(catalog.repositories, ['coredns/coredns', 'kprov/haproxy', 'kprov/nginx', 'kprov/workload', 'pause']);
     const again = await pushLabImages(lab, images);
     assert.ok(again.every((p) => p.blobs.every((b) => b.how === 'present')), 'a second push sends no blob');
   });
