@@ -15,13 +15,14 @@ import { nodeRole } from './node/index.js';
 import { staticPodKubeletRole } from './node/static-pod-kubelet.js';
 import { preinstallRole } from './preinstall/index.js';
 import { postRemoveRole, preRemoveRole } from './remove-node/index.js';
+import { stayingControlPlaneRole, stayingNodesRole } from './remove-node/staying.js';
 import { resetRole } from './reset/index.js';
 import { runtimeRole } from './runtime/index.js';
 import { scalePreflightRole } from './scale/index.js';
 import { sshKeysRole } from './ssh-keys/index.js';
 import { verifyRole } from './verify/index.js';
 
-export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, scalePreflightRole, runtimeRole, cniRole, podRoutesRole, etcdRole, staticPodKubeletRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole];
+export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, scalePreflightRole, runtimeRole, cniRole, podRoutesRole, etcdRole, staticPodKubeletRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole, stayingControlPlaneRole, stayingNodesRole];
 
 export function builtinRoleRegistry(): RoleRegistry<ClusterRun> {
   return new RoleRegistry(builtinRoles);
