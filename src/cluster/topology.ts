@@ -53,7 +53,9 @@ export interface ClusterNode {
 export interface Topology {
   vars: ClusterVars;
   hosts: ClusterHost[];
+  /** The control-plane hosts that stay: a leaving one (remove-node) is no API server any more. */
   controlPlane: ClusterHost[];
+  /** Every etcd member of the inventory, leaving ones too (remove-node removes them). */
   etcd: EtcdMember[];
   /** The nodes that stay: every k8s_cluster host but those `leaving`. */
   nodes: ClusterNode[];
@@ -63,9 +65,9 @@ export interface Topology {
   apiserverEndpoint: string;
   /** With it, workers reach the API through it and control-plane hosts through their own API server. */
   apiProxy?: ApiProxy;
-  /** `https://IP:2379,…` for --etcd-servers and etcdctl. */
+  /** `https://IP:2379,…` of the members that stay, for --etcd-servers and etcdctl. */
   etcdEndpoints: string;
-  /** `name=https://IP:2380,…` for etcd's --initial-cluster. */
+  /** `name=https://IP:2380,…` of the members that stay, for etcd's --initial-cluster. */
   etcdInitialCluster: string;
 }
 
@@ -78,8 +80,9 @@ function hostIp(name: string, address: string, vars: HostVars): string {
 }
 
 /**
- * The hosts `node` names: each a cluster host (k8s_cluster or etcd) and not a control-plane host
- * (kubeconfigs and certificates name those; remove-node takes workers and etcd members).
+ * The hosts `node` names: each a cluster host (k8s_cluster or etcd). A control-plane host may
+ * leave while another stays: the run's topology then has the staying ones only, so the API
+ * servers' flags, the workers' proxies, the certificates and admin.conf are made without it.
  */
 function leavingHosts(names: readonly string[], hosts: readonly ClusterHost[], inventory: Inventory): ClusterHost[] {
   const problems: string[] = [];
@@ -90,15 +93,20 @@ function leavingHosts(names: readonly string[], hosts: readonly ClusterHost[], i
       const known = inventory.hosts.some((h) => h.name === name);
       const close = closestMatch(name, hosts.map((h) => h.name));
       problems.push(known ? `${name} is not in k8s_cluster or etcd` : `${name} is not a host of the inventory${close ? ` (did you mean ${close}?)` : ''}`);
-    } else if (host.isControlPlane) {
-      problems.push(`${name} is a control-plane host`);
     } else if (!out.includes(host)) {
       out.push(host);
     }
   }
+  const controlPlane = hosts.filter((h) => h.isControlPlane);
+  if (problems.length === 0 && controlPlane.length > 0 && controlPlane.every((h) => out.includes(h))) {
+    const names = controlPlane.map((h) => h.name).join(', ');
+    throw new KprovError('usage', `node: removing ${names} would leave the cluster without a control-plane host`, {
+      hint: 'keep at least one kube_control_plane host; to take the whole cluster down use kprov apply reset, or add a control-plane host with kprov apply cluster first',
+    });
+  }
   if (problems.length > 0) {
     throw new KprovError('usage', `node: ${problems.join('; ')}`, {
-      hint: 'remove-node takes workers and etcd-only hosts out of the cluster: -e node=NAME[,NAME] with names from the inventory',
+      hint: 'remove-node takes hosts of k8s_cluster or etcd out of the cluster: -e node=NAME[,NAME] with names from the inventory',
     });
   }
   return out;
@@ -130,7 +138,8 @@ export function buildTopology(inventory: Inventory, podCidrs: PodCidrRecord = {}
         vars: hv,
       };
     });
-  const controlPlane = hosts.filter((h) => h.isControlPlane);
+  const leaving = leavingHosts(vars.node ?? [], hosts, inventory);
+  const controlPlane = hosts.filter((h) => h.isControlPlane && !leaving.includes(h));
   const etcd = hosts
     .filter((h) => h.isEtcd)
     .map((host) => ({
@@ -139,7 +148,7 @@ export function buildTopology(inventory: Inventory, podCidrs: PodCidrRecord = {}
       peerUrl: `https://${urlHost(host.accessIp)}:2380`,
       clientUrl: `https://${urlHost(host.accessIp)}:2379`,
     }));
-  const leaving = leavingHosts(vars.node ?? [], hosts, inventory);
+  const stayingEtcd = etcd.filter((m) => !leaving.includes(m.host));
   const nodeHosts = hosts.filter((h) => h.isNode && !leaving.includes(h));
   const slices = allocatePodCidrs(nodeHosts.map((h) => h.name), podCidrs, vars.kube_pods_subnet, vars.kube_network_node_prefix);
   const nodes = nodeHosts.map((host) => ({ host, podCidr: slices.get(host.name)! }));
@@ -165,7 +174,7 @@ export function buildTopology(inventory: Inventory, podCidrs: PodCidrRecord = {}
     leaving,
     apiserverEndpoint,
     ...(apiProxy ? { apiProxy } : {}),
-    etcdEndpoints: etcd.map((m) => m.clientUrl).join(','),
-    etcdInitialCluster: etcd.map((m) => `${m.name}=${m.peerUrl}`).join(','),
+    etcdEndpoints: stayingEtcd.map((m) => m.clientUrl).join(','),
+    etcdInitialCluster: stayingEtcd.map((m) => `${m.name}=${m.peerUrl}`).join(','),
   };
 }

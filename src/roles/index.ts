@@ -15,6 +15,7 @@ import { nodeRole } from './node/index.js';
 import { staticPodKubeletRole } from './node/static-pod-kubelet.js';
 import { preinstallRole } from './preinstall/index.js';
 import { postRemoveRole, preRemoveRole } from './remove-node/index.js';
+import { stayingControlPlaneRole, stayingNodesRole } from './remove-node/staying.js';
 import { resetRole } from './reset/index.js';
 import { runtimeRole } from './runtime/index.js';
 import { scalePreflightRole } from './scale/index.js';
@@ -23,7 +24,7 @@ import { verifyRole } from './verify/index.js';
 import { upgradeControlPlaneRole, upgradeEtcdRole, upgradeNodeRole, upgradePreflightRole, upgradeSnapshotRole } from './upgrade/index.js';
 import { kubeVersionRole } from './upgrade/version.js';
 
-export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, scalePreflightRole, runtimeRole, cniRole, podRoutesRole, etcdRole, staticPodKubeletRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole, kubeVersionRole, upgradePreflightRole, upgradeSnapshotRole, upgradeEtcdRole, upgradeControlPlaneRole, upgradeNodeRole];
+export const builtinRoles: readonly ClusterRole[] = [sshKeysRole, factsRole, verifyRole, preinstallRole, scalePreflightRole, runtimeRole, cniRole, podRoutesRole, etcdRole, staticPodKubeletRole, controlPlaneRole, nodeRole, dnsRole, checkRole, resetRole, preRemoveRole, postRemoveRole, kubeVersionRole, upgradePreflightRole, upgradeSnapshotRole, upgradeEtcdRole, upgradeControlPlaneRole, upgradeNodeRole, stayingControlPlaneRole, stayingNodesRole];
 
 export function builtinRoleRegistry(): RoleRegistry<ClusterRun> {
   return new RoleRegistry(builtinRoles);

@@ -59,6 +59,8 @@ const containerSchema = z.looseObject({
   stdin: z.boolean().optional(),
   stdinOnce: z.boolean().optional(),
   tty: z.boolean().optional(),
+  // Only an exec preStop hook runs (what kprov's static pods use); other handlers are logged and skipped.
+  lifecycle: z.looseObject({ preStop: z.looseObject({ exec: z.looseObject({ command: z.array(z.string()).optional() }).optional() }).optional() }).optional(),
 });
 
 export const podSchema = z.looseObject({

@@ -13,7 +13,7 @@ import { messageOf } from '../common/errors.js';
 import { Backoff, goSeconds } from './backoff.js';
 import { nanosToMs, type CriClient, type PodSandboxConfig } from './cri-client.js';
 import { podDesc, type Pod } from './pod-spec.js';
-import { containerConfig, GRACE_PERIOD_ANNOTATION, podLogDirectory, sandboxConfig, type RuntimeSettings } from './runtime-config.js';
+import { containerConfig, GRACE_PERIOD_ANNOTATION, PRE_STOP_ANNOTATION, podLogDirectory, sandboxConfig, type RuntimeSettings } from './runtime-config.js';
 import { restartCountOf, type RuntimeState } from './runtime-state.js';
 import type { VolumeManager } from './volumes.js';
 
@@ -187,8 +187,15 @@ export class PodSyncer {
       await Promise.all(
         rt.containers
           .filter((c) => c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED')
-          .map((c) => {
-            const grace = Math.max(MIN_GRACE_SECONDS, graceSeconds ?? (Number(c.annotations[GRACE_PERIOD_ANNOTATION]) || 30));
+          .map(async (c) => {
+            let grace = Math.max(MIN_GRACE_SECONDS, graceSeconds ?? (Number(c.annotations[GRACE_PERIOD_ANNOTATION]) || 30));
+            // As v1.13's killContainer: the preStop hook first, within the grace period; the
+            // signal gets what is left of it, at least the minimum.
+            if (c.state === 'CONTAINER_RUNNING' && c.annotations[PRE_STOP_ANNOTATION] !== undefined) {
+              const started = Date.now();
+              await this.preStop(c.id, c.annotations[PRE_STOP_ANNOTATION], grace);
+              grace = Math.max(MIN_GRACE_SECONDS, grace - Math.floor((Date.now() - started) / 1000));
+            }
             return this.cri.stopContainer(c.id, grace).catch((err: unknown) => this.log.error(`StopContainer ${c.id}: ${messageOf(err)}`));
           }),
       );
@@ -199,6 +206,23 @@ export class PodSyncer {
     await rm(podLogDirectory(uid), { recursive: true, force: true });
     await this.volumes.tearDown(uid).catch((err: unknown) => this.log.error(`Failed to remove the volumes of pod ${uid}: ${messageOf(err)}`));
     this.forget(uid);
+  }
+
+  /** Runs a container's exec preStop hook, bounded by `graceSeconds`; a failure is logged, as the kubelet does. */
+  private async preStop(containerId: string, handler: string, graceSeconds: number): Promise<void> {
+    let command: string[] | undefined;
+    try {
+      const parsed = JSON.parse(handler) as { exec?: { command?: unknown } };
+      if (Array.isArray(parsed.exec?.command) && parsed.exec.command.every((a) => typeof a === 'string')) command = parsed.exec.command as string[];
+    } catch {
+      // Reported below as an unsupported handler.
+    }
+    if (!command || command.length === 0) {
+      this.log.error(`preStop hook for container ${containerId}: only exec handlers are supported`);
+      return;
+    }
+    const r = await this.cri.execSync(containerId, command, graceSeconds).catch((err: unknown) => ({ exitCode: -1, stdout: '', stderr: messageOf(err) }));
+    if (r.exitCode !== 0) this.log.error(`preStop hook for container ${containerId} failed: exit ${r.exitCode} ${r.stderr.trim()}`);
   }
 
   /** Drops the worker's memory of a pod. */

@@ -17,6 +17,8 @@ export const CONTAINER_NAME_LABEL = 'io.kubernetes.container.name';
 export const CONTAINER_HASH_ANNOTATION = 'io.kubernetes.container.hash';
 export const RESTART_COUNT_ANNOTATION = 'io.kubernetes.container.restartCount';
 export const GRACE_PERIOD_ANNOTATION = 'io.kubernetes.pod.terminationGracePeriod';
+/** v1.13 keeps the container's preStop handler on the container, so a pod killed without its spec still runs it. */
+export const PRE_STOP_ANNOTATION = 'io.kubernetes.container.preStopHandler';
 
 /** v1.13's podLogsRootDirectory. */
 export const POD_LOGS_ROOT = '/var/log/pods';
@@ -213,6 +215,7 @@ export function containerConfig(pod: Pod, c: Pod['containers'][number], restartC
       'io.kubernetes.container.terminationMessagePolicy': 'File',
       [GRACE_PERIOD_ANNOTATION]: String(pod.terminationGracePeriodSeconds),
       ...(c.ports && c.ports.length > 0 ? { 'io.kubernetes.container.ports': JSON.stringify(c.ports) } : {}),
+      ...(c.lifecycle?.preStop ? { [PRE_STOP_ANNOTATION]: JSON.stringify(c.lifecycle.preStop) } : {}),
     },
     logPath: containerLogPath(c.name, restartCount),
     stdin: c.stdin ?? false,

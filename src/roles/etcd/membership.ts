@@ -7,6 +7,8 @@
  */
 import type { EtcdMember } from '../../cluster/topology.js';
 import { probeRun } from '../../engine/tasks/index.js';
+import { HostStepError } from '../../engine/errors.js';
+import type { RemoteHost } from '../../ssh/types.js';
 import { shScript } from '../../ssh/quote.js';
 import type { Change } from '../../engine/contract.js';
 import type { ClusterTask } from '../../cluster/run.js';
@@ -64,9 +66,55 @@ const LOCAL_FACTS = String.raw`if [ -d "$1/member" ]; then echo data; else echo 
 if [ -f "$2" ]; then sed -n 's/^ETCD_INITIAL_CLUSTER_STATE=/state=/p; s/^ETCD_INITIAL_CLUSTER=/cluster=/p' "$2"; fi
 if [ -x "$3" ]; then echo etcdctl; fi`;
 
+/** How long a new member waits for the members added before it to start (they start in the same play). */
+const JOIN_WAIT_MS = 180_000;
+const JOIN_RETRY_MS = 2_000;
+
+/**
+ * Other members that were added but never started (`member list` names them only once they run).
+ * etcd refuses a `member add` while one is pending when the started members would lose their
+ * quorum, and a member that joins must name every member, the pending ones too.
+ */
+export function pendingMembers(listed: readonly ListedMember[], self: EtcdMember): ListedMember[] {
+  return listed.filter((m) => m.name === '' && !m.peerUrls.includes(self.peerUrl));
+}
+
+/**
+ * Adds `self` to the running cluster, one new member at a time: apply cluster's etcd play runs
+ * its hosts together (a new cluster's members must start together), so several new members of
+ * one run would add themselves at once and etcd would refuse the second. Each waits, bounded,
+ * until no other added member is pending, adds itself, and returns the member list after its
+ * add, from which its initial cluster is made.
+ */
+async function addOneAtATime(host: RemoteHost, etcdctl: Etcdctl, endpoints: readonly string[], self: EtcdMember): Promise<ListedMember[]> {
+  const until = Date.now() + JOIN_WAIT_MS;
+  let last = '';
+  for (;;) {
+    const listed = await listMembers(host, etcdctl, endpoints);
+    if (listed && listed.some((m) => m.peerUrls.includes(self.peerUrl))) return listed;
+    const pending = listed ? pendingMembers(listed, self) : [];
+    if (listed && pending.length === 0) {
+      try {
+        await addMember(host, etcdctl, endpoints, self.name, self.peerUrl);
+        continue;
+      } catch (err) {
+        // Another new member of this run added itself first: wait for it to start.
+        last = err instanceof Error ? err.message : String(err);
+      }
+    } else {
+      last = listed ? `waiting for the added member(s) ${pending.flatMap((m) => m.peerUrls).join(', ')} to start` : 'no member answered member list';
+    }
+    if (Date.now() + JOIN_RETRY_MS > until) {
+      throw new HostStepError(host.name, `etcd member add ${self.name}: not done within ${JOIN_WAIT_MS / 1000} s: ${last}`, [], 'a member added earlier has not started: look at etcd on the other new members (journalctl -u etcd), then run again');
+    }
+    await new Promise((resolve) => setTimeout(resolve, JOIN_RETRY_MS));
+  }
+}
+
 /**
  * Finds the member's bootstrap (check) and adds it to a running cluster when needed (apply).
- * `onDecision` receives the result before the env file task renders it.
+ * `onDecision` receives the result before the env file task renders it, and again after the add
+ * (the members then include any other new member of the run that joined first).
  */
 export function membershipTask(options: {
   self: EtcdMember;
@@ -101,7 +149,10 @@ export function membershipTask(options: {
       return [change];
     },
     async apply(host) {
-      if (decision?.add) await addMember(host, etcdctl, answering, self.name, self.peerUrl);
+      if (!decision?.add) return;
+      const listed = await addOneAtATime(host, etcdctl, answering, self);
+      decision = { ...decideMembership(self, members, { hasData: false, currentState: undefined, currentInitialCluster: undefined, listed }), add: true, reason: decision.reason };
+      options.onDecision(decision);
     },
   };
 }

@@ -23,6 +23,13 @@ export const API_PROXY_TAGS = ['nginx', 'haproxy'] as const;
  */
 export const NGINX_FAIL_TIMEOUT_S = 10;
 
+/**
+ * How long a replaced proxy pod keeps listening (its preStop hook) while the new one starts: the
+ * kubelet starts the new pod and stops the old one at the same time, and starting takes a few
+ * seconds on a busy node (more when the image must be pulled again).
+ */
+export const PROXY_PRE_STOP_SLEEP_S = 15;
+
 /** The wait after an API server restart that keeps the node-local proxies working (see NGINX_FAIL_TIMEOUT_S). */
 export function apiProxySettleMs(proxy: ApiProxy | undefined): number {
   return proxy?.type === 'nginx' ? NGINX_FAIL_TIMEOUT_S * 1000 : 0;
@@ -93,6 +100,7 @@ export function renderApiProxy(ctx: ClusterRenderContext, host: ClusterHost, sta
     pull_policy: v.k8s_image_pull_policy,
     ...kind.resources,
     health_port: proxy.healthPort,
+    pre_stop_sleep_s: PROXY_PRE_STOP_SLEEP_S,
     mount_path: kind.mountPath,
     volume_name: `etc-${proxy.type}`,
     config_dir: kind.configDir,

@@ -129,6 +129,12 @@ export interface FakeClusterState {
   added: [string, string, string][];
   /** Hosts whose local etcd is not healthy. */
   unhealthy: Set<string>;
+  /**
+   * As etcd does: an added member gets its name in `member list` once it has started (this says
+   * whether the member with that peer URL runs), and `member add` is refused while another added
+   * member has not started. Without it, added members stay unnamed and every add is accepted.
+   */
+  started?: (peerUrl: string) => boolean;
 }
 
 /**
@@ -161,11 +167,17 @@ export function clusterScript(state: FakeClusterState): ExecScript {
       }
       if (rest.includes('list')) {
         if (!state.members) return { code: 1, stdout: '', stderr: 'context deadline exceeded\n' };
+        if (state.started) {
+          for (const m of state.members) if (m.name === '' && state.started(m.peerURLs[0]!)) m.name = `started-${m.peerURLs[0]}`;
+        }
         return { code: 0, stdout: JSON.stringify({ header: { cluster_id: 1 }, members: state.members }), stderr: '' };
       }
       if (rest.includes('add')) {
         const name = rest[rest.indexOf('add') + 1]!;
         const peer = argv.find((a) => a.startsWith('--peer-urls='))!.slice('--peer-urls='.length);
+        if (state.started && state.members?.some((m) => m.name === '' && !state.started!(m.peerURLs[0]!))) {
+          return { code: 1, stdout: '', stderr: 'Error: etcdserver: unhealthy cluster\n' };
+        }
         state.added.push([machine.name, name, peer]);
         state.members?.push({ name: '', peerURLs: [peer] });
         return { code: 0, stdout: `Member added to cluster\n`, stderr: '' };

@@ -56,8 +56,8 @@ test('several control-plane hosts and no loadbalancer_apiserver: an nginx proxy 
   assert.equal(rendered.configPath, '/etc/nginx/nginx.conf');
   assert.equal(rendered.manifestPath, '/etc/kubernetes/manifests/nginx-proxy.yml');
   for (const ip of ['10.0.0.11', '10.0.0.12', '10.0.0.13']) assert.match(rendered.config, new RegExp(`server ${ip.replace(/\./g, '\\.')}:6443 max_fails=1 fail_timeout=10s;`));
-  assert.match(rendered.config, /listen 127\.0\.0\.1:6443;/);
-  assert.match(rendered.config, /listen 127\.0\.0\.1:8081;/);
+  assert.match(rendered.config, /listen 127\.0\.0\.1:6443 reuseport;/);
+  assert.match(rendered.config, /listen 127\.0\.0\.1:8081 reuseport;/);
   const pod = parseYaml(rendered.manifest) as PodManifest;
   assert.equal(pod.metadata.name, 'nginx-proxy');
   assert.equal(pod.metadata.namespace, 'kube-system');

@@ -157,6 +157,19 @@ test('a member without data joins a running cluster: member add, then state exis
   assert.match(add.changes[0]!.summary, /^etcdctl member add node3 --peer-urls=https:\/\/10\.10\.0\.3:2380 \(joining the running cluster/);
 });
 
+test('two new members of one run join one at a time: the second waits for the first to start, and names it', async (t) => {
+  const { inventory, fleet, state, newRun } = await setup(t);
+  state.members = [{ name: 'node1', peerURLs: ['https://10.10.0.1:2380'] }];
+  state.started = (peer) => fleet.machine(`node${peer.split('.')[3]!.split(':')[0]}`).units.get('etcd.service')?.active === true;
+  const run = await runYaml(PLAYBOOK, { inventory, roles: [etcdRole], fleet, run: newRun(), limit: 'node2,node3' });
+  assert.equal(run.result.status, 'ok', JSON.stringify(run.of('host:finish').map((e) => e.error)));
+  assert.deepEqual(state.added.map(([, name]) => name).sort(), ['node2', 'node3']);
+  const [first, second] = state.added.map(([, name]) => name);
+  const cluster = (host: string) => /^ETCD_INITIAL_CLUSTER=(.*)$/m.exec(fleet.machine(host).files.get('/etc/etcd.env')!.content.toString())?.[1];
+  assert.equal(cluster(first!), `node1=https://10.10.0.1:2380,${first}=https://10.10.0.${first!.slice(4)}:2380`, 'the first joins the running member');
+  assert.equal(cluster(second!), everyone, 'the second names the first, which had started');
+});
+
 test('a member whose etcd dies fails the play with its unit\'s status and journal, not a retry count', async (t) => {
   const { inventory, fleet, state, newRun } = await setup(t);
   state.unhealthy.add('node2');

@@ -40,12 +40,34 @@ test('a drain evicts running pods, not mirror, DaemonSet or finished ones; a nod
   assert.deepEqual(parseNode(JSON.stringify({ spec: { unschedulable: true }, status: { conditions: [{ type: 'Ready', status: 'Unknown' }] } })), { unschedulable: true, ready: false });
 });
 
-test('node: workers and etcd-only hosts leave the topology\'s nodes; control-plane hosts and unknown names are refused', async (t) => {
+test('node: workers and etcd-only hosts leave the topology\'s nodes; unknown names are refused', async (t) => {
   const leaving = buildTopology(await loadTestInventory(t, { workers: 2, vars: { node: 'node4,node5' } }));
   assert.deepEqual(leaving.leaving.map((h) => h.name), ['node4', 'node5']);
   assert.deepEqual(leaving.nodes.map((n) => n.host.name), ['node1', 'node2', 'node3']);
-  const cp = await loadTestInventory(t, { workers: 2, vars: { node: ['node1'] } });
-  assert.throws(() => buildTopology(cp), /node: node1 is a control-plane host/);
   const typo = await loadTestInventory(t, { workers: 2, vars: { node: 'nodee4' } });
   assert.throws(() => buildTopology(typo), /node: nodee4 is not a host of the inventory \(did you mean node4\?\)/);
+});
+
+test('node: a control-plane host leaves; the topology has the staying control plane, etcd endpoints and API endpoint', async (t) => {
+  const full = buildTopology(await loadTestInventory(t, { workers: 1 }));
+  assert.equal(full.apiserverEndpoint, 'https://10.10.0.1:6443');
+  const first = buildTopology(await loadTestInventory(t, { workers: 1, vars: { node: 'node1' } }));
+  assert.deepEqual(first.leaving.map((h) => h.name), ['node1']);
+  assert.deepEqual(first.controlPlane.map((h) => h.name), ['node2', 'node3']);
+  assert.deepEqual(first.etcd.map((m) => m.name), ['node1', 'node2', 'node3'], 'pre-remove still finds the leaving member');
+  assert.equal(first.etcdEndpoints, 'https://10.10.0.2:2379,https://10.10.0.3:2379');
+  assert.equal(first.etcdInitialCluster, 'node2=https://10.10.0.2:2380,node3=https://10.10.0.3:2380');
+  assert.equal(first.apiserverEndpoint, 'https://10.10.0.2:6443', 'the first control-plane host that stays');
+  assert.deepEqual(first.nodes.map((n) => n.host.name), ['node2', 'node3', 'node4']);
+  assert.ok(first.apiProxy, 'two control-plane hosts stay: the workers keep their proxy');
+  const two = buildTopology(await loadTestInventory(t, { workers: 1, vars: { node: 'node2,node3' } }));
+  assert.deepEqual(two.controlPlane.map((h) => h.name), ['node1']);
+  assert.equal(two.apiProxy, undefined, 'one control-plane host left: nothing to balance');
+});
+
+test('node: the last control-plane host is refused, with the names', async (t) => {
+  const all = await loadTestInventory(t, { workers: 1, vars: { node: 'node1,node2,node3' } });
+  assert.throws(() => buildTopology(all), { code: 'usage', message: 'node: removing node1, node2, node3 would leave the cluster without a control-plane host' });
+  const one = await loadTestInventory(t, { controlPlane: 1, workers: 1, vars: { node: 'node1' } });
+  assert.throws(() => buildTopology(one), { code: 'usage', message: 'node: removing node1 would leave the cluster without a control-plane host' });
 });
