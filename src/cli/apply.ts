@@ -291,8 +291,20 @@ interface RawOptions {
   removeSshKey?: boolean;
 }
 
+/** The playbooks kprov ships, as `apply --help` and `plan --help` list them (Kubespray's names). */
+export const SHIPPED_PLAYBOOKS = `
+Playbooks (playbooks/, Kubespray's names):
+  cluster          bare hosts to a verified cluster; a re-run changes only what differs
+  scale            add the new hosts of the inventory (--limit NEW): the others only get routes
+  upgrade-cluster  a running cluster to the inventory's kube_version, host by host, rolled back on failure
+  remove-node      take hosts out (-e node=NAME[,NAME]): drain, etcd member, reset, Node deleted
+  reset            remove everything kprov put on the hosts (asks first; --yes)
+  check            pods on every node reach each other, Services and the cluster DNS answer
+`;
+
 function addRunOptions(cmd: Command): Command {
   return cmd
+    .addHelpText('after', SHIPPED_PLAYBOOKS)
     .argument('<playbook>', 'a playbook name from playbooks/ (e.g. cluster) or a path to a .yml file')
     .option('-i, --inventory <dir>', 'inventory directory (default: $KPROV_INVENTORY, else the one directory under ./inventory)')
     .option('-l, --limit <pattern>', 'only these hosts: a host pattern such as node1:node2, kube_node:!kube_control_plane')
@@ -362,6 +374,8 @@ export function registerApply(program: Command, io: CliIO, makeDeps: ApplyDepsFa
     setExitCode(cmd, code);
   };
 
+  // `kprov --help` lists them too (the top-level help loads every command's registrar).
+  program.addHelpText('after', SHIPPED_PLAYBOOKS);
   addRunOptions(
     program
       .command('apply')

@@ -4,6 +4,8 @@ import { mkdtemp, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCli } from '../../support/run-cli.js';
+import { readdirSync } from 'node:fs';
+import { packageRoot } from '../../../src/paths.js';
 
 async function tempDir(): Promise<string> {
   return mkdtemp(path.join(tmpdir(), 'kprov-init-'));
@@ -70,4 +72,12 @@ test('--version and --help exit 0; an unknown command exits 2', async () => {
   assert.match(h.stdout, /init/);
   const bad = await runCli(['frobnicate']);
   assert.equal(bad.code, 2);
+});
+
+test('apply --help lists every playbook kprov ships', async () => {
+  const help = await runCli(['apply', '--help']);
+  assert.equal(help.code, 0);
+  const shipped = readdirSync(path.join(packageRoot, 'playbooks')).filter((f) => f.endsWith('.yml')).map((f) => f.slice(0, -4)).sort();
+  const listed = [...help.stdout.matchAll(/^ {2}([a-z-]+) {2,}/gm)].map((m) => m[1]!).filter((n) => shipped.includes(n)).sort();
+  assert.deepEqual(listed, shipped);
 });
