@@ -52,8 +52,26 @@ export function nspawnArgs(spec: ContainerSpec): string[] {
   ];
 }
 
-/** Starts the container and returns nspawn's process (the caller records it at once). */
+/** Exit status of the cgroup-joining wrapper when the kernel refused the join (cgroups.ts). */
+const CGROUP_JOIN_FAILED = 125;
+const START_ATTEMPTS = 3;
+
+/**
+ * Starts the container and returns nspawn's process (the caller records it at once). Joining the
+ * host's cgroups can fail for a moment while another lab's cgroups are being created or removed
+ * (seen as `echo: I/O error` on the console of a loaded machine): that start is tried again,
+ * bounded.
+ */
 export async function startContainer(spec: ContainerSpec): Promise<ProcessRef> {
+  for (let attempt = 1; ; attempt++) {
+    const started = await startOnce(spec);
+    if (started !== CGROUP_JOIN_FAILED) return started;
+    if (attempt >= START_ATTEMPTS) throw new KprovError('lab', `${spec.machine} could not join its cgroups (${START_ATTEMPTS} attempts)`, { hint: `see ${spec.consoleLog}` });
+    await sleep(1_000);
+  }
+}
+
+async function startOnce(spec: ContainerSpec): Promise<ProcessRef | typeof CGROUP_JOIN_FAILED> {
   const log = openSync(spec.consoleLog, 'a', 0o600);
   try {
     const [command, ...args] = inCgroupsArgv(spec.cgroups, ['systemd-nspawn', ...nspawnArgs(spec)]);
@@ -68,6 +86,15 @@ export async function startContainer(spec: ContainerSpec): Promise<ProcessRef> {
       const error = await new Promise<Error>((resolve) => child.once('error', resolve));
       throw new KprovError('lab', `cannot start systemd-nspawn: ${error.message}`);
     }
+    // The wrapper fails within moments when the cgroup join is refused; nspawn itself stays.
+    const early = await new Promise<number | null | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 300);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    });
+    if (early === CGROUP_JOIN_FAILED) return CGROUP_JOIN_FAILED;
     child.unref();
     const ref = await processRef(pid);
     if (!ref) throw new KprovError('lab', `systemd-nspawn for ${spec.machine} exited at once`, { hint: `see ${spec.consoleLog}` });
