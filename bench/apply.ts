@@ -7,7 +7,8 @@
  *
  *   npm run build && node dist/bench/apply.js [--noop-runs 3] [--mode host|static_pod]
  *
- * `--mode static_pod` runs the control plane as static pods (control_plane_deployment_type).
+ * `--mode static_pod` runs etcd and the control plane as static pods (etcd_deployment_type,
+ * control_plane_deployment_type).
  *
  * Per apply: wall time (the command, and the whole process), time per play, tasks changed,
  * file content sent to each host (SFTP bytes, from the SSH layer) and all traffic to each host
@@ -155,8 +156,8 @@ async function main(): Promise<void> {
   if (mode !== 'host' && mode !== 'static_pod') throw new Error(`--mode is host or static_pod, not ${mode}`);
   const lab = await startClusterLab({ name: NAME, hosts: HOSTS });
   try {
-    await pinVariables(lab.inventoryDir, { control_plane_deployment_type: mode });
-    console.log(`control_plane_deployment_type: ${mode}`);
+    await pinVariables(lab.inventoryDir, { control_plane_deployment_type: mode, etcd_deployment_type: mode });
+    console.log(`control_plane_deployment_type and etcd_deployment_type: ${mode}`);
     console.log(`machine: ${await machineDescription()}`);
     console.log(`lab: ${HOSTS} hosts up in ${fmt(lab.up.timings.totalMs)}`);
     // Warm the artifact cache, as the benchmark's premise says (a no-op when already warm).
