@@ -36,31 +36,31 @@ const MANIFEST_MODE = 0o600;
 const podMark = (c: string) => `static-pod:${c}`;
 
 /**
- * $1 component: exits 0 when a process of it runs, printing each one's start in seconds since boot.
- * The pod's process is `<component> --…` (or the stand-in's `node /usr/local/bin/<component> --…`).
+ * `pids_of C`: the PIDs whose command line runs component C with flags — the pod's `C --…`, or
+ * the stand-in's `node /usr/local/bin/C --…`. Shared by the scripts below.
  */
-const PROCESSES = String.raw`hz=$(getconf CLK_TCK)
-found=1
-for d in /proc/[0-9]*; do
-  cmd=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
-  case " $cmd" in *"/$1 --"*|*" $1 --"*) ;; *) continue ;; esac
-  awk -v hz="$hz" '{ sub(/^.*\) /, ""); printf "%.2f\n", $20 / hz }' "$d/stat" 2>/dev/null && found=0
-done
-exit $found`;
+const PIDS_OF = String.raw`pids_of() {
+  for d in /proc/[0-9]*; do
+    cmd=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
+    case " $cmd" in *"/$1 --"*|*" $1 --"*) basename "$d" ;; esac
+  done
+}
+`;
+
+/** $1 component: exits 0 when a process of it runs, printing each one's start in seconds since boot. */
+const PROCESSES = String.raw`${PIDS_OF}hz=$(getconf CLK_TCK)
+pids=$(pids_of "$1")
+[ -n "$pids" ] || exit 1
+for p in $pids; do awk -v hz="$hz" '{ sub(/^.*\) /, ""); printf "%.2f\n", $20 / hz }' "/proc/$p/stat" 2>/dev/null; done
+exit 0`;
 
 /**
  * $1 component, $2 staged manifest, $3 live manifest, $4 unit file, $5 unit. Prints the time it
  * moved the manifest in (seconds since boot): the new pod's process starts after it.
  */
-const INSTALL = String.raw`set -e
+const INSTALL = String.raw`${PIDS_OF}set -e
 c=$1 staged=$2 live=$3 unitfile=$4 unit=$5
-running() {
-  for d in /proc/[0-9]*; do
-    cmd=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
-    case " $cmd" in *"/$c --"*|*" $c --"*) return 0 ;; esac
-  done
-  return 1
-}
+running() { [ -n "$(pids_of "$c")" ]; }
 if [ -e "$unitfile" ] || systemctl is-active --quiet "$unit"; then
   systemctl disable --now "$unit" >/dev/null 2>&1 || true
   rm -f -- "$unitfile"
@@ -151,18 +151,19 @@ export interface StaticPodRestart {
   component: string;
   healthy: HealthProbe<ClusterRun>;
   timeoutMs: number;
-  filesOf(ctx: ClusterTaskContext): ManifestFiles;
+  /** The host's variables (kube_config_dir): where its manifests are. */
+  varsOf(ctx: ClusterTaskContext): HostVars;
 }
 
 /** The rolling "restart <component>" of static-pod mode (see the module comment). */
-export function staticPodRestart(o: StaticPodRestart): Pick<Handler<ClusterRun>, 'skipReason' | 'run' | 'waitHealthy'> {
+function staticPodRestart(o: StaticPodRestart): Required<Pick<Handler<ClusterRun>, 'skipReason' | 'run' | 'waitHealthy'>> {
   const movedAt = new Map<string, number>();
   return {
     skipReason(ctx) {
       return ctx.state.startedSinceLastChange(podMark(o.component)) ? `${o.component}'s manifest was written by this run after every change` : undefined;
     },
     async run(host, ctx) {
-      const f = o.filesOf(ctx);
+      const f = manifestFiles(o.varsOf(ctx), o.component, '');
       const r = await host.exec(shScript(INSTALL, [o.component, f.staged, f.live, f.unitFile, path.posix.basename(f.unitFile)], 'kprov-static-pod'), { timeoutMs: 150_000 });
       const last = r.stdout.trim().split('\n').at(-1) ?? '';
       const t0 = Number(last);
@@ -224,28 +225,56 @@ export function noStaticPodTask(component: string, live: string, notify: readonl
 }
 
 /** $1 component, $2 live manifest: the manifest out, and (bounded) until the pod's process is gone. */
-const LEAVE = String.raw`c=$1 live=$2
+const LEAVE = String.raw`${PIDS_OF}c=$1 live=$2
 [ -f "$live" ] || exit 0
 rm -f -- "$live"
 i=0
 while [ $i -lt 60 ]; do
-  gone=1
-  for d in /proc/[0-9]*; do
-    cmd=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null) || continue
-    case " $cmd" in *"/$c --"*|*" $c --"*) gone=0; break ;; esac
-  done
-  [ $gone = 1 ] && exit 0
+  [ -z "$(pids_of "$c")" ] && exit 0
   sleep 1; i=$((i + 1))
 done
 echo "the $c pod still runs 60 s after its manifest was removed" >&2
 exit 1`;
 
 /** Before a host-mode restart: the static pod's manifest removed and its process gone; then the unit is enabled. */
-export async function leaveStaticPod(host: RemoteHost, component: string, live: string, unit: string): Promise<boolean> {
+async function leaveStaticPod(host: RemoteHost, component: string, live: string, unit: string): Promise<boolean> {
   const present = await host.exec(['test', '-f', live]);
   if (present.code !== 0) return false;
   const r = await host.exec(shScript(LEAVE, [component, live], 'kprov-static-pod'), { timeoutMs: 90_000 });
   if (r.code !== 0) throw new HostStepError(host.name, `taking ${component}'s static pod down failed`, [r.stderr.trim()]);
   await host.run(['systemctl', 'enable', '--', unit]);
   return true;
+}
+
+export interface EitherModeRestart extends StaticPodRestart {
+  /** The host-mode restart (restartHandler of the component's unit, rolling). */
+  unitRestart: Handler<ClusterRun>;
+  isStaticPod(run: ClusterRun): boolean;
+  /** After a host is healthy again following a restart this handler made (not a skipped one). */
+  settle?(host: RemoteHost, ctx: ClusterTaskContext): Promise<void>;
+}
+
+/**
+ * "restart <component>" in either mode: the unit's rolling restart in host mode (a static pod
+ * still running is taken down first: switching back), the staged manifest's rolling install in
+ * static-pod mode.
+ */
+export function restartInEitherMode(o: EitherModeRestart): Handler<ClusterRun> {
+  const unit = o.unitRestart;
+  const pod = staticPodRestart(o);
+  const restarted = new Set<string>();
+  return {
+    ...unit,
+    skipReason: (ctx) => (o.isStaticPod(ctx.run) ? pod.skipReason(ctx) : unit.skipReason?.(ctx)),
+    run: async (host, ctx) => {
+      restarted.add(host.name);
+      if (o.isStaticPod(ctx.run)) return pod.run(host, ctx);
+      await leaveStaticPod(host, o.component, manifestPath(o.varsOf(ctx), o.component), unit.unit ?? `${o.component}.service`);
+      return unit.run(host, ctx);
+    },
+    waitHealthy: async (host, ctx) => {
+      await (o.isStaticPod(ctx.run) ? pod.waitHealthy(host, ctx) : unit.waitHealthy?.(host, ctx));
+      if (restarted.delete(host.name)) await o.settle?.(host, ctx);
+    },
+  };
 }

@@ -6,7 +6,7 @@
  * one control-plane host at a time, each healthy before the next.
  */
 import { artifactBinaries, DOWNLOAD_TAG } from '../../cluster/artifact-binaries.js';
-import { pkiFileTasks, pkiPlanOf } from '../../cluster/pki.js';
+import { pkiFileTasks } from '../../cluster/pki.js';
 import { prepareCluster } from '../../cluster/prepare.js';
 import type { ClusterHost } from '../../cluster/topology.js';
 import { KprovError } from '../../errors.js';
@@ -16,7 +16,7 @@ import type { ClusterHandler, ClusterPlayContext, ClusterRole, ClusterRun, Clust
 import { imageOf, renderStaticPod } from './static-pods.js';
 import { prepullTask } from '../../cluster/image-prepull.js';
 import { apiProxySettleMs } from '../node/api-proxy.js';
-import { leaveStaticPod, manifestDir, manifestFiles, manifestPath, stagedManifestPath, manifestTask, noStaticPodTask, staticPodRestart, unlessStaticPodRuns } from '../../cluster/static-pod-tasks.js';
+import { manifestDir, manifestFiles, manifestPath, manifestTask, noStaticPodTask, restartInEitherMode, stagedManifestPath, unlessStaticPodRuns } from '../../cluster/static-pod-tasks.js';
 import { validateClusterUnits } from '../cluster-units.js';
 import { writeLocalhostArtifacts } from './localhost-artifacts.js';
 import { apiserverHealth, componentHealth, type Kubectl } from './health.js';
@@ -120,34 +120,19 @@ function staticPodFiles(ctx: ClusterTaskContext, host: ClusterHost, c: ControlPl
 
 /** "restart <component>": a rolling unit restart in host mode, a rolling manifest install in static-pod mode. */
 function componentHandler(c: ControlPlaneComponent): ClusterHandler {
-  const unit = restartHandler<ClusterRun>({ name: restartHandlerName(c), unit: unitOfComponent(c), rolling: true, healthy: HEALTHY[c], ...HEALTH });
-  const pod = staticPodRestart({
+  return restartInEitherMode({
     component: c,
+    unitRestart: restartHandler<ClusterRun>({ name: restartHandlerName(c), unit: unitOfComponent(c), rolling: true, healthy: HEALTHY[c], ...HEALTH }),
+    isStaticPod,
     healthy: HEALTHY[c],
     timeoutMs: STATIC_POD_TIMEOUT_MS,
-    filesOf: (ctx) => {
-      const host = hostOf(ctx);
-      const vars = controlPlaneUnitVars(ctx.run.topology, host, controlPlaneFiles(pkiPlanOf(ctx.run.topology), host.name));
-      return staticPodFiles(ctx, host, c, vars[c]);
+    varsOf: (ctx) => hostOf(ctx).vars,
+    // The workers' proxies use this API server again before the next one goes down.
+    settle: async (_host, ctx) => {
+      const ms = c === 'kube-apiserver' ? apiProxySettleMs(ctx.run.topology.apiProxy) : 0;
+      if (ms > 0) await new Promise((r) => setTimeout(r, ms));
     },
   });
-  const restarted = new Set<string>();
-  return {
-    ...unit,
-    skipReason: (ctx) => (isStaticPod(ctx.run) ? pod.skipReason!(ctx) : unit.skipReason?.(ctx)),
-    run: async (host, ctx) => {
-      restarted.add(host.name);
-      if (isStaticPod(ctx.run)) return pod.run(host, ctx);
-      await leaveStaticPod(host, c, manifestPath(hostOf(ctx).vars, c), unitOfComponent(c));
-      return unit.run(host, ctx);
-    },
-    waitHealthy: async (host, ctx) => {
-      await (isStaticPod(ctx.run) ? pod.waitHealthy!(host, ctx) : unit.waitHealthy!(host, ctx));
-      // The workers' proxies use this API server again before the next one goes down.
-      const settle = c === 'kube-apiserver' && restarted.delete(host.name) ? apiProxySettleMs(ctx.run.topology.apiProxy) : 0;
-      if (settle > 0) await new Promise((r) => setTimeout(r, settle));
-    },
-  };
 }
 
 /** kubernetes_audit: the policy kube-apiserver reads, and the directory its log goes to. */

@@ -14,7 +14,7 @@ import { KprovError } from '../../errors.js';
 import path from 'node:path';
 import { directory, file, healthGate, restartHandler, service, waitStarted, type HealthProbe } from '../../engine/tasks/index.js';
 import type { ClusterHandler, ClusterRenderContext, ClusterRole, ClusterRun, ClusterTask, ClusterTaskContext } from '../../cluster/run.js';
-import { leaveStaticPod, manifestDir, manifestFiles, manifestPath, manifestTask, noStaticPodTask, stagedManifestPath, staticPodRestart, unlessStaticPodRuns } from '../../cluster/static-pod-tasks.js';
+import { manifestDir, manifestFiles, manifestPath, manifestTask, noStaticPodTask, restartInEitherMode, stagedManifestPath, unlessStaticPodRuns } from '../../cluster/static-pod-tasks.js';
 import { etcdImage, renderEtcdStaticPod } from './static-pod.js';
 import { prepullTask } from '../../cluster/image-prepull.js';
 import {
@@ -105,19 +105,14 @@ const isStaticPod = (run: ClusterRun) => run.inventory.cluster.etcd_deployment_t
 
 /** "restart etcd": a rolling unit restart in host mode, a rolling manifest install in static-pod mode. */
 function restartEtcd(): ClusterHandler {
-  const unit = restartHandler<ClusterRun>({ name: RESTART_ETCD, unit: ETCD_UNIT, rolling: true, healthy, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 });
-  // The handler moves staged manifests and restarts pods: it needs the paths, not the content.
-  const pod = staticPodRestart({ component: 'etcd', healthy, timeoutMs: HEALTH_TIMEOUT_MS, filesOf: (ctx) => manifestFiles(memberOf(ctx).host.vars, 'etcd', '') });
-  return {
-    ...unit,
-    skipReason: (ctx) => (isStaticPod(ctx.run) ? pod.skipReason!(ctx) : unit.skipReason?.(ctx)),
-    run: async (host, ctx) => {
-      if (isStaticPod(ctx.run)) return pod.run(host, ctx);
-      await leaveStaticPod(host, 'etcd', manifestPath(memberOf(ctx).host.vars, 'etcd'), ETCD_UNIT);
-      return unit.run(host, ctx);
-    },
-    waitHealthy: (host, ctx) => (isStaticPod(ctx.run) ? pod.waitHealthy!(host, ctx) : unit.waitHealthy!(host, ctx)),
-  };
+  return restartInEitherMode({
+    component: 'etcd',
+    unitRestart: restartHandler<ClusterRun>({ name: RESTART_ETCD, unit: ETCD_UNIT, rolling: true, healthy, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }),
+    isStaticPod,
+    healthy,
+    timeoutMs: HEALTH_TIMEOUT_MS,
+    varsOf: (ctx) => memberOf(ctx).host.vars,
+  });
 }
 
 export const etcdRole: ClusterRole = {
