@@ -35,6 +35,8 @@ import { backupTimerHandler, scheduledBackupTasks } from './scheduled-backup.js'
 export const RESTART_ETCD = 'restart etcd';
 /** A new cluster elects its first leader within a few election timeouts (5 s each). */
 export const HEALTH_TIMEOUT_MS = 120_000;
+/** A probe is one etcdctl start on the host (~30 ms of CPU); a new member is ready within a second or so. */
+const HEALTH_INTERVAL_MS = 250;
 
 function memberOf(ctx: ClusterTaskContext): EtcdMember {
   const member = ctx.run.topology.etcd.find((m) => m.host.name === ctx.host.name);
@@ -81,7 +83,7 @@ async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
       // Written in place on every member of a new cluster at once: none is ready before a quorum runs.
       prepullTask({ component: 'etcd', image: etcdImage(member), command: ['etcd', '--version'], manifestDir: manifestDir(vars), ctr: `${vars.bin_dir}/ctr`, runningIf: [manifestPath(vars, 'etcd'), ETCD_UNIT_FILE] }),
       manifestTask(manifestFiles(vars, 'etcd', () => renderEtcdStaticPod(ctx, member, envContent(ctx), etcdctl.tls)), notify),
-      healthGate({ name: 'wait until the etcd member is healthy', unit: KUBELET_UNIT, healthy, what: 'the etcd member to serve quorum reads', failure: 'etcd (static pod) is not healthy', timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }),
+      healthGate({ name: 'wait until the etcd member is healthy', unit: KUBELET_UNIT, healthy, what: 'the etcd member to serve quorum reads', failure: 'etcd (static pod) is not healthy', timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: HEALTH_INTERVAL_MS }),
       ...scheduledBackupTasks(ctx, etcdctl.bin, etcdctl.tls),
     ];
   }
@@ -95,7 +97,7 @@ async function tasks(ctx: ClusterTaskContext): Promise<ClusterTask[]> {
     // No waiting here: a member of a new cluster becomes ready only once a quorum has started.
     unlessStaticPodRuns(service({ name: `start ${ETCD_UNIT}`, unit: ETCD_UNIT, wait: false }), live),
     // The gate every run passes: the member serves quorum reads before the next play starts.
-    unlessStaticPodRuns(waitStarted({ name: 'wait until the etcd member is healthy', unit: ETCD_UNIT, healthy, always: true, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }), live),
+    unlessStaticPodRuns(waitStarted({ name: 'wait until the etcd member is healthy', unit: ETCD_UNIT, healthy, always: true, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: HEALTH_INTERVAL_MS }), live),
     ...scheduledBackupTasks(ctx, etcdctl.bin, etcdctl.tls),
   ];
 }
@@ -107,7 +109,7 @@ const isStaticPod = (run: ClusterRun) => run.inventory.cluster.etcd_deployment_t
 function restartEtcd(): ClusterHandler {
   return restartInEitherMode({
     component: 'etcd',
-    unitRestart: restartHandler<ClusterRun>({ name: RESTART_ETCD, unit: ETCD_UNIT, rolling: true, healthy, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: 1_000 }),
+    unitRestart: restartHandler<ClusterRun>({ name: RESTART_ETCD, unit: ETCD_UNIT, rolling: true, healthy, timeoutMs: HEALTH_TIMEOUT_MS, intervalMs: HEALTH_INTERVAL_MS }),
     isStaticPod,
     healthy,
     timeoutMs: HEALTH_TIMEOUT_MS,

@@ -1,7 +1,7 @@
 /**
  * Does this member bootstrap a new cluster or join a running one? Facts come from the hosts:
  * a member with data keeps the state it was set up with; a member without data asks the other
- * members (`etcdctl member list` over TLS). Nobody answers: a new cluster, every member
+ * members that listen (`etcdctl member list` over TLS). Nobody answers: a new cluster, every member
  * `new`. A cluster answers: this member joins with `existing`, after `etcdctl member add` when
  * the cluster does not list it yet.
  */
@@ -14,6 +14,7 @@ import type { Change } from '../../engine/contract.js';
 import type { ClusterTask } from '../../cluster/run.js';
 import { ETCD_ENV_FILE, type Bootstrap } from './config.js';
 import { addMember, listMembers, type Etcdctl, type ListedMember } from './etcdctl.js';
+import { reachableEndpoints } from './reachable.js';
 
 export interface MembershipFacts {
   /** `<etcd_data_dir>/member` exists: this member has been part of a cluster. */
@@ -140,8 +141,9 @@ export function membershipTask(options: {
       const currentInitialCluster = lines.find((l) => l.startsWith('cluster='))?.slice('cluster='.length);
       // etcdctl and the certificates are installed by the tasks before this one (absent only in a dry run).
       const canAsk = lines.includes('etcdctl');
-      const listed = hasData || !canAsk ? undefined : await listMembers(host, etcdctl, others);
-      answering = listed ? others : [];
+      const listening = hasData || !canAsk ? [] : await reachableEndpoints(host, others);
+      const listed = listening.length > 0 ? await listMembers(host, etcdctl, listening) : undefined;
+      answering = listed ? listening : [];
       decision = decideMembership(self, members, { hasData, currentState, currentInitialCluster, listed });
       options.onDecision(decision);
       if (!decision.add) return [];

@@ -139,7 +139,7 @@ export interface FakeClusterState {
 
 /**
  * Answers the commands the etcd and control-plane roles run beyond files and systemd: the
- * membership facts script, etcdctl (health, member list/add) and kubectl (healthz, component
+ * membership facts script, the other members' port probe, etcdctl (health, member list/add) and kubectl (healthz, component
  * statuses), as a healthy cluster would.
  */
 export function clusterScript(state: FakeClusterState): ExecScript {
@@ -155,6 +155,12 @@ export function clusterScript(state: FakeClusterState): ExecScript {
       });
       const lines = [machine.dirs.has(`${dataDir}/member`) ? 'data' : 'nodata', ...settings, ...(machine.files.has(etcdctl) ? ['etcdctl'] : [])];
       return { code: 0, stdout: `${lines.join('\n')}\n`, stderr: '' };
+    }
+    if (cmd === 'sh' && args[2] === 'kprov-etcd-reachable') {
+      // A running cluster listens on every other member's client port; a new one on none.
+      const endpoints = (args.length - 3) / 2;
+      const open = state.members ? Array.from({ length: endpoints }, (_, i) => `open ${i}\n`).join('') : '';
+      return { code: 0, stdout: open, stderr: '' };
     }
     if (cmd?.endsWith('/etcdctl')) {
       const rest = argv.filter((a) => !a.startsWith('--'));
