@@ -1,17 +1,15 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 /**
- * The package's root directory (where inventory/sample, playbooks/ and templates/ live).
- * Compiled code sits in dist/src/, sources in src/; both are found by walking up to package.json.
+ * The package's root directory (where inventory/sample, playbooks/ and templates/ live), found by
+ * walking up to package.json: compiled code sits in dist/src/, the bundled CLI in dist/cli/.
  */
 function findPackageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    if (path.basename(dir) === 'src') {
-      const parent = path.dirname(dir);
-      return path.basename(parent) === 'dist' ? path.dirname(parent) : parent;
-    }
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
     dir = path.dirname(dir);
   }
   throw new Error('kprov: cannot locate the package root');

@@ -1,6 +1,6 @@
 /** Where labs keep their state and the cached base image: outside the repository. */
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../paths.js';
 
 export const DEFAULT_STATE_ROOT = '/var/lib/kprov-lab';
 export const DEFAULT_CACHE_ROOT = '/var/cache/kprov-lab';
@@ -22,7 +22,7 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
   return env['KPROV_LAB_CACHE'] || DEFAULT_CACHE_ROOT;
 }
 
-/** A script compiled next to this module (dist/src/lab/NAME.js), run as its own process. */
+/** A lab script compiled to dist/src/lab/NAME.js, run as its own process (this module may be bundled elsewhere). */
 export function labScript(name: string): string {
-  return path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.js`);
+  return path.join(packageRoot, 'dist', 'src', 'lab', `${name}.js`);
 }
