@@ -26,6 +26,7 @@ import { HostLock, type HostLockOptions } from './host-lock.js';
 import { endSessions } from './end-sessions.js';
 import type { PlannedPlay, RunPlan } from './run-plan.js';
 import { createTemplateRenderer } from './template.js';
+import { mayRunAnyTask } from './tags.js';
 
 export interface Connector {
   /** Opens the one connection this run uses for the host (called at most once per host). */
@@ -307,11 +308,12 @@ function playContext(rt: RunRuntime, planned: PlannedPlay, hosts: readonly Inven
 /**
  * Every role's `validate`, for every play, before the first play starts: a broken template or a
  * mode kprov lacks is bad input (exit 2), reported before ssh-keys or preflight touch any host.
+ * A role that --tags/--skip-tags leave without a task is neither validated nor prepared.
  */
 async function validatePlays(rt: RunRuntime): Promise<void> {
   for (const planned of rt.plan.plays) {
-    for (const { role } of planned.roles) {
-      if (!role.validate) continue;
+    for (const { role, tags } of planned.roles) {
+      if (!role.validate || !mayRunAnyTask(tags, role.taskTags ?? [], rt.plan.filter)) continue;
       try {
         await role.validate(playContext(rt, planned, planned.hosts));
       } catch (err) {
@@ -334,8 +336,8 @@ async function prepareRoles(
   planned: PlannedPlay,
   hosts: readonly InventoryHost[],
 ): Promise<{ step: string; error: FailureInfo } | undefined> {
-  for (const { role } of planned.roles) {
-    if (!role.prepare) continue;
+  for (const { role, tags } of planned.roles) {
+    if (!role.prepare || !mayRunAnyTask(tags, role.taskTags ?? [], rt.plan.filter)) continue;
     try {
       await role.prepare(playContext(rt, planned, hosts));
     } catch (err) {

@@ -19,7 +19,7 @@ import type { InventoryHost } from '../inventory/model.js';
 import { recordPending, type OwedHandler } from './pending.js';
 import { ReadCache } from './read-cache.js';
 import { owedHandlers, pendingPaths, resumeTask } from './resume.js';
-import { shouldRun, SPECIAL_TAGS, type TagFilter } from './tags.js';
+import { mayRunAnyTask, shouldRun, type TagFilter } from './tags.js';
 
 export interface HostPlayResult {
   status: Status;
@@ -227,6 +227,7 @@ async function selectTasks(
 ): Promise<TaskEntry[]> {
   const out: TaskEntry[] = [];
   for (const { role, tags } of planned.roles) {
+    if (!mayRunAnyTask(tags, role.taskTags ?? [], filter)) continue;
     setStep(`${role.name}: list tasks`);
     const tasks = await role.tasks(ctx);
     for (const task of tasks) {
@@ -235,7 +236,8 @@ async function selectTasks(
           throw new Error(`task "${task.name}" notifies "${name}", which no role of play "${planned.play.name}" declares as a handler`);
         }
       }
-      const undeclared = (task.tags ?? []).find((t) => !tags.includes(t) && !role.taskTags?.includes(t) && !SPECIAL_TAGS.includes(t));
+      // Special tags too: a role whose declared tags select nothing is not even listed.
+      const undeclared = (task.tags ?? []).find((t) => !tags.includes(t) && !role.taskTags?.includes(t));
       if (undeclared !== undefined) {
         throw new Error(`task "${task.name}" carries tag "${undeclared}", which role "${role.name}" does not declare in taskTags (--tags could not select it)`);
       }

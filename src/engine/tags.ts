@@ -48,6 +48,23 @@ export function shouldRun(taskTags: readonly string[], filter: TagFilter): boole
   return run;
 }
 
+/** More own task tags than this and a role is assumed to have a selected task (2^n combinations). */
+const MAX_ENUMERATED_TASK_TAGS = 10;
+
+/**
+ * Whether any task of a role can run under the filter: each task carries the role's tags plus
+ * some of the tags the role declares for its tasks (`taskTags`, special tags included), so every
+ * combination is tried. A role with none selected is not validated, prepared or listed.
+ */
+export function mayRunAnyTask(roleTags: readonly string[], taskTags: readonly string[], filter: TagFilter): boolean {
+  const own = [...new Set(taskTags)].filter((t) => !roleTags.includes(t));
+  if (own.length > MAX_ENUMERATED_TASK_TAGS) return true;
+  for (let mask = 0; mask < 1 << own.length; mask++) {
+    if (shouldRun([...roleTags, ...own.filter((_, i) => (mask & (1 << i)) !== 0)], filter)) return true;
+  }
+  return false;
+}
+
 /** Ansible's special tags: valid in `--tags`/`--skip-tags` whatever the playbook's tasks carry. */
 export const SPECIAL_TAGS: readonly string[] = ['all', 'always', 'never', 'tagged', 'untagged'];
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KprovError } from '../../../src/errors.js';
-import { parseTagList, requireKnownTags, shouldRun, tagFilter } from '../../../src/engine/tags.js';
+import { mayRunAnyTask, parseTagList, requireKnownTags, shouldRun, tagFilter } from '../../../src/engine/tags.js';
 import { closestMatch as closestTag } from '../../../src/did-you-mean.js';
 
 const runs = (tags: string[], only: string[], skip: string[] = []) => shouldRun(tags, tagFilter(only, skip));
@@ -61,4 +61,16 @@ test('unknown tags are a usage error (exit 2) naming every one, with the playboo
       e.message === 'unknown tags "etdc" in --tags (did you mean "etcd"?), "bogus" in --skip-tags' &&
       e.hint === 'cluster.yml has the tags etcd, node; special tags: all, always, never, tagged, untagged',
   );
+});
+
+test('a role may run a task when its tags, or its tags with some of its task tags, are selected', () => {
+  const only = (tags: string[], skip: string[] = []) => ({ only: tags.length > 0 ? tags : ['all'], skip });
+  assert.equal(mayRunAnyTask(['etcd'], ['download'], only(['etcd'])), true);
+  assert.equal(mayRunAnyTask(['etcd'], ['download'], only(['download'])), true, 'the download tasks alone');
+  assert.equal(mayRunAnyTask(['etcd'], ['download'], only(['ssh-keys'])), false);
+  assert.equal(mayRunAnyTask(['node'], ['kubelet', 'nginx'], only([], ['node'])), false, 'skipped by its role tag');
+  assert.equal(mayRunAnyTask(['node'], ['always'], only(['ssh-keys'])), true, 'a task tagged always');
+  assert.equal(mayRunAnyTask(['facts', 'always'], [], only(['etcd'])), true);
+  assert.equal(mayRunAnyTask([], [], only([])), true);
+  assert.equal(mayRunAnyTask(['etcd'], [], only(['untagged'])), false);
 });
