@@ -1,7 +1,8 @@
 /**
  * Remote files: state read by one exec (sha256sum + stat), content sent over the connection's SFTP
  * channel into a temp file that is fsynced and renamed into place, ownership and mode set before
- * the rename so the final path never shows a half-written or wrongly owned file.
+ * the rename so the final path never shows a half-written or wrongly owned file. Small content in
+ * memory does all of that in one command, the content on its stdin.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -147,6 +148,52 @@ rc=$?; rm -f -- "$5" "$1"; exit $rc`;
 
 const METADATA_SCRIPT = `{ [ -z "$3" ] || chown -- "$3" "$1"; } && chmod -- "$2" "$1"`;
 
+/**
+ * Content in memory up to this size goes in one command, on its stdin: one round trip where a
+ * state read, an SFTP upload and an install were several. Binaries stream over SFTP.
+ */
+const ONE_COMMAND_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The one-command write. Arguments: target, temp path next to it, mode (octal, as stat prints
+ * it), owner, group, chown argument, the content's sha256. Prints `same` (nothing to do), `meta`
+ * (owner and mode set) or `written` (content installed: temp file from stdin, its sha256 checked,
+ * owner and mode set, fsynced, renamed over the target); `dir` when the target is a directory.
+ * stdin is always read to its end.
+ */
+const WRITE_SMALL_SCRIPT = `f=$1 t=$2 m=$3 o=$4 g=$5 c=$6 want=$7
+if [ -d "$f" ]; then cat >/dev/null; echo dir; exit 0; fi
+if [ -e "$f" ]; then
+  h=$(sha256sum < "$f") || { cat >/dev/null; exit 1; }
+  if [ "\${h%% *}" = "$want" ]; then
+    cat >/dev/null
+    set -- $(stat -L -c "%a %u %g %U %G" -- "$f")
+    if [ "$1" = "$m" ] && { [ -z "$o" ] || [ "$o" = "$4" ] || [ "$o" = "$2" ]; } && { [ -z "$g" ] || [ "$g" = "$5" ] || [ "$g" = "$3" ]; }; then echo same; exit 0; fi
+    { [ -z "$c" ] || chown -- "$c" "$f"; } && chmod -- "$m" "$f" && echo meta
+    exit
+  fi
+fi
+mkdir -p -- "$(dirname -- "$f")" || { cat >/dev/null; exit 1; }
+cat > "$t" || { rc=$?; rm -f -- "$t"; exit $rc; }
+h=$(sha256sum < "$t")
+if [ "\${h%% *}" != "$want" ]; then rm -f -- "$t"; echo "the bytes received have sha256 \${h%% *}, not $want" >&2; exit 1; fi
+{ [ -z "$c" ] || chown -- "$c" "$t"; } && chmod -- "$m" "$t" && sync -- "$t" && mv -f -- "$t" "$f" && { echo written; exit 0; }
+rc=$?; rm -f -- "$t"; exit $rc`;
+
+async function writeSmall(t: FileTransport, file: string, data: Buffer, sha256: string, spec: FileSpec): Promise<boolean> {
+  const sent = createHash('sha256').update(data).digest('hex');
+  if (sent !== sha256) throw changedSource(t, { remote: file, target: file, source: { kind: 'buffer', data }, sha256 }, sent);
+  const temp = path.posix.join(path.posix.dirname(file), tempName(file));
+  const mode = (spec.mode & 0o7777).toString(8);
+  const r = await t.execRaw(shScript(WRITE_SMALL_SCRIPT, [file, temp, mode, spec.owner ?? '', spec.group ?? '', chownArg(spec), sha256], 'kprov-write'), data);
+  t.countUploaded(data.length);
+  const said = r.stdout.toString('utf8').trim();
+  if (r.code !== 0) throw writeError(t, file, `writing ${file}`, r);
+  if (said === 'dir') throw fail(t, `cannot write ${file}: it is a directory`);
+  if (said !== 'same' && said !== 'meta' && said !== 'written') throw commandError(t, `writing ${file}`, r);
+  return said !== 'same';
+}
+
 /** Content to write: bytes in memory or a local file streamed from disk. */
 export type FileSource = { kind: 'buffer'; data: Buffer } | { kind: 'local'; path: string };
 
@@ -167,6 +214,7 @@ export async function writeRemote(
   spec: FileSpec,
 ): Promise<boolean> {
   if (!path.posix.isAbsolute(file)) throw fail(t, `remote paths must be absolute: ${file}`);
+  if (source.kind === 'buffer' && source.data.length <= ONE_COMMAND_MAX_BYTES) return writeSmall(t, file, source.data, sha256, spec);
   const state = await remoteState(t, file);
   if (state.exists && state.sha256 === sha256) {
     if (metadataMatches(state, spec)) return false;

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { SFTPWrapper } from 'ssh2';
 import { KprovError } from '../../../src/errors.js';
 import { writeRemote, type FileTransport } from '../../../src/ssh/remote-files.js';
@@ -80,7 +80,7 @@ function transport(root: string, options: Options = {}): FileTransport & { comma
     name: 'node3',
     become: options.become ?? false,
     commands,
-    async execRaw(argv): Promise<Raw> {
+    async execRaw(argv, stdin): Promise<Raw> {
       commands.push([...argv]);
       const command = argv.join(' ');
       const script = argv[2] ?? '';
@@ -90,7 +90,7 @@ function transport(root: string, options: Options = {}): FileTransport & { comma
       }
       const answered = options.intercept?.(argv);
       if (answered) return { ...answered, command };
-      const r = spawnSync(argv[0]!, argv.slice(1));
+      const r = spawnSync(argv[0]!, argv.slice(1), stdin ? { input: stdin } : {});
       return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr, command };
     },
     sftp: async () => sftp as unknown as SFTPWrapper,
@@ -193,4 +193,50 @@ test('bytes that are not what was promised are never installed', async () => {
   assert.match(err.message, new RegExp(`the bytes read had sha256 ${sha}, not the promised ${promised}; nothing was installed`));
   assert.equal(err.host, 'node3');
   assert.deepEqual(await leftovers(), [], 'no temp file and no target');
+});
+
+describe('small content in one command (content on stdin)', () => {
+  const small = Buffer.from('ETCD_NAME=etcd1\n');
+  const smallSha = createHash('sha256').update(small).digest('hex');
+  const conf = () => path.join(root, 'etc', 'kprov', 'etcd.env');
+  const me = String(process.getuid?.() ?? 0);
+
+  test('writes with mode, then skips it identical; a wrong mode alone is fixed without sending a new file', async () => {
+    const t = transport(root);
+    assert.equal(await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o640, owner: me }), true);
+    assert.deepEqual(await readFile(conf()), small);
+    assert.equal((await stat(conf())).mode & 0o7777, 0o640);
+    assert.equal(t.commands.length, 1, 'one command, no SFTP');
+    assert.equal(await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o640, owner: me }), false);
+    await chmod(conf(), 0o644);
+    assert.equal(await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o640 }), true);
+    assert.equal((await stat(conf())).mode & 0o7777, 0o640);
+    assert.deepEqual(await readdir(path.dirname(conf())), ['etcd.env'], 'no temp file left');
+  });
+
+  test('new content replaces the old; a directory in the way is refused', async () => {
+    const t = transport(root);
+    await writeRemote(t, conf(), { kind: 'buffer', data: Buffer.from('old\n') }, createHash('sha256').update('old\n').digest('hex'), { mode: 0o600 });
+    assert.equal(await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o600 }), true);
+    assert.deepEqual(await readFile(conf()), small);
+    const err = await failure(writeRemote(t, path.dirname(conf()), { kind: 'buffer', data: small }, smallSha, { mode: 0o600 }));
+    assert.match(err.message, /it is a directory$/);
+  });
+
+  test('a full disk while the command writes says so, and the old file stays', async () => {
+    await writeRemote(transport(root), conf(), { kind: 'buffer', data: Buffer.from('old\n') }, createHash('sha256').update('old\n').digest('hex'), { mode: 0o600 });
+    const t = transport(root, {
+      intercept: (argv) => (argv[3] === 'kprov-write' ? { code: 1, stdout: Buffer.alloc(0), stderr: Buffer.from('cat: write error: No space left on device\n') } : undefined),
+    });
+    const err = await failure(writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o600 }));
+    assert.equal(err.message, `writing ${conf()}: no space left on device`);
+    assert.deepEqual(await readFile(conf()), Buffer.from('old\n'));
+  });
+
+  test('bytes that are not what was promised are never sent', async () => {
+    const t = transport(root);
+    const err = await failure(writeRemote(t, conf(), { kind: 'buffer', data: small }, sha, { mode: 0o600 }));
+    assert.match(err.message, /nothing was installed/);
+    assert.equal(t.commands.length, 0);
+  });
 });
