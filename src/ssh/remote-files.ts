@@ -205,6 +205,7 @@ function tempName(file: string): string {
 /**
  * Makes a remote file hold `source` with `spec`'s mode and owner. Returns false, writing nothing,
  * when sha256, mode and owner already match; fixes only mode/owner when the content matches.
+ * `differs` (the caller saw other content there): small content goes in one command.
  */
 export async function writeRemote(
   t: FileTransport,
@@ -212,9 +213,11 @@ export async function writeRemote(
   source: FileSource,
   sha256: string,
   spec: FileSpec,
+  differs = false,
 ): Promise<boolean> {
   if (!path.posix.isAbsolute(file)) throw fail(t, `remote paths must be absolute: ${file}`);
-  if (source.kind === 'buffer' && source.data.length <= ONE_COMMAND_MAX_BYTES) return writeSmall(t, file, source.data, sha256, spec);
+  // Only content known to differ goes along: compared first, equal content is never sent.
+  if (differs && source.kind === 'buffer' && source.data.length <= ONE_COMMAND_MAX_BYTES) return writeSmall(t, file, source.data, sha256, spec);
   const state = await remoteState(t, file);
   if (state.exists && state.sha256 === sha256) {
     if (metadataMatches(state, spec)) return false;

@@ -180,10 +180,10 @@ export class SshRemoteHost implements RemoteHost {
     return remoteRead(this.transport, path);
   }
 
-  async writeFile(path: string, content: string | Buffer, spec: FileSpec): Promise<boolean> {
+  async writeFile(path: string, content: string | Buffer, spec: FileSpec, options?: { differs?: boolean }): Promise<boolean> {
     const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
     const sha256 = createHash('sha256').update(data).digest('hex');
-    return writeRemote(this.transport, path, { kind: 'buffer', data }, sha256, spec);
+    return writeRemote(this.transport, path, { kind: 'buffer', data }, sha256, spec, options?.differs === true);
   }
 
   async uploadFile(localPath: string, remotePath: string, spec: FileSpec & { sha256?: string }): Promise<boolean> {

@@ -45,9 +45,10 @@ export interface RemoteHost {
   /**
    * Atomically replaces a remote file (temp file in the same directory, fsync, rename) with mode
    * and owner set; creates parent directories. Returns false, writing nothing, when the content,
-   * mode and owner already match.
+   * mode and owner already match. `differs`: the caller saw other content there, so small content
+   * goes with the write in one command (else it is compared first and sent only when it differs).
    */
-  writeFile(path: string, content: string | Buffer, spec: FileSpec): Promise<boolean>;
+  writeFile(path: string, content: string | Buffer, spec: FileSpec, options?: { differs?: boolean }): Promise<boolean>;
   /** Streams a local file to the host with the same atomic, skip-if-equal semantics. */
   uploadFile(localPath: string, remotePath: string, spec: FileSpec & { sha256?: string }): Promise<boolean>;
   /** Bytes this host's connection has sent as file content (for benchmarks and idempotence tests). */

@@ -104,7 +104,7 @@ export async function checkFile<R>(host: RemoteHost, options: FileOptions<R>, de
 export async function applyFile<R>(host: RemoteHost, options: FileOptions<R>, desired: Buffer, changes: readonly FileChange[]): Promise<void> {
   const spec = { mode: options.mode ?? DEFAULT_FILE_MODE, ...owned(options) };
   if (changes.some((c) => c.action === 'content')) {
-    await host.writeFile(options.path, desired, spec);
+    await host.writeFile(options.path, desired, spec, { differs: true });
     return;
   }
   await applyOwnership(host, options.path, spec, changes);

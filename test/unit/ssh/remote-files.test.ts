@@ -195,7 +195,7 @@ test('bytes that are not what was promised are never installed', async () => {
   assert.deepEqual(await leftovers(), [], 'no temp file and no target');
 });
 
-describe('small content in one command (content on stdin)', () => {
+describe('small content known to differ, in one command (content on stdin)', () => {
   const small = Buffer.from('ETCD_NAME=etcd1\n');
   const smallSha = createHash('sha256').update(small).digest('hex');
   const conf = () => path.join(root, 'etc', 'kprov', 'etcd.env');
@@ -203,39 +203,48 @@ describe('small content in one command (content on stdin)', () => {
 
   test('writes with mode, then skips it identical; a wrong mode alone is fixed without sending a new file', async () => {
     const t = transport(root);
-    assert.equal(await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o640, owner: me }), true);
+    assert.equal(await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o640, owner: me }, true), true);
     assert.deepEqual(await readFile(conf()), small);
     assert.equal((await stat(conf())).mode & 0o7777, 0o640);
     assert.equal(t.commands.length, 1, 'one command, no SFTP');
-    assert.equal(await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o640, owner: me }), false);
+    assert.equal(await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o640, owner: me }, true), false);
     await chmod(conf(), 0o644);
-    assert.equal(await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o640 }), true);
+    assert.equal(await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o640 }, true), true);
     assert.equal((await stat(conf())).mode & 0o7777, 0o640);
     assert.deepEqual(await readdir(path.dirname(conf())), ['etcd.env'], 'no temp file left');
   });
 
   test('new content replaces the old; a directory in the way is refused', async () => {
     const t = transport(root);
-    await writeRemote(t, conf(), { kind: 'buffer', data: Buffer.from('old\n') }, createHash('sha256').update('old\n').digest('hex'), { mode: 0o600 });
-    assert.equal(await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o600 }), true);
+    await writeRemote(t, conf(), { kind: 'buffer', data: Buffer.from('old\n') }, createHash('sha256').update('old\n').digest('hex'), { mode: 0o600 }, true);
+    assert.equal(await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o600 }, true), true);
     assert.deepEqual(await readFile(conf()), small);
-    const err = await failure(writeRemote(t, path.dirname(conf()), { kind: 'buffer', data: small }, smallSha, { mode: 0o600 }));
+    const err = await failure(writeRemote(t, path.dirname(conf()), { kind: 'buffer', data: small }, smallSha, { mode: 0o600 }, true));
     assert.match(err.message, /it is a directory$/);
   });
 
   test('a full disk while the command writes says so, and the old file stays', async () => {
-    await writeRemote(transport(root), conf(), { kind: 'buffer', data: Buffer.from('old\n') }, createHash('sha256').update('old\n').digest('hex'), { mode: 0o600 });
+    await writeRemote(transport(root), conf(), { kind: 'buffer', data: Buffer.from('old\n') }, createHash('sha256').update('old\n').digest('hex'), { mode: 0o600 }, true);
     const t = transport(root, {
       intercept: (argv) => (argv[3] === 'kprov-write' ? { code: 1, stdout: Buffer.alloc(0), stderr: Buffer.from('cat: write error: No space left on device\n') } : undefined),
     });
-    const err = await failure(writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o600 }));
+    const err = await failure(writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o600 }, true));
     assert.equal(err.message, `writing ${conf()}: no space left on device`);
     assert.deepEqual(await readFile(conf()), Buffer.from('old\n'));
   });
 
+  test('without differs, content is compared first and equal content is not sent', async () => {
+    const t = transport(root);
+    await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o600 }, true);
+    t.commands.length = 0;
+    assert.equal(await writeRemote(t, conf(), { kind: 'buffer', data: small }, smallSha, { mode: 0o600 }), false);
+    assert.equal(t.commands.length, 1);
+    assert.ok(!t.commands[0]!.includes('kprov-write'), 'the state read, not the write');
+  });
+
   test('bytes that are not what was promised are never sent', async () => {
     const t = transport(root);
-    const err = await failure(writeRemote(t, conf(), { kind: 'buffer', data: small }, sha, { mode: 0o600 }));
+    const err = await failure(writeRemote(t, conf(), { kind: 'buffer', data: small }, sha, { mode: 0o600 }, true));
     assert.match(err.message, /nothing was installed/);
     assert.equal(t.commands.length, 0);
   });
