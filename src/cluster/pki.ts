@@ -4,7 +4,7 @@
  * pushes the files its service reads with pkiFileTasks. A dry run works on a temporary copy,
  * so a plan shows the certificates a real run would issue without writing any.
  */
-import { cp, mkdtemp, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { directory, file } from '../engine/tasks/index.js';
@@ -27,6 +27,7 @@ import {
   type PkiReport,
 } from '../pki/index.js';
 import { readIfExists } from '../pki/store.js';
+import { readPkiState, rememberedVerdict, rememberVerdict } from '../pki/verified.js';
 import type { Task } from '../engine/contract.js';
 import type { ClusterTaskContext } from './run.js';
 import { buildTopology, type ClusterHost, type Topology } from './topology.js';
@@ -168,6 +169,9 @@ function warningsOf(report: PkiReport): string[] {
   ];
 }
 
+/** Where the last full PKI check that changed nothing is remembered (src/pki/verified.ts). */
+export const PKI_VERDICT_FILE = path.join('state', 'pki-verified.json');
+
 /** Issues or reuses the PKI (in `dryRun`, on a temporary copy) and loads it for the run. */
 export async function loadClusterPki(inventory: Inventory, options: { dryRun: boolean; now?: Date }): Promise<ClusterPki> {
   const input = clusterPkiInput(inventory);
@@ -187,8 +191,22 @@ export async function loadClusterPki(inventory: Inventory, options: { dryRun: bo
       await rm(scratch, { recursive: true, force: true });
     }
   } else {
-    report = await ensurePki(dir, input, ensureOptions);
-    files = await readPlanFiles(dir, plan);
+    // A full check that changed nothing is remembered; while nothing it judged has changed, the
+    // next run reuses its verdict instead of parsing and verifying every file again.
+    const now = options.now ?? new Date();
+    const verdictFile = path.join(inventory.dir, PKI_VERDICT_FILE);
+    const before = await readPkiState(dir, plan);
+    const remembered = await rememberedVerdict(verdictFile, dir, plan, before, now);
+    if (remembered) {
+      report = remembered;
+      files = before.files;
+    } else {
+      report = await ensurePki(dir, input, { now });
+      const after = await readPkiState(dir, plan);
+      files = after.files;
+      await mkdir(path.dirname(verdictFile), { recursive: true }).catch(() => undefined);
+      await rememberVerdict(verdictFile, plan, after, report, report.firstExpiry, now);
+    }
   }
   const read: PkiReader = async (rel) => files.get(rel);
   const content = (rel: string): Buffer => {

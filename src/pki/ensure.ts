@@ -32,6 +32,8 @@ export interface PkiReport {
   warnings: string[];
   /** Private keys generated in this run. */
   keysGenerated: number;
+  /** The earliest notAfter among the certificates the directory now holds (from the full check). */
+  firstExpiry?: Date;
 }
 
 export interface EnsureOptions {
@@ -168,6 +170,12 @@ export async function reconcile(dir: string, input: PkiInput, now: Date, mode: M
   await Promise.all(tasks);
   report.written.sort();
   report.modesFixed.sort();
+  const held = specs.flatMap((s) => {
+    const a = actions.get(s.name);
+    const cert = newCerts.get(s.name) ?? (a?.kind === 'reuse' ? (a.cert ?? loaded.get(s.name)?.cert) : undefined);
+    return cert ? [cert.notAfter.getTime()] : [];
+  });
+  if (held.length > 0) report.firstExpiry = new Date(Math.min(...held));
   return report;
 }
 
