@@ -207,6 +207,22 @@ export class EtcdClient {
     return res.succeeded ? revisionOf(res.header) : undefined;
   }
 
+  /**
+   * Writes `value` if the key's mod revision is still `expectedModRevision`, else reads the key in
+   * the same transaction (GuaranteedUpdate's Txn: If(mod = rev).Then(Put).Else(Get)).
+   */
+  async putIfElseGet(key: string, value: string, expectedModRevision: number): Promise<{ revision: number } | { current: KeyValue | undefined }> {
+    const k = Buffer.from(key, 'utf8');
+    const res = await this.call<{ header?: WireHeader; succeeded: boolean; responses: Array<{ responseRange?: { kvs: WireKeyValue[] } | null }> }>('KV', 'Txn', 'TxnRequest', 'TxnResponse', {
+      compare: [{ key: k, result: 'EQUAL', target: 'MOD', modRevision: String(expectedModRevision) }],
+      success: [{ requestPut: { key: k, value: Buffer.from(value, 'utf8') } }],
+      failure: [{ requestRange: { key: k } }],
+    });
+    if (res.succeeded) return { revision: revisionOf(res.header) };
+    const kv = res.responses[0]?.responseRange?.kvs[0];
+    return { current: kv ? toKv(kv) : undefined };
+  }
+
   /** A lease that expires after `ttlSeconds` unless refreshed; its ID as a decimal string. */
   async grantLease(ttlSeconds: number): Promise<string> {
     const res = await this.call<{ ID: string; error: string }>('Lease', 'LeaseGrant', 'LeaseGrantRequest', 'LeaseGrantResponse', { TTL: String(ttlSeconds) });

@@ -52,6 +52,7 @@ const apiserver: Component = {
     registry.setStrategy(findResource('deployments')!, workloadStrategy('Deployment'));
     registry.setStrategy(findResource('replicasets')!, workloadStrategy('ReplicaSet'));
     await ensureBootstrapObjects(registry);
+    registry.startWatchCaches(log);
 
     const leases = startMasterLeases({
       etcd,
@@ -98,6 +99,7 @@ const apiserver: Component = {
     return {
       async stop() {
         leases.stop();
+        registry.stopWatchCaches();
         await Promise.all([closeServer(secure), insecure ? closeServer(insecure) : Promise.resolve()]);
         etcd.close();
       },
