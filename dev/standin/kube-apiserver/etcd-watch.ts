@@ -6,7 +6,7 @@
  * for the first watch and closed when the last one goes.
  */
 import type { ClientDuplexStream } from '@grpc/grpc-js';
-import { prefixEnd, rpcErrorMessage, toKv, type EtcdClient, type KeyValue, type WatchResponse } from './etcd.js';
+import { int64, prefixEnd, rpcErrorMessage, toKv, type EtcdClient, type KeyValue, type WatchResponse } from './etcd.js';
 
 export interface EtcdChange {
   type: 'put' | 'delete';
@@ -63,19 +63,20 @@ class WatchStream {
   }
 
   private receive(res: WatchResponse): void {
-    const watcher = this.watchers.get(res.watchId);
+    const watcher = this.watchers.get(String(res.watchId));
     if (!watcher) return;
-    if (res.compactRevision !== '0' && res.compactRevision !== '') {
-      return watcher.end(new WatchGone(`too old resource version: ${watcher.afterRevision} (${res.compactRevision})`));
+    const compacted = int64(res.compactRevision);
+    if (compacted !== 0) {
+      return watcher.end(new WatchGone(`too old resource version: ${watcher.afterRevision} (${compacted})`));
     }
     if (res.canceled) {
-      return watcher.end(new Error(`etcd watch canceled: ${res.cancelReason}`));
+      return watcher.end(new Error(`etcd watch canceled: ${res.cancelReason ?? ''}`));
     }
-    if (res.events.length === 0) return;
+    if (!res.events || res.events.length === 0) return;
     const changes: EtcdChange[] = [];
     for (const e of res.events) {
       if (!e.kv) continue;
-      changes.push({ type: e.type === 'DELETE' ? 'delete' : 'put', kv: toKv(e.kv), ...(e.prevKv ? { prev: toKv(e.prevKv) } : {}) });
+      changes.push({ type: e.type === 1 ? 'delete' : 'put', kv: toKv(e.kv), ...(e.prevKv ? { prev: toKv(e.prevKv) } : {}) });
     }
     if (changes.length > 0) watcher.onChanges(changes);
   }

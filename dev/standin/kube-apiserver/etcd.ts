@@ -26,17 +26,25 @@ export interface KeyValue {
   modRevision: number;
 }
 
-/** mvccpb.KeyValue as protobufjs's toObject gives it (bytes as Buffers, int64 as decimal strings). */
+/** An int64 as protobufjs decodes it: a Long (long.js, bundled with it), or a number. */
+export type Int64 = number | { toNumber(): number; toString(): string };
+export const int64 = (v: Int64 | null | undefined): number => (v === null || v === undefined ? 0 : typeof v === 'number' ? v : v.toNumber());
+
+/** mvccpb.KeyValue as protobufjs decodes it (bytes as Buffers; a field left out on the wire is undefined). */
 export interface WireKeyValue {
-  key: Uint8Array;
-  value: Uint8Array;
-  createRevision: string;
-  modRevision: string;
+  key?: Uint8Array;
+  value?: Uint8Array;
+  createRevision?: Int64;
+  modRevision?: Int64;
 }
 
 interface WireHeader {
-  revision: string;
+  revision: Int64;
 }
+
+/** Compare.CompareResult.EQUAL and Compare.CompareTarget.MOD (rpc.proto's numbers). */
+const EQUAL = 0;
+const MOD = 2;
 
 const healthSchema = z.looseObject({ health: z.union([z.string(), z.boolean()]) });
 
@@ -52,7 +60,6 @@ export function prefixEnd(prefix: string): Buffer {
   return Buffer.from([0]);
 }
 
-const toObjectOptions: protobuf.IConversionOptions = { longs: String, enums: String, bytes: Buffer, defaults: true, arrays: true, objects: false, oneofs: false };
 
 const codeNames = new Map<number, string>(
   Object.entries(grpcStatus)
@@ -117,14 +124,17 @@ export class EtcdClient {
     return client;
   }
 
-  /** protobufjs codec of `etcdserverpb.<type>` (request: from a plain object; response: to one). */
+  /**
+   * protobufjs codec of `etcdserverpb.<type>`: requests are plain objects in the message's shape
+   * (enums as numbers, int64 as numbers or decimal strings), responses the decoded messages.
+   */
   private codec(type: string): Codec {
     let codec = this.codecs.get(type);
     if (!codec) {
       const t = this.root.lookupType(`etcdserverpb.${type}`);
       codec = {
-        serialize: (value) => Buffer.from(t.encode(t.fromObject(value)).finish()),
-        deserialize: (bytes) => t.toObject(t.decode(bytes), toObjectOptions),
+        serialize: (value) => Buffer.from(t.encode(value).finish()),
+        deserialize: (bytes) => t.decode(bytes),
       };
       this.codecs.set(type, codec);
     }
@@ -180,17 +190,17 @@ export class EtcdClient {
   }
 
   async get(key: string): Promise<{ kv: KeyValue | undefined; revision: number }> {
-    const res = await this.call<{ header?: WireHeader; kvs: WireKeyValue[] }>('KV', 'Range', 'RangeRequest', 'RangeResponse', { key: Buffer.from(key, 'utf8') });
-    const kv = res.kvs[0];
+    const res = await this.call<{ header?: WireHeader; kvs?: WireKeyValue[] }>('KV', 'Range', 'RangeRequest', 'RangeResponse', { key: Buffer.from(key, 'utf8') });
+    const kv = res.kvs?.[0];
     return { kv: kv ? toKv(kv) : undefined, revision: revisionOf(res.header) };
   }
 
   async list(prefix: string): Promise<{ kvs: KeyValue[]; revision: number }> {
-    const res = await this.call<{ header?: WireHeader; kvs: WireKeyValue[] }>('KV', 'Range', 'RangeRequest', 'RangeResponse', {
+    const res = await this.call<{ header?: WireHeader; kvs?: WireKeyValue[] }>('KV', 'Range', 'RangeRequest', 'RangeResponse', {
       key: Buffer.from(prefix, 'utf8'),
       rangeEnd: prefixEnd(prefix),
     });
-    return { kvs: res.kvs.map(toKv), revision: revisionOf(res.header) };
+    return { kvs: (res.kvs ?? []).map(toKv), revision: revisionOf(res.header) };
   }
 
   /**
@@ -199,8 +209,8 @@ export class EtcdClient {
    */
   async putIf(key: string, value: string, expectedModRevision: number): Promise<number | undefined> {
     const k = Buffer.from(key, 'utf8');
-    const res = await this.call<{ header?: WireHeader; succeeded: boolean }>('KV', 'Txn', 'TxnRequest', 'TxnResponse', {
-      compare: [{ key: k, result: 'EQUAL', target: 'MOD', modRevision: String(expectedModRevision) }],
+    const res = await this.call<{ header?: WireHeader; succeeded?: boolean }>('KV', 'Txn', 'TxnRequest', 'TxnResponse', {
+      compare: [{ key: k, result: EQUAL, target: MOD, modRevision: expectedModRevision }],
       success: [{ requestPut: { key: k, value: Buffer.from(value, 'utf8') } }],
       failure: [],
     });
@@ -213,21 +223,21 @@ export class EtcdClient {
    */
   async putIfElseGet(key: string, value: string, expectedModRevision: number): Promise<{ revision: number } | { current: KeyValue | undefined }> {
     const k = Buffer.from(key, 'utf8');
-    const res = await this.call<{ header?: WireHeader; succeeded: boolean; responses: Array<{ responseRange?: { kvs: WireKeyValue[] } | null }> }>('KV', 'Txn', 'TxnRequest', 'TxnResponse', {
-      compare: [{ key: k, result: 'EQUAL', target: 'MOD', modRevision: String(expectedModRevision) }],
+    const res = await this.call<{ header?: WireHeader; succeeded?: boolean; responses?: Array<{ responseRange?: { kvs?: WireKeyValue[] } | null }> }>('KV', 'Txn', 'TxnRequest', 'TxnResponse', {
+      compare: [{ key: k, result: EQUAL, target: MOD, modRevision: expectedModRevision }],
       success: [{ requestPut: { key: k, value: Buffer.from(value, 'utf8') } }],
       failure: [{ requestRange: { key: k } }],
     });
     if (res.succeeded) return { revision: revisionOf(res.header) };
-    const kv = res.responses[0]?.responseRange?.kvs[0];
+    const kv = res.responses?.[0]?.responseRange?.kvs?.[0];
     return { current: kv ? toKv(kv) : undefined };
   }
 
   /** A lease that expires after `ttlSeconds` unless refreshed; its ID as a decimal string. */
   async grantLease(ttlSeconds: number): Promise<string> {
-    const res = await this.call<{ ID: string; error: string }>('Lease', 'LeaseGrant', 'LeaseGrantRequest', 'LeaseGrantResponse', { TTL: String(ttlSeconds) });
+    const res = await this.call<{ ID?: Int64; error?: string }>('Lease', 'LeaseGrant', 'LeaseGrantRequest', 'LeaseGrantResponse', { TTL: ttlSeconds });
     if (res.error) throw new Error(`etcd lease grant: ${res.error}`);
-    return res.ID;
+    return String(res.ID ?? 0);
   }
 
   /** Writes `value` bound to `lease`: the key disappears when the lease expires. */
@@ -238,8 +248,8 @@ export class EtcdClient {
   /** Deletes the key if its mod revision is still `expectedModRevision`. */
   async deleteIf(key: string, expectedModRevision: number): Promise<boolean> {
     const k = Buffer.from(key, 'utf8');
-    const res = await this.call<{ succeeded: boolean }>('KV', 'Txn', 'TxnRequest', 'TxnResponse', {
-      compare: [{ key: k, result: 'EQUAL', target: 'MOD', modRevision: String(expectedModRevision) }],
+    const res = await this.call<{ succeeded?: boolean }>('KV', 'Txn', 'TxnRequest', 'TxnResponse', {
+      compare: [{ key: k, result: EQUAL, target: MOD, modRevision: expectedModRevision }],
       success: [{ requestDeleteRange: { key: k } }],
       failure: [],
     });
@@ -294,24 +304,27 @@ export class EtcdClient {
 
 /** etcdserverpb.WatchResponse as the codec gives it. */
 export interface WatchResponse {
-  header?: WireHeader;
-  watchId: string;
-  created: boolean;
-  canceled: boolean;
-  compactRevision: string;
-  cancelReason: string;
-  events: Array<{ type: 'PUT' | 'DELETE'; kv?: WireKeyValue; prevKv?: WireKeyValue }>;
+  header?: WireHeader | null;
+  watchId?: Int64;
+  created?: boolean;
+  canceled?: boolean;
+  compactRevision?: Int64;
+  cancelReason?: string;
+  /** type: mvccpb.Event.EventType, PUT 0, DELETE 1. */
+  events?: Array<{ type?: number; kv?: WireKeyValue | null; prevKv?: WireKeyValue | null }>;
 }
 
-function revisionOf(header: WireHeader | undefined): number {
-  return Number(header?.revision ?? 0);
+function revisionOf(header: WireHeader | null | undefined): number {
+  return int64(header?.revision);
 }
 
 export function toKv(kv: WireKeyValue): KeyValue {
+  // An unset bytes field decodes to the prototype's default, an empty array.
+  const text = (b: Uint8Array | undefined) => (b === undefined ? '' : Buffer.isBuffer(b) ? b.toString('utf8') : Buffer.from(b).toString('utf8'));
   return {
-    key: Buffer.from(kv.key).toString('utf8'),
-    value: Buffer.from(kv.value).toString('utf8'),
-    createRevision: Number(kv.createRevision),
-    modRevision: Number(kv.modRevision),
+    key: text(kv.key),
+    value: text(kv.value),
+    createRevision: int64(kv.createRevision),
+    modRevision: int64(kv.modRevision),
   };
 }

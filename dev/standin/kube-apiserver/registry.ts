@@ -150,6 +150,21 @@ export class Registry {
     return { items: found.kvs.filter((kv) => owns(kv.key)).map((kv) => this.decode(def, kv)), resourceVersion: String(found.revision) };
   }
 
+  /**
+   * What v1.13 reads through its informers' listers (RBAC roles and bindings, service accounts and
+   * their token secrets, namespaces, the Node authorizer's pods): the watch cache's object; one it
+   * does not have (yet) is looked up in etcd.
+   */
+  async lookup(def: ResourceDef, namespace: string | undefined, name: string): Promise<Obj> {
+    const kv = this.caches.get(def.name)?.get(this.key(def, namespace, name))?.kv;
+    return kv ? this.decode(def, kv) : this.get(def, namespace, name);
+  }
+
+  /** A lister's LIST: the watch cache's objects, etcd's while it is not current. */
+  async listLister(def: ResourceDef, namespace: string | undefined): Promise<{ items: Obj[]; resourceVersion: string }> {
+    return this.listCached(def, namespace) ?? this.list(def, namespace);
+  }
+
   /** The object an update starts from: the watch cache's (GuaranteedUpdate's suggestion), else etcd's. */
   private async startingPoint(def: ResourceDef, key: string): Promise<{ kv: KeyValue | undefined; fresh: boolean }> {
     const cached = this.caches.get(def.name)?.get(key);
