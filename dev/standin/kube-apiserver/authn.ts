@@ -43,11 +43,11 @@ const asList = (v: string | string[] | undefined): string[] => (v === undefined 
 /** The service account's user, or why the token no longer counts (v1.13's legacy validator with lookup). */
 async function serviceAccountUser(registry: Registry, lookup: boolean, token: string, c: ServiceAccountClaims): Promise<UserInfo | { unauthorized: string }> {
   if (lookup) {
-    const secret = await registry.get(findResource('secrets')!, c.namespace, c.secretName).catch(() => undefined);
+    const secret = await registry.lookup(findResource('secrets')!, c.namespace, c.secretName).catch(() => undefined);
     if (!secret || secret.metadata?.deletionTimestamp) return { unauthorized: 'Token has been invalidated' };
     const data = (secret.data ?? {}) as Record<string, unknown>;
     if (typeof data.token !== 'string' || Buffer.from(data.token, 'base64').toString('utf8') !== token) return { unauthorized: "Token does not match server's copy" };
-    const sa = await registry.get(findResource('serviceaccounts')!, c.namespace, c.serviceAccountName).catch(() => undefined);
+    const sa = await registry.lookup(findResource('serviceaccounts')!, c.namespace, c.serviceAccountName).catch(() => undefined);
     if (!sa || sa.metadata?.deletionTimestamp) return { unauthorized: 'ServiceAccount has been deleted' };
     if (c.serviceAccountUID !== '' && sa.metadata?.uid !== c.serviceAccountUID) return { unauthorized: 'ServiceAccount UID does not match claim' };
   }

@@ -152,7 +152,8 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
       let items: Obj[];
       let resourceVersion = '';
       if (def.virtual) items = await listComponentStatuses(ctx.etcd);
-      else ({ items, resourceVersion } = await ctx.registry.list(def, namespace));
+      // resourceVersion=0 (what informers list with) is served by the watch cache, as in v1.13.
+      else ({ items, resourceVersion } = (query.get('resourceVersion') === '0' ? ctx.registry.listCached(def, namespace) : undefined) ?? (await ctx.registry.list(def, namespace)));
       const byLabel = labelMatcher(query.get('labelSelector'));
       const byField = fieldMatcher(query.get('fieldSelector'));
       items = items.filter((o) => byLabel(o) && byField(o));
@@ -168,7 +169,7 @@ export function createHandler(ctx: ApiContext, opts: { insecure: boolean }) {
         const found = await getComponentStatus(ctx.etcd, name!);
         if (!found) throw new StatusError(404, 'NotFound', `${def.name} "${name}" not found`, { name, kind: def.name });
         obj = found;
-      } else obj = await ctx.registry.get(def, namespace, name!);
+      } else obj = (query.get('resourceVersion') === '0' ? ctx.registry.getCached(def, namespace, name!) : undefined) ?? (await ctx.registry.get(def, namespace, name!));
       if (format === 'table') return send(res, 200, toTable(def.kind, [obj], { selfLink: selfLink(def, namespace, name), resourceVersion: obj.metadata?.resourceVersion ?? '' }, include));
       return send(res, 200, obj);
     }

@@ -43,7 +43,7 @@ export function podReferences(pod: Obj): { secrets: Set<string>; configmaps: Set
 }
 
 async function referencedByNodePod(registry: Registry, node: string, namespace: string, kind: 'secrets' | 'configmaps', name: string): Promise<boolean> {
-  const { items } = await registry.list(findResource('pods')!, namespace);
+  const { items } = await registry.listLister(findResource('pods')!, namespace);
   return items.some((p) => rec(p.spec).nodeName === node && podReferences(p)[kind].has(name));
 }
 

@@ -39,7 +39,7 @@ function rulesOf(o: Obj): PolicyRule[] {
 async function roleRules(registry: Registry, kind: string, namespace: string | undefined, name: string): Promise<PolicyRule[]> {
   const def = findResource(kind === 'ClusterRole' ? 'clusterroles' : 'roles')!;
   try {
-    return rulesOf(await registry.get(def, kind === 'ClusterRole' ? undefined : namespace, name));
+    return rulesOf(await registry.lookup(def, kind === 'ClusterRole' ? undefined : namespace, name));
   } catch {
     return [];
   }
@@ -47,12 +47,12 @@ async function roleRules(registry: Registry, kind: string, namespace: string | u
 
 export async function storedRbacAllows(registry: Registry, user: UserInfo, r: RuleRequest & { namespace?: string }): Promise<boolean> {
   const bindings: Array<{ binding: z.infer<typeof bindingSchema>; namespace: string | undefined }> = [];
-  for (const o of (await registry.list(findResource('clusterrolebindings')!, undefined)).items) {
+  for (const o of (await registry.listLister(findResource('clusterrolebindings')!, undefined)).items) {
     const b = bindingSchema.safeParse(o);
     if (b.success) bindings.push({ binding: b.data, namespace: undefined });
   }
   if (r.namespace) {
-    for (const o of (await registry.list(findResource('rolebindings')!, r.namespace)).items) {
+    for (const o of (await registry.listLister(findResource('rolebindings')!, r.namespace)).items) {
       const b = bindingSchema.safeParse(o);
       if (b.success) bindings.push({ binding: b.data, namespace: r.namespace });
     }

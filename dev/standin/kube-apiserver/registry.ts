@@ -7,8 +7,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sameJson } from '../common/json.js';
 import { kubeTime } from '../common/objects.js';
+import type { Logger } from '../common/klog.js';
 import type { EtcdClient, KeyValue } from './etcd.js';
-import { apiPrefix, groupVersion, type ResourceDef } from './resources.js';
+import { apiPrefix, groupVersion, resources, type ResourceDef } from './resources.js';
+import { watchPrefix } from './etcd-watch.js';
+import { WatchCache } from './watch-cache.js';
+
+type WatchArgs = Parameters<typeof watchPrefix> extends [unknown, ...infer Rest] ? Rest : never;
 
 export type Obj = Record<string, unknown> & { metadata?: Record<string, unknown> };
 
@@ -96,6 +101,7 @@ export function randomSuffix(n = 5): string {
 
 export class Registry {
   private readonly strategies = new Map<string, Strategy>();
+  private readonly caches = new Map<string, WatchCache>();
 
   setStrategy(def: ResourceDef, strategy: Strategy): void {
     this.strategies.set(def.name, strategy);
@@ -105,6 +111,67 @@ export class Registry {
     private readonly etcd: EtcdClient,
     private readonly prefix: string,
   ) {}
+
+  /** One watch cache per stored resource, as v1.13 starts them (--watch-cache, on by default). */
+  startWatchCaches(log: Logger): void {
+    for (const def of resources) {
+      if (def.virtual || def.storagePath === '' || this.caches.has(def.name)) continue;
+      const { prefix, owns } = this.scope(def, undefined);
+      const source = { list: (p: string) => this.etcd.list(p), watch: (...args: WatchArgs) => watchPrefix(this.etcd, ...args) };
+      const cache = new WatchCache(source, prefix, owns, log, def.name);
+      this.caches.set(def.name, cache);
+      cache.start();
+    }
+  }
+
+  stopWatchCaches(): void {
+    for (const cache of this.caches.values()) cache.stop();
+    this.caches.clear();
+  }
+
+  /** The resource's watch cache, if it has one (serveWatch uses it). */
+  watchCache(def: ResourceDef): WatchCache | undefined {
+    return this.caches.get(def.name);
+  }
+
+  /** The stored object as the watch cache has it (v1.13: GET with resourceVersion=0); undefined while the cache is not current. */
+  getCached(def: ResourceDef, namespace: string | undefined, name: string): Obj | undefined {
+    const found = this.caches.get(def.name)?.get(this.key(def, namespace, name));
+    if (!found) return undefined;
+    if (!found.kv) throw notFound(def, name);
+    return this.decode(def, found.kv);
+  }
+
+  /** LIST from the watch cache (v1.13: resourceVersion=0); undefined while the cache is not current. */
+  listCached(def: ResourceDef, namespace: string | undefined): { items: Obj[]; resourceVersion: string } | undefined {
+    const { prefix, owns } = this.scope(def, namespace);
+    const found = this.caches.get(def.name)?.list(prefix);
+    if (!found) return undefined;
+    return { items: found.kvs.filter((kv) => owns(kv.key)).map((kv) => this.decode(def, kv)), resourceVersion: String(found.revision) };
+  }
+
+  /**
+   * What v1.13 reads through its informers' listers (RBAC roles and bindings, service accounts and
+   * their token secrets, namespaces, the Node authorizer's pods): the watch cache's object; one it
+   * does not have (yet) is looked up in etcd.
+   */
+  async lookup(def: ResourceDef, namespace: string | undefined, name: string): Promise<Obj> {
+    const kv = this.caches.get(def.name)?.get(this.key(def, namespace, name))?.kv;
+    return kv ? this.decode(def, kv) : this.get(def, namespace, name);
+  }
+
+  /** A lister's LIST: the watch cache's objects, etcd's while it is not current. */
+  async listLister(def: ResourceDef, namespace: string | undefined): Promise<{ items: Obj[]; resourceVersion: string }> {
+    return this.listCached(def, namespace) ?? this.list(def, namespace);
+  }
+
+  /** The object an update starts from: the watch cache's (GuaranteedUpdate's suggestion), else etcd's. */
+  private async startingPoint(def: ResourceDef, key: string): Promise<{ kv: KeyValue | undefined; fresh: boolean }> {
+    const cached = this.caches.get(def.name)?.get(key);
+    // An object the cache does not have (yet) is looked up in etcd: it may have just been created.
+    if (cached?.kv) return { kv: cached.kv, fresh: false };
+    return { kv: (await this.etcd.get(key)).kv, fresh: true };
+  }
 
   private key(def: ResourceDef, namespace: string | undefined, name: string): string {
     return def.namespaced ? `${this.prefix}/${def.storagePath}/${namespace}/${name}` : `${this.prefix}/${def.storagePath}/${name}`;
@@ -200,18 +267,54 @@ export class Registry {
    * Replaces the object. `subresource` 'status' keeps the stored spec and metadata; the main
    * resource keeps the stored status. A resourceVersion in the body must match the stored one.
    */
-  async update(def: ResourceDef, namespace: string | undefined, name: string, input: Obj, subresource?: string): Promise<Obj> {
+  async update(def: ResourceDef, namespace: string | undefined, name: string, input: Obj, subresource?: string, startFrom?: { kv: KeyValue; fresh: boolean }): Promise<Obj> {
     const meta = input.metadata ?? {};
     if (meta.name !== undefined && meta.name !== name) {
       throw new StatusError(400, 'BadRequest', `the name of the object (${String(meta.name)}) does not match the name on the URL (${name})`);
     }
     const key = this.key(def, namespace, name);
-    const { kv } = await this.etcd.get(key);
-    if (!kv) {
-      // Endpoints may be created by an update (AllowCreateOnUpdate), as leader election relies on.
-      if (def.name === 'endpoints' && subresource === undefined) return this.create(def, namespace, { ...input, metadata: { ...meta, name } });
-      throw notFound(def, name);
+    // GuaranteedUpdate: start from the cached object; a stale one is found out by the
+    // compare-and-swap (or the precondition) and replaced by etcd's, once.
+    let { kv, fresh } = startFrom ?? (await this.startingPoint(def, key));
+    for (;;) {
+      if (!kv) {
+        // Endpoints may be created by an update (AllowCreateOnUpdate), as leader election relies on.
+        if (def.name === 'endpoints' && subresource === undefined) return this.create(def, namespace, { ...input, metadata: { ...meta, name } });
+        throw notFound(def, name);
+      }
+      if (!fresh && typeof meta.resourceVersion === 'string' && meta.resourceVersion !== '' && meta.resourceVersion !== String(kv.modRevision)) {
+        ({ kv } = await this.etcd.get(key));
+        fresh = true;
+        continue;
+      }
+      let result: Awaited<ReturnType<Registry['updateFrom']>>;
+      try {
+        result = await this.updateFrom(def, namespace, name, input, subresource, key, kv);
+      } catch (err) {
+        // Refused on the cached object: it may be stale, so look again at etcd's (mustCheckData).
+        if (fresh) throw err;
+        ({ kv } = await this.etcd.get(key));
+        fresh = true;
+        continue;
+      }
+      if (result.updated) return result.updated;
+      if (fresh) throw conflict(def, name);
+      kv = result.current;
+      fresh = true;
     }
+  }
+
+  /** One compare-and-swap of an update on `kv`; etcd's current object when it lost. */
+  private async updateFrom(
+    def: ResourceDef,
+    namespace: string | undefined,
+    name: string,
+    input: Obj,
+    subresource: string | undefined,
+    key: string,
+    kv: KeyValue,
+  ): Promise<{ updated: Obj; current?: undefined } | { updated?: undefined; current: KeyValue | undefined }> {
+    const meta = input.metadata ?? {};
     const current = this.decode(def, kv);
     const currentMeta = current.metadata ?? {};
     if (typeof meta.resourceVersion === 'string' && meta.resourceVersion !== '' && meta.resourceVersion !== currentMeta.resourceVersion) {
@@ -234,30 +337,34 @@ export class Registry {
       }
     }
     const strategy = subresource === undefined ? this.strategies.get(def.name) : undefined;
-    let revision: number | undefined;
+    let swapped: { revision: number } | { current: KeyValue | undefined };
     try {
-      revision = await this.etcd.putIf(key, this.encode(def, next), kv.modRevision);
+      swapped = await this.etcd.putIfElseGet(key, this.encode(def, next), kv.modRevision);
     } catch (err) {
       await strategy?.updateFailed?.(next, current);
       throw err;
     }
-    if (revision === undefined) {
+    if (!('revision' in swapped)) {
       await strategy?.updateFailed?.(next, current);
-      throw conflict(def, name);
+      return { current: swapped.current };
     }
-    const updated = this.decode(def, { key, value: this.encode(def, next), createRevision: kv.createRevision, modRevision: revision });
+    const updated = this.decode(def, { key, value: this.encode(def, next), createRevision: kv.createRevision, modRevision: swapped.revision });
     await strategy?.written?.(current, updated);
-    return updated;
+    return { updated };
   }
 
   /** Read-modify-write with a bounded number of retries on concurrent changes. */
   async patch(def: ResourceDef, namespace: string | undefined, name: string, apply: (current: Obj) => Obj, subresource?: string): Promise<Obj> {
+    const key = this.key(def, namespace, name);
     for (let attempt = 0; attempt < 5; attempt++) {
-      const current = await this.get(def, namespace, name);
+      // The first attempt starts from the cached object (GuaranteedUpdate's suggestion), a retry from etcd's.
+      const start = attempt === 0 ? await this.startingPoint(def, key) : { kv: (await this.etcd.get(key)).kv, fresh: true };
+      if (!start.kv) throw notFound(def, name);
+      const current = this.decode(def, start.kv);
       const patched = apply(current);
       const meta = { ...(patched.metadata ?? {}), resourceVersion: current.metadata?.resourceVersion };
       try {
-        return await this.update(def, namespace, name, { ...patched, metadata: meta }, subresource);
+        return await this.update(def, namespace, name, { ...patched, metadata: meta }, subresource, { kv: start.kv, fresh: start.fresh });
       } catch (err) {
         if (!(err instanceof StatusError && err.reason === 'Conflict')) throw err;
       }
@@ -271,13 +378,24 @@ export class Registry {
    */
   async mutate(def: ResourceDef, namespace: string | undefined, name: string, change: (current: Obj) => Obj): Promise<Obj> {
     const key = this.key(def, namespace, name);
+    let { kv, fresh } = await this.startingPoint(def, key);
     for (let attempt = 0; attempt < 5; attempt++) {
-      const { kv } = await this.etcd.get(key);
       if (!kv) throw notFound(def, name);
-      const next = change(this.decode(def, kv));
+      let next: Obj;
+      try {
+        next = change(this.decode(def, kv));
+      } catch (err) {
+        // Refused on the cached object: it may be stale, so look again at etcd's.
+        if (fresh) throw err;
+        ({ kv } = await this.etcd.get(key));
+        fresh = true;
+        continue;
+      }
       const value = this.encode(def, next);
-      const revision = await this.etcd.putIf(key, value, kv.modRevision);
-      if (revision !== undefined) return this.decode(def, { key, value, createRevision: kv.createRevision, modRevision: revision });
+      const swapped = await this.etcd.putIfElseGet(key, value, kv.modRevision);
+      if ('revision' in swapped) return this.decode(def, { key, value, createRevision: kv.createRevision, modRevision: swapped.revision });
+      kv = swapped.current;
+      fresh = true;
     }
     throw conflict(def, name);
   }

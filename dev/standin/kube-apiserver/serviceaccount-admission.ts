@@ -24,7 +24,7 @@ async function tokenSecretOf(registry: Registry, namespace: string, sa: Obj): Pr
   const secrets = findResource('secrets')!;
   for (const ref of arr(sa.secrets)) {
     if (typeof ref.name !== 'string') continue;
-    const secret = await registry.get(secrets, namespace, ref.name).catch(() => undefined);
+    const secret = await registry.lookup(secrets, namespace, ref.name).catch(() => undefined);
     if (!secret || secret.type !== 'kubernetes.io/service-account-token') continue;
     const ann = rec(secret.metadata?.annotations);
     if (ann['kubernetes.io/service-account.name'] === sa.metadata?.name && ann['kubernetes.io/service-account.uid'] === sa.metadata?.uid) return ref.name;
@@ -54,7 +54,7 @@ export async function admitServiceAccount(registry: Registry, namespace: string,
     return pod;
   }
   const saName = typeof spec.serviceAccountName === 'string' && spec.serviceAccountName !== '' ? spec.serviceAccountName : 'default';
-  const sa = await registry.get(findResource('serviceaccounts')!, namespace, saName).catch(() => undefined);
+  const sa = await registry.lookup(findResource('serviceaccounts')!, namespace, saName).catch(() => undefined);
   if (!sa) throw forbidden(name, `error looking up service account ${namespace}/${saName}: serviceaccount "${saName}" not found`);
   const automount = typeof spec.automountServiceAccountToken === 'boolean' ? spec.automountServiceAccountToken : sa.automountServiceAccountToken !== false;
   let next: Rec = { ...spec, serviceAccountName: saName, serviceAccount: saName };

@@ -11,6 +11,7 @@ import type { EtcdClient } from './etcd.js';
 import { watchPrefix, WatchGone, type EtcdChange } from './etcd-watch.js';
 import { StatusError, type Obj, type Registry } from './registry.js';
 import type { ResourceDef } from './resources.js';
+import type { WatchCache } from './watch-cache.js';
 
 // The apiserver's --min-request-timeout default: watches end after about this long.
 const MAX_WATCH_SECONDS = 1800;
@@ -52,15 +53,33 @@ function eventFor(registry: Registry, def: ResourceDef, change: EtcdChange, matc
 export async function serveWatch(ctx: { registry: Registry; etcd: EtcdClient; log: Logger }, req: IncomingMessage, res: ServerResponse, w: WatchRequest): Promise<void> {
   const { registry } = ctx;
   const { prefix, owns } = registry.scope(w.def, w.namespace);
-  let from: number;
+  const fromNow = w.resourceVersion === '' || w.resourceVersion === '0';
+  let from = 0;
+  if (!fromNow) {
+    from = Number(w.resourceVersion);
+    if (!Number.isInteger(from) || from < 0) throw new StatusError(400, 'BadRequest', `invalid resource version: ${w.resourceVersion}`);
+  }
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  // Served by the resource's watch cache, as v1.13 serves every watch; while it is not current,
+  // by an etcd watch of this request's own.
+  let cached: ReturnType<WatchCache['watch']>;
+  try {
+    cached = registry.watchCache(w.def)?.watch(prefix, fromNow ? undefined : from, (changes) => deliver(changes), (err) => finish(err));
+  } catch (err) {
+    if (!(err instanceof WatchGone)) throw err;
+    // As v1.13's cacher answers a watch from a version it no longer keeps: 200 and one ERROR event.
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    res.end(`${JSON.stringify({ type: 'ERROR', object: new StatusError(410, 'Expired', err.message).toStatus() })}\n`);
+    return;
+  }
   const initial: Obj[] = [];
-  if (w.resourceVersion === '' || w.resourceVersion === '0') {
+  if (cached) {
+    initial.push(...cached.initial.filter((kv) => owns(kv.key)).map((kv) => registry.decode(w.def, kv)).filter(w.matches));
+  } else if (fromNow) {
     const listed = await registry.list(w.def, w.namespace);
     initial.push(...listed.items.filter(w.matches));
     from = Number(listed.resourceVersion);
-  } else {
-    from = Number(w.resourceVersion);
-    if (!Number.isInteger(from) || from < 0) throw new StatusError(400, 'BadRequest', `invalid resource version: ${w.resourceVersion}`);
   }
 
   res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
@@ -69,11 +88,18 @@ export async function serveWatch(ctx: { registry: Registry; etcd: EtcdClient; lo
   res.flushHeaders();
   const emit = (type: EventType, object: Obj) => res.write(`${JSON.stringify({ type, object })}\n`);
   for (const o of initial) emit('ADDED', o);
+  function deliver(changes: EtcdChange[]): void {
+    if (done) return;
+    for (const change of changes) {
+      if (!owns(change.kv.key)) continue;
+      const event = eventFor(registry, w.def, change, w.matches);
+      if (event) emit(event.type, event.object);
+    }
+  }
 
-  let close: (() => void) | undefined;
-  const timer = setTimeout(() => finish(), w.timeoutSeconds * 1000);
-  let done = false;
-  const finish = (err?: Error) => {
+  let close: (() => void) | undefined = cached?.close;
+  timer = setTimeout(() => finish(), w.timeoutSeconds * 1000);
+  function finish(err?: Error): void {
     if (done) return;
     done = true;
     clearTimeout(timer);
@@ -84,22 +110,14 @@ export async function serveWatch(ctx: { registry: Registry; etcd: EtcdClient; lo
       ctx.log.warning(`watch of ${w.def.name} ended: ${messageOf(err)}`);
     }
     res.end();
-  };
+  }
   req.on('close', () => finish());
+  if (cached) {
+    deliver(cached.backlog);
+    return;
+  }
   try {
-    close = await watchPrefix(
-      ctx.etcd,
-      prefix,
-      from,
-      (changes) => {
-        for (const change of changes) {
-          if (!owns(change.kv.key)) continue;
-          const event = eventFor(registry, w.def, change, w.matches);
-          if (event) emit(event.type, event.object);
-        }
-      },
-      finish,
-    );
+    close = await watchPrefix(ctx.etcd, prefix, from, deliver, finish);
     if (done) close();
   } catch (err) {
     finish(err instanceof Error ? err : new Error(messageOf(err)));

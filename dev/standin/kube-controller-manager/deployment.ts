@@ -10,7 +10,7 @@ import type { ApiClient } from '../common/client.js';
 import { ApiError } from '../common/client.js';
 import type { Logger } from '../common/klog.js';
 import { kubeTime } from '../common/objects.js';
-import { runController, type ControllerLoop } from '../common/watch-loop.js';
+import { runController, controllerManagerResyncMs, type ControllerLoop } from '../common/watch-loop.js';
 import {
   HASH_LABEL,
   REVISION_ANNOTATION,
@@ -147,5 +147,5 @@ export function startDeploymentController(client: ApiClient, log: Logger): Contr
     const [deployments, sets] = await Promise.all([listItems(client, '/apis/apps/v1/deployments'), listItems(client, '/apis/apps/v1/replicasets')]);
     const setsByNs = groupByNamespace(sets);
     for (const d of deployments) await syncDeployment(client, log, d, setsByNs.get(namespaceOf(d)) ?? []);
-  });
+  }, controllerManagerResyncMs());
 }

@@ -11,7 +11,7 @@
 import type { ApiClient } from '../common/client.js';
 import { ApiError } from '../common/client.js';
 import type { Logger } from '../common/klog.js';
-import { runController, type ControllerLoop } from '../common/watch-loop.js';
+import { runController, controllerManagerResyncMs, type ControllerLoop } from '../common/watch-loop.js';
 import { arr, groupByNamespace, isPodReady, sameJson, labelsOf, listItems, meta, nameOf, namespaceOf, rec, type Rec } from './objects.js';
 
 const TOLERATE_UNREADY = 'service.alpha.kubernetes.io/tolerate-unready-endpoints';
@@ -102,5 +102,5 @@ export function startEndpointController(client: ApiClient, log: Logger): Control
     for (const ns of new Set([...svcByNs.keys(), ...epByNs.keys()])) {
       await syncNamespace(client, log, ns, svcByNs.get(ns) ?? [], podsByNs.get(ns) ?? [], epByNs.get(ns) ?? []);
     }
-  });
+  }, controllerManagerResyncMs());
 }

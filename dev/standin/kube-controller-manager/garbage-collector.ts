@@ -6,7 +6,7 @@
 import type { ApiClient } from '../common/client.js';
 import { ApiError } from '../common/client.js';
 import type { Logger } from '../common/klog.js';
-import { runController, type ControllerLoop } from '../common/watch-loop.js';
+import { runController, controllerManagerResyncMs, type ControllerLoop } from '../common/watch-loop.js';
 import { arr, listItems, meta, nameOf, namespaceOf, type Rec } from './objects.js';
 
 const ownerPaths: Record<string, string> = {
@@ -44,5 +44,5 @@ export function startGarbageCollector(client: ApiClient, log: Logger): Controlle
         log.info(`garbage collector: deleted ${dep.path.split('/').at(-1)} ${namespaceOf(o)}/${nameOf(o)}: its owner is gone`);
       }
     }
-  });
+  }, controllerManagerResyncMs());
 }

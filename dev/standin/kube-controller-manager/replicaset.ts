@@ -9,7 +9,7 @@ import type { ApiClient } from '../common/client.js';
 import { ApiError } from '../common/client.js';
 import type { Logger } from '../common/klog.js';
 import { selectorMatches, type LabelSelector } from '../common/label-selector.js';
-import { runController, type ControllerLoop } from '../common/watch-loop.js';
+import { runController, controllerManagerResyncMs, type ControllerLoop } from '../common/watch-loop.js';
 import { adopt, controlledBy, controllerRef, groupByNamespace, hasController, isPodActive, isPodReady, labelsOf, listItems, meta, nameOf, namespaceOf, num, rec, uidOf, type Rec } from './objects.js';
 
 /** The pod a ReplicaSet creates from its template. */
@@ -127,5 +127,5 @@ export function startReplicaSetController(client: ApiClient, log: Logger): Contr
       await syncReplicaSet(client, log, rs, podsByNs.get(namespaceOf(rs)) ?? []).catch((err: unknown) => failures.push((err as Error).message));
     }
     if (failures.length > 0) throw new Error(failures.join('; '));
-  });
+  }, controllerManagerResyncMs());
 }

@@ -12,7 +12,7 @@ import type { ApiClient } from '../common/client.js';
 import { ApiError } from '../common/client.js';
 import type { Logger } from '../common/klog.js';
 import { signServiceAccountToken } from '../common/serviceaccount-token.js';
-import { runController, type ControllerLoop } from '../common/watch-loop.js';
+import { runController, controllerManagerResyncMs, type ControllerLoop } from '../common/watch-loop.js';
 import { arr, groupByNamespace, listItems, meta, nameOf, namespaceOf, rec, uidOf, type Rec } from './objects.js';
 
 const TOKEN_TYPE = 'kubernetes.io/service-account-token';
@@ -36,7 +36,7 @@ export function startServiceAccountController(client: ApiClient, log: Logger): C
       await client.call('POST', `/api/v1/namespaces/${name}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default', namespace: name } }).catch(ignore404);
       log.info(`Created ServiceAccount ${name}/default`);
     }
-  });
+  }, controllerManagerResyncMs());
 }
 
 /** Whether a secret is the live token secret of this account. */
@@ -85,5 +85,5 @@ export function startTokenController(client: ApiClient, log: Logger, key: KeyObj
       await client.call('DELETE', `/api/v1/namespaces/${namespaceOf(secret)}/secrets/${nameOf(secret)}`).catch(ignore404);
       log.info(`Deleted token secret ${namespaceOf(secret)}/${nameOf(secret)}: its ServiceAccount is gone`);
     }
-  });
+  }, controllerManagerResyncMs());
 }

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { ApiError, type ApiClient } from '../common/client.js';
 import type { Logger } from '../common/klog.js';
 import { kubeTime } from '../common/objects.js';
-import { runController, type ControllerLoop } from '../common/watch-loop.js';
+import { runController, SCHEDULER_RESYNC_MS, type ControllerLoop } from '../common/watch-loop.js';
 import { addUsage, nodeSchema, place, placedPods, podSchema, usageByNode, type Pod } from './placement.js';
 
 const pendingSelector = encodeURIComponent('spec.nodeName=,status.phase!=Succeeded,status.phase!=Failed');
@@ -60,5 +60,5 @@ async function scheduleOnce(client: ApiClient, schedulerName: string, log: Logge
 }
 
 export function startScheduling(client: ApiClient, log: Logger, schedulerName: string): ControllerLoop {
-  return runController('scheduler', client, log, ['/api/v1/pods'], () => scheduleOnce(client, schedulerName, log));
+  return runController('scheduler', client, log, ['/api/v1/pods'], () => scheduleOnce(client, schedulerName, log), SCHEDULER_RESYNC_MS);
 }
