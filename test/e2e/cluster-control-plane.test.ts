@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -16,6 +16,7 @@ import { registerKubeconfig } from '../../src/cli/kubeconfig.js';
 import { packageRoot } from '../../src/paths.js';
 import { pinVariables, RELEASE_DIR, startClusterLab, type ClusterLab } from '../../dev/cluster-lab.js';
 import { labSkipReason } from '../support/lab.js';
+import { copyPackage } from '../support/package-copy.js';
 import { ETCD_TLS, HOST_KUBECTL as KUBECTL } from '../support/converged.js';
 
 const PLAYBOOK = path.join(packageRoot, 'test', 'fixtures', 'playbooks', 'control-plane.yml');
@@ -159,11 +160,7 @@ test('etcd and the control plane: healthy, idempotent, rolling restarts, checked
 
     // A template with a flag v1.13 does not have: the run fails naming template and flag, and
     // no host is changed. The package is copied with the broken template (no test hook needed).
-    const copy = path.join(scratch, 'kprov');
-    await mkdir(path.join(copy, 'dist'), { recursive: true });
-    for (const part of ['package.json', 'bin', 'templates', 'playbooks', 'inventory']) await cp(path.join(packageRoot, part), path.join(copy, part), { recursive: true });
-    await cp(path.join(packageRoot, 'dist', 'src'), path.join(copy, 'dist', 'src'), { recursive: true });
-    await symlink(path.join(packageRoot, 'node_modules'), path.join(copy, 'node_modules'));
+    const copy = await copyPackage(path.join(scratch, 'kprov'));
     const template = path.join(copy, 'templates', 'control-plane', 'kube-apiserver.service.j2');
     await writeFile(template, (await readFile(template, 'utf8')).replace('  --allow-privileged=true \\\n', '  --allow-privileged=true \\\n  --enable-magic=true \\\n'));
     const filesBefore = await unitFiles(lab);

@@ -15,16 +15,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RunEvent } from '../../src/engine/events.js';
-import { packageRoot } from '../../src/paths.js';
 import { pinVariables, RELEASE_DIR, startClusterLab, type ClusterLab } from '../../dev/cluster-lab.js';
 import { APP, createApp, curlNodePorts, nodePortOf, resolveFromEveryNode, waitForEndpoints, type Run } from '../../dev/app-journey.js';
 import { kprovBin } from '../../dev/lab-hosts.js';
 import { labSkipReason } from '../support/lab.js';
 import { eventsOf } from '../support/run-events.js';
+import { copyPackage } from '../support/package-copy.js';
 
 const NAME = 'e2e-cluster';
 const skip = labSkipReason();
@@ -52,14 +52,6 @@ function parseEvents(stdout: string): RunEvent[] {
 }
 
 /** This package, built, in `dir` (its templates can then be edited without touching the repository's). */
-async function packageCopy(dir: string): Promise<string> {
-  await mkdir(path.join(dir, 'dist'), { recursive: true });
-  for (const part of ['package.json', 'bin', 'templates', 'playbooks', 'inventory']) await cp(path.join(packageRoot, part), path.join(dir, part), { recursive: true });
-  await cp(path.join(packageRoot, 'dist', 'src'), path.join(dir, 'dist', 'src'), { recursive: true });
-  await symlink(path.join(packageRoot, 'node_modules'), path.join(dir, 'node_modules'));
-  return dir;
-}
-
 const of = eventsOf;
 
 describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, () => {
@@ -431,7 +423,7 @@ describe('kprov apply cluster on a 5-host lab', { skip, concurrency: false }, ()
   test('a flag value the stand-in rejects fails naming the host, the unit and the stand-in\'s error', async () => {
     // kprov as installed, but kube-apiserver's serving certificate is a file that does not exist:
     // a flag v1.13 accepts (so the flag check passes) with a value the stand-in refuses.
-    const copy = await packageCopy(path.join(work, 'kprov'));
+    const copy = await copyPackage(path.join(work, 'kprov'));
     const unitFile = path.join(copy, 'templates', 'control-plane', 'kube-apiserver.service.j2');
     const unit = await readFile(unitFile, 'utf8');
     const missing = '/etc/kubernetes/ssl/kprov-missing.crt';

@@ -6,23 +6,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { RunEvent } from '../../src/engine/events.js';
-import { packageRoot } from '../../src/paths.js';
 import { startClusterLab } from '../../dev/cluster-lab.js';
 import { labSkipReason } from '../support/lab.js';
+import { copyPackage } from '../support/package-copy.js';
 
 test('a broken flag in a template fails the whole playbook before any host is contacted: exit 2, hosts untouched', { skip: labSkipReason(), timeout: 300_000 }, async () => {
   const lab = await startClusterLab({ name: 'e2e-valid', hosts: 2 });
   const scratch = await mkdtemp(path.join(tmpdir(), 'kprov-e2e-valid-'));
   try {
-    const copy = path.join(scratch, 'kprov');
-    await mkdir(path.join(copy, 'dist'), { recursive: true });
-    for (const part of ['package.json', 'bin', 'templates', 'playbooks', 'inventory']) await cp(path.join(packageRoot, part), path.join(copy, part), { recursive: true });
-    await cp(path.join(packageRoot, 'dist', 'src'), path.join(copy, 'dist', 'src'), { recursive: true });
-    await symlink(path.join(packageRoot, 'node_modules'), path.join(copy, 'node_modules'));
+    const copy = await copyPackage(path.join(scratch, 'kprov'));
     // The kubelet's unit is rendered by the node play, the second to last one.
     const template = path.join(copy, 'templates', 'node', 'kubelet.service.j2');
     const text = await readFile(template, 'utf8');
