@@ -250,11 +250,43 @@ export async function localSha256(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-function sftpCall<T>(t: FileTransport, what: string, run: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
+/**
+ * Requests waiting on each SFTP channel. ssh2 never answers a request made on a closed channel,
+ * nor, after an abrupt loss of the connection, one it still held: each is failed when its channel
+ * closes, and one made on a closed channel fails at once.
+ */
+const waiting = new WeakMap<SFTPWrapper, Set<() => void>>();
+const closedChannels = new WeakSet<SFTPWrapper>();
+
+function waitersOf(sftp: SFTPWrapper): Set<() => void> {
+  let set = waiting.get(sftp);
+  if (!set) {
+    const created = new Set<() => void>();
+    set = created;
+    waiting.set(sftp, created);
+    sftp.once('close', () => {
+      closedChannels.add(sftp);
+      for (const fail of [...created]) fail();
+      created.clear();
+    });
+  }
+  return set;
+}
+
+function sftpCall<T>(t: FileTransport, sftp: SFTPWrapper, what: string, run: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
+  const waiters = waitersOf(sftp);
   return new Promise((resolve, reject) => {
+    const gone = () => reject(fail(t, `${what}: the SFTP channel closed (the connection to the host was lost)`));
+    if (closedChannels.has(sftp)) return gone();
+    waiters.add(gone);
     try {
-      run((err, value) => (err ? reject(fail(t, `${what}: ${err.message}`, err)) : resolve(value)));
+      run((err, value) => {
+        waiters.delete(gone);
+        if (err) reject(fail(t, `${what}: ${err.message}`, err));
+        else resolve(value);
+      });
     } catch (err) {
+      waiters.delete(gone);
       reject(fail(t, `${what}: ${(err as Error).message}`, err));
     }
   });
@@ -284,7 +316,7 @@ async function sourceSize(source: FileSource): Promise<number> {
 async function sftpUpload(t: FileTransport, sftp: SFTPWrapper, upload: Upload): Promise<void> {
   const { remote, source } = upload;
   const size = await sourceSize(source).catch(() => 0);
-  const handle = await sftpCall<Buffer>(t, `creating ${remote}`, (cb) => sftp.open(remote, 'wx', { mode: 0o600 }, cb)).catch(
+  const handle = await sftpCall<Buffer>(t, sftp, `creating ${remote}`, (cb) => sftp.open(remote, 'wx', { mode: 0o600 }, cb)).catch(
     async (err: unknown) => {
       throw await explainFailure(t, upload, err, size);
     },
@@ -297,7 +329,7 @@ async function sftpUpload(t: FileTransport, sftp: SFTPWrapper, upload: Upload): 
   const writeChunk = (chunk: Buffer) => {
     const at = position;
     position += chunk.length;
-    const p = sftpCall<unknown>(t, `writing ${remote}`, (cb) => sftp.write(handle, chunk, 0, chunk.length, at, (err) => cb(err, undefined)))
+    const p = sftpCall<unknown>(t, sftp, `writing ${remote}`, (cb) => sftp.write(handle, chunk, 0, chunk.length, at, (err) => cb(err, undefined)))
       .then(() => {
         written += chunk.length;
         t.countUploaded(chunk.length);
@@ -323,19 +355,19 @@ async function sftpUpload(t: FileTransport, sftp: SFTPWrapper, upload: Upload): 
     if (firstError) throw firstError;
     const sent = hash.digest('hex');
     if (sent !== upload.sha256) throw changedSource(t, upload, sent);
-    await sftpCall<unknown>(t, `fsync ${remote}`, (cb) => sftp.ext_openssh_fsync(handle, (err: Error | undefined) => cb(err, undefined)));
+    await sftpCall<unknown>(t, sftp, `fsync ${remote}`, (cb) => sftp.ext_openssh_fsync(handle, (err: Error | undefined) => cb(err, undefined)));
   } catch (err) {
     await Promise.allSettled(inFlight);
     // Asked while the partial file still takes its space.
     const failure = await explainFailure(t, upload, err, size - written);
-    await sftpCall<unknown>(t, `closing ${remote}`, (cb) => sftp.close(handle, (err2) => cb(err2, undefined))).catch(() => undefined);
-    await sftpCall<unknown>(t, `removing ${remote}`, (cb) => sftp.unlink(remote, (err2) => cb(err2, undefined))).catch(() => undefined);
+    await sftpCall<unknown>(t, sftp, `closing ${remote}`, (cb) => sftp.close(handle, (err2) => cb(err2, undefined))).catch(() => undefined);
+    await sftpCall<unknown>(t, sftp, `removing ${remote}`, (cb) => sftp.unlink(remote, (err2) => cb(err2, undefined))).catch(() => undefined);
     throw failure;
   }
-  await sftpCall<unknown>(t, `closing ${remote}`, (cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(async (err: unknown) => {
+  await sftpCall<unknown>(t, sftp, `closing ${remote}`, (cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(async (err: unknown) => {
     // A file system that allocates late may refuse at close; the file is useless then.
     const failure = await explainFailure(t, upload, err, 0);
-    await sftpCall<unknown>(t, `removing ${remote}`, (cb) => sftp.unlink(remote, (err2) => cb(err2, undefined))).catch(() => undefined);
+    await sftpCall<unknown>(t, sftp, `removing ${remote}`, (cb) => sftp.unlink(remote, (err2) => cb(err2, undefined))).catch(() => undefined);
     throw failure;
   });
 }

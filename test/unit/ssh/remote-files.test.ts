@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -29,6 +30,8 @@ interface Options {
   fs?: { forUsers: number; forRoot: number; inodesFree: number };
   /** Answers a command instead of the local shell (undefined: run it). */
   intercept?: (argv: readonly string[]) => RawResult | undefined;
+  /** The connection is lost after this many bytes: the channel closes, and no request is ever answered again (as ssh2 does). */
+  lostAfter?: number;
 }
 
 const sftpFailure = () => Object.assign(new Error('Failure'), { code: 4 });
@@ -37,8 +40,13 @@ function transport(root: string, options: Options = {}): FileTransport & { comma
   const commands: string[][] = [];
   let room = options.sftpRoom ?? Number.POSITIVE_INFINITY;
   const handles = new Map<string, number>();
+  const events = new EventEmitter();
+  let sent = 0;
+  let lost = false;
   const sftp = {
+    once: (event: string, listener: () => void) => events.once(event, listener),
     open(p: string, _flags: string, _attrs: unknown, cb: Callback) {
+      if (lost) return;
       if (options.openFails) return setImmediate(() => cb(sftpFailure()));
       try {
         const fd = openSync(p, 'wx', 0o600);
@@ -50,6 +58,13 @@ function transport(root: string, options: Options = {}): FileTransport & { comma
       }
     },
     write(h: Buffer, data: Buffer, off: number, len: number, pos: number, cb: Callback) {
+      if (lost) return;
+      sent += len;
+      if (options.lostAfter !== undefined && sent > options.lostAfter) {
+        lost = true;
+        setImmediate(() => events.emit('close'));
+        return;
+      }
       if (len > room) {
         room = 0;
         return setImmediate(() => cb(sftpFailure()));
@@ -63,11 +78,13 @@ function transport(root: string, options: Options = {}): FileTransport & { comma
       cb(undefined);
     },
     close(h: Buffer, cb: Callback) {
+      if (lost) return;
       closeSync(handles.get(h.toString())!);
       handles.delete(h.toString());
       cb(null);
     },
     unlink(p: string, cb: Callback) {
+      if (lost) return;
       try {
         unlinkSync(p);
         cb(null);
@@ -183,6 +200,13 @@ test('a shell step that runs out of room (become: cp next to the target) says so
   });
   const err = await failure(writeRemote(t, target, { kind: 'local', path: local }, sha, spec));
   assert.equal(err.message, `writing ${target}: no space left on device`);
+  assert.equal(err.host, 'node3');
+});
+
+test('a connection lost in the middle of an upload fails the write at once; nothing waits for an answer that never comes', async () => {
+  const t = transport(root, { lostAfter: 512 * 1024, intercept: (argv) => (argv[2]?.includes('stat -f') ? { code: 255, stdout: Buffer.alloc(0), stderr: Buffer.from('connection lost') } : undefined) });
+  const err = await failure(writeRemote(t, target, { kind: 'local', path: local }, sha, spec));
+  assert.match(err.message, /the SFTP channel closed \(the connection to the host was lost\)/);
   assert.equal(err.host, 'node3');
 });
 
