@@ -34,7 +34,7 @@ const WRITE_CHUNK = 256 * 1024;
 const WRITES_IN_FLIGHT = 8;
 const MISSING = 3;
 
-function fail(t: FileTransport, message: string, cause?: unknown): KprovError {
+function fail(t: Pick<FileTransport, 'name'>, message: string, cause?: unknown): KprovError {
   return new KprovError('host', message, { host: t.name, ...(cause === undefined ? {} : { cause }) });
 }
 
@@ -273,7 +273,7 @@ function waitersOf(sftp: SFTPWrapper): Set<() => void> {
   return set;
 }
 
-function sftpCall<T>(t: FileTransport, sftp: SFTPWrapper, what: string, run: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
+export function sftpCall<T>(t: Pick<FileTransport, 'name'>, sftp: SFTPWrapper, what: string, run: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
   const waiters = waitersOf(sftp);
   return new Promise((resolve, reject) => {
     const gone = () => reject(fail(t, `${what}: the SFTP channel closed (the connection to the host was lost)`));

@@ -11,7 +11,7 @@ import { HostCommandError, HostLostError } from './errors.js';
 import type { LoginMethod, SshEventSink } from './events.js';
 import type { SshHostConfig } from './host-config.js';
 import { becomeArgv, commandLine, withEnv } from './quote.js';
-import { localSha256, remoteRead, remoteSha256, writeRemote, type FileTransport } from './remote-files.js';
+import { localSha256, remoteRead, remoteSha256, sftpCall, writeRemote, type FileTransport } from './remote-files.js';
 import { NotStartedError, type RawResult, type Session } from './session.js';
 import type { ExecOptions, ExecResult, FileSpec, RemoteHost } from './types.js';
 
@@ -161,12 +161,7 @@ export class SshRemoteHost implements RemoteHost {
   private async sftpHome(): Promise<string> {
     const session = await this.live();
     if (this.home?.session !== session) {
-      const path = session.sftp().then(
-        (sftp: SFTPWrapper) =>
-          new Promise<string>((resolve, reject) =>
-            sftp.realpath('.', (err, p) => (err ? reject(new KprovError('ssh', `SFTP realpath: ${err.message}`, { host: this.name })) : resolve(p))),
-          ),
-      );
+      const path = session.sftp().then((sftp: SFTPWrapper) => sftpCall<string>(this, sftp, 'SFTP realpath', (cb) => sftp.realpath('.', cb)));
       this.home = { session, path };
     }
     return this.home.path;
