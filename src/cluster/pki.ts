@@ -26,7 +26,6 @@ import {
   type PkiReader,
   type PkiReport,
 } from '../pki/index.js';
-import { readIfExists } from '../pki/store.js';
 import { readPkiState, rememberedVerdict, rememberVerdict } from '../pki/verified.js';
 import type { Task } from '../engine/contract.js';
 import type { ClusterTaskContext } from './run.js';
@@ -149,19 +148,6 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
-/** Every file the plan names, read once into memory (a few hundred small files at most). */
-async function readPlanFiles(dir: string, plan: readonly CertSpec[]): Promise<Map<string, Buffer>> {
-  const rels = new Set(plan.flatMap((s) => Object.values(s.files)));
-  const out = new Map<string, Buffer>();
-  await Promise.all(
-    [...rels].map(async (rel) => {
-      const data = await readIfExists(path.join(dir, rel));
-      if (data !== undefined) out.set(rel, data);
-    }),
-  );
-  return out;
-}
-
 function warningsOf(report: PkiReport): string[] {
   return [
     ...report.warnings,
@@ -186,7 +172,7 @@ export async function loadClusterPki(inventory: Inventory, options: { dryRun: bo
       const copy = path.join(scratch, PKI_DIR_NAME);
       if (await exists(dir)) await cp(dir, copy, { recursive: true, preserveTimestamps: true });
       report = { ...(await ensurePki(copy, input, ensureOptions)), dir };
-      files = await readPlanFiles(copy, plan);
+      files = (await readPkiState(copy, plan)).files;
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
@@ -202,7 +188,8 @@ export async function loadClusterPki(inventory: Inventory, options: { dryRun: bo
       files = before.files;
     } else {
       report = await ensurePki(dir, input, { now });
-      const after = await readPkiState(dir, plan);
+      // Read again only what the check changed; usually it changed nothing.
+      const after = report.written.length + report.modesFixed.length === 0 ? before : await readPkiState(dir, plan);
       files = after.files;
       await mkdir(path.dirname(verdictFile), { recursive: true }).catch(() => undefined);
       await rememberVerdict(verdictFile, plan, after, report, report.firstExpiry, now);

@@ -26,7 +26,6 @@ import { HostLock, type HostLockOptions } from './host-lock.js';
 import { endSessions } from './end-sessions.js';
 import type { PlannedPlay, RunPlan } from './run-plan.js';
 import { createTemplateRenderer } from './template.js';
-import { mayRunAnyTask } from './tags.js';
 
 export interface Connector {
   /** Opens the one connection this run uses for the host (called at most once per host). */
@@ -312,8 +311,8 @@ function playContext(rt: RunRuntime, planned: PlannedPlay, hosts: readonly Inven
  */
 async function validatePlays(rt: RunRuntime): Promise<void> {
   for (const planned of rt.plan.plays) {
-    for (const { role, tags } of planned.roles) {
-      if (!role.validate || !mayRunAnyTask(tags, role.taskTags ?? [], rt.plan.filter)) continue;
+    for (const { role, selected } of planned.roles) {
+      if (!role.validate || !selected) continue;
       try {
         await role.validate(playContext(rt, planned, planned.hosts));
       } catch (err) {
@@ -336,8 +335,8 @@ async function prepareRoles(
   planned: PlannedPlay,
   hosts: readonly InventoryHost[],
 ): Promise<{ step: string; error: FailureInfo } | undefined> {
-  for (const { role, tags } of planned.roles) {
-    if (!role.prepare || !mayRunAnyTask(tags, role.taskTags ?? [], rt.plan.filter)) continue;
+  for (const { role, selected } of planned.roles) {
+    if (!role.prepare || !selected) continue;
     try {
       await role.prepare(playContext(rt, planned, hosts));
     } catch (err) {

@@ -19,7 +19,7 @@ import type { InventoryHost } from '../inventory/model.js';
 import { recordPending, type OwedHandler } from './pending.js';
 import { ReadCache } from './read-cache.js';
 import { owedHandlers, pendingPaths, resumeTask } from './resume.js';
-import { mayRunAnyTask, shouldRun, type TagFilter } from './tags.js';
+import { shouldRun, type TagFilter } from './tags.js';
 
 export interface HostPlayResult {
   status: Status;
@@ -226,8 +226,8 @@ async function selectTasks(
   setStep: (step: string) => void,
 ): Promise<TaskEntry[]> {
   const out: TaskEntry[] = [];
-  for (const { role, tags } of planned.roles) {
-    if (!mayRunAnyTask(tags, role.taskTags ?? [], filter)) continue;
+  for (const { role, tags, selected } of planned.roles) {
+    if (!selected) continue;
     setStep(`${role.name}: list tasks`);
     const tasks = await role.tasks(ctx);
     for (const task of tasks) {

@@ -10,13 +10,15 @@ import type { Handler, InventoryView, Role } from './contract.js';
 import { selectHosts } from './patterns.js';
 import { parseSerial, type Play, type Playbook, type PlayRole, type Serial } from './playbook.js';
 import type { RoleRegistry } from './role-registry.js';
-import { requireKnownTags, tagFilter, type TagFilter } from './tags.js';
+import { mayRunAnyTask, requireKnownTags, tagFilter, type TagFilter } from './tags.js';
 
 export interface PlannedRole<R = unknown> {
   entry: PlayRole;
   role: Role<R>;
   /** Tags every task of this role carries in this play: play ∪ role entry ∪ role. */
   tags: string[];
+  /** --tags/--skip-tags leave it a task: else it is not validated, prepared or listed. */
+  selected: boolean;
 }
 
 export interface PlannedHandler<R = unknown> {
@@ -62,6 +64,7 @@ export function planRun<R>(playbook: Playbook, inventory: InventoryView, registr
     throw new KprovError('usage', `--limit "${options.limit}" matches no host`);
   }
   const byName = new Map(inventory.hosts.map((h) => [h.name, h]));
+  const filter = tagFilter(options.tags ?? [], options.skipTags ?? []);
   const plays = playbook.plays.map((play, index): PlannedPlay<R> => {
     const pattern = hostsPattern(play, options.variables ?? {});
     const names = selectHosts(pattern, inventory, { label: 'hosts', location: play.hostsLocation });
@@ -76,7 +79,8 @@ export function planRun<R>(playbook: Playbook, inventory: InventoryView, registr
           hint: known.length > 0 ? `known roles: ${known.join(', ')}` : 'no roles are registered',
         });
       }
-      return { entry, role, tags: unique([...play.tags, ...entry.tags, ...(role.tags ?? [])]) };
+      const tags = unique([...play.tags, ...entry.tags, ...(role.tags ?? [])]);
+      return { entry, role, tags, selected: mayRunAnyTask(tags, role.taskTags ?? [], filter) };
     });
     const serial = resolveSerial(play, options.variables ?? {});
     return { index, play: serial === play.serial ? play : { ...play, serial }, hosts, roles, handlers: collectHandlers(play, roles) };
@@ -94,7 +98,7 @@ export function planRun<R>(playbook: Playbook, inventory: InventoryView, registr
     inventory,
     plays,
     hosts: inventory.hosts.filter((h) => targeted.has(h.name)),
-    filter: tagFilter(options.tags ?? [], options.skipTags ?? []),
+    filter,
     limit: options.limit,
   };
 }
