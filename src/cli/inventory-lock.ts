@@ -4,7 +4,8 @@
  * and is gone is taken over with a warning; one from another control host is only reported (this
  * host cannot tell whether that run is alive). `kprov plan` takes none.
  */
-import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { KprovError } from '../errors.js';
 import { describeHolder, parseRunHolder, type RunHolder } from '../engine/run-holder.js';
@@ -44,7 +45,30 @@ export async function takeInventoryLock(inventoryDir: string, holder: RunHolder,
   throw new KprovError('lock', `could not take ${file}: it kept changing (several kprov runs starting at once?)`);
 }
 
+/**
+ * Creates the lock with its holder already in it: written aside, then hard-linked into place
+ * (link(2) fails if the lock exists), so a run that finds the lock always reads who holds it.
+ * On a file system without hard links, the lock is created exclusively and then written.
+ */
 function createExclusive(file: string, text: string): boolean {
+  const aside = `${file}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    writeFileSync(aside, text, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    throw new KprovError('io', `cannot create the lock ${file}: ${(err as Error).message}`);
+  }
+  try {
+    linkSync(aside, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    return createThenWrite(file, text);
+  } finally {
+    unlinkSafe(aside);
+  }
+}
+
+function createThenWrite(file: string, text: string): boolean {
   let fd: number;
   try {
     fd = openSync(file, 'wx', 0o600);

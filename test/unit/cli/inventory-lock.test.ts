@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { LOCK_FILE, takeInventoryLock, type LockJudge } from '../../../src/cli/i
 import type { RunHolder } from '../../../src/engine/run-holder.js';
 import { KprovError } from '../../../src/errors.js';
 import { tempDir } from '../../support/temp-dir.js';
+import { packageRoot } from '../../../src/paths.js';
 
 const NOW = Date.parse('2025-01-31T10:07:00Z');
 const judge: LockJudge = { alive: holderAlive, now: () => NOW };
@@ -101,4 +102,34 @@ test('an unreadable lock file: refused while it may be being written, taken over
   await utimes(file, old, old);
   const lock = await takeInventoryLock(dir, holder({ runId: 'a11ce003' }), fresh);
   assert.match(lock.warnings[0]!, /took over .*: it held no readable holder for 6\d s/);
+});
+
+test('runs starting at the same moment: one takes the lock, every other is refused naming it, none sees it half-written', async (t) => {
+  const dir = await tempDir(t);
+  const modules = path.join(packageRoot, 'dist', 'src', 'cli');
+  const script = `
+    const { takeInventoryLock } = await import(${JSON.stringify(path.join(modules, 'inventory-lock.js'))});
+    const { holderAlive, thisProcessHolder } = await import(${JSON.stringify(path.join(modules, 'control-host.js'))});
+    const me = await thisProcessHolder(process.argv[1], 'kprov apply cluster', new Date());
+    const start = Number(process.argv[2]);
+    while (Date.now() < start) {}
+    try {
+      await takeInventoryLock(process.argv[3], me, { alive: holderAlive, now: () => Date.now() });
+      console.log('took');
+      setTimeout(() => {}, 1500);
+    } catch (err) {
+      console.log(err.message);
+    }`;
+  const start = Date.now() + 700;
+  const runs = Array.from({ length: 6 }, (_, i) =>
+    new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script, '--', `0000000${i}`, String(start), dir]);
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('close', () => resolve(out.trim()));
+    }),
+  );
+  const said = await Promise.all(runs);
+  assert.equal(said.filter((s) => s === 'took').length, 1, said.join('\n'));
+  for (const s of said.filter((x) => x !== 'took')) assert.match(s, /^another kprov run holds .*: pid \d+ on host /, s);
 });
